@@ -1,0 +1,48 @@
+"""The one small interface every agent's parser implements.
+
+A parser instance belongs to one transcript file. It is pure: bytes of one line (and the line's
+byte offset) in, records out; no threads, clocks, files or database. The little state a format
+needs across lines (the session's cwd for resolving relative paths, Codex's last token totals,
+Claude's subagent parent) lives on the instance and is exported by ``state()`` as a JSON-able
+dict that the writer commits with the file offset, so a restart resumes with it
+(``make_parser(source, state=...)``).
+
+A parser never raises on input: bad lines become ``ParseProblem`` records.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from collector.records import Record
+
+__all__ = ["DEFAULT_OPTIONS", "ParserOptions", "TranscriptParser"]
+
+
+class TranscriptParser(Protocol):
+    """Turns the lines of one transcript into records."""
+
+    def parse_line(self, line: bytes, offset: int) -> list[Record]:
+        """Records for one complete line (without its ``\\n``) that starts at byte ``offset``."""
+        ...
+
+    def parse_document(self, data: bytes) -> list[Record]:
+        """Records for a whole-file JSON transcript (Gemini ≤ 0.38); JSONL parsers return []."""
+        ...
+
+    def state(self) -> dict[str, Any]:
+        """JSON-able state to persist with the offset; passed back to the constructor."""
+        ...
+
+
+class ParserOptions:
+    """Size caps shared by all parsers (characters of JSON text)."""
+
+    __slots__ = ("args_cap", "raw_cap")
+
+    def __init__(self, args_cap: int = 2048, raw_cap: int = 1024) -> None:
+        self.args_cap = args_cap
+        self.raw_cap = raw_cap
+
+
+DEFAULT_OPTIONS = ParserOptions()

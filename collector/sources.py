@@ -1,0 +1,130 @@
+"""Which transcript a file is, decided from where it lives under an agent's root.
+
+Layouts (see ../shared/docs/transcript-formats.md §1.1, §2.1, §3.1, §4.1):
+
+- Claude Code ``projects/<enc-cwd>/<uuid>.jsonl``; subagents ``<uuid>/subagents/agent-<id>.jsonl``
+  (≥ 2.1.2, with an ``agent-<id>.meta.json`` sidecar) or the older sibling
+  ``<enc-cwd>/agent-<id>.jsonl``.
+- Codex ``sessions/YYYY/MM/DD/rollout-<local-time>-<uuid>.jsonl``.
+- Copilot ``session-state/<uuid>/events.jsonl`` or the flat ``session-state/<uuid>.jsonl``.
+- Gemini ``tmp/<project>/chats/<name>.jsonl`` (≥ 0.39) or ``<name>.json`` (whole-file JSON,
+  rewritten on every update); subagents ``chats/<parent>/<id>.jsonl``.
+
+Our session id is ``<agent>:<key>`` where the key comes from the path, so it is known before the
+first line is read and a Claude file holding several ``sessionId`` values (resume) stays one
+session. Pure: string work only, no file system access.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+
+__all__ = ["SourceFile", "classify"]
+
+_UUID_TAIL = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A transcript file and what the path alone tells about it."""
+
+    agent: str  # claude-code | codex | copilot | gemini
+    path: str
+    session_id: str
+    kind: str = "jsonl"  # jsonl | json-document (re-read whole when it changes)
+    parent_session_id: str | None = None
+    subagent_id: str | None = None  # Claude agentId from the file name, Gemini child id
+    sidecar_path: str | None = None  # Claude ``agent-<id>.meta.json``
+
+
+def classify(agent: str, root: str, path: str) -> SourceFile | None:
+    """Return what ``path`` is under ``root`` for ``agent``, or None when it is not a transcript."""
+    pure = PurePath(path)
+    try:
+        parts = pure.relative_to(root).parts
+    except ValueError:
+        parts = pure.parts[-4:]
+    if not parts:
+        return None
+    match agent:
+        case "claude-code":
+            return _claude(path, parts)
+        case "codex":
+            return _codex(path, parts)
+        case "copilot":
+            return _copilot(path, parts)
+        case "gemini":
+            return _gemini(path, parts)
+    return None
+
+
+def _claude(path: str, parts: tuple[str, ...]) -> SourceFile | None:
+    name = parts[-1]
+    if not name.endswith(".jsonl"):
+        return None
+    stem = name[: -len(".jsonl")]
+    if len(parts) >= 3 and parts[-2] == "subagents" and stem.startswith("agent-"):
+        parent = parts[-3]
+        return SourceFile(
+            agent="claude-code",
+            path=path,
+            session_id=f"claude-code:{parent}/{stem}",
+            parent_session_id=f"claude-code:{parent}",
+            subagent_id=stem[len("agent-") :],
+            sidecar_path=path[: -len(".jsonl")] + ".meta.json",
+        )
+    if stem.startswith("agent-"):
+        # Legacy sibling layout: the parent is named inside the lines (``sessionId``).
+        return SourceFile(
+            agent="claude-code",
+            path=path,
+            session_id=f"claude-code:{stem}",
+            subagent_id=stem[len("agent-") :],
+        )
+    return SourceFile(agent="claude-code", path=path, session_id=f"claude-code:{stem}")
+
+
+def _codex(path: str, parts: tuple[str, ...]) -> SourceFile | None:
+    name = parts[-1]
+    if not name.endswith(".jsonl"):
+        return None  # .jsonl.zst archives are not tailed
+    stem = name[: -len(".jsonl")]
+    found = _UUID_TAIL.search(stem)
+    return SourceFile(agent="codex", path=path, session_id=f"codex:{found[1] if found else stem}")
+
+
+def _copilot(path: str, parts: tuple[str, ...]) -> SourceFile | None:
+    name = parts[-1]
+    if name == "events.jsonl" and len(parts) >= 2:
+        return SourceFile(agent="copilot", path=path, session_id=f"copilot:{parts[-2]}")
+    if name.endswith(".jsonl"):
+        return SourceFile(agent="copilot", path=path, session_id=f"copilot:{name[:-6]}")
+    return None
+
+
+def _gemini(path: str, parts: tuple[str, ...]) -> SourceFile | None:
+    name = parts[-1]
+    if name.endswith(".jsonl"):
+        stem, kind = name[: -len(".jsonl")], "jsonl"
+    elif name.endswith(".json") and name != "logs.json":
+        stem, kind = name[: -len(".json")], "json-document"
+    else:
+        return None
+    if "chats" not in parts:
+        return None
+    at = len(parts) - 1 - parts[::-1].index("chats")
+    project = "/".join(parts[:at]) or "_"
+    inner = parts[at + 1 : -1]
+    if inner:  # chats/<parent>/<id>.jsonl is a subagent of <parent>
+        parent = f"gemini:{project}/{'/'.join(inner)}"
+        return SourceFile(
+            agent="gemini",
+            path=path,
+            session_id=f"{parent}/{stem}",
+            kind=kind,
+            parent_session_id=parent,
+            subagent_id=stem,
+        )
+    return SourceFile(agent="gemini", path=path, session_id=f"gemini:{project}/{stem}", kind=kind)

@@ -1,0 +1,67 @@
+"""The one exception tree of agent-viz-monitor.
+
+    MonitorError                      base: catch this to catch everything we raise on purpose
+    ├── ConfigError(path, line, key, reason)   a bad config file or environment override
+    ├── StoreError(path, reason)               the database cannot be used as asked
+    │   ├── StoreOpenError                     not SQLite, read-only, locked, permissions
+    │   └── SchemaVersionError                 database written by a newer agent-viz-monitor
+    └── InstanceLockedError(path, pid)         another daemon already owns the database
+
+Exceptions carry what a person needs to act; ``str()`` of each is the one line the CLI prints.
+Unknown query or update keys raise the built-in ``ValueError`` (a programming error, not an
+operational one).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "InstanceLockedError",
+    "MonitorError",
+    "SchemaVersionError",
+    "StoreError",
+    "StoreOpenError",
+]
+
+
+class MonitorError(Exception):
+    """Base of every error agent-viz-monitor raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    """A config file or override is invalid; names ``file:line: dotted.key: reason``."""
+
+    def __init__(self, path: str, line: int | None, key: str, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.key = key
+        self.reason = reason
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
+
+
+class StoreError(MonitorError):
+    """The database at ``path`` cannot be used as asked."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class StoreOpenError(StoreError):
+    """The database file cannot be opened: not SQLite, read-only, locked or unreachable."""
+
+
+class SchemaVersionError(StoreError):
+    """The database was written by a newer version; we refuse to touch it."""
+
+
+class InstanceLockedError(MonitorError):
+    """Another daemon holds the instance lock of this database."""
+
+    def __init__(self, path: str, pid: int | None) -> None:
+        self.path = path
+        self.pid = pid
+        who = f" (pid {pid})" if pid else ""
+        super().__init__(f"another agent-viz-monitor instance{who} already uses {path}")
