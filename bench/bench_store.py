@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Store benchmark: ``insert_events`` of 1000 seed-like events into a database of 300,000.
+
+Seed-like events: 45 % file operations, 35 % commands, the rest tool calls and messages; small
+rows; agent event ids and tool call ids are random (as Claude's and Copilot's are), which is
+the worst case for the natural-key index. A batch is what the writer commits while agents work:
+the events of a few live sessions, each on its own project's files (a few hundred files, a
+hot set drawn more often, as real sessions re-read and re-edit the same files).
+
+    python bench/bench_store.py [--existing 300000] [--batches 30] [--batch 1000] [--live 3]
+        [--checkpoint idle|auto]
+
+``--checkpoint idle`` (default; what the daemon's writer does) checkpoints the WAL between
+batches, untimed, as the writer does when its queue is idle; ``auto`` leaves SQLite's automatic
+checkpoint inside commits. Prints median and p95 ms per batch. Not a test: numbers depend on
+the machine; quote medians of several runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from collector.records import Event  # noqa: E402
+from store import EventStore  # noqa: E402
+
+_CATEGORIES = ("git", "test", "build", "package", "run", "search", "filesystem")
+_OPS = ("read", "read", "read", "edit", "write", "search")
+
+
+class Project:
+    """A session's project: its files, with a hot set that is touched most."""
+
+    def __init__(self, rng: random.Random, key: str) -> None:
+        root = f"/home/user/src/{key[-8:]}"
+        self.files = [f"{root}/pkg/module_{i}.py" for i in range(300)]
+        self.hot = self.files[:30]
+
+    def pick(self, rng: random.Random) -> str:
+        return rng.choice(self.hot) if rng.random() < 0.7 else rng.choice(self.files)
+
+
+def make_events(
+    rng: random.Random, count: int, start_ms: int, sessions: list[str], projects: dict[str, Project]
+) -> list[Event]:
+    out = []
+    for i in range(count):
+        ms = start_ms + i * 37
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
+        session = sessions[rng.randrange(len(sessions))]
+        common = {
+            "session_id": session,
+            "agent_event_id": str(uuid.UUID(int=rng.getrandbits(128))),
+            "timestamp": stamp,
+            "status": "success",
+            "duration_ms": rng.randrange(5, 5000),
+        }
+        kind = rng.random()
+        call = f"toolu_{rng.getrandbits(96):024x}"
+        if kind < 0.45:
+            out.append(Event(**common, event_type="file_op", tool_name="Read", tool_call_id=call,
+                             file_path=projects[session].pick(rng), operation=rng.choice(_OPS),
+                             tool_arguments='{"file_path":"x"}'))  # fmt: skip
+        elif kind < 0.8:
+            out.append(Event(**common, event_type="command", tool_name="Bash", tool_call_id=call,
+                             command="cd /home/user/src/app && pytest -q tests/test_x.py",
+                             command_category=rng.choice(_CATEGORIES), exit_code=0))  # fmt: skip
+        elif kind < 0.9:
+            out.append(Event(**common, event_type="tool_call", tool_name="TodoWrite",
+                             tool_call_id=call))  # fmt: skip
+        else:
+            out.append(Event(**common, event_type="message",
+                             tool_arguments='{"role":"assistant","chars":812}'))  # fmt: skip
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="insert_events benchmark")
+    parser.add_argument("--existing", type=int, default=300_000)
+    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--live", type=int, default=3, help="sessions active in each batch")
+    parser.add_argument("--checkpoint", choices=("idle", "auto"), default="idle")
+    args = parser.parse_args()
+    rng = random.Random(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = EventStore(Path(tmp) / "events.db", manual_checkpoint=args.checkpoint == "idle")
+        sessions = [f"claude-code:{uuid.UUID(int=rng.getrandbits(128))}" for _ in range(200)]
+        projects = {key: Project(rng, key) for key in sessions}
+        start = 1_700_000_000_000
+        for done in range(0, args.existing, 1000):
+            live = rng.sample(sessions, args.live)
+            store.insert_events(make_events(rng, min(1000, args.existing - done), start, live, projects))
+            start += 1000 * 37
+            if done % 20_000 == 0:
+                store.checkpoint()
+        store.checkpoint("TRUNCATE")
+        times = []
+        for _ in range(args.batches):
+            batch = make_events(rng, args.batch, start, rng.sample(sessions, args.live), projects)
+            start += args.batch * 37
+            t0 = time.perf_counter()
+            inserted = store.insert_events(batch)
+            times.append((time.perf_counter() - t0) * 1000)
+            assert inserted == args.batch, inserted
+            if args.checkpoint == "idle":
+                store.checkpoint()
+        total = store.health_check()["events"]
+        store.close()
+    times.sort()
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    print(f"insert_events: {args.batch} events into {args.existing:,} (now {total:,}), "
+          f"{args.live} live sessions, checkpoint={args.checkpoint}: "
+          f"median {statistics.median(times):.2f} ms, p95 {p95:.2f} ms over {args.batches} batches")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The ``agent-viz-monitor`` command line (../shared/CONTRACT.md, "Command line").
+
+Exit codes: 0 success, 1 runtime failure, 2 usage or config error, 3 another instance runs.
+Errors we raise on purpose (``MonitorError``) print one line naming the file, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from config import Config, ConfigError, InstanceLockedError, MonitorError, load_config
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agent-viz-monitor",
+        description="Collect AI coding agents' transcripts into a queryable SQLite event store.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="config file (default: XDG location)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the collector in the foreground")
+    run.add_argument("--once", action="store_true", help="ingest what exists, then exit")
+    run.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    check = sub.add_parser("check-config", help="validate and print the effective config")
+    check.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    status = sub.add_parser("status", help="is a daemon running; per-file lag; counters")
+    _common_query(status)
+    from collector.queries import add_query_commands
+
+    add_query_commands(sub, _common_query)
+    for name, issue in (
+        ("install-service", "the service issue"),
+        ("uninstall-service", "the service issue"),
+    ):
+        later = sub.add_parser(name, help=f"not available yet ({issue})")
+        later.set_defaults(later=issue)
+    return parser
+
+
+def _common_query(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="one JSON document")
+    parser.add_argument("--db", metavar="PATH", help="database (default: from the config)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if getattr(args, "later", None):
+        print(f"agent-viz-monitor {args.command}: not available in this version", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load_config(args.config, os.environ)
+        return _dispatch(args, config)
+    except ConfigError as exc:
+        print(f"agent-viz-monitor: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except InstanceLockedError as exc:
+        print(f"agent-viz-monitor: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except MonitorError as exc:
+        print(f"agent-viz-monitor: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, config: Config) -> int:
+    if args.command == "check-config":
+        print(f"# effective configuration (from {config.source_file})")
+        _print_toml(config.to_dict())
+        return EXIT_OK
+    if args.command == "run":
+        from collector.daemon import run_daemon
+
+        return run_daemon(config, once=args.once)
+    from collector.queries import run_query
+
+    return run_query(args, config)
+
+
+def _print_toml(data: dict[str, Any], prefix: str = "") -> None:
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    if scalars and prefix:
+        print(f"\n[{prefix}]")
+    for key, value in scalars.items():
+        print(f"{key} = {orjson.dumps(value).decode()}")
+    for key, value in tables.items():
+        _print_toml(value, f"{prefix}.{key}" if prefix else key)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

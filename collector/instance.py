@@ -1,0 +1,68 @@
+"""One daemon per database: an ``flock`` on ``<database>.lock`` holding the owner's pid.
+
+``flock`` is released by the kernel when the process dies, however it dies (SIGKILL included),
+so a stale lock file never blocks a restart; the pid inside is informational.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+
+from config.errors import InstanceLockedError
+
+__all__ = ["InstanceLock", "lock_path", "running_pid"]
+
+
+def lock_path(database: str | os.PathLike[str]) -> Path:
+    """The lock file of the database at ``database``."""
+    return Path(f"{os.fspath(database)}.lock")
+
+
+class InstanceLock:
+    """Held while this process is the database's daemon; ``release()`` is idempotent."""
+
+    def __init__(self, database: str | os.PathLike[str]) -> None:
+        self.path = lock_path(database)
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise ``InstanceLockedError`` naming the holder."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise InstanceLockedError(str(self.path.with_suffix("")), running_pid(self.path)) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        """Drop the lock (the file stays; its content is stale but harmless)."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def running_pid(path: Path) -> int | None:
+    """The pid of the daemon holding the lock at ``path``, or None when nobody holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

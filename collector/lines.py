@@ -1,0 +1,174 @@
+"""Split a byte stream into complete lines, with exact byte offsets and bounded memory.
+
+Pure core: bytes in, lines out, no I/O. The tailer feeds whatever chunks ``read()`` returned;
+this module decides what a line is.
+
+- Lines end at ``b"\\n"`` only. ``str.splitlines()`` also breaks on ``\\r``, U+2028 and U+2029,
+  which Node's ``JSON.stringify`` leaves raw inside JSON strings (github/copilot-cli#2490), so a
+  ``\\r`` or the bytes ``e2 80 a8`` stay inside the line they occur in.
+- Only complete lines come out. A trailing fragment without its ``\\n`` is held until the newline
+  arrives, because a checkpoint taken after a partial line would cut that line in two for good.
+- A line longer than ``max_line_bytes`` (agent transcripts carry multi-MB tool outputs) is never
+  buffered whole: once the held fragment would exceed the bound, its bytes are hashed
+  incrementally, the first ``PREFIX_BYTES`` are kept and the rest is dropped. When its newline
+  arrives it is reported once as an ``OversizedLine`` and the stream goes on (R9).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+__all__ = ["PREFIX_BYTES", "Line", "LineSplitter", "OversizedLine"]
+
+PREFIX_BYTES = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A complete line: ``stream[start:end] == data + b"\\n"``."""
+
+    start: int
+    end: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OversizedLine:
+    """A line longer than the bound, kept only as its size, hash and a short prefix.
+
+    ``size`` and ``sha256`` cover the line without its ``\\n``, so the line occupies
+    ``[offset, offset + size + 1)`` of the stream.
+    """
+
+    offset: int
+    size: int
+    sha256: str
+    prefix: bytes
+
+    @property
+    def end(self) -> int:
+        """Offset just after this line's ``\\n``."""
+        return self.offset + self.size + 1
+
+
+class _Oversize:
+    """The running state of a line that has already crossed the bound."""
+
+    __slots__ = ("hasher", "prefix", "size")
+
+    def __init__(self) -> None:
+        self.hasher = hashlib.sha256()
+        self.prefix = b""
+        self.size = 0
+
+    def add(self, piece: bytes | bytearray | memoryview) -> None:
+        """Hash ``piece`` and keep whatever of it still fits in the prefix."""
+        self.hasher.update(piece)
+        if len(self.prefix) < PREFIX_BYTES:
+            self.prefix += bytes(piece[: PREFIX_BYTES - len(self.prefix)])
+        self.size += len(piece)
+
+
+class LineSplitter:
+    """Turn arbitrary chunks of one byte stream into complete lines.
+
+    ``start_offset`` is the stream offset of the first byte that will be fed, so a splitter
+    recreated at a checkpoint reports the same offsets as the one that wrote it.
+    """
+
+    def __init__(self, max_line_bytes: int, start_offset: int = 0) -> None:
+        if max_line_bytes < 1:
+            raise ValueError(f"max_line_bytes must be >= 1, got {max_line_bytes}")
+        if start_offset < 0:
+            raise ValueError(f"start_offset must be >= 0, got {start_offset}")
+        self._max = max_line_bytes
+        self._committed = start_offset
+        self._position = start_offset
+        self._buffer = bytearray()
+        self._oversize: _Oversize | None = None
+
+    @property
+    def max_line_bytes(self) -> int:
+        """The longest line (without its ``\\n``) that is returned whole."""
+        return self._max
+
+    @property
+    def committed_end(self) -> int:
+        """Offset just after the last complete or oversized line: everything before is consumed."""
+        return self._committed
+
+    @property
+    def position(self) -> int:
+        """Offset of the next byte to be fed (``committed_end`` plus the held fragment)."""
+        return self._position
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held in memory for the current fragment; never more than ``max_line_bytes``."""
+        return len(self._buffer)
+
+    @property
+    def pending(self) -> int:
+        """Bytes of the unterminated fragment seen so far, held or (if oversized) dropped."""
+        return self._position - self._committed
+
+    def feed(self, chunk: bytes) -> list[Line | OversizedLine]:
+        """Consume the next chunk and return the lines it completes, in stream order."""
+        out: list[Line | OversizedLine] = []
+        view = memoryview(chunk)
+        pos = 0
+        while pos < len(chunk):
+            newline = chunk.find(b"\n", pos)
+            if newline < 0:
+                self._hold(view[pos:])
+                break
+            out.append(self._finish(view[pos:newline]))
+            pos = newline + 1
+        self._position += len(chunk)
+        return out
+
+    def take_fragment(self) -> tuple[int, bytes] | None:
+        """Hand out the held unterminated fragment and treat it as consumed.
+
+        For the EOF policy (R7): once the caller knows no ``\\n`` will ever come (the file is
+        gone), it may store the fragment. An oversized fragment was not kept, so it gives None.
+        """
+        if self.pending == 0 or self._oversize is not None:
+            return None
+        start, data = self._committed, bytes(self._buffer)
+        self._buffer.clear()
+        self._committed = self._position
+        return start, data
+
+    def _hold(self, piece: memoryview) -> None:
+        """Keep a fragment, switching to hash-and-drop once it would exceed the bound."""
+        if self._oversize is not None:
+            self._oversize.add(piece)
+        elif len(self._buffer) + len(piece) <= self._max:
+            self._buffer += piece
+        else:
+            self._oversize = _Oversize()
+            self._oversize.add(self._buffer)
+            self._oversize.add(piece)
+            self._buffer = bytearray()
+
+    def _finish(self, tail: memoryview) -> Line | OversizedLine:
+        """Complete the current line with ``tail`` (the bytes before its ``\\n``)."""
+        start = self._committed
+        item: Line | OversizedLine
+        if self._oversize is None and len(self._buffer) + len(tail) <= self._max:
+            data = bytes(self._buffer) + bytes(tail) if self._buffer else bytes(tail)
+            item = Line(start, start + len(data) + 1, data)
+        else:
+            over = self._oversize or _Oversize()
+            if self._oversize is None:
+                over.add(self._buffer)
+            over.add(tail)
+            item = OversizedLine(start, over.size, over.hasher.hexdigest(), over.prefix)
+        self._buffer = bytearray()
+        self._oversize = None
+        # The committed offset is computed from the lines themselves, never from chunk
+        # boundaries, so any chunking of the same stream commits the same offsets.
+        self._committed = item.end
+        return item

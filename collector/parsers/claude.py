@@ -1,0 +1,737 @@
+"""Claude Code transcripts (``~/.claude/projects/<enc-cwd>/<sessionId>.jsonl``) into records.
+
+See ../shared/docs/transcript-formats.md §1 and §5. What each line becomes:
+
+- ``user``: ``tool_result`` blocks → one ``ToolResult`` each (a Task/Agent result carrying
+  ``toolUseResult.agentId`` also gives a ``SessionInfo`` for the child); ``isCompactSummary`` →
+  ``compaction``; ``isMeta`` → nothing; any other prompt → ``message`` (role user, sizes only).
+- ``assistant``: each ``tool_use`` block → ``file_op`` | ``command`` | ``tool_call`` (pending,
+  keyed by the tool_use id); text and thinking blocks → one ``message`` keyed by the line's
+  ``uuid``; ``message.usage`` → one ``usage`` event keyed ``usage:<message.id>:<requestId or ''>``
+  so the store's max-merge collapses the repeated snapshots of one response (quirks 1–3);
+  ``isApiErrorMessage`` → ``error`` instead of message and usage.
+- ``system``: ``compact_boundary`` → ``compaction``; ``turn_duration`` → ``turn``;
+  ``api_error``/``error``/``api_refusal`` → ``error``; hook notices, stop-hook and away
+  summaries → nothing.
+- ``progress`` with ``data.type == "agent_progress"`` → the child's ``SessionInfo`` as soon as a
+  subagent starts; its nested messages are not counted (the subagent's own file has them).
+- ``attachment`` hook errors → ``error``; ``custom-title`` / ``ai-title`` → the session title.
+- ``summary`` (titles of *other* sessions, quirk 5), ``file-history-snapshot``,
+  ``queue-operation``, ``permission-mode``, ``last-prompt`` and unknown types → nothing, to keep
+  the database small; their timestamps still move ``last_activity``.
+
+Session identity is the file (``source.session_id``); the first ``sessionId`` seen is kept as the
+agent's id, so a resumed file holding several stays one session (quirk 6).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from collector.categories import categorize_command
+from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
+from collector.parsers.decode import decode_line, resolve_path
+from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult
+from collector.sanitize import cap_json, clean_text, line_prefix
+from collector.sources import SourceFile
+from store.timestamps import normalize_timestamp
+
+__all__ = ["ClaudeParser"]
+
+AGENT = "claude-code"
+_SYNTHETIC_MODEL = "<synthetic>"
+_NEW_LAYOUT_SINCE = (2, 1, 2)  # subagents live in <session>/subagents/ from this version on
+_MAX_REMEMBERED = 64  # bound on the per-file maps kept in state()
+_SHRINK_DEPTH = 16
+_MAX_COUNT = 2**62  # fits SQLite's INTEGER
+
+# tool name → (operation, input key holding the target)
+_FILE_TOOLS: dict[str, tuple[str, str]] = {
+    "Read": ("read", "file_path"),
+    "Write": ("write", "file_path"),
+    "Edit": ("edit", "file_path"),
+    "MultiEdit": ("edit", "file_path"),
+    "NotebookEdit": ("edit", "notebook_path"),
+    "Glob": ("search", "pattern"),
+    "Grep": ("search", "path"),
+}
+_SHELL_TOOLS = frozenset({"Bash"})
+_SUBAGENT_TOOLS = frozenset({"Task", "Agent"})
+_ERROR_SUBTYPES = ("api_error", "error", "api_refusal")  # tuples: values may be unhashable
+_HOOK_ERRORS = ("hook_blocking_error", "hook_non_blocking_error")
+_API_ERROR_KEYS = ("error", "retryInMs", "retryAttempt", "maxRetries", "cause")
+_UNTIMED = frozenset({"custom-title", "ai-title", "progress"})  # handlers that emit no events
+_USAGE_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
+
+
+class _State:
+    """What one file's parser must remember across lines and restarts (see ``state()``)."""
+
+    __slots__ = (
+        "agent_session_id",
+        "announced",
+        "children",
+        "custom_title",
+        "cwd",
+        "first_ts",
+        "git_branch",
+        "last_ts",
+        "last_usage",
+        "model",
+        "parent",
+        "project_dir",
+        "sidechain",
+        "tasks",
+        "version",
+    )
+
+    def __init__(self, data: dict[str, Any] | None) -> None:
+        data = data if isinstance(data, dict) else {}
+        self.announced = data.get("announced") is True
+        self.agent_session_id = _str(data.get("agent_session_id"))
+        self.cwd = _str(data.get("cwd"))
+        self.project_dir = _str(data.get("project_dir"))
+        self.git_branch = _str(data.get("git_branch"))
+        self.model = _str(data.get("model"))
+        self.version = _str(data.get("version"))
+        self.first_ts = _str(data.get("first_ts"))
+        self.last_ts = _str(data.get("last_ts"))
+        sidechain = data.get("sidechain")
+        self.sidechain: bool | None = sidechain if isinstance(sidechain, bool) else None
+        self.parent = _str(data.get("parent"))
+        self.custom_title = data.get("custom_title") is True
+        usage = data.get("last_usage")
+        self.last_usage: list[Any] | None = usage if isinstance(usage, list) else None
+        tasks = data.get("tasks")
+        self.tasks: dict[str, str] = (
+            {k: v for k, v in tasks.items() if isinstance(k, str) and isinstance(v, str)}
+            if isinstance(tasks, dict)
+            else {}
+        )
+        children = data.get("children")
+        self.children: list[str] = (
+            [c for c in children if isinstance(c, str)] if isinstance(children, list) else []
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able copy; lists and maps copied so later parsing cannot alter it."""
+        data = {name: getattr(self, name) for name in self.__slots__}
+        data["tasks"] = dict(self.tasks)
+        data["children"] = list(self.children)
+        data["last_usage"] = list(self.last_usage) if self.last_usage is not None else None
+        return data
+
+
+class ClaudeParser:
+    """Parser for one Claude Code transcript file (``TranscriptParser``).
+
+    ``state`` is what an earlier instance's ``state()`` returned; ``sidecar`` is the decoded
+    ``agent-<id>.meta.json`` of a subagent file (``agentType``/``description`` → title).
+    """
+
+    def __init__(
+        self,
+        source: SourceFile,
+        state: dict[str, Any] | None = None,
+        options: ParserOptions = DEFAULT_OPTIONS,
+        sidecar: dict[str, Any] | None = None,
+    ) -> None:
+        self._source = source
+        self._path = source.path
+        self._sid = source.session_id
+        self._args_cap = options.args_cap
+        self._raw_cap = options.raw_cap
+        self._title = _sidecar_title(sidecar)
+        self._st = _State(state)
+
+    def state(self) -> dict[str, Any]:
+        """Session facts already emitted, cwd, timestamps, last usage key, pending subagents."""
+        return self._st.to_dict()
+
+    def parse_document(self, data: bytes) -> list[Record]:
+        """Claude transcripts are JSONL only."""
+        return []
+
+    def parse_line(self, line: bytes, offset: int) -> list[Record]:
+        """Records for one line; any unexpected failure becomes a ``ParseProblem``."""
+        try:
+            return self._parse(line, offset)
+        except Exception as exc:  # a bad line must never stop the file
+            return [
+                ParseProblem(
+                    self._path, offset, f"parser error: {type(exc).__name__}", line_prefix(line)
+                )
+            ]
+
+    # -- per line ---------------------------------------------------------------------------
+
+    def _parse(self, line: bytes, offset: int) -> list[Record]:
+        obj = decode_line(line, offset, self._path)
+        if isinstance(obj, ParseProblem):
+            return [obj]
+        kind = obj.get("type")
+        if kind == "summary":
+            return []  # a title for another session's leafUuid (quirk 5)
+        out: list[Record] = []
+        ts = normalize_timestamp(obj.get("timestamp"))
+        info = self._session_facts(obj, kind, ts)
+        if info is not None:
+            out.append(info)
+        handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            return out
+        ts = ts or self._st.last_ts
+        if ts is None and kind not in _UNTIMED:
+            out.append(ParseProblem(self._path, offset, "missing timestamp", line_prefix(line)))
+            return out
+        handler(self, _Line(obj, ts or "", offset, line), out)
+        return out
+
+    def _session_facts(
+        self, obj: dict[str, Any], kind: object, ts: str | None
+    ) -> SessionInfo | None:
+        """A ``SessionInfo`` carrying only what this line teaches that was not emitted yet."""
+        st = self._st
+        new: dict[str, Any] = {}
+        if not st.announced:
+            st.announced = True
+            new["parent_session_id"] = self._source.parent_session_id
+            new["title"] = self._title
+        sid = obj.get("sessionId")
+        if st.agent_session_id is None and isinstance(sid, str) and sid:
+            st.agent_session_id = new["agent_session_id"] = clean_text(sid)
+        self._envelope_facts(obj, new)
+        if kind == "assistant":
+            message = obj.get("message")
+            model = message.get("model") if isinstance(message, dict) else None
+            if isinstance(model, str) and model and model not in (_SYNTHETIC_MODEL, st.model):
+                st.model = new["model"] = clean_text(model)
+        if st.sidechain is None and "isSidechain" in obj:
+            self._decide_sidechain(obj.get("isSidechain") is True, sid, new)
+        if ts is not None:
+            if st.first_ts is None or ts < st.first_ts:
+                st.first_ts = new["first_seen"] = ts
+            if st.last_ts is None or ts > st.last_ts:
+                st.last_ts = new["last_activity"] = ts
+        if not new:
+            return None
+        return SessionInfo(self._sid, AGENT, self._path, **new)
+
+    def _envelope_facts(self, obj: dict[str, Any], new: dict[str, Any]) -> None:
+        """cwd (project_dir is the first one), gitBranch and version, when they change."""
+        st = self._st
+        cwd = obj.get("cwd")
+        if isinstance(cwd, str) and cwd and cwd != st.cwd:
+            st.cwd = clean_text(cwd)
+            if st.project_dir is None:
+                st.project_dir = new["project_dir"] = st.cwd
+        branch = obj.get("gitBranch")
+        if isinstance(branch, str) and branch and branch != st.git_branch:
+            st.git_branch = new["git_branch"] = clean_text(branch)
+        version = obj.get("version")
+        if isinstance(version, str) and version and version != st.version:
+            st.version = new["agent_version"] = clean_text(version)
+
+    def _decide_sidechain(self, sidechain: bool, sid: object, new: dict[str, Any]) -> None:
+        """The first envelope line tells whether this is a legacy sibling subagent file.
+
+        Such a file carries its parent's ``sessionId``; new-layout files know their parent
+        from the path already, and a main file's ``sessionId`` is its own.
+        """
+        st = self._st
+        st.sidechain = sidechain
+        if not sidechain or self._source.parent_session_id is not None or not isinstance(sid, str):
+            return
+        parent = f"{AGENT}:{clean_text(sid)}"
+        if sid and parent != self._sid:
+            st.parent = new["parent_session_id"] = parent
+
+    # -- user lines --------------------------------------------------------------------------
+
+    def _user(self, ln: _Line, out: list[Record]) -> None:
+        obj = ln.obj
+        message = obj.get("message")
+        if not isinstance(message, dict):
+            return
+        content = message.get("content")
+        if isinstance(content, list):
+            results = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+            if results:
+                self._tool_results(ln, results, out)
+                return
+        if obj.get("isMeta") is True:
+            return  # injected caveats and hook text, not typed by the user
+        chars, images = _content_size(content)
+        if obj.get("isCompactSummary") is True:
+            args: dict[str, Any] = {"role": "summary", "chars": chars}
+            out.append(self._line_event(ln, "compaction", args))
+            return
+        args = {"role": "user", "chars": chars}
+        if images:
+            args["images"] = images
+        out.append(self._line_event(ln, "message", args))
+
+    def _tool_results(self, ln: _Line, results: list[dict[str, Any]], out: list[Record]) -> None:
+        # toolUseResult belongs to the line; with several results it cannot be attributed.
+        detail = ln.obj.get("toolUseResult") if len(results) == 1 else None
+        for block in results:
+            call_id = block.get("tool_use_id")
+            if not isinstance(call_id, str) or not call_id:
+                continue
+            call_id = clean_text(call_id)
+            status = _result_status(block, detail)
+            out.append(
+                ToolResult(
+                    self._sid,
+                    call_id,
+                    ln.ts,
+                    status,
+                    _duration_ms(detail),
+                    _exit_code(block, detail, status),
+                )
+            )
+            if isinstance(detail, dict):
+                self._child_session(detail.get("agentId"), call_id, ln.obj, out)
+
+    def _child_session(
+        self, agent_id: object, call_id: str | None, obj: dict[str, Any], out: list[Record]
+    ) -> None:
+        """Announce the subagent session a Task/Agent call spawned, linked to that call.
+
+        Only a top-level file does this (a subagent's own children cannot be placed by path).
+        The child's file name follows the layout of this line's Claude Code version.
+        """
+        st = self._st
+        if self._source.parent_session_id is not None or st.sidechain or st.parent:
+            return
+        if not isinstance(agent_id, str) or not _is_token(agent_id):
+            return
+        version = obj.get("version")
+        layout_new = _is_new_layout(version if isinstance(version, str) else st.version)
+        if layout_new is None:
+            return
+        child_id, child_path = _child_location(self._sid, self._path, agent_id, layout_new)
+        if child_id in st.children:
+            return
+        st.children.append(child_id)
+        del st.children[:-_MAX_REMEMBERED]
+        title = st.tasks.pop(call_id, None) if call_id else None
+        out.append(
+            SessionInfo(
+                child_id,
+                AGENT,
+                child_path,
+                parent_session_id=self._sid,
+                parent_tool_call_id=call_id,
+                title=title,
+            )
+        )
+
+    # -- assistant lines ---------------------------------------------------------------------
+
+    def _assistant(self, ln: _Line, out: list[Record]) -> None:
+        obj = ln.obj
+        message = obj.get("message")
+        if not isinstance(message, dict):
+            return
+        model = message.get("model")
+        model = clean_text(model) if isinstance(model, str) else None
+        if obj.get("isApiErrorMessage") is True:
+            args = {"kind": "api_error_message", "chars": _content_size(message.get("content"))[0]}
+            error = obj.get("error")
+            if isinstance(error, str):
+                args["error"] = clean_text(error[:200])
+            out.append(self._line_event(ln, "error", args, model=model))
+            return
+        text_chars, thinking_chars, seen = 0, 0, False
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
+        for index, block in enumerate(blocks):
+            if not isinstance(block, dict):
+                continue
+            kind = block.get("type")
+            if kind == "tool_use":
+                out.append(self._tool_event(ln, block, index))
+            elif kind == "text" and isinstance(block.get("text"), str):
+                text_chars, seen = text_chars + len(block["text"]), True
+            elif kind == "thinking":
+                thinking = block.get("thinking")
+                thinking_chars += len(thinking) if isinstance(thinking, str) else 0
+                seen = True
+        if seen:
+            args = {"role": "assistant", "chars": text_chars}
+            if thinking_chars:
+                args["thinking_chars"] = thinking_chars
+            out.append(self._line_event(ln, "message", args, model=model))
+        self._usage(ln, message, model, out)
+
+    def _tool_event(self, ln: _Line, block: dict[str, Any], index: int) -> Event:
+        raw_id = block.get("id")
+        call_id = clean_text(raw_id) if isinstance(raw_id, str) and raw_id else None
+        name = block.get("name")
+        name = clean_text(name) if isinstance(name, str) and name else "unknown"
+        data = block.get("input")
+        params = data if isinstance(data, dict) else {}
+        fields: dict[str, Any] = {"event_type": "tool_call"}
+        if name in _FILE_TOOLS:
+            operation, key = _FILE_TOOLS[name]
+            fields = {
+                "event_type": "file_op",
+                "operation": operation,
+                "file_path": self._target(name, key, params),
+            }
+        elif name in _SHELL_TOOLS:
+            command = params.get("command")
+            if isinstance(command, str):
+                command = clean_text(command[: self._args_cap])
+                fields = {
+                    "event_type": "command",
+                    "command": command,
+                    "command_category": categorize_command(command),
+                }
+            else:
+                fields = {"event_type": "command"}
+        elif name in _SUBAGENT_TOOLS and call_id is not None:
+            self._remember_task(call_id, params.get("description"))
+        return Event(
+            self._sid,
+            call_id or f"{ln.key}:{index}",
+            ln.ts,
+            tool_name=name,
+            tool_call_id=call_id,
+            tool_arguments=self._arguments(data, len(ln.line)),
+            status="pending",
+            source_offset=ln.offset,
+            **fields,
+        )
+
+    def _arguments(self, data: object, line_length: int) -> str:
+        """Capped JSON of a tool's input; a line shorter than the cap needs no cutting."""
+        cap = self._args_cap
+        return cap_json(data if line_length <= cap else _shrink(data, cap, 0), cap)
+
+    def _target(self, tool: str, key: str, params: dict[str, Any]) -> str | None:
+        """Absolute target of a file tool; Glob → its pattern under ``path``, Grep → ``path``.
+
+        A search without ``path`` runs in the session's cwd, so that is its target.
+        """
+        value = params.get(key)
+        if tool == "Glob" and isinstance(value, str) and value:
+            base = params.get("path")
+            if isinstance(base, str) and base and not value.startswith("/"):
+                value = base.rstrip("/") + "/" + value
+        if isinstance(value, str) and value:
+            return resolve_path(value, self._st.cwd)
+        if tool in ("Glob", "Grep"):
+            return self._st.cwd
+        return None
+
+    def _remember_task(self, call_id: str, description: object) -> None:
+        """Keep a Task/Agent description until its result names the child session."""
+        if not isinstance(description, str) or not description:
+            return
+        tasks = self._st.tasks
+        tasks[call_id] = clean_text(description[:200])
+        while len(tasks) > _MAX_REMEMBERED:
+            del tasks[next(iter(tasks))]
+
+    def _usage(
+        self, ln: _Line, message: dict[str, Any], model: str | None, out: list[Record]
+    ) -> None:
+        """One row per API response; identical repeats of the previous line are not re-sent."""
+        usage = message.get("usage")
+        if not isinstance(usage, dict) or model == _SYNTHETIC_MODEL:
+            return
+        msg_id = message.get("id")
+        request = ln.obj.get("requestId")
+        request = request if isinstance(request, str) else ""
+        base = msg_id if isinstance(msg_id, str) and msg_id else f"line:{ln.key}"
+        stamp = [base, request, *(usage.get(name) for name in _USAGE_KEYS)]
+        if stamp == self._st.last_usage:
+            return  # the store would merge it into the same row without change
+        self._st.last_usage = stamp
+        key = clean_text(f"usage:{base}:{request}")
+        counts = [_count(value) for value in stamp[2:]]
+        out.append(
+            Event(
+                self._sid,
+                key,
+                ln.ts,
+                "usage",
+                model=model,
+                input_tokens=counts[0],
+                output_tokens=counts[1],
+                cache_read_tokens=counts[2],
+                cache_creation_tokens=counts[3],
+                source_offset=ln.offset,
+            )
+        )
+
+    # -- system and the rest -----------------------------------------------------------------
+
+    def _system(self, ln: _Line, out: list[Record]) -> None:
+        obj = ln.obj
+        subtype = obj.get("subtype")
+        if subtype == "compact_boundary":
+            meta = obj.get("compactMetadata")
+            meta = meta if isinstance(meta, dict) else {}
+            args = {"trigger": meta.get("trigger"), "pre_tokens": meta.get("preTokens")}
+            out.append(self._line_event(ln, "compaction", args))
+        elif subtype == "turn_duration":
+            args = {"message_count": obj.get("messageCount")}
+            out.append(
+                self._line_event(ln, "turn", args, duration_ms=_millis(obj.get("durationMs")))
+            )
+        elif subtype in _ERROR_SUBTYPES:
+            args = {"subtype": subtype}
+            args.update(
+                (k, _shrink(obj[k], self._args_cap, 0)) for k in _API_ERROR_KEYS if k in obj
+            )
+            out.append(self._line_event(ln, "error", args))
+
+    def _progress(self, ln: _Line, out: list[Record]) -> None:
+        data = ln.obj.get("data")
+        if isinstance(data, dict) and data.get("type") == "agent_progress":
+            call_id = ln.obj.get("parentToolUseID")
+            call_id = clean_text(call_id) if isinstance(call_id, str) and call_id else None
+            self._child_session(data.get("agentId"), call_id, ln.obj, out)
+
+    def _attachment(self, ln: _Line, out: list[Record]) -> None:
+        attachment = ln.obj.get("attachment")
+        kind = attachment.get("type") if isinstance(attachment, dict) else None
+        if kind in _HOOK_ERRORS:
+            out.append(self._line_event(ln, "error", {"kind": kind}))
+
+    def _title_line(self, ln: _Line, out: list[Record]) -> None:
+        """``/rename`` titles win over generated ones, as in Claude Code's resume picker."""
+        obj, st = ln.obj, self._st
+        custom = obj.get("type") == "custom-title"
+        title = obj.get("customTitle" if custom else "aiTitle")
+        if not isinstance(title, str) or not title or (st.custom_title and not custom):
+            return
+        st.custom_title = st.custom_title or custom
+        out.append(SessionInfo(self._sid, AGENT, self._path, title=clean_text(title[:200])))
+
+    def _line_event(self, ln: _Line, event_type: str, args: dict[str, Any], **extra: Any) -> Event:
+        """An event that stands for the whole line: keyed by uuid, raw JSON prefix attached."""
+        return Event(
+            self._sid,
+            ln.key,
+            ln.ts,
+            event_type,
+            tool_arguments=cap_json(args, self._args_cap),
+            raw_data=_raw_prefix(ln.line, self._raw_cap),
+            source_offset=ln.offset,
+            **extra,
+        )
+
+
+class _Line:
+    """One decoded line with what every handler needs."""
+
+    __slots__ = ("key", "line", "obj", "offset", "ts")
+
+    def __init__(self, obj: dict[str, Any], ts: str, offset: int, line: bytes) -> None:
+        self.obj = obj
+        self.ts = ts
+        self.offset = offset
+        self.line = line
+        uuid = obj.get("uuid")
+        # No uuid: the byte offset is still stable across re-reads of an append-only file.
+        self.key = clean_text(uuid) if isinstance(uuid, str) and uuid else f"offset:{offset}"
+
+
+_HANDLERS = {
+    "user": ClaudeParser._user,
+    "assistant": ClaudeParser._assistant,
+    "system": ClaudeParser._system,
+    "progress": ClaudeParser._progress,
+    "attachment": ClaudeParser._attachment,
+    "custom-title": ClaudeParser._title_line,
+    "ai-title": ClaudeParser._title_line,
+}
+
+
+# -- pure helpers -----------------------------------------------------------------------------
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _count(value: object) -> int | None:
+    """A token count or duration, or None when absent, negative or not a number."""
+    if type(value) is int:  # exact type: bool is not a count
+        return value if 0 <= value <= _MAX_COUNT else None
+    if type(value) is float and math.isfinite(value) and 0 <= value <= _MAX_COUNT:
+        return int(value)
+    return None
+
+
+def _millis(value: object) -> int | None:
+    return _count(value)
+
+
+def _content_size(content: object) -> tuple[int, int]:
+    """Characters of text and number of images in a message's content."""
+    if isinstance(content, str):
+        return len(content), 0
+    chars = images = 0
+    if isinstance(content, list):
+        for block in content:
+            if not isinstance(block, dict):
+                continue
+            kind = block.get("type")
+            text = block.get("text")
+            if kind == "text" and isinstance(text, str):
+                chars += len(text)
+            elif kind == "image":
+                images += 1
+    return chars, images
+
+
+def _result_status(block: dict[str, Any], detail: object) -> str:
+    """error when the block says so, the result is an ``Error: …`` string or was interrupted."""
+    if block.get("is_error") is True:
+        return "error"
+    if isinstance(detail, str) and detail.startswith("Error"):
+        return "error"
+    if isinstance(detail, dict) and (
+        detail.get("interrupted") is True or detail.get("success") is False
+    ):
+        return "error"
+    return "success"
+
+
+def _duration_ms(detail: object) -> int | None:
+    """The tool's own duration: Glob/WebFetch ``durationMs``, Task ``totalDurationMs``, …"""
+    if not isinstance(detail, dict):
+        return None
+    for key in ("durationMs", "totalDurationMs", "duration_ms"):
+        value = _count(detail.get(key))
+        if value is not None:
+            return value
+    seconds = detail.get("durationSeconds")  # WebSearch
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
+        return _count(round(seconds * 1000))
+    return None
+
+
+def _exit_code(block: dict[str, Any], detail: object, status: str) -> int | None:
+    """The exit code where Claude Code records one (§1.8).
+
+    BashOutput carries ``exitCode``; a failed Bash says ``Exit code N`` first; a successful
+    Bash result (stdout/stderr/interrupted) without a ``returnCodeInterpretation`` (a non-zero
+    code the tool accepted, e.g. grep's 1) and not sent to the background exited 0, because
+    Bash turns any other code into an error.
+    """
+    if isinstance(detail, dict):
+        code = detail.get("exitCode")
+        if isinstance(code, int) and not isinstance(code, bool):
+            return code
+    if status == "error":
+        if isinstance(detail, str) and detail.startswith("Error: "):
+            return _leading_exit_code(detail[len("Error: ") :])
+        return _leading_exit_code(_first_text(block))
+    if (
+        isinstance(detail, dict)
+        and "stdout" in detail
+        and detail.get("interrupted") is False
+        and not detail.get("returnCodeInterpretation")
+        and not detail.get("backgroundTaskId")
+    ):
+        return 0
+    return None
+
+
+def _first_text(block: dict[str, Any]) -> str | None:
+    content = block.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        text = content[0].get("text")
+        return text if isinstance(text, str) else None
+    return None
+
+
+def _leading_exit_code(text: str | None) -> int | None:
+    """N from a text starting ``Exit code N`` (the only place a failed Bash states it)."""
+    if text is None or not text.startswith("Exit code "):
+        return None
+    digits = text[10:20].split("\n", 1)[0].split(" ", 1)[0]
+    sign = -1 if digits.startswith("-") else 1
+    digits = digits.lstrip("-")
+    return sign * int(digits) if digits.isascii() and digits.isdigit() else None
+
+
+def _is_token(value: str) -> bool:
+    """An agentId safe to put in a session id and a file name."""
+    return 0 < len(value) <= 64 and value.isascii() and value.replace("-", "").isalnum()
+
+
+def _is_new_layout(version: str | None) -> bool | None:
+    """Whether Claude Code ``version`` writes subagents under ``<session>/subagents/``."""
+    if not version:
+        return None
+    parts: list[int] = []
+    for piece in version.split(".")[:3]:
+        digits = piece[: len(piece) - len(piece.lstrip("0123456789"))]
+        if not digits:
+            return None
+        parts.append(int(digits))
+    return tuple(parts) >= _NEW_LAYOUT_SINCE
+
+
+def _child_location(session_id: str, path: str, agent_id: str, new_layout: bool) -> tuple[str, str]:
+    """Our session id and transcript path of subagent ``agent_id`` (as ``sources`` names it)."""
+    sep = "/" if "/" in path else "\\"
+    folder, _, name = path.rpartition(sep)
+    stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
+    prefix = folder + sep if folder or path.startswith(sep) else ""
+    file_name = f"agent-{agent_id}.jsonl"
+    if new_layout:
+        return f"{session_id}/agent-{agent_id}", f"{prefix}{stem}{sep}subagents{sep}{file_name}"
+    return f"{AGENT}:agent-{agent_id}", f"{prefix}{file_name}"
+
+
+def _sidecar_title(sidecar: dict[str, Any] | None) -> str | None:
+    if not isinstance(sidecar, dict):
+        return None
+    for key in ("description", "agentType"):
+        value = sidecar.get(key)
+        if isinstance(value, str) and value:
+            return clean_text(value[:200])
+    return None
+
+
+def _shrink(value: Any, cap: int, depth: int) -> Any:
+    """``value`` with strings, lists and maps cut to ``cap`` items before it is serialised.
+
+    ``cap_json(_shrink(v, cap), cap) == cap_json(v, cap)``: every item adds at least one
+    character, so the texts agree for more than ``cap`` characters before the first cut.
+    It spares dumping a 100 KB ``Write`` content only to keep its first 2 KB.
+    """
+    if isinstance(value, str):
+        return value[:cap] if len(value) > cap else value
+    if depth >= _SHRINK_DEPTH:
+        return value
+    if isinstance(value, dict):
+        items = list(value.items())[:cap] if len(value) > cap else value.items()
+        return {k: _shrink(v, cap, depth + 1) for k, v in items}
+    if isinstance(value, list):
+        return [_shrink(v, cap, depth + 1) for v in value[:cap]]
+    return value
+
+
+def _raw_prefix(line: bytes, cap: int) -> str:
+    """The line's own JSON text cut to ``cap`` characters, like ``cap_json`` without re-dumping."""
+    text = line[: cap * 4].decode("utf-8", "ignore")
+    if len(text) > cap or len(line) > cap * 4:
+        text = text[:cap] + "…"
+    return clean_text(text)

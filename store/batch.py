@@ -1,0 +1,258 @@
+"""Writing a batch of parser records inside the caller's transaction.
+
+The writer thread calls ``apply_records`` between ``BEGIN IMMEDIATE`` and ``COMMIT`` together
+with the files' new checkpoints, so events and offsets become durable together (or not at all).
+Every statement is idempotent, which makes re-reading a transcript from byte 0 harmless:
+
+- sessions are upserted field by field (None keeps the stored value);
+- events are ``INSERT … ON CONFLICT (session_id, agent_event_id)``: a conflict adds nothing,
+  except that token counts merge by maximum (Claude repeats a message's usage with growing
+  ``output_tokens``; the maximum, never the sum, is the truth);
+- tool results update the call row(s) by ``(session_id, tool_call_id)``; a result that finds no
+  call row is parked in ``pending_results`` and applied when the call arrives.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult
+
+__all__ = ["BatchResult", "SessionKeys", "apply_records", "event_row"]
+
+_EVENT_COLUMNS = (
+    "session_id", "agent_event_id", "parent_event_id", "timestamp", "event_type", "tool_name",
+    "tool_call_id", "tool_arguments", "file_path", "operation", "command", "command_category",
+    "status", "duration_ms", "exit_code", "model", "input_tokens", "output_tokens",
+    "cache_read_tokens", "cache_creation_tokens", "source_offset", "raw_data", "created_at",
+)  # fmt: skip
+_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
+
+INSERT_EVENT = (
+    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _EVENT_COLUMNS)}) "
+    "ON CONFLICT (session_id, agent_event_id) DO UPDATE SET "
+    + ", ".join(f"{t} = max(COALESCE({t}, 0), COALESCE(excluded.{t}, 0))" for t in _TOKENS)
+    + " WHERE events.event_type = 'usage' AND excluded.event_type = 'usage'"
+)
+
+# Status 'error' is sticky: Codex may report exec_command_end (exit 1) before the plain output.
+# The agent's own duration wins over one computed from timestamps.
+_COMPLETE = """
+UPDATE events SET
+    status = CASE WHEN status = 'error' THEN 'error' ELSE :status END,
+    exit_code = COALESCE(:exit_code, exit_code),
+    duration_ms = COALESCE(:duration_ms, duration_ms,
+        CAST(round((julianday(:timestamp) - julianday(timestamp)) * 86400000) AS INTEGER))
+WHERE session_id = :session_id AND tool_call_id = :tool_call_id
+  AND event_type IN ('file_op', 'command', 'tool_call')
+"""
+
+_PARK = """
+INSERT INTO pending_results (session_id, tool_call_id, timestamp, status, duration_ms, exit_code)
+VALUES (:session_id, :tool_call_id, :timestamp, :status, :duration_ms, :exit_code)
+ON CONFLICT (session_id, tool_call_id) DO UPDATE SET
+    timestamp = excluded.timestamp,
+    status = CASE WHEN status = 'error' THEN 'error' ELSE excluded.status END,
+    duration_ms = COALESCE(excluded.duration_ms, duration_ms),
+    exit_code = COALESCE(excluded.exit_code, exit_code)
+"""
+
+_UPSERT_SESSION = """
+INSERT INTO sessions (session_key, agent, agent_session_id, project_dir, transcript_path, git_branch,
+                      model, agent_version, spawned_at, last_activity, parent_session_id,
+                      parent_tool_call_id, title, created_at, updated_at)
+VALUES (:session_key, :agent, :agent_session_id, :project_dir, :transcript_path, :git_branch,
+        :model, :agent_version, :first_seen, :last_activity, :parent_session_id,
+        :parent_tool_call_id, :title, :now, :now)
+ON CONFLICT (session_key) DO UPDATE SET
+    agent = CASE WHEN excluded.agent != 'unknown' THEN excluded.agent ELSE agent END,
+    agent_session_id = COALESCE(agent_session_id, excluded.agent_session_id),
+    project_dir = COALESCE(excluded.project_dir, project_dir),
+    transcript_path = COALESCE(excluded.transcript_path, transcript_path),
+    git_branch = COALESCE(excluded.git_branch, git_branch),
+    model = COALESCE(excluded.model, model),
+    agent_version = COALESCE(excluded.agent_version, agent_version),
+    spawned_at = CASE WHEN spawned_at IS NULL OR excluded.spawned_at < spawned_at
+                      THEN COALESCE(excluded.spawned_at, spawned_at) ELSE spawned_at END,
+    last_activity = CASE WHEN last_activity IS NULL OR excluded.last_activity > last_activity
+                      THEN COALESCE(excluded.last_activity, last_activity) ELSE last_activity END,
+    parent_session_id = COALESCE(excluded.parent_session_id, parent_session_id),
+    parent_tool_call_id = COALESCE(excluded.parent_tool_call_id, parent_tool_call_id),
+    title = COALESCE(title, excluded.title),
+    updated_at = excluded.updated_at
+"""
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one ``apply_records`` call changed."""
+
+    events_inserted: int = 0
+    results_applied: int = 0
+    results_parked: int = 0
+    problems: int = 0
+
+
+class SessionKeys:
+    """Maps our text session keys to the integer ``sessions.id``, creating rows on first use.
+
+    One instance per connection. Ids learnt inside a transaction that rolls back may not exist:
+    the owner calls ``forget()`` after any rollback.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+
+    def forget(self) -> None:
+        """Drop every cached id (after a rollback)."""
+        self._ids.clear()
+
+    def resolve(self, conn: sqlite3.Connection, key: str, now: str) -> int:
+        """The id of session ``key``; a placeholder row is created when there is none."""
+        found = self._ids.get(key)
+        if found is not None:
+            return found
+        conn.execute(
+            "INSERT OR IGNORE INTO sessions (session_key, agent, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?)",
+            (key, _agent_of(key), now, now),
+        )
+        row = conn.execute("SELECT id FROM sessions WHERE session_key = ?", (key,)).fetchone()
+        self._ids[key] = int(row[0])
+        return self._ids[key]
+
+
+def event_row(event: Event, session_id: int, now: str) -> tuple[object, ...]:
+    """The ``INSERT_EVENT`` parameters of ``event`` stored under ``session_id``."""
+    return (
+        session_id, event.agent_event_id, event.parent_event_id, event.timestamp,
+        event.event_type, event.tool_name, event.tool_call_id, event.tool_arguments,
+        event.file_path, event.operation, event.command, event.command_category, event.status,
+        event.duration_ms, event.exit_code, event.model, event.input_tokens,
+        event.output_tokens, event.cache_read_tokens, event.cache_creation_tokens,
+        event.source_offset, event.raw_data, now,
+    )  # fmt: skip
+
+
+def apply_records(
+    conn: sqlite3.Connection, records: Sequence[Record], now: str, keys: SessionKeys
+) -> BatchResult:
+    """Write ``records`` in order inside the caller's open transaction."""
+    result = BatchResult()
+    sessions: list[SessionInfo] = []
+    events: list[Event] = []
+    completions: list[ToolResult] = []
+    problems: list[ParseProblem] = []
+    for record in records:
+        if isinstance(record, Event):
+            events.append(record)
+        elif isinstance(record, ToolResult):
+            completions.append(record)
+        elif isinstance(record, SessionInfo):
+            sessions.append(record)
+        else:
+            problems.append(record)
+    if sessions:
+        _upsert_sessions(conn, sessions, now, keys)
+    if events:
+        result.events_inserted = _insert_events(conn, events, now, keys)
+    if completions:
+        _complete(conn, completions, result, now, keys)
+    if events and result.events_inserted and _has_parked(conn):
+        _unpark(conn, events, result, now, keys)
+    if problems:
+        conn.executemany(
+            "INSERT OR IGNORE INTO parse_problems (file_path, offset, reason, prefix, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(p.source_path, p.offset, p.reason, p.prefix, now) for p in problems],
+        )
+        result.problems = len(problems)
+    return result
+
+
+def _agent_of(session_key: str) -> str:
+    agent, sep, _ = session_key.partition(":")
+    return agent if sep and agent in ("claude-code", "codex", "copilot", "gemini") else "unknown"
+
+
+def _upsert_sessions(
+    conn: sqlite3.Connection, sessions: list[SessionInfo], now: str, keys: SessionKeys
+) -> None:
+    rows = []
+    for s in sessions:
+        parent = keys.resolve(conn, s.parent_session_id, now) if s.parent_session_id else None
+        rows.append({
+            "session_key": s.session_id, "agent": s.agent,
+            "agent_session_id": s.agent_session_id, "project_dir": s.project_dir,
+            "transcript_path": s.transcript_path, "git_branch": s.git_branch,
+            "model": s.model, "agent_version": s.agent_version, "first_seen": s.first_seen,
+            "last_activity": s.last_activity, "parent_session_id": parent,
+            "parent_tool_call_id": s.parent_tool_call_id, "title": s.title, "now": now,
+        })  # fmt: skip
+    conn.executemany(_UPSERT_SESSION, rows)
+
+
+def _insert_events(
+    conn: sqlite3.Connection, events: list[Event], now: str, keys: SessionKeys
+) -> int:
+    # Rowids only grow, so the new rows are exactly those above the old maximum: an O(log n)
+    # count that works although conflicting usage rows also report a change.
+    top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+    rows = [event_row(e, keys.resolve(conn, e.session_id, now), now) for e in events]
+    conn.executemany(INSERT_EVENT, rows)
+    return int(conn.execute("SELECT COUNT(*) FROM events WHERE id > ?", (top,)).fetchone()[0])
+
+
+def _result_params(done: ToolResult, session_id: int) -> dict[str, object]:
+    return {
+        "session_id": session_id, "tool_call_id": done.tool_call_id,
+        "timestamp": done.timestamp, "status": done.status,
+        "duration_ms": done.duration_ms, "exit_code": done.exit_code,
+    }  # fmt: skip
+
+
+def _complete(
+    conn: sqlite3.Connection,
+    completions: list[ToolResult],
+    out: BatchResult,
+    now: str,
+    keys: SessionKeys,
+) -> None:
+    for done in completions:
+        params = _result_params(done, keys.resolve(conn, done.session_id, now))
+        if conn.execute(_COMPLETE, params).rowcount:
+            out.results_applied += 1
+        else:
+            conn.execute(_PARK, params)
+            out.results_parked += 1
+
+
+def _has_parked(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM pending_results LIMIT 1").fetchone() is not None
+
+
+def _unpark(
+    conn: sqlite3.Connection, events: list[Event], out: BatchResult, now: str, keys: SessionKeys
+) -> None:
+    wanted = {(keys.resolve(conn, e.session_id, now), e.tool_call_id) for e in events if e.tool_call_id}
+    for session_id, call_id in wanted:
+        row = conn.execute(
+            "SELECT timestamp, status, duration_ms, exit_code FROM pending_results "
+            "WHERE session_id = ? AND tool_call_id = ?",
+            (session_id, call_id),
+        ).fetchone()
+        if row is None:
+            continue
+        params = {
+            "session_id": session_id, "tool_call_id": call_id, "timestamp": row[0],
+            "status": row[1], "duration_ms": row[2], "exit_code": row[3],
+        }  # fmt: skip
+        if conn.execute(_COMPLETE, params).rowcount:
+            conn.execute(
+                "DELETE FROM pending_results WHERE session_id = ? AND tool_call_id = ?",
+                (session_id, call_id),
+            )
+            out.results_applied += 1
