@@ -14,10 +14,9 @@ Modes per root, from ``Watcher.modes()``:
   interval is sized from the first snapshot to spend ``_POLL_CPU_BUDGET``: small trees keep ~1 s
   latency, 20 000 files are polled about once a minute, no worse than the rescan alone.
 - ``waiting``: the root does not exist yet, which is not an error. The reconciler thread stats it
-  every ``polling_interval``; when it appears, it is watched and only then ``on_root_appeared``
-  is called, so the daemon's scan covers what came before the watch. Vanished or replaced (new
-  inode) roots go back to waiting. Not an inotify watch on the nearest ancestor: that is usually
-  ``$HOME``, whose children churn all day.
+  every ``polling_interval``, watches it once it appears and only then calls ``on_root_appeared``,
+  so the daemon's scan covers what came before the watch; vanished or replaced roots wait again.
+  No inotify watch on the nearest ancestor instead: that is often ``$HOME``, churning all day.
 
 Linux inotify (docs/service-conventions.md §5): one watch per directory against the per-user
 ``fs.inotify.max_user_watches``, instances against ``max_user_instances``. watchdog raises
@@ -207,6 +206,7 @@ class Watcher:
         """
         identity = _identity(state.root.path)
         if identity is None:
+            log.info("watch_root_waiting", root=state.root.path, agent=state.root.agent)
             return False
         mode: WatchMode
         try:

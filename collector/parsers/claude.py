@@ -62,12 +62,6 @@ _ERROR_SUBTYPES = ("api_error", "error", "api_refusal")  # tuples: values may be
 _HOOK_ERRORS = ("hook_blocking_error", "hook_non_blocking_error")
 _API_ERROR_KEYS = ("error", "retryInMs", "retryAttempt", "maxRetries", "cause")
 _UNTIMED = frozenset({"custom-title", "ai-title", "progress"})  # handlers that emit no events
-_USAGE_KEYS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_input_tokens",
-    "cache_creation_input_tokens",
-)
 
 
 class _State:
@@ -296,8 +290,10 @@ class ClaudeParser:
                     _exit_code(block, detail, status),
                 )
             )
-            if isinstance(detail, dict):
-                self._child_session(detail.get("agentId"), call_id, ln.obj, out)
+            if isinstance(detail, dict) and "agentId" in detail:
+                self._child_session(detail["agentId"], call_id, ln.obj, out)
+            if self._st.tasks:
+                self._st.tasks.pop(call_id, None)  # the call is over: its title is not needed
 
     def _child_session(
         self, agent_id: object, call_id: str | None, obj: dict[str, Any], out: list[Record]
@@ -452,23 +448,29 @@ class ClaudeParser:
         request = ln.obj.get("requestId")
         request = request if isinstance(request, str) else ""
         base = msg_id if isinstance(msg_id, str) and msg_id else f"line:{ln.key}"
-        stamp = [base, request, *(usage.get(name) for name in _USAGE_KEYS)]
+        get = usage.get
+        stamp = [
+            base,
+            request,
+            get("input_tokens"),
+            get("output_tokens"),
+            get("cache_read_input_tokens"),
+            get("cache_creation_input_tokens"),
+        ]
         if stamp == self._st.last_usage:
             return  # the store would merge it into the same row without change
         self._st.last_usage = stamp
-        key = clean_text(f"usage:{base}:{request}")
-        counts = [_count(value) for value in stamp[2:]]
         out.append(
             Event(
                 self._sid,
-                key,
+                clean_text(f"usage:{base}:{request}"),
                 ln.ts,
                 "usage",
                 model=model,
-                input_tokens=counts[0],
-                output_tokens=counts[1],
-                cache_read_tokens=counts[2],
-                cache_creation_tokens=counts[3],
+                input_tokens=_count(stamp[2]),
+                output_tokens=_count(stamp[3]),
+                cache_read_tokens=_count(stamp[4]),
+                cache_creation_tokens=_count(stamp[5]),
                 source_offset=ln.offset,
             )
         )
@@ -486,7 +488,7 @@ class ClaudeParser:
         elif subtype == "turn_duration":
             args = {"message_count": obj.get("messageCount")}
             out.append(
-                self._line_event(ln, "turn", args, duration_ms=_millis(obj.get("durationMs")))
+                self._line_event(ln, "turn", args, duration_ms=_count(obj.get("durationMs")))
             )
         elif subtype in _ERROR_SUBTYPES:
             args = {"subtype": subtype}
@@ -572,10 +574,6 @@ def _count(value: object) -> int | None:
     if type(value) is float and math.isfinite(value) and 0 <= value <= _MAX_COUNT:
         return int(value)
     return None
-
-
-def _millis(value: object) -> int | None:
-    return _count(value)
 
 
 def _content_size(content: object) -> tuple[int, int]:
@@ -665,9 +663,7 @@ def _leading_exit_code(text: str | None) -> int | None:
     if text is None or not text.startswith("Exit code "):
         return None
     digits = text[10:20].split("\n", 1)[0].split(" ", 1)[0]
-    sign = -1 if digits.startswith("-") else 1
-    digits = digits.lstrip("-")
-    return sign * int(digits) if digits.isascii() and digits.isdigit() else None
+    return int(digits) if digits.isascii() and digits.isdigit() else None
 
 
 def _is_token(value: str) -> bool:
@@ -731,7 +727,11 @@ def _shrink(value: Any, cap: int, depth: int) -> Any:
 
 def _raw_prefix(line: bytes, cap: int) -> str:
     """The line's own JSON text cut to ``cap`` characters, like ``cap_json`` without re-dumping."""
-    text = line[: cap * 4].decode("utf-8", "ignore")
+    head = line[:cap]
+    if head.isascii():  # the usual case: cap bytes are cap characters
+        text = head.decode("ascii")
+        return clean_text(text) + "…" if len(line) > cap else clean_text(text)
+    text = line[: cap * 4].decode("utf-8", "ignore")  # a character is at most 4 bytes
     if len(text) > cap or len(line) > cap * 4:
         text = text[:cap] + "…"
     return clean_text(text)

@@ -44,6 +44,7 @@ each line becomes:
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 import shlex
 from collections.abc import Callable
@@ -113,6 +114,7 @@ _FAILED = re.compile(
 _PATCH_START = "*** Begin Patch"
 _ITEM_STATUS = {"completed": "success", "failed": "error", "incomplete": "error"}
 _INT_LIMIT = 2**63  # SQLite's INTEGER range
+_NO_TOKENS = (0, 0, 0, 0, 0, 0)  # one per _TOKEN_KEYS entry
 
 
 class _Line:
@@ -234,9 +236,14 @@ class CodexParser:
     # -- per line ---------------------------------------------------------------------------
 
     def _parse(self, line: bytes, offset: int) -> list[Record]:
-        obj = decode_line(line, offset, self._path)
-        if isinstance(obj, ParseProblem):
-            return [obj]
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            obj = None
+        if type(obj) is not dict:  # the slow path: stdlib fallback, or why it is unusable
+            obj = decode_line(line, offset, self._path)
+            if isinstance(obj, ParseProblem):
+                return [obj]
         kind = obj.get("type")
         payload = obj.get("payload")
         if payload is None and "record_type" not in obj:
@@ -315,6 +322,8 @@ class CodexParser:
         git = p.get("git")
         if isinstance(git, dict):
             self._learn("git_branch", "git_branch", git.get("branch"))
+        if st.title is None:
+            self._learn("title", "title", p.get("agent_nickname"))
         parent = _parent_thread(p)
         if parent is not None:
             self._learn("parent_session_id", "parent", f"{AGENT}:{parent}")
@@ -336,7 +345,8 @@ class CodexParser:
         st.replay, st.replay_ms = True, _epoch_ms(ts)
 
     def _set_cwd(self, cwd: object) -> None:
-        if isinstance(cwd, str) and cwd:
+        """The directory relative patch paths resolve against (absolute paths only)."""
+        if isinstance(cwd, str) and (cwd.startswith("/") or cwd[1:3] in (":\\", ":/")):
             self._st.cwd = clean_text(cwd)
 
     def _turn_context(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
@@ -608,32 +618,25 @@ class CodexParser:
         total = info.get("total_token_usage") if isinstance(info, dict) else None
         if not isinstance(total, dict):
             return  # info: null (rate limits only)
-        now = [_int(total.get(k)) for k in _TOKEN_KEYS]
-        has_write = now[2] is not None
-        current = [v if v is not None and v >= 0 else 0 for v in now]
-        if now[5] is None:
-            current[5] = current[0] + current[3]
+        current = _totals(total)
         st = self._st
-        before = st.tokens or [0] * len(_TOKEN_KEYS)
+        before = st.tokens or _NO_TOKENS
         if current == before:
             return  # a re-emit of the same totals
         st.tokens = current
         if st.replay:
             return  # a fork's copy of the parent's totals: baseline only
-        if any(c < b for c, b in zip(current, before, strict=True)):
-            before = [0] * len(_TOKEN_KEYS)  # the counters restarted
-        d_in, d_cached, d_write, d_out, d_reason, _ = (
-            c - b for c, b in zip(current, before, strict=True)
-        )
-        args = self._args({"reasoning_output_tokens": d_reason}) if d_reason else None
-        key = f"usage:{current[5]}:{current[0]}:{current[1]}:{current[3]}"
+        if any(map(operator.lt, current, before)):
+            before = _NO_TOKENS  # the counters restarted
+        d_in, d_cached, d_write, d_out, d_reason, _ = map(operator.sub, current, before)
+        has_write = total.get("cache_write_input_tokens") is not None
         out.append(
             Event(
                 self._sid,
-                key,
+                f"usage:{current[5]}:{current[0]}:{current[1]}:{current[3]}",
                 ln.ts,
                 "usage",
-                tool_arguments=args,
+                tool_arguments=f'{{"reasoning_output_tokens":{d_reason}}}' if d_reason else None,
                 model=st.model,
                 input_tokens=max(0, d_in - d_cached - d_write),
                 output_tokens=d_out,
@@ -760,13 +763,28 @@ def _str_map(value: object) -> dict[str, str]:
     return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
-def _tokens(value: object) -> list[int] | None:
+def _tokens(value: object) -> tuple[int, ...] | None:
     """A restored token baseline: one non-negative integer per ``_TOKEN_KEYS`` entry."""
     if not isinstance(value, list) or len(value) != len(_TOKEN_KEYS):
         return None
     ints = [_int(v) for v in value]
-    clean = [v for v in ints if v is not None and v >= 0]
+    clean = tuple(v for v in ints if v is not None and v >= 0)
     return clean if len(clean) == len(_TOKEN_KEYS) else None
+
+
+def _totals(total: dict[str, Any]) -> tuple[int, ...]:
+    """The cumulative counters of a ``total_token_usage`` (missing or bad values count 0)."""
+    values = [_count(total.get(key)) for key in _TOKEN_KEYS]
+    if values[5] == 0:  # total_tokens missing: input (cached included) + output
+        values[5] = values[0] + values[3]
+    return tuple(values)
+
+
+def _count(value: object) -> int:
+    if type(value) is int and 0 <= value < _INT_LIMIT:
+        return value
+    number = _int(value)
+    return number if number is not None and number >= 0 else 0
 
 
 def _epoch_ms(ts: str) -> int | None:

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from collector.categories import categorize_command
 from collector.parsers import claude as claude_module
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
 from collector.parsers.claude import ClaudeParser
@@ -122,7 +123,7 @@ def _merge_session(row: dict[str, Any], info: SessionInfo) -> None:
 
 
 def _merge_tokens(old: Event, new: Event) -> Event:
-    merged = {}
+    merged: dict[str, Any] = {}
     for name in _TOKENS:
         values = [v for v in (getattr(old, name), getattr(new, name)) if v is not None]
         merged[name] = max(values) if values else None
@@ -216,7 +217,8 @@ def _scan_line(
     *,
     top_level: bool,
 ) -> None:
-    kind, message = obj.get("type"), obj.get("message")
+    kind: Any = obj.get("type")
+    message: Any = obj.get("message")
     if kind == "assistant" and not obj.get("isApiErrorMessage"):
         blocks = message["content"]
         for block in blocks:
@@ -600,7 +602,7 @@ class TestToolCalls:
         """Bash rows carry the command and its category."""
         (event,) = events_of(tool_use("Bash", {"command": "git status", "description": "x"}))[:1]
         assert (event.event_type, event.command) == ("command", "git status")
-        assert event.command_category == claude_module.categorize_command("git status")
+        assert event.command_category == categorize_command("git status")
 
     @pytest.mark.parametrize("name", ["BashOutput", "KillShell", "TodoWrite", "mcp__x__y", "LS"])
     def test_other_tools(self, name: str) -> None:
@@ -1052,7 +1054,7 @@ class TestProperties:
         """Any JSON value as a line never raises."""
         run_twice([json.dumps(v).encode() for v in values])
 
-    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(claude_lines, max_size=6))
     def test_claude_shaped_json(self, objs: list[dict[str, Any]]) -> None:
         """Claude-shaped lines with wrong-typed fields never reach the catch-all guard."""
@@ -1063,7 +1065,7 @@ class TestProperties:
             if isinstance(r, ParseProblem) and r.reason.startswith("parser error")
         ]
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(claude_lines, max_size=6), st.integers(0, 6))
     def test_restart_anywhere(self, objs: list[dict[str, Any]], cut: int) -> None:
         """Resuming from state() at any line gives the same records as one pass."""

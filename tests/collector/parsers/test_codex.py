@@ -146,7 +146,7 @@ def _merge_session(row: dict[str, Any], info: SessionInfo) -> None:
 
 
 def _merge_tokens(old: Event, new: Event) -> Event:
-    merged = {}
+    merged: dict[str, Any] = {}
     for name in TOKEN_FIELDS:
         values = [v for v in (getattr(old, name), getattr(new, name)) if v is not None]
         merged[name] = max(values) if values else None
@@ -171,12 +171,13 @@ def rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
 
 
 def payloads(path: Path, outer: str, *inner: str) -> list[tuple[int, dict[str, Any]]]:
-    found = []
+    found: list[tuple[int, dict[str, Any]]] = []
     for offset, obj in rows(path):
         payload = obj.get("payload")
-        if obj.get("type") == outer and isinstance(payload, dict):
-            if not inner or payload.get("type") in inner:
-                found.append((offset, payload))
+        if obj.get("type") != outer or not isinstance(payload, dict):
+            continue
+        if not inner or payload.get("type") in inner:
+            found.append((offset, payload))
     return found
 
 
@@ -190,7 +191,7 @@ def maybe_json(value: Any) -> Any:
 
 
 def call_name(payload: dict[str, Any]) -> str:
-    name = payload.get("name") or payload["type"]
+    name = str(payload.get("name") or payload["type"])
     namespace = payload.get("namespace")
     if namespace:
         return f"{namespace}{name}" if namespace.endswith("__") else f"{namespace}.{name}"
@@ -202,13 +203,11 @@ def expected_calls(path: Path) -> Counter[str]:
     names: Counter[str] = Counter()
     for _, p in payloads(path, "response_item", "function_call", "custom_tool_call"):
         names[call_name(p)] += 1
-    for _, p in payloads(path, "response_item", "local_shell_call"):
-        names["local_shell_call"] += 1
+    names["local_shell_call"] += len(payloads(path, "response_item", "local_shell_call"))
     for _, p in payloads(path, "response_item", "web_search_call", "tool_search_call"):
         names[p["type"].removesuffix("_call")] += 1
-    for _, p in payloads(path, "response_item", "image_generation_call"):
-        names["image_generation"] += 1
-    return names
+    names["image_generation"] += len(payloads(path, "response_item", "image_generation_call"))
+    return +names
 
 
 def expected_commands(path: Path) -> Counter[str]:
@@ -226,20 +225,20 @@ def expected_commands(path: Path) -> Counter[str]:
     return commands
 
 
-def patch_ops(text: str, cwd: str) -> Counter[tuple[str, str]]:
-    """(absolute path, operation) per file of an apply_patch text, by plain regex."""
+def patch_ops(text: str, cwd: str) -> set[tuple[str, str]]:
+    """(absolute path, operation) per file of an apply_patch text, by plain regex.
+
+    A move is a delete of the old path and a write of the new one; a pair is counted once.
+    """
     kinds = {"Add": "write", "Update": "edit", "Delete": "delete"}
-    ops: Counter[tuple[str, str]] = Counter()
-    current: tuple[str, str] | None = None
+    ops: list[tuple[str, str]] = []
     for line in text.split("\n"):
         if found := PATCH_FILE.match(line):
-            current = (posixpath.normpath(posixpath.join(cwd, found[2])), kinds[found[1]])
-            ops[current] += 1
-        elif (moved := PATCH_MOVE.match(line)) and current is not None:
-            ops[current] -= 1
-            ops[(current[0], "delete")] += 1
-            ops[(posixpath.normpath(posixpath.join(cwd, moved[1])), "write")] += 1
-    return +ops
+            ops.append((posixpath.normpath(posixpath.join(cwd, found[2])), kinds[found[1]]))
+        elif (moved := PATCH_MOVE.match(line)) and ops and ops[-1][1] == "edit":
+            old = ops.pop()[0]
+            ops += [(old, "delete"), (posixpath.normpath(posixpath.join(cwd, moved[1])), "write")]
+    return set(ops)
 
 
 def expected_file_ops(path: Path) -> Counter[tuple[str, str]]:
@@ -248,14 +247,17 @@ def expected_file_ops(path: Path) -> Counter[tuple[str, str]]:
     for _, p in payloads(path, "response_item", "custom_tool_call", "function_call"):
         if p.get("name") == "apply_patch":
             text = maybe_json(p.get("input", p.get("arguments")))
-            ops += patch_ops(text if isinstance(text, str) else text["input"], cwd)
+            ops.update(patch_ops(text if isinstance(text, str) else text["input"], cwd))
     return ops
 
 
 def exec_ends(path: Path) -> dict[str, tuple[int, int]]:
     """call id → (exit code, duration ms) from ``exec_command_end``."""
     return {
-        p["call_id"]: (p["exit_code"], p["duration"]["secs"] * 1000 + p["duration"]["nanos"] // 10**6)
+        p["call_id"]: (
+            p["exit_code"],
+            p["duration"]["secs"] * 1000 + p["duration"]["nanos"] // 10**6,
+        )
         for _, p in payloads(path, "event_msg", "exec_command_end")
     }
 
@@ -545,27 +547,32 @@ class TestTools:
     """Calls, outputs and the unified-exec process bookkeeping."""
 
     def test_unified_exec_finishes_through_write_stdin(self) -> None:
-        """A command still running after its first chunk is completed by the poll that saw it exit."""
+        """A command running past its first chunk is completed by the poll that saw it exit."""
         records = parse_objects(
             [
                 meta(),
                 call("exec_command", {"cmd": "npm test", "workdir": "/repo"}, "e1"),
-                output("Chunk ID: a\nWall time: 1.0 seconds\nProcess running with session ID 7\n", "e1"),
+                output(
+                    "Chunk ID: a\nWall time: 1.0 seconds\nProcess running with session ID 7\n", "e1"
+                ),
                 call("write_stdin", {"session_id": 7, "chars": ""}, "w1"),
                 output("Chunk ID: b\nWall time: 0.5 seconds\nProcess exited with code 2\n", "w1"),
             ]
         )
-        rows_ = collapse(records).calls()
-        (command,) = rows_["e1"]
-        assert (command.event_type, command.command, command.status) == ("command", "npm test", "error")
-        assert command.exit_code == 2
-        (poll,) = rows_["w1"]
+        calls = collapse(records).calls()
+        (command,) = calls["e1"]
+        assert (command.event_type, command.command) == ("command", "npm test")
+        assert (command.status, command.exit_code) == ("error", 2)
+        (poll,) = calls["w1"]
         assert (poll.event_type, poll.status, poll.exit_code) == ("tool_call", "success", None)
 
     def test_failed_outputs_are_errors(self) -> None:
         """Codex's own failure texts mark the call as an error."""
-        for text in ("failed in sandbox: boom", "apply_patch verification failed: nope",
-                     "write_stdin failed: stdin is closed"):
+        for text in (
+            "failed in sandbox: boom",
+            "apply_patch verification failed: nope",
+            "write_stdin failed: stdin is closed",
+        ):
             records = parse_objects([meta(), call("shell", {"command": ["ls"]}), output(text)])
             (result,) = [r for r in records if isinstance(r, ToolResult)]
             assert result.status == "error", text
@@ -609,8 +616,15 @@ class TestTools:
 
     def test_result_without_call_and_call_without_result(self) -> None:
         """Either half of a pair alone is fine (quirk 16)."""
-        end = line("event_msg", {"type": "exec_command_end", "call_id": "x", "exit_code": 0,
-                                 "duration": {"secs": 1, "nanos": 5_000_000}})
+        end = line(
+            "event_msg",
+            {
+                "type": "exec_command_end",
+                "call_id": "x",
+                "exit_code": 0,
+                "duration": {"secs": 1, "nanos": 5_000_000},
+            },
+        )
         records = parse_objects([meta(), end, call("shell", {"command": ["ls"]}, "y")])
         (result,) = [r for r in records if isinstance(r, ToolResult)]
         assert (result.tool_call_id, result.duration_ms) == ("x", 1005)
@@ -622,8 +636,14 @@ class TestMessages:
 
     def test_mirrored_message_counts_once(self) -> None:
         """The event and its response-item copy are one message, in either order."""
-        item = line("response_item", {"type": "message", "role": "assistant",
-                                      "content": [{"type": "output_text", "text": "Done."}]})
+        item = line(
+            "response_item",
+            {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "Done."}],
+            },
+        )
         event = line("event_msg", {"type": "agent_message", "message": "Done."})
         assert len(events_of(parse_objects([meta(), event, item]), "message")) == 1
         assert len(events_of(parse_objects([meta(), item, event]), "message")) == 1
@@ -631,11 +651,15 @@ class TestMessages:
 
     def test_injected_context_is_not_a_prompt(self) -> None:
         """``<environment_context>`` and AGENTS.md user items are scaffolding."""
-        texts = ["<environment_context>\n  <cwd>/r</cwd>\n</environment_context>",
-                 "# AGENTS.md instructions for /r\n\n<INSTRUCTIONS>x</INSTRUCTIONS>"]
+        texts = [
+            "<environment_context>\n  <cwd>/r</cwd>\n</environment_context>",
+            "# AGENTS.md instructions for /r\n\n<INSTRUCTIONS>x</INSTRUCTIONS>",
+        ]
         items = [
-            line("response_item", {"type": "message", "role": "user",
-                                   "content": [{"type": "input_text", "text": t}]})
+            line(
+                "response_item",
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": t}]},
+            )
             for t in texts
         ]
         assert events_of(parse_objects([meta(), *items]), "message") == []
@@ -675,8 +699,12 @@ class TestLines:
         records = parse_objects(
             [
                 {"id": UUID, "timestamp": TS, "instructions": None},
-                {"type": "function_call", "name": "shell", "call_id": "c",
-                 "arguments": json.dumps({"command": ["ls"]})},
+                {
+                    "type": "function_call",
+                    "name": "shell",
+                    "call_id": "c",
+                    "arguments": json.dumps({"command": ["ls"]}),
+                },
                 {"record_type": "state"},
             ]
         )
@@ -703,17 +731,53 @@ KINDS = st.sampled_from(
 )
 PAYLOAD_TYPES = st.sampled_from(
     [
-        "function_call", "custom_tool_call", "local_shell_call", "function_call_output",
-        "custom_tool_call_output", "web_search_call", "message", "user_message", "agent_message",
-        "token_count", "exec_command_end", "patch_apply_end", "mcp_tool_call_end",
-        "task_complete", "error", "turn_aborted", "thread_name_updated", "reasoning",
+        "function_call",
+        "custom_tool_call",
+        "local_shell_call",
+        "function_call_output",
+        "custom_tool_call_output",
+        "web_search_call",
+        "message",
+        "user_message",
+        "agent_message",
+        "token_count",
+        "exec_command_end",
+        "patch_apply_end",
+        "mcp_tool_call_end",
+        "task_complete",
+        "error",
+        "turn_aborted",
+        "thread_name_updated",
+        "reasoning",
     ]
 )
 FIELD_NAMES = st.sampled_from(
     [
-        "name", "arguments", "input", "call_id", "output", "info", "exit_code", "duration",
-        "command", "cmd", "role", "content", "message", "success", "result", "action", "id",
-        "cwd", "model", "source", "forked_from_id", "git", "namespace", "process_id", "status",
+        "name",
+        "arguments",
+        "input",
+        "call_id",
+        "output",
+        "info",
+        "exit_code",
+        "duration",
+        "command",
+        "cmd",
+        "role",
+        "content",
+        "message",
+        "success",
+        "result",
+        "action",
+        "id",
+        "cwd",
+        "model",
+        "source",
+        "forked_from_id",
+        "git",
+        "namespace",
+        "process_id",
+        "status",
     ]
 )
 PAYLOADS = st.builds(
@@ -757,7 +821,9 @@ class TestHostileInput:
     def test_codex_shaped_junk(self, objects: list[dict[str, Any]]) -> None:
         """Envelopes with wrong-typed fields reach every handler without an internal error."""
         records = run_twice([json.dumps(o).encode() for o in objects])
-        internal = [r for r in records if isinstance(r, ParseProblem) and "parser error" in r.reason]
+        internal = [
+            r for r in records if isinstance(r, ParseProblem) and "parser error" in r.reason
+        ]
         assert internal == []
         for record in records:
             if isinstance(record, Event | ToolResult):

@@ -1,0 +1,304 @@
+"""The daemon: wires watcher → reader → bounded queue → writer, and owns signals and shutdown.
+
+Start-up: take the instance lock (exit 3 if another daemon owns the database), open the store,
+load the committed checkpoints, scan every root and queue existing transcripts newest first
+(backfill), then keep tailing. Notifications only mark files dirty; a rescan every
+``rescan_interval`` seconds is the truth, so a lost notification delays a line, never loses it.
+
+Signals: SIGTERM/SIGINT stop reading, drain the queue, commit and exit 0 (within the 5 s most
+service managers allow); SIGHUP re-reads the config and applies new roots and limits, keeping
+the old config when the new one is invalid.
+
+Shutdown order: stop the watcher (producers of dirt), stop the reader (producer of chunks),
+close the writer (drains, commits, checkpoints the WAL), close the store, release the lock.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import orjson
+
+from collector.counters import Counters
+from collector.discovery import FoundFile, Root, scan_root
+from collector.instance import InstanceLock
+from collector.log import configure_logging, get_logger
+from collector.parsers import ParserOptions
+from collector.reader import ReaderOptions, ReaderThread, SavedFile
+from collector.tail import Checkpoint
+from collector.watch import Watcher
+from collector.writer import WriterThread
+from config import Config, ConfigError, load_config
+from store import EventStore
+
+__all__ = ["Daemon", "run_daemon"]
+
+_log = get_logger(component="daemon")
+_STATUS_EVERY = 1.0
+_DRAIN_SECONDS = 3.5
+
+
+def run_daemon(config: Config, *, once: bool = False) -> int:
+    """Run until stopped (or, with ``once``, until everything present is ingested)."""
+    configure_logging(config.log.level, config.log.format)
+    daemon = Daemon(config)
+    daemon.install_signal_handlers()
+    return daemon.run(once=once)
+
+
+def _roots(config: Config) -> list[Root]:
+    return [Root(agent, str(src.root)) for agent, src in config.sources.items() if src.enabled]
+
+
+def _reader_options(config: Config) -> ReaderOptions:
+    c = config.collector
+    return ReaderOptions(
+        max_line_bytes=c.max_line_bytes,
+        read_chunk_bytes=c.read_chunk_bytes,
+        parser=ParserOptions(args_cap=c.args_cap, raw_cap=c.raw_cap),
+    )
+
+
+class Daemon:
+    """One collector instance over one database."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.counters = Counters()
+        self.stop_event = threading.Event()
+        self._reload = threading.Event()
+        self._rescan = threading.Event()
+        self._lock = InstanceLock(config.store.path)
+        self.store: EventStore | None = None
+        self.writer: WriterThread | None = None
+        self.reader: ReaderThread | None = None
+        self.watcher: Watcher | None = None
+        self._backlog_bytes = 0
+
+    # signals ---------------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT stop; SIGHUP reloads. Handlers only set events."""
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_hup)
+
+    def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
+        self.stop_event.set()
+
+    def _on_hup(self, signum: int, _frame: FrameType | None) -> None:
+        self._reload.set()
+        self.stop_event.set()  # wakes the main loop; cleared again when it only reloads
+
+    # lifecycle -------------------------------------------------------------------------------
+    def run(self, *, once: bool = False) -> int:
+        """Start everything, loop, shut down in order; returns the exit code."""
+        self._lock.acquire()
+        try:
+            self._start()
+            self._loop(once)
+            return 0
+        finally:
+            self._shutdown()
+            self._lock.release()
+
+    def _start(self) -> None:
+        config = self.config
+        self.store = EventStore(config.store.path, manual_checkpoint=True)
+        saved = _load_saved(self.store)
+        c = config.collector
+        self.writer = WriterThread(
+            self.store, self.counters, flush_interval_ms=c.flush_interval_ms,
+            batch_rows=c.batch_rows, batch_bytes=c.batch_bytes, queue_bound=c.queue_bound,
+        )  # fmt: skip
+        self.reader = ReaderThread(self.writer, self.counters, _reader_options(config), saved)
+        self.writer.start()
+        self.reader.start()
+        _log.info("daemon_started", pid=os.getpid(), database=str(config.store.path),
+                  roots=[r.path for r in _roots(config)], files_known=len(saved))  # fmt: skip
+        self._backfill()
+
+    def _start_watcher(self, once: bool) -> None:
+        if once:
+            return
+        assert self.reader is not None
+        reader = self.reader
+        self.watcher = Watcher(
+            _roots(self.config),
+            on_dirty=self._on_dirty,
+            on_root_appeared=lambda root: self._rescan.set(),
+            force_polling=self.config.collector.force_polling,
+        )
+        self.watcher.start()
+        for problem in self.watcher.problems():
+            _log.warning("watch_degraded", problem=problem)
+        del reader
+
+    def _on_dirty(self, path: str) -> None:
+        reader = self.reader
+        if reader is None:
+            return
+        if reader.knows(path):
+            reader.mark_dirty(path)
+        else:
+            self._rescan.set()  # a new file or folder: the scan classifies it
+
+    def _backfill(self) -> None:
+        """Queue every existing transcript, newest first."""
+        found = self._scan()
+        found.sort(key=lambda f: f.mtime_ns, reverse=True)
+        assert self.reader is not None
+        for item in found:
+            self.reader.add_found(item)
+        self._backlog_bytes = sum(f.size for f in found)
+        _log.info("backfill_started", files=len(found), bytes=self._backlog_bytes)
+
+    def _scan(self) -> list[FoundFile]:
+        found: list[FoundFile] = []
+        for root in _roots(self.config):
+            if os.path.isdir(root.path):
+                found.extend(scan_root(root.agent, root.path))
+        return found
+
+    def _loop(self, once: bool) -> None:
+        assert self.reader is not None and self.writer is not None
+        self._start_watcher(once)
+        interval = self.config.collector.rescan_interval
+        next_scan = time.monotonic() + interval
+        started = time.monotonic()
+        progress = _Progress(self._backlog_bytes, self.counters)
+        while True:
+            if once and self.reader.idle() and self.writer.queue.empty():
+                break
+            self.stop_event.wait(0.05 if once else min(_STATUS_EVERY, 0.25))
+            if self._reload.is_set():
+                self._reload.clear()
+                self.stop_event.clear()
+                self._apply_reload()
+            if self.stop_event.is_set():
+                _log.info("daemon_stopping", reason="signal")
+                break
+            now = time.monotonic()
+            if self._rescan.is_set() or now >= next_scan:
+                self._rescan.clear()
+                next_scan = now + interval
+                for item in self._scan():
+                    self.reader.add_found(item)
+            progress.tick(self.reader.idle())
+            self._write_status(started)
+            if not self.reader.alive or not self.writer.alive:
+                _log.error("worker_thread_died", reader=self.reader.alive, writer=self.writer.alive)
+                raise SystemExit(1)
+
+    def _apply_reload(self) -> None:
+        path = self.config.source_file
+        try:
+            new = load_config(None if path is None or "(absent" in path else path, os.environ)
+        except ConfigError as exc:
+            _log.error("config_reload_failed", error=str(exc), kept="previous config")
+            return
+        if new.store.path != self.config.store.path:
+            _log.warning("config_reload_store_path_ignored", path=str(new.store.path))
+        self.config = new
+        configure_logging(new.log.level, new.log.format)
+        assert self.reader is not None
+        self.reader.set_options(_reader_options(new))
+        if self.watcher is not None:
+            self.watcher.close()
+            self.watcher = None
+            self._start_watcher(False)
+        self._rescan.set()
+        _log.info("config_reloaded", roots=[r.path for r in _roots(new)])
+
+    def _write_status(self, started: float) -> None:
+        snapshot = self.counters.snapshot()
+        snapshot.update({
+            "pid": os.getpid(), "uptime_s": round(time.monotonic() - started, 1),
+            "files_known": self.reader.tracked_count() if self.reader else 0,
+            "watch_modes": self.watcher.modes() if self.watcher else {},
+            "watch_problems": self.watcher.problems() if self.watcher else [],
+        })  # fmt: skip
+        _write_private(Path(self.config.store.path).with_name("status.json"), snapshot)
+
+    def _shutdown(self) -> None:
+        deadline = time.monotonic() + _DRAIN_SECONDS
+        if self.watcher is not None:
+            self.watcher.close()
+        if self.reader is not None:
+            self.reader.close(timeout=1.0)
+        drained = True
+        if self.writer is not None:
+            drained = self.writer.close(timeout=max(0.5, deadline - time.monotonic()))
+        if self.store is not None:
+            self.store.close()
+        _log.info("daemon_stopped", drained=drained, **self.counters.snapshot()["counters"])
+
+
+class _Progress:
+    """Backfill progress: a bar on a TTY, a log line every few seconds otherwise."""
+
+    def __init__(self, total: int, counters: Counters) -> None:
+        self.total = total
+        self.counters = counters
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+        self.done = total == 0
+
+    def tick(self, idle: bool) -> None:
+        if self.done:
+            return
+        read = self.counters.get("bytes_committed")
+        now = time.monotonic()
+        if idle:
+            self.done = True
+            if self.tty:
+                sys.stderr.write("\n")
+            _log.info("backfill_finished", bytes=read)
+            return
+        if self.tty:
+            share = min(1.0, read / self.total) if self.total else 1.0
+            bar = "#" * int(share * 30)
+            sys.stderr.write(f"\rbackfill [{bar:<30}] {share:6.1%} {read / 1e6:8.1f} MB")
+            sys.stderr.flush()
+        elif now - self.last >= 5.0:
+            self.last = now
+            _log.info("backfill_progress", bytes=read, total=self.total)
+
+
+def _load_saved(store: EventStore) -> dict[str, SavedFile]:
+    saved: dict[str, SavedFile] = {}
+    rows = store.connection.execute(
+        "SELECT path, dev, inode, offset, head_hash, head_len, marker_hash, parser_state "
+        "FROM files WHERE deleted_at IS NULL"
+    )
+    for row in rows:
+        checkpoint = None
+        if row["head_hash"] is not None:
+            try:
+                checkpoint = Checkpoint.from_dict({
+                    "dev": row["dev"], "inode": row["inode"], "offset": row["offset"],
+                    "head_hash": row["head_hash"], "head_len": row["head_len"],
+                    "marker_hash": row["marker_hash"],
+                })  # fmt: skip
+            except ValueError:
+                checkpoint = None
+        state = orjson.loads(row["parser_state"]) if row["parser_state"] else None
+        saved[row["path"]] = SavedFile(checkpoint, state)
+    return saved
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(orjson.dumps(data, default=str))
+        os.replace(tmp, path)
+    except OSError as exc:
+        _log.warning("status_write_failed", error=str(exc))

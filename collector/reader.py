@@ -1,0 +1,315 @@
+"""The reader thread: dirty files in, parsed chunks out to the writer's bounded queue.
+
+Per wake-up a dirty file is read to EOF in steps of ``read_chunk_bytes`` (one notification may
+stand for many appends); a file with more to read goes to the back of the dirty queue so one
+huge backlog cannot starve live files. The dirty mark is cleared *before* the read, so an
+append that lands during the read marks the file again and is never missed.
+
+Each step's lines are parsed and put on the writer's queue together with the file's new
+checkpoint and parser state; ``put`` blocks while the queue is full, which bounds memory under
+any backlog. Nothing here commits: if the process dies, the writer's last committed checkpoint
+is where reading resumes.
+
+An exception while processing one file is logged with the path and offset, counted, and the
+thread goes on with the next file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from collector.counters import Counters
+from collector.discovery import FoundFile
+from collector.log import get_logger
+from collector.parsers import ParserOptions, TranscriptParser, make_parser
+from collector.records import ParseProblem, Record
+from collector.sanitize import line_prefix
+from collector.sources import SourceFile
+from collector.tail import Checkpoint, FileTail, TailRead
+from collector.writer import Chunk, FileUpdate, WriterThread
+
+__all__ = ["ReaderOptions", "ReaderThread", "SavedFile"]
+
+_log = get_logger(component="reader")
+_SIDECAR_MAX = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderOptions:
+    """Limits the reader applies (from ``[collector]``)."""
+
+    max_line_bytes: int = 64 << 20
+    read_chunk_bytes: int = 1 << 20
+    parser: ParserOptions = ParserOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class SavedFile:
+    """A file's committed state, loaded from the ``files`` table at start-up."""
+
+    checkpoint: Checkpoint | None
+    parser_state: dict[str, Any] | None
+
+
+class _Tracked:
+    """One file being tailed: its source, tail and parser."""
+
+    __slots__ = ("doc_hash", "parser", "source", "tail")
+
+    def __init__(self, source: SourceFile, tail: FileTail | None, parser: TranscriptParser):
+        self.source = source
+        self.tail = tail
+        self.parser = parser
+        self.doc_hash: str | None = None
+
+
+class ReaderThread:
+    """Reads dirty files and feeds the writer; ``mark_dirty`` is safe from any thread."""
+
+    def __init__(
+        self,
+        writer: WriterThread,
+        counters: Counters,
+        options: ReaderOptions,
+        saved: dict[str, SavedFile],
+    ) -> None:
+        self.writer = writer
+        self.counters = counters
+        self.options = options
+        self._saved = saved
+        self._files: dict[str, _Tracked] = {}
+        self._sources: dict[str, SourceFile] = {}
+        self._dirty: dict[str, None] = {}  # insertion-ordered set
+        self._cond = threading.Condition()
+        self._busy = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reader", daemon=True)
+        self.last_progress = 0.0
+
+    # control -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop after the current step; idempotent. Queued-but-unsent work is simply re-read."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        for tracked in self._files.values():
+            if tracked.tail is not None:
+                tracked.tail.close()
+
+    @property
+    def alive(self) -> bool:
+        """Is the thread running."""
+        return self._thread.is_alive()
+
+    def set_options(self, options: ReaderOptions) -> None:
+        """New limits (SIGHUP); they apply to files opened from now on."""
+        self.options = options
+
+    def add_found(self, found: FoundFile) -> None:
+        """A scan saw ``found``: track it and mark it dirty when it may hold unread bytes."""
+        path = found.source.path
+        with self._cond:
+            self._sources[path] = found.source
+            tracked = self._files.get(path)
+            if tracked is None or _may_have_news(tracked, found):
+                self._mark(path)
+
+    def mark_dirty(self, path: str) -> None:
+        """A notification said ``path`` changed (ignored until a scan has classified it)."""
+        with self._cond:
+            if path in self._sources:
+                self._mark(path)
+
+    def knows(self, path: str) -> bool:
+        """Has a scan classified ``path`` as a transcript."""
+        return path in self._sources
+
+    def idle(self) -> bool:
+        """Nothing dirty and nothing being read."""
+        with self._cond:
+            return not self._dirty and not self._busy
+
+    def tracked_count(self) -> int:
+        """How many transcript files are known."""
+        return len(self._sources)
+
+    def _mark(self, path: str) -> None:
+        if path not in self._dirty:
+            self._dirty[path] = None
+            self._cond.notify()
+
+    # the thread -----------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._cond:
+                while not self._dirty and not self._stop.is_set():
+                    self._cond.wait(0.5)
+                if self._stop.is_set():
+                    return
+                path = next(iter(self._dirty))
+                del self._dirty[path]  # cleared before reading: a new append marks it again
+                self._busy = True
+            try:
+                more = self._step(path)
+            except Exception as exc:  # one bad file never stops the others
+                more = False
+                self.counters.add("file_errors")
+                _log.exception("file_processing_failed", path=path, offset=self._offset(path),
+                               error=repr(exc))  # fmt: skip
+            with self._cond:
+                self._busy = False
+                if more:
+                    self._mark(path)
+
+    def _offset(self, path: str) -> int | None:
+        tracked = self._files.get(path)
+        cp = tracked.tail.checkpoint if tracked and tracked.tail else None
+        return cp.offset if cp else None
+
+    def _step(self, path: str) -> bool:
+        """Read one step of ``path``; True when more is waiting."""
+        tracked = self._files.get(path) or self._open(path)
+        if tracked is None:
+            return False
+        if tracked.source.kind == "json-document":
+            self._read_document(tracked)
+            return False
+        assert tracked.tail is not None
+        read = tracked.tail.poll(self.options.read_chunk_bytes)
+        if read is None:
+            return False
+        if read.error:
+            self.counters.add("read_errors")
+            _log.warning("file_read_failed", path=path, error=read.error)
+        self._send(tracked, read)
+        if read.deleted and read.eof:
+            self._forget(path)
+        return not read.eof
+
+    def _open(self, path: str) -> _Tracked | None:
+        source = self._sources.get(path)
+        if source is None:
+            return None
+        saved = self._saved.pop(path, None)
+        state = saved.parser_state if saved else None
+        parser = make_parser(source, state, self.options.parser, _sidecar(source))
+        tail = None
+        if source.kind == "jsonl":
+            checkpoint = saved.checkpoint if saved else None
+            tail = FileTail(path, checkpoint, self.options.max_line_bytes)
+        tracked = _Tracked(source, tail, parser)
+        if saved and saved.checkpoint and source.kind == "json-document":
+            tracked.doc_hash = saved.checkpoint.marker_hash
+        self._files[path] = tracked
+        return tracked
+
+    def _forget(self, path: str) -> None:
+        tracked = self._files.pop(path, None)
+        if tracked and tracked.tail:
+            tracked.tail.close()
+        with self._cond:
+            self._sources.pop(path, None)
+
+    def _send(self, tracked: _Tracked, read: TailRead) -> None:
+        source = tracked.source
+        if read.reset:
+            self.counters.add("rewrites_detected")
+            _log.info("file_rewritten", path=source.path, reason=read.reset_reason)
+            tracked.parser = make_parser(source, None, self.options.parser, _sidecar(source))
+        records: list[Record] = []
+        nbytes = 0
+        for offset, line in read.lines:
+            records.extend(tracked.parser.parse_line(line, offset))
+            nbytes += len(line) + 1
+        for big in read.oversized:
+            reason = f"oversized line: {big.size} bytes, sha256 {big.sha256}"
+            records.append(ParseProblem(source.path, big.offset, reason, line_prefix(big.prefix)))
+            nbytes += big.size + 1
+        problems = sum(1 for r in records if isinstance(r, ParseProblem))
+        self.counters.add("lines_read", len(read.lines))
+        self.counters.add("parse_problems", problems - len(read.oversized))
+        self.counters.add("oversized_lines", len(read.oversized))
+        if not records and not read.reset and not read.deleted and not nbytes:
+            return
+        update = FileUpdate(
+            path=source.path, agent=source.agent, session_key=source.session_id,
+            checkpoint=read.checkpoint.to_dict(), parser_state=tracked.parser.state(),
+            size=read.size, lines=len(read.lines), problems=problems,
+            oversized=len(read.oversized), reset=read.reset, deleted=read.deleted,
+        )  # fmt: skip
+        self._put(Chunk(records, update, nbytes))
+
+    def _read_document(self, tracked: _Tracked) -> None:
+        """Whole-file JSON (Gemini ≤ 0.38): re-parse when the content changed."""
+        path = tracked.source.path
+        try:
+            with open(path, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                if st.st_size > self.options.max_line_bytes:
+                    self.counters.add("oversized_lines")
+                    return
+                data = handle.read()
+        except OSError as exc:
+            _log.warning("file_read_failed", path=path, error=f"{type(exc).__name__}: {exc}")
+            return
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == tracked.doc_hash:
+            return
+        records = tracked.parser.parse_document(data)
+        checkpoint = {"dev": st.st_dev, "inode": st.st_ino, "offset": len(data),
+                      "head_hash": digest, "head_len": len(data), "marker_hash": digest}  # fmt: skip
+        update = FileUpdate(path=path, agent=tracked.source.agent,
+                            session_key=tracked.source.session_id, checkpoint=checkpoint,
+                            parser_state=None, size=len(data), lines=1)  # fmt: skip
+        self.counters.add("documents_read")
+        self._put(Chunk(records, update, len(data), on_commit=_setter(tracked, digest)))
+
+    def _put(self, chunk: Chunk) -> None:
+        while not self._stop.is_set():
+            try:
+                self.writer.put(chunk, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        # Stopping: the chunk is dropped uncommitted, so its lines are read again next start.
+
+
+def _setter(tracked: _Tracked, digest: str) -> Callable[[], None]:
+    def done() -> None:
+        tracked.doc_hash = digest
+
+    return done
+
+
+def _may_have_news(tracked: _Tracked, found: FoundFile) -> bool:
+    if tracked.source.kind == "json-document":
+        return True  # cheap: a hash comparison decides
+    cp = tracked.tail.checkpoint if tracked.tail else None
+    if cp is None:
+        return True
+    return found.size != cp.offset or (found.dev, found.inode) != (cp.dev, cp.inode)
+
+
+def _sidecar(source: SourceFile) -> dict[str, Any] | None:
+    if not source.sidecar_path:
+        return None
+    try:
+        with open(source.sidecar_path, "rb") as handle:
+            value = orjson.loads(handle.read(_SIDECAR_MAX))
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None

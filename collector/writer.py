@@ -1,0 +1,288 @@
+"""The writer thread: the only connection that writes, fed by a bounded queue.
+
+Each item is a ``Chunk``: the records parsed from one read of one file plus that file's new
+checkpoint. The thread gathers chunks into a batch until ``flush_interval_ms`` has passed since
+the first, or the batch reaches its row or byte bound, then commits the records AND the files'
+checkpoints in one ``BEGIN IMMEDIATE`` transaction. A checkpoint therefore never runs ahead of
+its events: after a crash the file is read again from the last committed offset, and the
+natural keys make any overlap harmless.
+
+A failing commit (locked, disk full, read-only) is rolled back, retried with exponential
+back-off, logged once per burst and counted; the batch is kept, so no offset advances past
+events that are not stored. Readers block on the full queue meanwhile: memory stays bounded.
+
+WAL checkpoints run here when the queue is idle (or the WAL passes a bound), not inside commits.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from collector.counters import Counters
+from collector.log import get_logger
+from collector.records import Record
+from store import EventStore, apply_records
+from store.batch import SessionKeys
+from store.timestamps import format_timestamp
+
+__all__ = ["Chunk", "FileUpdate", "WriterThread"]
+
+_log = get_logger(component="writer")
+_STOP = object()
+_WAL_PAGES_BOUND = 16384  # ~64 MiB of WAL before a checkpoint even while busy
+
+
+@dataclass(frozen=True, slots=True)
+class FileUpdate:
+    """A file's tailing state to commit with its records (``files`` row)."""
+
+    path: str
+    agent: str
+    session_key: str | None
+    checkpoint: dict[str, Any]  # collector.tail.Checkpoint.to_dict()
+    parser_state: dict[str, Any] | None
+    size: int
+    lines: int = 0
+    problems: int = 0
+    oversized: int = 0
+    reset: bool = False
+    deleted: bool = False
+
+
+@dataclass(slots=True)
+class Chunk:
+    """What one read of one file produced."""
+
+    records: list[Record]
+    file: FileUpdate | None = None
+    nbytes: int = 0
+    on_commit: Callable[[], None] | None = field(default=None, repr=False)
+
+
+_UPSERT_FILE = """
+INSERT INTO files (path, agent, session_id, dev, inode, offset, head_hash, head_len, marker_hash,
+                   parser_state, size, lines, problems, oversized, resets, deleted_at, updated_at)
+VALUES (:path, :agent, :session_id, :dev, :inode, :offset, :head_hash, :head_len, :marker_hash,
+        :parser_state, :size, :lines, :problems, :oversized, :resets, :deleted_at, :now)
+ON CONFLICT (path) DO UPDATE SET
+    agent = excluded.agent, session_id = COALESCE(excluded.session_id, session_id),
+    dev = excluded.dev, inode = excluded.inode, offset = excluded.offset,
+    head_hash = excluded.head_hash, head_len = excluded.head_len,
+    marker_hash = excluded.marker_hash, parser_state = excluded.parser_state,
+    size = excluded.size, lines = lines + excluded.lines, problems = problems + excluded.problems,
+    oversized = oversized + excluded.oversized, resets = resets + excluded.resets,
+    deleted_at = excluded.deleted_at, updated_at = excluded.updated_at
+"""
+
+
+class WriterThread:
+    """Owns the store; ``start()``, ``put()`` chunks, ``close()`` drains and commits."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        counters: Counters,
+        *,
+        flush_interval_ms: int = 5,
+        batch_rows: int = 5000,
+        batch_bytes: int = 8 << 20,
+        queue_bound: int = 64,
+    ) -> None:
+        self.store = store
+        self.counters = counters
+        self.flush_interval = flush_interval_ms / 1000
+        self.batch_rows = batch_rows
+        self.batch_bytes = batch_bytes
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=queue_bound)
+        self._keys = SessionKeys()
+        self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
+        self._closed = False
+        self._abort = threading.Event()
+        self.last_progress = time.monotonic()
+        self._wal_pages = 0
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def put(self, chunk: Chunk, timeout: float | None = None) -> None:
+        """Queue a chunk; blocks while the queue is full (back-pressure on the readers)."""
+        self.queue.put(chunk, timeout=timeout)
+
+    def close(self, timeout: float = 4.0) -> bool:
+        """Commit what is queued and stop; True when everything was committed in time."""
+        if self._closed:
+            return not self._thread.is_alive()
+        self._closed = True
+        if self._thread.is_alive():
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    self.queue.put(_STOP, timeout=0.05)
+                    break
+                except queue.Full:
+                    if time.monotonic() > deadline:
+                        break
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+            if self._thread.is_alive():
+                self._abort.set()  # give up retrying: uncommitted offsets are simply re-read
+                self._thread.join(1.0)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        """Is the thread running."""
+        return self._thread.is_alive()
+
+    # the thread ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            try:
+                first = self.queue.get(timeout=0.5)
+            except queue.Empty:
+                self._idle()
+                continue
+            if first is _STOP:
+                break
+            batch, stopping = self._gather(first)
+            self._commit_with_retry(batch)
+        self._idle(final=True)
+
+    def _gather(self, first: Chunk) -> tuple[list[Chunk], bool]:
+        batch = [first]
+        rows, nbytes = len(first.records), first.nbytes
+        deadline = time.monotonic() + self.flush_interval
+        while rows < self.batch_rows and nbytes < self.batch_bytes:
+            remaining = deadline - time.monotonic()
+            try:
+                item = self.queue.get(timeout=remaining) if remaining > 0 else self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                return batch, True
+            batch.append(item)
+            rows += len(item.records)
+            nbytes += item.nbytes
+        return batch, False
+
+    def _commit_with_retry(self, batch: list[Chunk]) -> None:
+        delay, failures = 0.05, 0
+        while True:
+            try:
+                self._commit(batch)
+            except sqlite3.Error as exc:
+                failures += 1
+                self.counters.add("commit_failures")
+                if failures == 1 or failures % 50 == 0:
+                    _log.error("commit_failed", error=str(exc), attempts=failures,
+                               chunks=len(batch))  # fmt: skip
+                if self._abort.wait(delay):
+                    return
+                delay = min(delay * 2, 2.0)
+                continue
+            except Exception as exc:  # a bad record must not kill the thread
+                self.counters.add("commit_failures")
+                _log.exception("batch_failed", error=repr(exc), chunks=len(batch))
+                if self._abort.wait(delay):
+                    return
+                delay = min(delay * 2, 2.0)
+                if failures > 3:
+                    self._commit_one_by_one(batch)
+                    return
+                failures += 1
+                continue
+            if failures:
+                _log.info("commit_recovered", attempts=failures)
+            return
+
+    def _commit_one_by_one(self, batch: list[Chunk]) -> None:
+        """Isolate the chunk that keeps failing; the others are committed."""
+        for chunk in batch:
+            try:
+                self._commit([chunk])
+            except Exception as exc:
+                self.counters.add("chunks_dropped")
+                _log.error("chunk_skipped", error=repr(exc),
+                           path=chunk.file.path if chunk.file else None)  # fmt: skip
+
+    def _commit(self, batch: list[Chunk]) -> None:
+        conn = self.store.connection
+        started = time.perf_counter()
+        now = format_timestamp(datetime.now(UTC))
+        records = [record for chunk in batch for record in chunk.records]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = apply_records(conn, records, now, self._keys)
+            files = _latest_files(batch)
+            if files:
+                conn.executemany(_UPSERT_FILE, [self._file_row(conn, f, now) for f in files])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            self._keys.forget()
+            raise
+        elapsed = (time.perf_counter() - started) * 1000
+        self.last_progress = time.monotonic()
+        self._wal_pages += len(records) // 2 + 1
+        self.counters.record_commit(elapsed, len(records), result.events_inserted,
+                                    sum(c.nbytes for c in batch))  # fmt: skip
+        for chunk in batch:
+            if chunk.on_commit is not None:
+                chunk.on_commit()
+        if self._wal_pages > _WAL_PAGES_BOUND:
+            self._checkpoint()
+
+    def _file_row(self, conn: sqlite3.Connection, f: FileUpdate, now: str) -> dict[str, Any]:
+        cp = f.checkpoint
+        session_id = self._keys.resolve(conn, f.session_key, now) if f.session_key else None
+        return {
+            "path": f.path, "agent": f.agent, "session_id": session_id, "dev": cp.get("dev"),
+            "inode": cp.get("inode"), "offset": cp.get("offset", 0),
+            "head_hash": cp.get("head_hash"), "head_len": cp.get("head_len"),
+            "marker_hash": cp.get("marker_hash"),
+            "parser_state": orjson.dumps(f.parser_state).decode() if f.parser_state else None,
+            "size": f.size, "lines": f.lines, "problems": f.problems, "oversized": f.oversized,
+            "resets": int(f.reset), "deleted_at": now if f.deleted else None, "now": now,
+        }  # fmt: skip
+
+    def _idle(self, final: bool = False) -> None:
+        self.last_progress = time.monotonic()
+        if self._wal_pages or final:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        try:
+            self.store.checkpoint("PASSIVE")
+            self._wal_pages = 0
+        except sqlite3.Error as exc:
+            _log.warning("wal_checkpoint_failed", error=str(exc))
+
+
+def _latest_files(batch: list[Chunk]) -> list[FileUpdate]:
+    """One row per file: the last checkpoint wins, line and problem counts add up."""
+    merged: dict[str, FileUpdate] = {}
+    for chunk in batch:
+        f = chunk.file
+        if f is None:
+            continue
+        before = merged.get(f.path)
+        if before is not None:
+            f = FileUpdate(
+                path=f.path, agent=f.agent, session_key=f.session_key or before.session_key,
+                checkpoint=f.checkpoint, parser_state=f.parser_state, size=f.size,
+                lines=before.lines + f.lines, problems=before.problems + f.problems,
+                oversized=before.oversized + f.oversized, reset=before.reset or f.reset,
+                deleted=f.deleted,
+            )  # fmt: skip
+        merged[f.path] = f
+    return list(merged.values())
