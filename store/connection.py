@@ -100,9 +100,17 @@ def _prepare_files(where: str) -> None:
             fd = os.open(where, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
             os.close(fd)
     except FileExistsError:
-        return
+        pass
     except OSError as exc:
         raise StoreOpenError(where, f"cannot create database: {exc.strerror}") from None
+    # SQLite silently opens a file it cannot write read-only, and a migrated database needs no
+    # write at open time: without this probe the first batch would fail, not the open.
+    try:
+        os.close(os.open(where, os.O_RDWR))
+    except OSError as exc:
+        raise StoreOpenError(
+            where, f"database is read-only ({exc.strerror}); check the file's permissions"
+        ) from None
 
 
 def _configure(conn: sqlite3.Connection, busy_timeout_ms: int, *, wal: bool) -> None:

@@ -7,19 +7,22 @@ which keeps ``since=``/``until=`` filters index-backed.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 __all__ = ["format_timestamp", "normalize_timestamp"]
 
 _EPOCH_MS_THRESHOLD = 100_000_000_000  # numbers above this are milliseconds, not seconds
+# ASCII digits only: ``\d`` would also match other scripts' digits.
+_CONTRACT_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
 def format_timestamp(moment: datetime) -> str:
     """Render an aware (or naive-as-UTC) datetime in the contract's form."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat pads the year to four digits; strftime("%Y") does not on glibc (year 702).
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def normalize_timestamp(value: object) -> str | None:
@@ -29,7 +32,7 @@ def normalize_timestamp(value: object) -> str | None:
     case for Claude Code and Codex lines and keeps the parser hot path cheap.
     """
     if isinstance(value, str):
-        if len(value) == 24 and value[10] == "T" and value[19] == "." and value[23] == "Z":
+        if len(value) == 24 and _CONTRACT_FORM.fullmatch(value):
             return value
         return _from_string(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -54,7 +57,7 @@ def _from_string(text: str) -> str | None:
         if digits > 6:
             text = head + "." + rest[:6] + rest[digits:]
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        # astimezone overflows for e.g. 9999-12-31T23:59:59-01:00.
+        return format_timestamp(datetime.fromisoformat(text))
+    except (OverflowError, ValueError):
         return None
-    return format_timestamp(moment)

@@ -5,10 +5,13 @@ so every record is keyed by the line's byte offset (``"<offset>"``, and ``"<offs
 the n-th extra record of one line), which is stable across re-reads of the same bytes. What
 each line becomes:
 
-- ``session_meta``: the file's own (the first one, or the one whose id is the file's uuid) →
-  ``SessionInfo`` facts and one ``session_start`` event (originator, source, provider). A later
-  meta with another id is an ancestor's, copied in by a fork: it starts a replay (below).
-- ``turn_context`` → model and cwd. ``thread_name_updated`` → the session title.
+- ``session_meta``: the file's own (its id is the uuid in the file name; in a file named
+  without one, the first meta) → ``SessionInfo`` facts (id, cwd, cli_version, git branch, the
+  spawning or forked-from thread as parent) and one ``session_start`` event carrying
+  originator, source and provider. A meta with another id is an ancestor's, copied in by a
+  fork: it starts a replay (below).
+- ``turn_context`` → model and cwd. ``thread_name_updated`` (or a subagent's nickname) → the
+  session title.
 - ``function_call`` / ``custom_tool_call`` / ``local_shell_call`` → one pending ``command``
   (shell tools), one ``file_op`` per file of an ``apply_patch`` (all sharing the call id) or one
   ``tool_call``; ``web_search_call``, ``tool_search_call``, ``image_generation_call`` →
@@ -28,7 +31,8 @@ each line becomes:
   previous total (quirk 15, §2.7): re-emits with an unchanged total and ``info: null`` give
   nothing, and the id ``usage:<total>:<input>:<cached>:<output>`` is derived from the totals, so a
   re-read cannot count twice. Codex's ``input_tokens`` includes the cached (and cache-write)
-  part; ``input_tokens`` here is the uncached rest, as for the other agents.
+  part; ``input_tokens`` here is the uncached rest, as for the other agents. Totals that go
+  down mean a restarted counter: the new totals are the delta.
 - Forks and spawned subagents start with the parent's history copied in, re-stamped in one
   burst at the fork instant, its ``token_count`` totals included; the child's own totals then
   continue from the parent's. While that burst lasts (lines less than ``_REPLAY_GAP_MS`` apart
@@ -38,7 +42,7 @@ each line becomes:
 - ``error`` / ``stream_error`` / ``turn_aborted`` → ``error``; ``task_started`` /
   ``task_complete`` → ``turn``; ``compacted`` lines → ``compaction``. Everything else
   (``world_state``, review mode, plan items, …) → nothing; its timestamp still moves
-  ``last_activity``.
+  ``last_activity``. A line without a usable timestamp takes the latest one seen.
 """
 
 from __future__ import annotations
@@ -112,6 +116,7 @@ _FAILED = re.compile(
     r"(?:Total output lines: \d+\s+)?(?:[\w.-]+ ){0,3}(?:failed|error)\b[^\n:]{0,40}:"
 )
 _PATCH_START = "*** Begin Patch"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _ITEM_STATUS = {"completed": "success", "failed": "error", "incomplete": "error"}
 _INT_LIMIT = 2**63  # SQLite's INTEGER range
 _NO_TOKENS = (0, 0, 0, 0, 0, 0)  # one per _TOKEN_KEYS entry
@@ -207,7 +212,8 @@ class CodexParser:
         self._source = source
         self._path = source.path
         self._sid = source.session_id
-        self._file_uuid = source.session_id.partition(":")[2]
+        key = source.session_id.partition(":")[2]
+        self._file_uuid = key if _UUID.fullmatch(key) else None  # None: no uuid in the name
         self._args_cap = options.args_cap
         self._raw_cap = options.raw_cap
         self._st = _State(state)
@@ -307,10 +313,16 @@ class CodexParser:
     # -- session facts -----------------------------------------------------------------------
 
     def _session_meta(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """The file's own meta gives the session facts; an ancestor's starts a replay."""
         st = self._st
         meta_id = p.get("id")
         meta_id = clean_text(meta_id) if isinstance(meta_id, str) and meta_id else None
-        own = st.agent_session_id is None or meta_id in (st.agent_session_id, self._file_uuid)
+        if meta_id is not None and meta_id == self._file_uuid:
+            own = True
+        elif st.agent_session_id is not None:
+            own = meta_id == st.agent_session_id
+        else:  # nothing known yet: the first meta is ours unless the file name says otherwise
+            own = self._file_uuid is None
         if not own:
             self._start_replay(ln.ts)  # an ancestor's meta: copied history follows
             return
@@ -341,6 +353,7 @@ class CodexParser:
         out.append(self._event(ln, "session_start", tool_arguments=self._args(args)))
 
     def _start_replay(self, ts: str) -> None:
+        """Copied history follows: token totals only move the baseline until a pause."""
         st = self._st
         st.replay, st.replay_ms = True, _epoch_ms(ts)
 
@@ -350,6 +363,7 @@ class CodexParser:
             self._st.cwd = clean_text(cwd)
 
     def _turn_context(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """The model of the turn (the only reliable model field) and its cwd."""
         self._learn("model", "model", p.get("model"))
         cwd = p.get("cwd")
         self._set_cwd(cwd)
@@ -357,15 +371,18 @@ class CodexParser:
             self._learn("project_dir", "project_dir", cwd)
 
     def _thread_name(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """A thread renamed by the user is the session title."""
         self._learn("title", "title", p.get("thread_name"))
 
     # -- tool calls --------------------------------------------------------------------------
 
     def _function_call(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """``function_call`` (arguments: JSON text) and ``custom_tool_call`` (input: raw text)."""
         raw = p.get("arguments") if "arguments" in p else p.get("input")
         self._tool_call(p, _tool_name(p), _decode_args(raw), ln, out)
 
     def _local_shell_call(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """The response-item shell call of some models: ``action.command`` is an argv."""
         action = p.get("action")
         args: dict[str, Any] = action if isinstance(action, dict) else {}
         shaped = {"command": args.get("command"), "workdir": args.get("working_directory")}
@@ -471,6 +488,10 @@ class CodexParser:
     # -- tool results ------------------------------------------------------------------------
 
     def _call_output(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """A tool output completes its call; unified exec may complete another one too.
+
+        A ``write_stdin`` poll is itself done when answered; when it reports that its
+        process exited, the ``exec_command`` that started the process is complete as well."""
         call_id = _call_id(p)
         if call_id is None:
             return
@@ -493,6 +514,7 @@ class CodexParser:
         out.append(ToolResult(self._sid, call_id, ln.ts, status, duration, exit_code))
 
     def _exec_end(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """The best completion of a command (quirk 16: present only in some versions/modes)."""
         call_id = _call_id(p)
         code = _int(p.get("exit_code"))
         if code is not None:
@@ -525,6 +547,7 @@ class CodexParser:
             )
 
     def _patch_end(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """``success`` of an ``apply_patch``; its file list is already known from the call."""
         call_id = _call_id(p)
         if call_id is None:
             return
@@ -533,6 +556,7 @@ class CodexParser:
         out.append(ToolResult(self._sid, call_id, ln.ts, "success" if ok else "error"))
 
     def _mcp_end(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """An MCP call's duration and whether it returned an error."""
         call_id = _call_id(p)
         if call_id is None:
             return
@@ -546,6 +570,7 @@ class CodexParser:
         )
 
     def _dynamic_end(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """A dynamic (client-provided) tool's success and duration."""
         call_id = _call_id(p)
         if call_id is None:
             return
@@ -555,11 +580,13 @@ class CodexParser:
     # -- messages, turns, errors -------------------------------------------------------------
 
     def _event_message(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """``user_message`` (the human prompt) / ``agent_message``."""
         role = "user" if p.get("type") == "user_message" else "assistant"
         text = p.get("message")
         self._message(role, text if isinstance(text, str) else "", "event", ln, out)
 
     def _item_message(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """A ``message`` response item: the mirror of an event, or the only copy."""
         role = p.get("role")
         if role not in ("user", "assistant"):
             return  # developer / system scaffolding
@@ -584,6 +611,7 @@ class CodexParser:
         )
 
     def _turn(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """``task_started`` / ``task_complete`` (with the turn's ``duration_ms`` when recorded)."""
         done = p.get("type") == "task_complete"
         args: dict[str, Any] = {"phase": "complete" if done else "started"}
         for key in ("turn_id", "time_to_first_token_ms", "model_context_window"):
@@ -595,6 +623,7 @@ class CodexParser:
         out.append(self._event(ln, "turn", tool_arguments=self._args(args), duration_ms=duration))
 
     def _error(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """``error``, ``stream_error`` and ``turn_aborted``; the capped line goes to raw_data."""
         args = {k: p[k] for k in ("type", "message", "reason", "codex_error_info") if k in p}
         out.append(
             self._event(
@@ -607,6 +636,7 @@ class CodexParser:
         )
 
     def _compacted(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """A context compaction (the ``compacted`` line; ``context_compacted`` is its echo)."""
         history = p.get("replacement_history")
         args = {"replacement_items": len(history)} if isinstance(history, list) else {}
         out.append(self._event(ln, "compaction", tool_arguments=self._args(args)))
@@ -614,6 +644,7 @@ class CodexParser:
     # -- tokens ------------------------------------------------------------------------------
 
     def _token_count(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
+        """One ``usage`` event per new cumulative total, carrying the delta (§2.7)."""
         info = p.get("info")
         total = info.get("total_token_usage") if isinstance(info, dict) else None
         if not isinstance(total, dict):
@@ -649,21 +680,21 @@ class CodexParser:
     # -- helpers -----------------------------------------------------------------------------
 
     def _event(self, ln: _Line, event_type: str, n: int = 0, **fields: Any) -> Event:
+        """An event keyed by this line's offset (``#n`` for its n-th extra record)."""
         key = str(ln.offset) if n == 0 else f"{ln.offset}#{n}"
         return Event(self._sid, key, ln.ts, event_type, source_offset=ln.offset, **fields)
 
     def _args(self, value: Any) -> str | None:
+        """Capped JSON text for ``tool_arguments``."""
         return None if value is None else cap_json(value, self._args_cap)
 
     @staticmethod
     def _remember(table: dict[str, str], key: str, value: str) -> None:
+        """Insert into a bounded map, dropping the oldest entries beyond ``_MAX_REMEMBERED``."""
         table.pop(key, None)
         table[key] = value
         while len(table) > _MAX_REMEMBERED:
             del table[next(iter(table))]
-
-    def _ignore(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
-        """Lines kept out of the database; their timestamps still count as activity."""
 
 
 _Handler = Callable[[CodexParser, dict[str, Any], _Line, list[Record]], None]

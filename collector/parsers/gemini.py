@@ -418,7 +418,7 @@ def _path_argument(args: dict[str, Any]) -> str | None:
 
 def _exit_code(call: dict[str, Any], outcome: str) -> int | None:
     """A shell call's exit code from its output; a successful one without a code exited 0."""
-    if call.get("name") not in _SHELLS:
+    if _text(call.get("name")) not in _SHELLS:
         return None
     texts = [call.get("resultDisplay")]
     results = call.get("result")

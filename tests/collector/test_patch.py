@@ -207,12 +207,7 @@ class TestProperties:
             assert operation in ("write", "edit", "delete")
 
     @settings(max_examples=500)
-    @given(
-        st.lists(
-            st.sampled_from(FRAGMENTS)
-            | st.text(max_size=10)
-        )
-    )
+    @given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=10)))
     def test_patch_like_text(self, parts: list[str]) -> None:
         """Shuffled patch fragments, also JSON-encoded, never raise."""
         text = "\n".join(parts)

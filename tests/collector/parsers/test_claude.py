@@ -819,6 +819,69 @@ class TestLineKinds:
         assert collapse(records).sessions["claude-code:s"]["title"] == "mine"
 
 
+class TestEdges:
+    def test_parse_document_is_unused(self) -> None:
+        """Claude transcripts are JSONL: the whole-document entry point yields nothing."""
+        assert ClaudeParser(main_source()).parse_document(b'{"type": "user"}') == []
+
+    def test_result_without_call_id_is_skipped(self) -> None:
+        """A tool_result that names no call cannot complete one."""
+        obj = tool_result({"durationMs": 1})
+        del obj["message"]["content"][0]["tool_use_id"]
+        records = ClaudeParser(main_source()).parse_line(dumps(obj), 0)
+        assert not [r for r in records if isinstance(r, ToolResult | ParseProblem)]
+
+    def test_exit_code_from_list_content(self) -> None:
+        """The ``Exit code N`` text may sit in the first block of a list content."""
+        content = [{"type": "text", "text": "Exit code 2\nboom"}]
+        assert result_of(tool_result(None, content=content, is_error=True)).exit_code == 2
+
+    def test_bash_without_command(self) -> None:
+        (event,) = events_of(tool_use("Bash", {"description": "x"}))[:1]
+        assert (event.event_type, event.command, event.command_category) == ("command", None, None)
+
+    def test_float_token_counts(self) -> None:
+        usage = {"input_tokens": 3.0, "output_tokens": -1, "cache_read_input_tokens": True}
+        message = {"id": "m", "model": "x", "usage": usage, "content": []}
+        (event,) = events_of(envelope("assistant", message=message))
+        assert (event.input_tokens, event.output_tokens, event.cache_read_tokens) == (3, None, None)
+
+    @pytest.mark.parametrize("version", ["x.y", "", None])
+    def test_unknown_version_announces_no_child(self, version: str | None) -> None:
+        """Without a version the child's file layout is unknown, so no child is guessed."""
+        obj = tool_result({"agentId": "a1b2c3", "totalDurationMs": 5})
+        obj["version"] = version
+        records = ClaudeParser(main_source()).parse_line(dumps(obj), 0)
+        assert [r.session_id for r in records if isinstance(r, SessionInfo)] == ["claude-code:s"]
+
+    def test_task_titles_are_bounded(self) -> None:
+        """Descriptions of calls that never finish do not grow the state without end."""
+        parser = ClaudeParser(main_source())
+        for i in range(100):
+            obj = tool_use("Task", {"description": f"job {i}"}, call_id=f"toolu_{i}")
+            parser.parse_line(dumps(obj), i)
+        assert len(parser.state()["tasks"]) == 64
+        assert "toolu_99" in parser.state()["tasks"]
+
+    @pytest.mark.parametrize(
+        ("sidecar", "title"),
+        [({"agentType": "Explore"}, "Explore"), ({"description": 5}, None), (None, None)],
+    )
+    def test_sidecar_variants(self, sidecar: dict[str, Any] | None, title: str | None) -> None:
+        parser = ClaudeParser(main_source(), sidecar=sidecar)
+        (info,) = parser.parse_line(dumps({"type": "queue-operation", "timestamp": TS}), 0)
+        assert isinstance(info, SessionInfo)
+        assert info.title == title
+
+    def test_deeply_nested_input(self) -> None:
+        """Nesting beyond the shrink depth is still capped by cap_json."""
+        value: Any = "x" * 5000
+        for _ in range(40):
+            value = [value]
+        (event,) = events_of(tool_use("mcp__deep", {"v": value}))[:1]
+        assert len(event.tool_arguments or "") == DEFAULT_OPTIONS.args_cap + 1
+
+
 class TestSessionFacts:
     def test_several_session_ids_stay_one_session(self) -> None:
         """A resumed file with a new sessionId is still the file's session (quirk 6)."""

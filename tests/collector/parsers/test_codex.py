@@ -630,6 +630,30 @@ class TestTools:
         assert (result.tool_call_id, result.duration_ms) == ("x", 1005)
         assert events_of(records, "command")[0].status == "pending"
 
+    def test_user_shell_command_is_complete(self) -> None:
+        """``!cmd`` typed by the user has only its end event: one finished command."""
+        end = {
+            "type": "exec_command_end",
+            "call_id": "u1",
+            "source": "user_shell",
+            "command": ["/bin/zsh", "-lc", "git status"],
+            "exit_code": 1,
+            "duration": {"secs": 0, "nanos": 250_000_000},
+        }
+        (command,) = events_of(parse_objects([meta(), line("event_msg", end)]), "command")
+        assert (command.command, command.command_category) == ("git status", "git")
+        assert (command.status, command.exit_code, command.duration_ms) == ("error", 1, 250)
+
+    def test_web_search_is_complete_when_recorded(self) -> None:
+        """A ``web_search_call`` item carries its own status and usually no call id."""
+        item = {"type": "web_search_call", "status": "completed", "action": {"query": "q"}}
+        (event,) = events_of(parse_objects([meta(), line("response_item", item)]), "tool_call")
+        assert (event.tool_name, event.status, event.tool_call_id) == (
+            "web_search",
+            "success",
+            None,
+        )
+
 
 class TestMessages:
     """Quirk 17 and the event / response-item mirror."""
@@ -714,6 +738,14 @@ class TestLines:
         """Same-time lines with nothing new give no SessionInfo."""
         records = parse_objects([meta(), line("event_msg", {"type": "agent_reasoning"})])
         assert sum(isinstance(r, SessionInfo) for r in records) == 1
+
+    def test_ancestor_meta_first(self) -> None:
+        """In a file named by uuid, a meta with another id is an ancestor's, whatever its place."""
+        parent = line("session_meta", {"id": "0000aaaa-0000-0000-0000-000000000000", "cwd": "/p"})
+        records = parse_objects([parent, meta()])
+        facts = collapse(records).sessions[SYNTHETIC.session_id]
+        assert (facts["agent_session_id"], facts["project_dir"]) == (UUID, "/repo")
+        assert len(events_of(records, "session_start")) == 1
 
     def test_parse_document_is_empty(self) -> None:
         assert CodexParser(SYNTHETIC).parse_document(b"{}") == []
