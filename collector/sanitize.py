@@ -7,6 +7,7 @@ Every string that reaches the store goes through ``clean_text``.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -28,12 +29,13 @@ def clean_text(text: str) -> str:
 def cap_json(value: Any, limit: int) -> str:
     """JSON text of ``value`` cut to ``limit`` characters (a cut value is no longer valid JSON).
 
-    Lone surrogates make orjson refuse a string, so those are cleaned and retried.
+    orjson refuses lone surrogates and integers beyond 64 bits; those values go through the
+    standard library's encoder instead and the text is cleaned.
     """
     try:
         text = orjson.dumps(value, default=str).decode()
     except TypeError:
-        text = clean_text(repr(value))
+        text = clean_text(json.dumps(value, default=str, ensure_ascii=False))
     return text if len(text) <= limit else text[:limit] + "…"
 
 

@@ -206,7 +206,7 @@ class Watcher:
         """
         identity = _identity(state.root.path)
         if identity is None:
-            log.info("watch_root_waiting", root=state.root.path, agent=state.root.agent)
+            log.info("watch_deferred", root=state.root.path, reason="root does not exist yet")
             return False
         mode: WatchMode
         try:
@@ -277,7 +277,7 @@ class Watcher:
         watch = observer.schedule(self._handler, path, recursive=True, event_filter=_EVENT_FILTER)
         observer.start()  # takes the first snapshot; if that raises, no thread was started
         state.observer, state.watch = observer, watch
-        log.info("watch_polling", root=path, interval_s=round(interval, 2))
+        log.info("watch_poll_interval_chosen", root=path, interval_s=round(interval, 2))
 
     def _deactivate(self, state: _RootState) -> None:
         """Drop the root's watch (and its observer when it owns one); it is waiting again."""
@@ -386,9 +386,9 @@ def _check_inotify_coverage(
 
 def _poll_interval(path: str, floor: float) -> float:
     """Seconds between snapshots so that polling ``path`` spends at most the CPU budget."""
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU, not wall time: a busy machine must not inflate it
     DirectorySnapshot(path, recursive=True)
-    return max(floor, (time.perf_counter() - started) / _POLL_CPU_BUDGET)
+    return max(floor, (time.thread_time() - started) / _POLL_CPU_BUDGET)
 
 
 def _stop_observer(observer: BaseObserver) -> None:
@@ -397,4 +397,4 @@ def _stop_observer(observer: BaseObserver) -> None:
     if observer.is_alive():
         observer.join(_JOIN_TIMEOUT)
         if observer.is_alive():
-            log.error("watch_thread_stuck", thread=observer.name)
+            log.error("watch_thread_join_timed_out", thread=observer.name)

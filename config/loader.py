@@ -27,7 +27,7 @@ from config.paths import config_file
 __all__ = ["ENV_PREFIX", "load_config", "locate_key"]
 
 ENV_PREFIX = "AGENT_VIZ_MONITOR_"
-_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$")  # [t] and [[t]]
 _KEY = re.compile(r"""^\s*([A-Za-z0-9_\-."' ]+?)\s*=""")
 _LINE_IN_ERROR = re.compile(r"\(at line (\d+), column \d+\)")
 
@@ -38,13 +38,29 @@ def load_config(path: str | Path | None, env: Mapping[str, str]) -> Config:
     file = Path(path) if path is not None else config_file(env)
     text = _read(file, explicit)
     data = _parse(text, str(file)) if text is not None else {}
-    data = _apply_overrides(data, env)
+    data, overridden = _apply_overrides(data, env)
     source = str(file) if text is not None else f"{file} (absent: defaults)"
 
     def locate(dotted: str) -> int | None:
-        return locate_key(text, dotted) if text is not None else None
+        if dotted in overridden or text is None:
+            return None
+        return locate_key(text, dotted)
 
-    return build_config(data, env, source if text is not None else str(file), locate)
+    try:
+        return build_config(data, env, source, locate)
+    except ConfigError as exc:
+        name = _variable_for(overridden, exc.key)
+        if name is None:
+            raise
+        raise ConfigError(f"environment {name}", None, exc.key, exc.reason) from None
+
+
+def _variable_for(overridden: Mapping[str, str], key: str) -> str | None:
+    """The override variable that set ``key`` (or a key below it), if one did."""
+    if key in overridden:
+        return overridden[key]
+    below = [name for dotted, name in overridden.items() if dotted.startswith(key + ".")]
+    return below[0] if key and below else None
 
 
 def _read(file: Path, explicit: bool) -> str | None:
@@ -98,8 +114,12 @@ def _split_key(raw: str) -> list[str]:
     return [part.strip().strip("\"'") for part in raw.split(".")]
 
 
-def _apply_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+def _apply_overrides(
+    data: dict[str, Any], env: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``data`` with the overrides applied, and which variable set each dotted key."""
     merged = _copy(data)
+    overridden: dict[str, str] = {}
     for name, raw in sorted(env.items()):
         if not name.upper().startswith(ENV_PREFIX):
             continue
@@ -118,7 +138,8 @@ def _apply_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, 
                 raise ConfigError(f"environment {name}", None, ".".join(path), "not a table")
             node = child
         node[path[-1]] = _value(raw)
-    return merged
+        overridden[".".join(path)] = name
+    return merged, overridden
 
 
 def _agent_name(raw: str) -> str:

@@ -81,7 +81,7 @@ ON CONFLICT (session_key) DO UPDATE SET
                       THEN COALESCE(excluded.last_activity, last_activity) ELSE last_activity END,
     parent_session_id = COALESCE(excluded.parent_session_id, parent_session_id),
     parent_tool_call_id = COALESCE(excluded.parent_tool_call_id, parent_tool_call_id),
-    title = COALESCE(title, excluded.title),
+    title = COALESCE(excluded.title, title),
     updated_at = excluded.updated_at
 """
 
@@ -159,6 +159,7 @@ def apply_records(
         _upsert_sessions(conn, sessions, now, keys)
     if events:
         result.events_inserted = _insert_events(conn, events, now, keys)
+        _touch_sessions(conn, events, keys, now)
     if completions:
         _complete(conn, completions, result, now, keys)
     if events and result.events_inserted and _has_parked(conn):
@@ -204,6 +205,29 @@ def _insert_events(
     rows = [event_row(e, keys.resolve(conn, e.session_id, now), now) for e in events]
     conn.executemany(INSERT_EVENT, rows)
     return int(conn.execute("SELECT COUNT(*) FROM events WHERE id > ?", (top,)).fetchone()[0])
+
+
+def _touch_sessions(
+    conn: sqlite3.Connection, events: list[Event], keys: SessionKeys, now: str
+) -> None:
+    """Move each session's activity window to cover its events' timestamps (one UPDATE each)."""
+    spans: dict[str, tuple[str, str]] = {}
+    for event in events:
+        low_high = spans.get(event.session_id)
+        stamp = event.timestamp
+        if low_high is None:
+            spans[event.session_id] = (stamp, stamp)
+        elif stamp < low_high[0] or stamp > low_high[1]:
+            spans[event.session_id] = (min(stamp, low_high[0]), max(stamp, low_high[1]))
+    conn.executemany(
+        "UPDATE sessions SET "
+        "last_activity = CASE WHEN last_activity IS NULL OR last_activity < :high "
+        "THEN :high ELSE last_activity END, "
+        "spawned_at = CASE WHEN spawned_at IS NULL OR spawned_at > :low "
+        "THEN :low ELSE spawned_at END, updated_at = :now WHERE id = :id",
+        [{"id": keys.resolve(conn, key, now), "low": low, "high": high, "now": now}
+         for key, (low, high) in spans.items()],
+    )  # fmt: skip
 
 
 def _result_params(done: ToolResult, session_id: int) -> dict[str, object]:

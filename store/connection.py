@@ -20,8 +20,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from config.errors import StoreOpenError
-from store.migrate import migrate
+from config.errors import SchemaVersionError, StoreOpenError
+from store.migrate import CURRENT_VERSION, migrate, read_version
 
 __all__ = ["BUSY_TIMEOUT_MS", "open_database"]
 
@@ -70,11 +70,34 @@ def _open_readonly(where: str, busy_timeout_ms: int) -> sqlite3.Connection:
         conn = sqlite3.connect(
             f"file:{where}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
         )
-        _configure(conn, busy_timeout_ms, wal=False)
-        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
     except sqlite3.Error as exc:
         raise StoreOpenError(where, _explain(exc)) from None
+    try:
+        _configure(conn, busy_timeout_ms, wal=False)
+        # Nothing is migrated read-only: a schema other than ours would fail mid-query.
+        _check_version(where, read_version(conn))
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreOpenError(where, _explain(exc)) from None
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _check_version(where: str, version: int) -> None:
+    if version > CURRENT_VERSION:
+        raise SchemaVersionError(
+            where,
+            f"database schema version {version} is newer than this agent-viz-monitor "
+            f"supports ({CURRENT_VERSION}); upgrade agent-viz-monitor",
+        )
+    if version < CURRENT_VERSION:
+        raise StoreOpenError(
+            where,
+            f"database schema version {version} is older than {CURRENT_VERSION} "
+            "(has the daemon run yet? it upgrades the database)",
+        )
 
 
 def _check_header(where: str) -> None:

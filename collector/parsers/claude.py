@@ -21,7 +21,20 @@ See ../shared/docs/transcript-formats.md §1 and §5. What each line becomes:
   the database small; their timestamps still move ``last_activity``.
 
 Session identity is the file (``source.session_id``); the first ``sessionId`` seen is kept as the
-agent's id, so a resumed file holding several stays one session (quirk 6).
+agent's id, so a resumed file holding several stays one session (quirk 6). ``project_dir`` is the
+first ``cwd``; relative paths resolve against the latest one.
+
+Subagents (quirk 7): a ``<session>/subagents/agent-<id>.jsonl`` file has its parent from the path
+and its title from the sidecar; a legacy sibling ``agent-<id>.jsonl`` (first envelope line
+``isSidechain``) names its parent only through ``sessionId`` → ``claude-code:<sessionId>``. A
+top-level file announces each child it spawns with ``parent_tool_call_id`` and the Task
+description as title, under the id and path ``collector.sources`` gives that child's file in the
+layout of the line's version (≥ 2.1.2 nested, else sibling); a child whose file never appears is
+a session row without events.
+
+Messages and errors store sizes, not text (``tool_arguments`` ``{"role", "chars", …}``) and the
+first ``raw_cap`` characters of the line's own JSON as ``raw_data`` (cut, never re-serialised);
+tool rows store ``cap_json`` of the input, cut before dumping.
 """
 
 from __future__ import annotations
@@ -212,7 +225,9 @@ class ClaudeParser:
             if st.first_ts is None or ts < st.first_ts:
                 st.first_ts = new["first_seen"] = ts
             if st.last_ts is None or ts > st.last_ts:
-                st.last_ts = new["last_activity"] = ts
+                st.last_ts = ts
+                if new:  # activity alone needs no record: the store derives it from events
+                    new["last_activity"] = ts
         if not new:
             return None
         return SessionInfo(self._sid, AGENT, self._path, **new)

@@ -295,7 +295,9 @@ class CodexParser:
             if st.first_ts is None or ts < st.first_ts:
                 st.first_ts = new["first_seen"] = ts
             if st.last_ts is None or ts > st.last_ts:
-                st.last_ts = new["last_activity"] = ts
+                st.last_ts = ts
+                if new:  # activity alone needs no record: the store derives it from events
+                    new["last_activity"] = ts
         if not new:
             return None
         self._new = {}

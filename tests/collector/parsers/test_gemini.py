@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from collector.categories import categorize_command
@@ -469,6 +469,7 @@ class TestHostileInput:
 
     @settings(max_examples=300, deadline=None)
     @given(LINES)
+    @example([json.dumps(gemini([{"status": "success", "name": []}])).encode()])
     def test_lines(self, lines: list[bytes]) -> None:
         """No exception, no internal error, the same records twice, a JSON-able state."""
         records, state = run(lines)

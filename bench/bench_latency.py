@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""Live latency benchmark: one appended transcript line → its row committed and visible.
+
+What it measures: for each of ``--lines`` appends (default 1000, one at a time), the time from
+just before the ``write()`` of one complete Claude Code assistant ``tool_use`` line to the moment
+a *second*, read-only SQLite connection sees ``events.agent_event_id = <the tool_use id>``
+(polled every ``--poll-ms``, default 0.5 ms, so a sample carries up to ~0.6 ms of polling
+granularity). This is the whole live path: inotify → watchdog → reader (open, verify, read,
+parse) → bounded queue → writer (flush interval, ``BEGIN IMMEDIATE`` … ``COMMIT``) → WAL
+visibility to another connection.
+
+Setup per mode: a fresh temporary HOME under ``$TMPDIR``, one transcript in
+``~/.claude/projects/-tmp-bench-live/<uuid>.jsonl`` holding one line, the daemon started with
+``agent-viz-monitor run`` (not ``--once``); ready once its database shows that first line. The
+appended lines copy the shape of an assistant ``Bash`` ``tool_use`` line of
+``tests/fixtures/claude/drm-hello-world-script.jsonl`` with fresh ``uuid``, ``message.id``,
+``requestId``, ``tool_use`` id and timestamp.
+
+- ``idle``: nothing else to ingest.
+- ``backfill``: just before the first append, a ``gen_corpus.py`` corpus (``--backfill-mb``,
+  default 75 MiB; or ``--corpus DIR``, hard-linked, else copied, into a staging folder first) is
+  renamed into the root, project folder by project folder. Each sample is classed *during* the
+  backfill when, before its append, the ``files`` table still lacked some corpus bytes; the goal
+  applies to those. If the backfill ends early, fewer samples are "during" (printed).
+
+    .venv/bin/python bench/bench_latency.py [--mode idle|backfill|both] [--lines 1000]
+        [--backfill-mb 75 | --corpus DIR] [--poll-ms 0.5] [--json]
+
+How to quote: p50/p99 (nearest rank) per mode with the sample count, e.g. ``live latency idle
+p50 7.1 ms, p99 11.8 ms (n=1000); during backfill p50 …, p99 … (n=…, 75 MiB corpus)``; the goals
+are p99 <= 20 ms idle and <= 50 ms during a backfill. Latency has no ceiling to divide by; the
+machine is shared, so give the load average printed with the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import errno
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from daemon_home import PROJECT, SHARED_BENCH, DaemonHome, corpus_size, overrides, percentile
+
+_FIXTURE = PROJECT / "tests" / "fixtures" / "claude" / "drm-hello-world-script.jsonl"
+_LIVE_PROJECT = "-tmp-bench-live"
+_READY_TIMEOUT = 60.0
+
+
+# the appended lines -------------------------------------------------------------------------
+def _template() -> dict[str, Any]:
+    """The fixture's first assistant line with a ``Bash`` ``tool_use`` block."""
+    for raw in _FIXTURE.read_bytes().splitlines():
+        obj = orjson.loads(raw)
+        content = obj.get("message", {}).get("content")
+        if obj.get("type") == "assistant" and isinstance(content, list):
+            if any(b.get("type") == "tool_use" and b.get("name") == "Bash" for b in content):
+                obj["message"]["content"] = [b for b in content if b.get("type") == "tool_use"]
+                return dict(obj)
+    raise SystemExit(f"no assistant Bash tool_use line in {_FIXTURE}")
+
+
+class LineMaker:
+    """Unique, valid assistant ``tool_use`` lines for one session, chained by ``parentUuid``."""
+
+    def __init__(self, session: str) -> None:
+        self.template = _template()
+        self.session = session
+        self.parent: str | None = None
+
+    def make(self, n: int) -> tuple[str, bytes]:
+        """The ``tool_use`` id and the line (with its ``\\n``) for append number ``n``."""
+        obj = copy.deepcopy(self.template)
+        line_uuid = str(uuid.uuid4())
+        call_id = f"toolu_bench{n:06d}{uuid.uuid4().hex[:12]}"
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        obj.update(parentUuid=self.parent, sessionId=self.session, uuid=line_uuid,
+                   timestamp=stamp, cwd="/tmp/bench-live", requestId=f"req_bench{uuid.uuid4().hex}")  # fmt: skip
+        obj["message"]["id"] = f"msg_bench{uuid.uuid4().hex}"
+        block = obj["message"]["content"][0]
+        block["id"] = call_id
+        block["input"] = {"command": f"echo bench {n}", "description": f"bench append {n}"}
+        self.parent = line_uuid
+        return call_id, orjson.dumps(obj) + b"\n"
+
+
+# the corpus for the backfill mode -----------------------------------------------------------
+def stage_corpus(home: DaemonHome, corpus: Path | None, mb: float) -> tuple[Path, int]:
+    """A ``projects`` folder beside the root, ready to be renamed into it; and its bytes."""
+    staging = home.base / "staging"
+    if corpus is None:
+        subprocess.run(
+            [sys.executable, str(SHARED_BENCH / "gen_corpus.py"), str(staging), "--mb", str(mb)],
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        projects = staging / "projects"
+    else:
+        projects = staging / "projects"
+        for src in sorted((corpus / "projects").iterdir()):
+            (projects / src.name).mkdir(parents=True)
+            for item in src.iterdir():
+                _link_or_copy(item, projects / src.name / item.name)
+    return projects, corpus_size(projects).bytes
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        shutil.copy2(src, dst)
+
+
+def place_corpus(projects: Path, root: Path) -> None:
+    """Rename every staged project folder into the watched root (atomic, no data copied)."""
+    for folder in sorted(projects.iterdir()):
+        os.rename(folder, root / folder.name)
+
+
+# one mode -----------------------------------------------------------------------------------
+@dataclass
+class Samples:
+    """Latencies in ms, split by whether the backfill was still running at the append."""
+
+    during: list[float] = field(default_factory=list)
+    after: list[float] = field(default_factory=list)
+    timeouts: int = 0
+
+
+def wait_ready(home: DaemonHome, session_key: str, call_id: str) -> tuple[sqlite3.Connection, int]:
+    """Wait for the database and the first line's row; return a read-only connection and the
+    session's integer id."""
+    deadline = time.monotonic() + _READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if not home.alive():
+            raise SystemExit(f"daemon exited during start-up:\n{home.log_tail()}")
+        if home.database.exists():
+            try:
+                conn = home.connect()
+                row = conn.execute(
+                    "SELECT e.session_id FROM events e JOIN sessions s ON s.id = e.session_id "
+                    "WHERE s.session_key = ? AND e.agent_event_id = ?",
+                    (session_key, call_id),
+                ).fetchone()
+                if row is not None:
+                    return conn, int(row[0])
+                conn.close()
+            except sqlite3.Error:
+                pass
+        time.sleep(0.05)
+    raise SystemExit(f"daemon not ready after {_READY_TIMEOUT} s:\n{home.log_tail()}")
+
+
+def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Start a daemon, append ``args.lines`` lines one by one, measure each; stop it."""
+    with DaemonHome(prefix=f"bench-latency-{mode}-", keep=args.keep) as home:
+        folder = home.claude_root / _LIVE_PROJECT
+        folder.mkdir(parents=True)
+        session = str(uuid.uuid4())
+        live = folder / f"{session}.jsonl"
+        maker = LineMaker(session)
+        first_id, first_line = maker.make(0)
+        live.write_bytes(first_line)
+        staged, backlog = (None, 0)
+        if mode == "backfill":
+            staged, backlog = stage_corpus(home, args.corpus, args.backfill_mb)
+        home.start("run")
+        conn, session_id = wait_ready(home, f"claude-code:{session}", first_id)
+        if staged is not None:
+            place_corpus(staged, home.claude_root)
+        placed = time.perf_counter()
+        samples = measure(home, conn, live, maker, session_id, backlog, args)
+        elapsed = time.perf_counter() - placed
+        status = home.status() or {}
+        conn.close()
+        stopped = home.stop()
+        if stopped.code != 0:
+            print(f"warning: daemon exited {stopped.code} on SIGTERM\n{home.log_tail()}")
+        return _summary(mode, samples, backlog, elapsed, stopped.seconds, status)
+
+
+def measure(
+    home: DaemonHome,
+    conn: sqlite3.Connection,
+    live: Path,
+    maker: LineMaker,
+    session_id: int,
+    backlog: int,
+    args: argparse.Namespace,
+) -> Samples:
+    """Append, then poll the second connection until the row is visible; one line at a time."""
+    found = "SELECT 1 FROM events WHERE session_id = ? AND agent_event_id = ?"
+    progress = "SELECT COALESCE(SUM(offset), 0) FROM files WHERE path != ?"
+    poll = args.poll_ms / 1000
+    samples = Samples()
+    fd = os.open(live, os.O_WRONLY | os.O_APPEND)
+    try:
+        for n in range(1, args.lines + 1):
+            during = backlog > 0 and conn.execute(progress, (str(live),)).fetchone()[0] < backlog
+            call_id, line = maker.make(n)
+            t0 = time.perf_counter()
+            os.write(fd, line)
+            while conn.execute(found, (session_id, call_id)).fetchone() is None:
+                if time.perf_counter() - t0 > args.timeout:
+                    samples.timeouts += 1
+                    break
+                time.sleep(poll)
+            else:
+                ms = (time.perf_counter() - t0) * 1000
+                (samples.during if during else samples.after).append(ms)
+            if not home.alive():
+                raise SystemExit(f"daemon died after {n} appends:\n{home.log_tail()}")
+            if args.gap_ms:
+                time.sleep(args.gap_ms / 1000)
+    finally:
+        os.close(fd)
+    return samples
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0}
+    return {
+        "n": len(values),
+        "p50": round(percentile(values, 0.50), 2),
+        "p90": round(percentile(values, 0.90), 2),
+        "p99": round(percentile(values, 0.99), 2),
+        "max": round(max(values), 2),
+        "mean": round(statistics.fmean(values), 2),
+    }
+
+
+def _summary(
+    mode: str, s: Samples, backlog: int, elapsed: float, stop_s: float, status: dict[str, Any]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"mode": mode, "timeouts": s.timeouts, "seconds": round(elapsed, 1),
+                           "stop_seconds": round(stop_s, 2),
+                           "daemon_commit_ms": status.get("commit_ms"),
+                           "watch_modes": status.get("watch_modes")}  # fmt: skip
+    if mode == "idle":
+        out["all"] = _stats(s.during + s.after)
+    else:
+        out["backlog_bytes"] = backlog
+        out["during"] = _stats(s.during)
+        out["after"] = _stats(s.after)
+    return out
+
+
+def _report(result: dict[str, Any]) -> str:
+    def line(label: str, st: dict[str, Any]) -> str:
+        if not st.get("n"):
+            return f"  {label}: no samples"
+        return (f"  {label}: n={st['n']} p50 {st['p50']} ms  p90 {st['p90']} ms  "
+                f"p99 {st['p99']} ms  max {st['max']} ms  mean {st['mean']} ms")  # fmt: skip
+
+    head = (f"{result['mode']}: {result['seconds']} s of appends, {result['timeouts']} timeouts, "
+            f"daemon commit_ms {result['daemon_commit_ms']}, watch {result['watch_modes']}, "
+            f"stopped in {result['stop_seconds']} s")  # fmt: skip
+    if result["mode"] == "idle":
+        goal = result["all"].get("p99", float("inf")) <= 20
+        return "\n".join([head, line("all", result["all"]),
+                          f"  goal p99 <= 20 ms: {'met' if goal else 'NOT met'}"])  # fmt: skip
+    goal = result["during"].get("p99", float("inf")) <= 50 and result["during"].get("n")
+    return "\n".join([
+        head + f", backlog {result['backlog_bytes'] / 2**20:.1f} MiB",
+        line("during backfill", result["during"]), line("after backfill", result["after"]),
+        f"  goal p99 <= 50 ms during backfill: {'met' if goal else 'NOT met'}",
+    ])  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mode", choices=("idle", "backfill", "both"), default="both")
+    parser.add_argument("--lines", type=int, default=1000)
+    parser.add_argument("--backfill-mb", type=float, default=75.0)
+    parser.add_argument("--corpus", type=Path, help="use this gen_corpus.py folder for backfill")
+    parser.add_argument("--poll-ms", type=float, default=0.5)
+    parser.add_argument("--gap-ms", type=float, default=0.0, help="pause between appends")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per line")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary HOMEs")
+    parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    args = parser.parse_args()
+    modes = ("idle", "backfill") if args.mode == "both" else (args.mode,)
+    print(
+        f"live latency: {args.lines} appends per mode, poll {args.poll_ms} ms; "
+        f"load {os.getloadavg()[0]:.2f}; overrides {overrides() or 'none'}",
+        flush=True,
+    )
+    results = []
+    for mode in modes:
+        result = run_mode(mode, args)
+        results.append(result)
+        print(_report(result) + f"\n  load {os.getloadavg()[0]:.2f}", flush=True)
+    if args.json:
+        print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
