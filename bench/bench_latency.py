@@ -55,7 +55,15 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from daemon_home import PROJECT, SHARED_BENCH, DaemonHome, corpus_size, overrides, percentile
+from daemon_home import (
+    PROJECT,
+    SHARED_BENCH,
+    DaemonHome,
+    corpus_size,
+    machine_note,
+    overrides,
+    percentile,
+)
 
 _FIXTURE = PROJECT / "tests" / "fixtures" / "claude" / "drm-hello-world-script.jsonl"
 _LIVE_PROJECT = "-tmp-bench-live"
@@ -68,10 +76,11 @@ def _template() -> dict[str, Any]:
     for raw in _FIXTURE.read_bytes().splitlines():
         obj = orjson.loads(raw)
         content = obj.get("message", {}).get("content")
-        if obj.get("type") == "assistant" and isinstance(content, list):
-            if any(b.get("type") == "tool_use" and b.get("name") == "Bash" for b in content):
-                obj["message"]["content"] = [b for b in content if b.get("type") == "tool_use"]
-                return dict(obj)
+        if not (obj.get("type") == "assistant" and isinstance(content, list)):
+            continue
+        if any(b.get("type") == "tool_use" and b.get("name") == "Bash" for b in content):
+            obj["message"]["content"] = [b for b in content if b.get("type") == "tool_use"]
+            return dict(obj)
     raise SystemExit(f"no assistant Bash tool_use line in {_FIXTURE}")
 
 
@@ -90,7 +99,8 @@ class LineMaker:
         call_id = f"toolu_bench{n:06d}{uuid.uuid4().hex[:12]}"
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         obj.update(parentUuid=self.parent, sessionId=self.session, uuid=line_uuid,
-                   timestamp=stamp, cwd="/tmp/bench-live", requestId=f"req_bench{uuid.uuid4().hex}")  # fmt: skip
+                   timestamp=stamp, cwd="/tmp/bench-live",
+                   requestId=f"req_bench{uuid.uuid4().hex}")  # fmt: skip
         obj["message"]["id"] = f"msg_bench{uuid.uuid4().hex}"
         block = obj["message"]["content"][0]
         block["id"] = call_id
@@ -141,6 +151,8 @@ class Samples:
     during: list[float] = field(default_factory=list)
     after: list[float] = field(default_factory=list)
     timeouts: int = 0
+    seconds: float = 0.0  # from placing the corpus to the last sample
+    stop_seconds: float = 0.0  # SIGTERM to exit
 
 
 def wait_ready(home: DaemonHome, session_key: str, call_id: str) -> tuple[sqlite3.Connection, int]:
@@ -185,38 +197,45 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         if staged is not None:
             place_corpus(staged, home.claude_root)
         placed = time.perf_counter()
-        samples = measure(home, conn, live, maker, session_id, backlog, args)
-        elapsed = time.perf_counter() - placed
+        samples = measure(home, conn, Live(live, maker, session_id, backlog), args)
+        samples.seconds = time.perf_counter() - placed
         status = home.status() or {}
         conn.close()
+        signalled = time.perf_counter()
         stopped = home.stop()
+        samples.stop_seconds = time.perf_counter() - signalled
         if stopped.code != 0:
             print(f"warning: daemon exited {stopped.code} on SIGTERM\n{home.log_tail()}")
-        return _summary(mode, samples, backlog, elapsed, stopped.seconds, status)
+        return _summary(mode, samples, backlog, status)
+
+
+@dataclass(frozen=True)
+class Live:
+    """The transcript being appended to, and what identifies its rows."""
+
+    path: Path
+    maker: LineMaker
+    session_id: int
+    backlog: int  # corpus bytes placed in the root (0: idle mode)
 
 
 def measure(
-    home: DaemonHome,
-    conn: sqlite3.Connection,
-    live: Path,
-    maker: LineMaker,
-    session_id: int,
-    backlog: int,
-    args: argparse.Namespace,
+    home: DaemonHome, conn: sqlite3.Connection, live: Live, args: argparse.Namespace
 ) -> Samples:
     """Append, then poll the second connection until the row is visible; one line at a time."""
     found = "SELECT 1 FROM events WHERE session_id = ? AND agent_event_id = ?"
     progress = "SELECT COALESCE(SUM(offset), 0) FROM files WHERE path != ?"
     poll = args.poll_ms / 1000
     samples = Samples()
-    fd = os.open(live, os.O_WRONLY | os.O_APPEND)
+    fd = os.open(live.path, os.O_WRONLY | os.O_APPEND)
     try:
         for n in range(1, args.lines + 1):
-            during = backlog > 0 and conn.execute(progress, (str(live),)).fetchone()[0] < backlog
-            call_id, line = maker.make(n)
+            done = conn.execute(progress, (str(live.path),)).fetchone()[0]
+            during = done < live.backlog
+            call_id, line = live.maker.make(n)
             t0 = time.perf_counter()
             os.write(fd, line)
-            while conn.execute(found, (session_id, call_id)).fetchone() is None:
+            while conn.execute(found, (live.session_id, call_id)).fetchone() is None:
                 if time.perf_counter() - t0 > args.timeout:
                     samples.timeouts += 1
                     break
@@ -246,11 +265,9 @@ def _stats(values: list[float]) -> dict[str, Any]:
     }
 
 
-def _summary(
-    mode: str, s: Samples, backlog: int, elapsed: float, stop_s: float, status: dict[str, Any]
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"mode": mode, "timeouts": s.timeouts, "seconds": round(elapsed, 1),
-                           "stop_seconds": round(stop_s, 2),
+def _summary(mode: str, s: Samples, backlog: int, status: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"mode": mode, "timeouts": s.timeouts, "seconds": round(s.seconds, 1),
+                           "stop_seconds": round(s.stop_seconds, 2),
                            "daemon_commit_ms": status.get("commit_ms"),
                            "watch_modes": status.get("watch_modes")}  # fmt: skip
     if mode == "idle":
@@ -299,14 +316,14 @@ def main() -> int:
     modes = ("idle", "backfill") if args.mode == "both" else (args.mode,)
     print(
         f"live latency: {args.lines} appends per mode, poll {args.poll_ms} ms; "
-        f"load {os.getloadavg()[0]:.2f}; overrides {overrides() or 'none'}",
+        f"{machine_note()}; overrides {overrides() or 'none'}",
         flush=True,
     )
     results = []
     for mode in modes:
         result = run_mode(mode, args)
         results.append(result)
-        print(_report(result) + f"\n  load {os.getloadavg()[0]:.2f}", flush=True)
+        print(_report(result) + f"\n  {machine_note()}", flush=True)
     if args.json:
         print(json.dumps(results))
     return 0

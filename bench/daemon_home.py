@@ -41,8 +41,8 @@ __all__ = [
     "DaemonHome",
     "Exit",
     "corpus_size",
-    "overrides",
     "machine_note",
+    "overrides",
     "percentile",
     "warm_page_cache",
 ]
@@ -114,13 +114,15 @@ def machine_note() -> str:
         note += f", cpu pressure {some.replace('=', ' ')} %"
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         git = ["git", "-C", str(PROJECT)]
-        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()  # fmt: skip
-        dirty = subprocess.run([*git, "status", "--porcelain", "--", "collector", "store",
-                                "config"], capture_output=True, text=True, check=True).stdout  # fmt: skip
+        head = _git(git, "rev-parse", "--short", "HEAD").strip()
+        dirty = _git(git, "status", "--porcelain", "--", "collector", "store", "config")
         changed = [line[3:] for line in dirty.splitlines()]
         note += f", tree {head}" + (f" + uncommitted {', '.join(changed)}" if changed else "")
     return note
+
+
+def _git(git: list[str], *args: str) -> str:
+    return subprocess.run([*git, *args], capture_output=True, text=True, check=True).stdout
 
 
 def percentile(values: Sequence[float], share: float) -> float:

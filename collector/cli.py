@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -39,13 +40,36 @@ def _parser() -> argparse.ArgumentParser:
     from collector.queries import add_query_commands
 
     add_query_commands(sub, _common_query)
-    for name, issue in (
-        ("install-service", "the service issue"),
-        ("uninstall-service", "the service issue"),
-    ):
-        later = sub.add_parser(name, help=f"not available yet ({issue})")
-        later.set_defaults(later=issue)
+    for name, (module, text) in EXTENSIONS.items():
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+        loaded = _extension(module)
+        if loaded is None:
+            command.set_defaults(unavailable=True)
+        else:
+            loaded.add_arguments(name, command)
     return parser
+
+
+# Commands implemented in their own modules: each module has
+# ``add_arguments(name, parser)`` and ``run(name, args, config) -> exit code``.
+EXTENSIONS: dict[str, tuple[str, str]] = {
+    "install-service": ("collector.service", "install and start the systemd/launchd service"),
+    "uninstall-service": ("collector.service", "stop and remove the service"),
+    "doctor": ("collector.doctor", "check the installation: limits, paths, database, service"),
+    "hook": ("collector.hook", "Claude Code hook: record the session's process (stdin JSON)"),
+    "install-hooks": ("collector.hook", "add the hook to Claude Code's settings"),
+    "register": ("collector.registration", "register an agent process spawned by an orchestrator"),
+}
+
+
+def _extension(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None
+        raise
 
 
 def _common_query(parser: argparse.ArgumentParser) -> None:
@@ -57,9 +81,11 @@ def _common_query(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = _parser().parse_args(argv)
-    if getattr(args, "later", None):
+    if getattr(args, "unavailable", False):
         print(f"agent-viz-monitor {args.command}: not available in this version", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "hook":
+        return _run_hook(args)
     try:
         config = load_config(args.config, os.environ)
         return _dispatch(args, config)
@@ -76,6 +102,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _run_hook(args: argparse.Namespace) -> int:
+    """Claude Code runs this on every hook event: it must print nothing and exit 0 whatever
+    happens (a broken config, a missing daemon), or the user's session sees the failure."""
+    try:
+        try:
+            config: Config | None = load_config(args.config, os.environ)
+        except MonitorError:
+            config = None
+        module = _extension(EXTENSIONS["hook"][0])
+        if module is not None:
+            module.run("hook", args, config)
+    except BaseException:  # noqa: BLE001 - by design: a hook never fails its caller
+        pass
+    return EXIT_OK
+
+
 def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.command == "check-config":
         print(f"# effective configuration (from {config.source_file})")
@@ -85,6 +127,9 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         from collector.daemon import run_daemon
 
         return run_daemon(config, once=args.once)
+    if args.command in EXTENSIONS:
+        module = _extension(EXTENSIONS[args.command][0])
+        return int(module.run(args.command, args, config))
     from collector.queries import run_query
 
     return run_query(args, config)

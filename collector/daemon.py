@@ -15,6 +15,7 @@ close the writer (drains, commits, checkpoints the WAL), close the store, releas
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -30,6 +31,7 @@ from collector.counters import Counters
 from collector.discovery import FoundFile, Root, scan_root
 from collector.instance import InstanceLock
 from collector.log import configure_logging, get_logger
+from collector.notify import Notifier
 from collector.parsers import ParserOptions
 from collector.reader import ReaderOptions, ReaderThread, SavedFile
 from collector.tail import Checkpoint
@@ -48,6 +50,7 @@ _DRAIN_SECONDS = 3.5
 def run_daemon(config: Config, *, once: bool = False) -> int:
     """Run until stopped (or, with ``once``, until everything present is ingested)."""
     configure_logging(config.log.level, config.log.format)
+    faulthandler.enable()  # a watchdog SIGABRT leaves every thread's stack in the journal
     daemon = Daemon(config)
     daemon.install_signal_handlers()
     return daemon.run(once=once)
@@ -80,7 +83,9 @@ class Daemon:
         self.writer: WriterThread | None = None
         self.reader: ReaderThread | None = None
         self.watcher: Watcher | None = None
+        self.notifier = Notifier()
         self._backlog_bytes = 0
+        self._rate = _Rate()
 
     # signals ---------------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -169,6 +174,7 @@ class Daemon:
     def _loop(self, once: bool) -> None:
         assert self.reader is not None and self.writer is not None
         self._start_watcher(once)
+        self.notifier.ready(self._summary())
         interval = self.config.collector.rescan_interval
         next_scan = time.monotonic() + interval
         started = time.monotonic()
@@ -192,11 +198,39 @@ class Daemon:
                     self.reader.add_found(item)
             progress.tick(self.reader.idle())
             self._write_status(started)
+            self.notifier.status(self._summary())
+            self.notifier.watchdog(self.healthy())
             if not self.reader.alive or not self.writer.alive:
                 _log.error("worker_thread_died", reader=self.reader.alive, writer=self.writer.alive)
                 raise SystemExit(1)
 
+    def healthy(self, now: float | None = None) -> bool:
+        """Every worker made progress recently (a wedged writer or reader stops the pings)."""
+        if self.reader is None or self.writer is None:
+            return False
+        if not (self.reader.alive and self.writer.alive):
+            return False
+        now = time.monotonic() if now is None else now
+        stall = max(2.0, self.notifier.watchdog_interval or 30.0)
+        return now - self.writer.last_progress < stall and now - self.reader.last_progress < stall
+
+    def _summary(self) -> str:
+        """The one-line STATUS= text: files, backlog, events/s."""
+        events = self.counters.get("events_inserted")
+        rate = self._rate.update(events)
+        backlog = max(0, self._backlog_bytes - self.counters.get("bytes_committed"))
+        files = self.reader.tracked_count() if self.reader else 0
+        text = f"{files} files, {events} events, {rate:.0f} events/s"
+        return f"{text}, backfill {backlog / 1e6:.1f} MB left" if backlog else text
+
     def _apply_reload(self) -> None:
+        self.notifier.reloading()
+        try:
+            self._reload_config()
+        finally:
+            self.notifier.ready(self._summary())
+
+    def _reload_config(self) -> None:
         path = self.config.source_file
         try:
             new = load_config(None if path is None or "(absent" in path else path, os.environ)
@@ -227,6 +261,7 @@ class Daemon:
         _write_private(Path(self.config.store.path).with_name("status.json"), snapshot)
 
     def _shutdown(self) -> None:
+        self.notifier.stopping()
         deadline = time.monotonic() + _DRAIN_SECONDS
         if self.watcher is not None:
             self.watcher.close()
@@ -238,6 +273,22 @@ class Daemon:
         if self.store is not None:
             self.store.close()
         _log.info("daemon_stopped", drained=drained, **self.counters.snapshot()["counters"])
+
+
+class _Rate:
+    """Events per second over the last few seconds."""
+
+    def __init__(self) -> None:
+        self.at = time.monotonic()
+        self.count = 0
+        self.rate = 0.0
+
+    def update(self, count: int) -> float:
+        now = time.monotonic()
+        if now - self.at >= 2.0:
+            self.rate = (count - self.count) / (now - self.at)
+            self.at, self.count = now, count
+        return self.rate
 
 
 class _Progress:

@@ -20,6 +20,7 @@ import hashlib
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -92,7 +93,7 @@ class ReaderThread:
         self._busy = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="reader", daemon=True)
-        self.last_progress = 0.0
+        self.last_progress = time.monotonic()
 
     # control -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -155,9 +156,11 @@ class ReaderThread:
     # the thread -----------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.last_progress = time.monotonic()
             with self._cond:
                 while not self._dirty and not self._stop.is_set():
                     self._cond.wait(0.5)
+                    self.last_progress = time.monotonic()
                 if self._stop.is_set():
                     return
                 path = next(iter(self._dirty))
@@ -284,6 +287,8 @@ class ReaderThread:
                 self.writer.put(chunk, timeout=0.1)
                 return
             except queue.Full:
+                # Waiting on the writer is not being stuck; the writer's own progress tells.
+                self.last_progress = time.monotonic()
                 continue
         # Stopping: the chunk is dropped uncommitted, so its lines are read again next start.
 

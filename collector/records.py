@@ -21,6 +21,9 @@ the parsers build one or more per transcript line.
   in-memory pairing — so it works when the result arrives in a later batch, a later read or
   after a restart. A result whose call row is not stored yet is kept and applied when it is.
 - ``ParseProblem``: a line that could not be used (file, offset, reason, a short prefix).
+- ``SessionStatus``: the session tracker's verdict (status, process identity, end time). The
+  store sets the session's columns and, when the status changed, records a ``status_change``
+  event with the old and new status and the reason.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "ParseProblem",
     "Record",
     "SessionInfo",
+    "SessionStatus",
     "ToolResult",
 ]
 
@@ -128,4 +132,18 @@ class ParseProblem:
     prefix: str  # first bytes of the line, escaped, at most ~120 chars
 
 
-Record = SessionInfo | Event | ToolResult | ParseProblem
+@dataclass(slots=True, unsafe_hash=True)
+class SessionStatus:
+    """The tracker's verdict on one session at ``timestamp``."""
+
+    session_id: str  # our session key
+    status: str  # running | idle | waiting | completed | crashed | stopped | unknown
+    timestamp: str
+    reason: str
+    pid: int | None = None
+    pid_started_at: str | None = None
+    ended_at: str | None = None  # set on the terminal statuses
+    tmux_target: str | None = None  # session:window.pane
+
+
+Record = SessionInfo | Event | ToolResult | ParseProblem | SessionStatus

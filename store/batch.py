@@ -15,10 +15,19 @@ Every statement is idempotent, which makes re-reading a transcript from byte 0 h
 from __future__ import annotations
 
 import sqlite3
+
+import orjson
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult
+from collector.records import (
+    Event,
+    ParseProblem,
+    Record,
+    SessionInfo,
+    SessionStatus,
+    ToolResult,
+)
 
 __all__ = ["BatchResult", "SessionKeys", "apply_records", "event_row"]
 
@@ -146,6 +155,7 @@ def apply_records(
     events: list[Event] = []
     completions: list[ToolResult] = []
     problems: list[ParseProblem] = []
+    statuses: list[SessionStatus] = []
     for record in records:
         if isinstance(record, Event):
             events.append(record)
@@ -153,6 +163,8 @@ def apply_records(
             completions.append(record)
         elif isinstance(record, SessionInfo):
             sessions.append(record)
+        elif isinstance(record, SessionStatus):
+            statuses.append(record)
         else:
             problems.append(record)
     if sessions:
@@ -171,7 +183,30 @@ def apply_records(
             [(p.source_path, p.offset, p.reason, p.prefix, now) for p in problems],
         )
         result.problems = len(problems)
+    for status in statuses:
+        _set_status(conn, status, now, keys)
     return result
+
+
+def _set_status(conn: sqlite3.Connection, st: SessionStatus, now: str, keys: SessionKeys) -> None:
+    """Apply the tracker's verdict; a change of status is also recorded as an event."""
+    session_id = keys.resolve(conn, st.session_id, now)
+    old = conn.execute("SELECT status FROM sessions WHERE id = ?", (session_id,)).fetchone()[0]
+    conn.execute(
+        "UPDATE sessions SET status = ?, pid = COALESCE(?, pid), "
+        "pid_started_at = COALESCE(?, pid_started_at), ended_at = ?, "
+        "tmux_target = COALESCE(?, tmux_target), updated_at = ? WHERE id = ?",
+        (st.status, st.pid, st.pid_started_at, st.ended_at, st.tmux_target, now, session_id),
+    )
+    if old != st.status:
+        details = orjson.dumps({"from": old, "to": st.status, "reason": st.reason,
+                                "pid": st.pid}).decode()  # fmt: skip
+        conn.execute(
+            INSERT_EVENT,
+            (session_id, f"status:{st.timestamp}:{st.status}", None, st.timestamp,
+             "status_change", None, None, details, None, None, None, None, st.status, None,
+             None, None, None, None, None, None, None, None, now),
+        )  # fmt: skip
 
 
 def _agent_of(session_key: str) -> str:

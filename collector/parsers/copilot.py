@@ -223,7 +223,8 @@ class CopilotParser:
     def _decode(self, line: bytes, offset: int) -> dict[str, Any] | ParseProblem:
         value = decode_line(line, offset, self._source.path)
         if isinstance(value, ParseProblem) and value.reason == "invalid JSON":
-            return _lenient_object(line) or value
+            lenient = _lenient_object(line)  # raw control characters inside strings
+            return value if lenient is None else lenient
         return value
 
     def _continue_fragment(self, frag: _Fragment, line: bytes, offset: int) -> list[Record]:
@@ -293,12 +294,13 @@ class CopilotParser:
         )
 
     def _event(self, line: _Line, event_type: str, **fields: Any) -> Event:
+        """A row of ``line``: its key and the agent's ``parentId`` unless ``fields`` name others."""
+        fields.setdefault("agent_event_id", line.key)
+        fields.setdefault("parent_event_id", line.parent)
         return Event(
             session_id=self._source.session_id,
-            agent_event_id=fields.pop("key", line.key),
             timestamp=line.ts,
             event_type=event_type,
-            parent_event_id=line.parent,
             source_offset=line.offset,
             **fields,
         )
@@ -365,12 +367,14 @@ class CopilotParser:
     def _shutdown_usage(self, data: dict[str, Any], line: _Line) -> list[Record]:
         """Per-model totals of the segment minus output already counted from its messages."""
         records: list[Record] = []
+        reported = False
         for model, metrics in _mapping(data.get("modelMetrics")).items():
             usage = _mapping(_mapping(metrics).get("usage"))
             if usage:
+                reported = True
                 details = _mapping(_mapping(metrics).get("tokenDetails"))
                 records.extend(self._usage_row(line, clean_text(model), usage, details))
-        if not records:
+        if not reported:  # older shutdowns: one session-wide tokenDetails block
             details = _mapping(data.get("tokenDetails"))
             model = _text(data.get("currentModel")) or self._model or ""
             records.extend(self._usage_row(line, model, _details_as_usage(details), details))
@@ -395,7 +399,8 @@ class CopilotParser:
             self._event(
                 line,
                 "usage",
-                key=f"usage:{line.key}:{model}",
+                agent_event_id=f"usage:{line.key}:{model}",
+                parent_event_id=line.key,
                 model=model or None,
                 input_tokens=fresh,
                 output_tokens=output,
@@ -417,8 +422,14 @@ class CopilotParser:
             name = model or ""
             seen = self._segment_output.get(name, 0) + output
             self._segment_output[name] = min(seen, _MAX_INT)
+            key = f"usage:{line.key}"
             usage = self._event(
-                line, "usage", key=f"usage:{line.key}", model=model, output_tokens=output
+                line,
+                "usage",
+                agent_event_id=key,
+                parent_event_id=line.key,
+                model=model,
+                output_tokens=output,
             )
             records.append(usage)
         return records
@@ -517,7 +528,7 @@ class CopilotParser:
         return self._event(
             line,
             event_type,
-            key=key,
+            agent_event_id=key,
             tool_name=name,
             tool_call_id=call_id,
             tool_arguments=self._json(args if args else raw_args),

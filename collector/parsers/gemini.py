@@ -205,7 +205,7 @@ class GeminiParser:
         """``$set``: metadata fields, or a ``messages`` checkpoint read as re-appends."""
         if not isinstance(patch, dict):
             return []
-        records = self._metadata({k: v for k, v in patch.items() if k != "sessionId"})
+        records = self._metadata(patch)
         messages = patch.get("messages")
         for message in messages if isinstance(messages, list) else ():
             if isinstance(message, dict):
@@ -282,6 +282,7 @@ class GeminiParser:
         usage = self._event(
             _At(f"usage:{at.key}", at.ts, at.offset),
             "usage",
+            parent_event_id=at.key,
             model=model,
             input_tokens=min(fresh, _MAX_INT),
             output_tokens=min(output, _MAX_INT),
@@ -300,7 +301,7 @@ class GeminiParser:
             call_id = _text(call.get("id")) or f"{at.key}:{index}"
             done_at = _timestamp(call.get("timestamp")) or start
             row_at = _At(f"tool:{call_id}", min(start, done_at), at.offset)
-            records.append(self._tool_row(call, call_id, row_at))
+            records.append(self._tool_row(call, call_id, row_at, at.key))
             status = call.get("status")
             outcome = _TERMINAL.get(status) if isinstance(status, str) else None
             if outcome is None:
@@ -311,7 +312,7 @@ class GeminiParser:
             start = max(start, done_at)
         return records
 
-    def _tool_row(self, call: dict[str, Any], call_id: str, at: _At) -> Event:
+    def _tool_row(self, call: dict[str, Any], call_id: str, at: _At, message: str) -> Event:
         name = _text(call.get("name")) or "unknown"
         args = _mapping(call.get("args"))
         operation = _FILE_OPS.get(name)
@@ -333,6 +334,7 @@ class GeminiParser:
             command=command,
             command_category=category,
             status="pending",
+            parent_event_id=message,
         )
 
     def _target(self, path: str | None, operation: str) -> str | None:

@@ -140,7 +140,7 @@ def merge_session(row: dict[str, Any], info: SessionInfo) -> None:
 
 
 def max_tokens(old: Event, new: Event) -> Event:
-    merged = {}
+    merged: dict[str, Any] = {}
     for name in TOKENS:
         counts = [c for c in (getattr(old, name), getattr(new, name)) if c is not None]
         merged[name] = max(counts, default=None)
@@ -235,12 +235,16 @@ def output_totals(objs: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def shutdown_output(data: dict[str, Any], model: str | None) -> dict[str, int]:
-    usage = {m: v["usage"]["outputTokens"] for m, v in data.get("modelMetrics", {}).items()
-             if isinstance(v, dict) and "usage" in v}
+    usage = {
+        m: v["usage"]["outputTokens"]
+        for m, v in data.get("modelMetrics", {}).items()
+        if isinstance(v, dict) and "usage" in v
+    }
     if usage:
         return usage
     details = data.get("tokenDetails", {})
-    return {data.get("currentModel") or model: details.get("output", {}).get("tokenCount", 0)}
+    name = data.get("currentModel") or model or ""
+    return {name: details.get("output", {}).get("tokenCount", 0)}
 
 
 def add(totals: dict[str, int], more: dict[str, int]) -> None:
@@ -306,7 +310,8 @@ class TestFixtures:
             if final and "exit_code" in final:
                 assert event.exit_code == final["exit_code"]
             if final:
-                assert event.duration_ms is not None and event.duration_ms >= 0
+                assert event.duration_ms is not None
+                assert event.duration_ms >= 0
 
     def test_output_tokens(self, path: Path) -> None:
         """Usage rows add up to the shutdown totals without counting a token twice (quirk 21)."""
@@ -332,12 +337,24 @@ class TestSessionFacts:
     def test_resume_keeps_the_project(self) -> None:
         """A resume in another directory moves the cwd, not the session's project."""
         text = jsonl(
-            {"type": "session.start", "id": "a", "timestamp": TS,
-             "data": {"sessionId": "x", "context": {"cwd": "/one"}}},
-            {"type": "session.resume", "id": "b", "timestamp": TS,
-             "data": {"context": {"cwd": "/two"}}},
-            {"type": "tool.execution_start", "id": "c", "timestamp": TS,
-             "data": {"toolCallId": "t", "toolName": "view", "arguments": {"path": "f.py"}}},
+            {
+                "type": "session.start",
+                "id": "a",
+                "timestamp": TS,
+                "data": {"sessionId": "x", "context": {"cwd": "/one"}},
+            },
+            {
+                "type": "session.resume",
+                "id": "b",
+                "timestamp": TS,
+                "data": {"context": {"cwd": "/two"}},
+            },
+            {
+                "type": "tool.execution_start",
+                "id": "c",
+                "timestamp": TS,
+                "data": {"toolCallId": "t", "toolName": "view", "arguments": {"path": "f.py"}},
+            },
         )
         store = collapse(feed(CopilotParser(SOURCE), split_lines(text)))
         assert store.sessions["copilot:s"]["project_dir"] == "/one"
@@ -356,9 +373,17 @@ class TestSessionFacts:
         """session.error and abort are errors; truncation and compaction are compactions."""
         errors = [r for r in parse_path(SMALL) if isinstance(r, Event) and r.event_type == "error"]
         assert [json.loads(e.tool_arguments or "")["errorType"] for e in errors] == [
-            "query", "abort"]
-        text = jsonl({"type": "session.compaction_complete", "id": "k", "timestamp": TS,
-                      "data": {"success": True, "preCompactionTokens": 9}})
+            "query",
+            "abort",
+        ]
+        text = jsonl(
+            {
+                "type": "session.compaction_complete",
+                "id": "k",
+                "timestamp": TS,
+                "data": {"success": True, "preCompactionTokens": 9},
+            }
+        )
         compaction = collapse(feed(CopilotParser(SOURCE), split_lines(text))).events["k"]
         assert compaction.event_type == "compaction"
         assert json.loads(compaction.tool_arguments or "")["preCompactionTokens"] == 9
@@ -373,15 +398,30 @@ class TestSessionFacts:
     def test_exit_code_marker(self) -> None:
         """A shell result's ``<exited with exit code N>`` marker becomes the exit code."""
         text = jsonl(
-            {"type": "tool.execution_start", "id": "a", "timestamp": TS,
-             "data": {"toolCallId": "t", "toolName": "bash", "arguments": {"command": "false"}}},
-            {"type": "tool.execution_complete", "id": "b", "timestamp": TS,
-             "data": {"toolCallId": "t", "success": True,
-                      "result": {"content": "\n<exited with exit code 1>"}}},
+            {
+                "type": "tool.execution_start",
+                "id": "a",
+                "timestamp": TS,
+                "data": {"toolCallId": "t", "toolName": "bash", "arguments": {"command": "false"}},
+            },
+            {
+                "type": "tool.execution_complete",
+                "id": "b",
+                "timestamp": TS,
+                "data": {
+                    "toolCallId": "t",
+                    "success": True,
+                    "result": {"content": "\n<exited with exit code 1>"},
+                },
+            },
         )
         row = collapse(feed(CopilotParser(SOURCE), split_lines(text))).events["a"]
         assert (row.event_type, row.command, row.exit_code, row.status) == (
-            "command", "false", 1, "success")
+            "command",
+            "false",
+            1,
+            "success",
+        )
 
     def test_legacy_document(self) -> None:
         """A whole history-session-state document reads like the converted timeline lines."""
@@ -390,7 +430,8 @@ class TestSessionFacts:
         from_document = collapse(CopilotParser(source_for(LEGACY)).parse_document(document))
         from_lines = collapse(parse_path(LEGACY))
         assert from_document.events == {
-            k: replace(e, source_offset=0) for k, e in from_lines.events.items()}
+            k: replace(e, source_offset=0) for k, e in from_lines.events.items()
+        }
 
     def test_non_timeline_document(self) -> None:
         """A JSONL parser asked for a document returns nothing, or a problem for bad bytes."""
@@ -403,7 +444,8 @@ class TestSessionFacts:
         line = json.dumps({"type": "user.message", "id": "u", "data": {"content": "hi"}})
         records = CopilotParser(SOURCE).parse_line(line.encode(), 0)
         assert [(type(r), getattr(r, "reason", "")) for r in records] == [
-            (ParseProblem, "missing timestamp")]
+            (ParseProblem, "missing timestamp")
+        ]
 
 
 # -- restart equivalence -------------------------------------------------------------------------
@@ -431,8 +473,12 @@ def split_event(obj: dict[str, Any]) -> list[bytes]:
     return json.dumps(obj).replace("\\n", "\n").encode().split(b"\n")
 
 
-START = {"type": "tool.execution_start", "id": "s1", "timestamp": TS,
-         "data": {"toolCallId": "t1", "toolName": "bash", "arguments": {"command": "echo a\nb\nc"}}}
+START = {
+    "type": "tool.execution_start",
+    "id": "s1",
+    "timestamp": TS,
+    "data": {"toolCallId": "t1", "toolName": "bash", "arguments": {"command": "echo a\nb\nc"}},
+}
 AFTER = {"type": "user.message", "id": "u2", "timestamp": TS, "data": {"content": "next"}}
 
 
@@ -445,8 +491,11 @@ class TestSplitEvents:
 
     def test_recovered(self) -> None:
         """A three-way split event is one row at the fragment's offset, with no problem."""
-        parts = [json.dumps(AFTER | {"id": "u1"}).encode(), *split_event(START),
-                 json.dumps(AFTER).encode()]
+        parts = [
+            json.dumps(AFTER | {"id": "u1"}).encode(),
+            *split_event(START),
+            json.dumps(AFTER).encode(),
+        ]
         lines = with_offsets(parts)
         records = feed(CopilotParser(SOURCE), lines)
         store = collapse(records)
@@ -465,11 +514,13 @@ class TestSplitEvents:
 
     def test_garbage_fragment(self) -> None:
         """A truncated event yields one problem at its offset; the next line parses."""
-        lines = with_offsets([b'{"type":"user.message","data":{"content":"trunc',
-                              json.dumps(AFTER).encode()])
+        lines = with_offsets(
+            [b'{"type":"user.message","data":{"content":"trunc', json.dumps(AFTER).encode()]
+        )
         store = collapse(feed(CopilotParser(SOURCE), lines))
         assert [(p.offset, p.reason.startswith("invalid JSON")) for p in store.problems] == [
-            (0, True)]
+            (0, True)
+        ]
         assert set(store.events) == {"u2"}
 
     def test_truncated_then_concatenated(self) -> None:
@@ -498,8 +549,11 @@ class TestSplitEvents:
 
     def test_bounded(self) -> None:
         """A fragment is dropped as a problem after 64 lines; state stays small; parsing goes on."""
-        parts = [b'{"type":"user.message","data":{"content":"', *([b"x" * 100] * 80),
-                 json.dumps(AFTER).encode()]
+        parts = [
+            b'{"type":"user.message","data":{"content":"',
+            *([b"x" * 100] * 80),
+            json.dumps(AFTER).encode(),
+        ]
         parser = CopilotParser(SOURCE)
         records: list[Record] = []
         for line, offset in with_offsets(parts):
@@ -521,19 +575,53 @@ class TestSplitEvents:
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                 max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=20,
 )
-TYPES = st.sampled_from([*PRIMARY, "tool.execution_complete", "session.model_change",
-                         "tool_call_requested", "tool_call_completed", "hook.start"])
+TYPES = st.sampled_from(
+    [
+        *PRIMARY,
+        "tool.execution_complete",
+        "session.model_change",
+        "tool_call_requested",
+        "tool_call_completed",
+        "hook.start",
+    ]
+)
 EVENTS = st.fixed_dictionaries(
-    {"type": TYPES, "data": JSON | st.dictionaries(
-        st.sampled_from(["toolCallId", "toolName", "arguments", "success", "outputTokens",
-                         "modelMetrics", "context", "content", "model", "result", "sessionId"]),
-        JSON, max_size=6)},
-    optional={"id": JSON, "timestamp": st.sampled_from([TS, "0001-01-01T00:00:00+01:00", 17])
-              | JSON, "callId": JSON, "arguments": JSON, "name": JSON, "result": JSON},
+    {
+        "type": TYPES,
+        "data": JSON
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "toolCallId",
+                    "toolName",
+                    "arguments",
+                    "success",
+                    "outputTokens",
+                    "modelMetrics",
+                    "context",
+                    "content",
+                    "model",
+                    "result",
+                    "sessionId",
+                ]
+            ),
+            JSON,
+            max_size=6,
+        ),
+    },
+    optional={
+        "id": JSON,
+        "timestamp": st.sampled_from([TS, "0001-01-01T00:00:00+01:00", 17]) | JSON,
+        "callId": JSON,
+        "arguments": JSON,
+        "name": JSON,
+        "result": JSON,
+    },
 )
 LINES = st.lists(
     st.binary(max_size=60).map(lambda b: b.replace(b"\n", b""))
@@ -557,8 +645,11 @@ class TestHostileInput:
     def test_lines(self, lines: list[bytes]) -> None:
         """No exception, no internal error, the same records twice, a JSON-able state."""
         records, state = run(lines)
-        assert not [r for r in records if isinstance(r, ParseProblem)
-                    and r.reason.startswith("parser error")]
+        assert not [
+            r
+            for r in records
+            if isinstance(r, ParseProblem) and r.reason.startswith("parser error")
+        ]
         assert run(lines) == (records, state)
         json.dumps(state)
 
@@ -573,14 +664,20 @@ class TestHostileInput:
         assert head + tail == whole
 
     @settings(max_examples=200, deadline=None)
-    @given(st.binary(max_size=200) | JSON.map(lambda v: json.dumps(v).encode())
-           | st.lists(EVENTS, max_size=5).map(lambda t: json.dumps({"timeline": t}).encode()))
+    @given(
+        st.binary(max_size=200)
+        | JSON.map(lambda v: json.dumps(v).encode())
+        | st.lists(EVENTS, max_size=5).map(lambda t: json.dumps({"timeline": t}).encode())
+    )
     def test_documents(self, data: bytes) -> None:
         """parse_document never raises either."""
         records = CopilotParser(SOURCE).parse_document(data)
         assert records == CopilotParser(SOURCE).parse_document(data)
-        assert not [r for r in records if isinstance(r, ParseProblem)
-                    and r.reason.startswith("parser error")]
+        assert not [
+            r
+            for r in records
+            if isinstance(r, ParseProblem) and r.reason.startswith("parser error")
+        ]
 
     @settings(max_examples=100, deadline=None)
     @given(JSON)

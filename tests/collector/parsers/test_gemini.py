@@ -75,7 +75,9 @@ def feed(parser: GeminiParser, lines: list[tuple[bytes, int]]) -> list[Record]:
 def parse_path(path: Path) -> list[Record]:
     parser = GeminiParser(source_for(path))
     data = path.read_bytes()
-    return feed(parser, split_lines(data)) if path.suffix == ".jsonl" else parser.parse_document(data)
+    return (
+        feed(parser, split_lines(data)) if path.suffix == ".jsonl" else parser.parse_document(data)
+    )
 
 
 def jsonl(*objects: Any) -> list[tuple[bytes, int]]:
@@ -135,7 +137,7 @@ def merge_session(row: dict[str, Any], info: SessionInfo) -> None:
 
 
 def max_tokens(old: Event, new: Event) -> Event:
-    merged = {}
+    merged: dict[str, Any] = {}
     for name in TOKENS:
         counts = [c for c in (getattr(old, name), getattr(new, name)) if c is not None]
         merged[name] = max(counts, default=None)
@@ -223,8 +225,9 @@ def actual_usage(store: Store) -> dict[str, int]:
 
 
 def roles(store: Store) -> list[str]:
-    return sorted(json.loads(e.tool_arguments or "")["role"]
-                  for e in store.of_type("message").values())
+    return sorted(
+        json.loads(e.tool_arguments or "")["role"] for e in store.of_type("message").values()
+    )
 
 
 FIXTURES = [*DOCUMENTS, *JSONL]
@@ -252,8 +255,10 @@ class TestFixtures:
         """Kind, operation, path, command, final status, exit code and estimated duration."""
         expected = expected_calls(final_messages(path)[1])
         tools = collapse(parse_path(path)).tools()
-        actual = {k: {n: getattr(e, n) for n in next(iter(expected.values()), {})}
-                  for k, e in tools.items()}
+        actual = {
+            k: {n: getattr(e, n) for n in next(iter(expected.values()), {})}
+            for k, e in tools.items()
+        }
         assert actual == expected
         for event in tools.values():
             if event.command is not None:
@@ -270,7 +275,9 @@ class TestFixtures:
 
 def test_logs_json() -> None:
     """The prompt log is a JSON array: no records, no crash."""
-    assert GeminiParser(SOURCE).parse_document((ROOT / "legacy-json" / "logs.json").read_bytes()) == []
+    assert (
+        GeminiParser(SOURCE).parse_document((ROOT / "legacy-json" / "logs.json").read_bytes()) == []
+    )
 
 
 # -- the ≥ 0.39 JSONL form: re-appends, $set, $rewindTo ------------------------------------------
@@ -280,14 +287,26 @@ USER = {"id": "u1", "timestamp": TS, "type": "user", "content": [{"text": "hello
 
 
 def gemini(calls: list[dict[str, Any]], tokens: dict[str, int] | None = None) -> dict[str, Any]:
-    message = {"id": "g1", "timestamp": "2026-04-29T21:39:35.000Z", "type": "gemini",
-               "content": "", "model": "gemini-3", "toolCalls": calls}
+    message = {
+        "id": "g1",
+        "timestamp": "2026-04-29T21:39:35.000Z",
+        "type": "gemini",
+        "content": "",
+        "model": "gemini-3",
+        "toolCalls": calls,
+    }
     return message | ({"tokens": tokens} if tokens else {})
 
 
 def shell(status: str, ts: str = "2026-04-29T21:39:36.000Z", **extra: Any) -> dict[str, Any]:
-    return {"id": "c1", "name": "run_shell_command", "args": {"command": "pytest -x"},
-            "status": status, "timestamp": ts, **extra}
+    return {
+        "id": "c1",
+        "name": "run_shell_command",
+        "args": {"command": "pytest -x"},
+        "status": status,
+        "timestamp": ts,
+        **extra,
+    }
 
 
 class TestUpserts:
@@ -295,15 +314,30 @@ class TestUpserts:
 
     def test_reappended_until_terminal(self) -> None:
         """Pending first, then the terminal version completes the same row; tokens attach late."""
-        lines = jsonl(META, USER, gemini([shell("executing")]),
-                      gemini([shell("success")], {"input": 10, "output": 5, "cached": 4}),
-                      gemini([shell("success"), {"id": "c2", "name": "read_file",
-                                                 "args": {"file_path": "/a"}, "status": "error",
-                                                 "timestamp": "2026-04-29T21:39:37.000Z"}],
-                             {"input": 10, "output": 5, "cached": 4}))
+        lines = jsonl(
+            META,
+            USER,
+            gemini([shell("executing")]),
+            gemini([shell("success")], {"input": 10, "output": 5, "cached": 4}),
+            gemini(
+                [
+                    shell("success"),
+                    {
+                        "id": "c2",
+                        "name": "read_file",
+                        "args": {"file_path": "/a"},
+                        "status": "error",
+                        "timestamp": "2026-04-29T21:39:37.000Z",
+                    },
+                ],
+                {"input": 10, "output": 5, "cached": 4},
+            ),
+        )
         store = collapse(feed(GeminiParser(SOURCE), lines))
         assert {k: e.status for k, e in store.tools().items()} == {
-            "tool:c1": "success", "tool:c2": "error"}
+            "tool:c1": "success",
+            "tool:c2": "error",
+        }
         assert store.events["tool:c1"].exit_code == 0
         assert store.events["tool:c1"].duration_ms == 1000
         usage = store.events["usage:g1"]
@@ -321,12 +355,23 @@ class TestUpserts:
         lines = jsonl(META, gemini([shell("success", result=result)]))
         row = collapse(feed(GeminiParser(SOURCE), lines)).events["tool:c1"]
         assert (row.status, row.exit_code, row.command_category) == (
-            "success", 2, categorize_command("pytest -x"))
+            "success",
+            2,
+            categorize_command("pytest -x"),
+        )
 
     def test_set_patch(self) -> None:
         """``$set`` moves last activity, names the session, and a messages checkpoint counts."""
-        lines = jsonl(META, {"$set": {"lastUpdated": "2026-04-30T00:00:00.000Z",
-                                      "summary": "Fix tests", "messages": [USER]}})
+        lines = jsonl(
+            META,
+            {
+                "$set": {
+                    "lastUpdated": "2026-04-30T00:00:00.000Z",
+                    "summary": "Fix tests",
+                    "messages": [USER],
+                }
+            },
+        )
         store = collapse(feed(GeminiParser(SOURCE), lines))
         row = store.sessions["gemini:p/s"]
         assert (row["last_activity"], row["title"]) == ("2026-04-30T00:00:00.000Z", "Fix tests")
@@ -334,8 +379,9 @@ class TestUpserts:
 
     def test_rewind(self) -> None:
         """A rewind is marked; a call still open at that moment can never finish: error."""
-        lines = jsonl(META, USER, gemini([shell("executing")]), {"$rewindTo": "u1"},
-                      {**USER, "id": "u2"})
+        lines = jsonl(
+            META, USER, gemini([shell("executing")]), {"$rewindTo": "u1"}, {**USER, "id": "u2"}
+        )
         store = collapse(feed(GeminiParser(SOURCE), lines))
         assert store.events["tool:c1"].status == "error"
         marker = next(iter(store.of_type("other").values()))
@@ -350,8 +396,13 @@ class TestUpserts:
 
     def test_relative_paths_use_the_sidecar_cwd(self) -> None:
         """Gemini records no cwd; a sidecar's project root resolves relative paths."""
-        call = {"id": "c9", "name": "write_file", "args": {"file_path": "hello.md"},
-                "status": "success", "timestamp": TS}
+        call = {
+            "id": "c9",
+            "name": "write_file",
+            "args": {"file_path": "hello.md"},
+            "status": "success",
+            "timestamp": TS,
+        }
         parser = GeminiParser(SOURCE, sidecar={"project_root": "/proj"})
         row = collapse(feed(parser, jsonl(META, gemini([call])))).events["tool:c9"]
         assert (row.file_path, row.operation) == ("/proj/hello.md", "write")
@@ -414,8 +465,9 @@ class TestWholeFile:
         small = parser.parse_document(json.dumps(earlier_version(document, count)).encode())
         final = parser.parse_document(REAL.read_bytes())
         assert set(collapse(small).events) <= set(collapse(final).events)
-        assert collapse(small + final) == collapse(GeminiParser(source_for(REAL)).parse_document(
-            REAL.read_bytes()))
+        assert collapse(small + final) == collapse(
+            GeminiParser(source_for(REAL)).parse_document(REAL.read_bytes())
+        )
 
     def test_half_written(self) -> None:
         """A rewrite caught half-way is one problem; the next complete read recovers."""
@@ -429,30 +481,59 @@ class TestWholeFile:
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                 max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 STAMPS = st.sampled_from([TS, "9999-12-31T23:59:59-01:00", 1.7e12, ""]) | JSON
-CALLS = st.lists(st.fixed_dictionaries({}, optional={
-    "id": JSON | st.sampled_from(["c1", "c2"]), "name": st.sampled_from(
-        [*FILE_TOOLS, "run_shell_command", "web_fetch"]) | JSON,
-    "args": JSON | st.fixed_dictionaries({}, optional={"file_path": JSON, "command": JSON,
-                                                        "paths": JSON}),
-    "status": st.sampled_from([*TERMINAL, "executing"]) | JSON, "timestamp": STAMPS,
-    "result": JSON, "resultDisplay": JSON}), max_size=3)
-MESSAGES = st.fixed_dictionaries(
-    {"id": JSON | st.sampled_from(["m1", "m2"]),
-     "type": st.sampled_from(["user", "gemini", "model", "error", "info"]) | JSON},
-    optional={"timestamp": STAMPS, "content": JSON, "model": JSON, "tokens": JSON
-              | st.dictionaries(st.sampled_from(["input", "output", "cached", "thoughts"]), JSON),
-              "toolCalls": CALLS | JSON},
+CALLS = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "id": JSON | st.sampled_from(["c1", "c2"]),
+            "name": st.sampled_from([*FILE_TOOLS, "run_shell_command", "web_fetch"]) | JSON,
+            "args": JSON
+            | st.fixed_dictionaries(
+                {}, optional={"file_path": JSON, "command": JSON, "paths": JSON}
+            ),
+            "status": st.sampled_from([*TERMINAL, "executing"]) | JSON,
+            "timestamp": STAMPS,
+            "result": JSON,
+            "resultDisplay": JSON,
+        },
+    ),
+    max_size=3,
 )
-RECORDS = (MESSAGES | JSON | st.builds(lambda v: {"$set": v}, JSON | st.fixed_dictionaries(
-    {"messages": st.lists(MESSAGES, max_size=2)})) | st.builds(lambda v: {"$rewindTo": v}, JSON)
-    | st.fixed_dictionaries({"sessionId": JSON, "startTime": STAMPS, "lastUpdated": STAMPS}))
-LINES = st.lists(st.binary(max_size=60).map(lambda b: b.replace(b"\n", b""))
-                 | RECORDS.map(lambda v: json.dumps(v).encode()), max_size=10)
+MESSAGES = st.fixed_dictionaries(
+    {
+        "id": JSON | st.sampled_from(["m1", "m2"]),
+        "type": st.sampled_from(["user", "gemini", "model", "error", "info"]) | JSON,
+    },
+    optional={
+        "timestamp": STAMPS,
+        "content": JSON,
+        "model": JSON,
+        "tokens": JSON
+        | st.dictionaries(st.sampled_from(["input", "output", "cached", "thoughts"]), JSON),
+        "toolCalls": CALLS | JSON,
+    },
+)
+RECORDS = (
+    MESSAGES
+    | JSON
+    | st.builds(
+        lambda v: {"$set": v},
+        JSON | st.fixed_dictionaries({"messages": st.lists(MESSAGES, max_size=2)}),
+    )
+    | st.builds(lambda v: {"$rewindTo": v}, JSON)
+    | st.fixed_dictionaries({"sessionId": JSON, "startTime": STAMPS, "lastUpdated": STAMPS})
+)
+LINES = st.lists(
+    st.binary(max_size=60).map(lambda b: b.replace(b"\n", b""))
+    | RECORDS.map(lambda v: json.dumps(v).encode()),
+    max_size=10,
+)
 
 
 def run(lines: list[bytes]) -> tuple[list[Record], dict[str, Any]]:
@@ -488,9 +569,13 @@ class TestHostileInput:
         assert head + tail == whole
 
     @settings(max_examples=300, deadline=None)
-    @given(st.binary(max_size=200) | JSON.map(lambda v: json.dumps(v).encode())
-           | st.fixed_dictionaries({"sessionId": JSON, "messages": st.lists(MESSAGES, max_size=4)
-                                    | JSON}).map(lambda v: json.dumps(v).encode()))
+    @given(
+        st.binary(max_size=200)
+        | JSON.map(lambda v: json.dumps(v).encode())
+        | st.fixed_dictionaries(
+            {"sessionId": JSON, "messages": st.lists(MESSAGES, max_size=4) | JSON}
+        ).map(lambda v: json.dumps(v).encode())
+    )
     def test_documents(self, data: bytes) -> None:
         """parse_document never raises and gives the same records each time."""
         records = GeminiParser(SOURCE).parse_document(data)
@@ -501,7 +586,10 @@ class TestHostileInput:
     @given(JSON, JSON)
     def test_any_state(self, state: Any, sidecar: Any) -> None:
         """A damaged saved state or sidecar is ignored field by field, never fatal."""
-        parser = GeminiParser(SOURCE, state=state if isinstance(state, dict) else None,
-                              sidecar=sidecar if isinstance(sidecar, dict) else None)
+        parser = GeminiParser(
+            SOURCE,
+            state=state if isinstance(state, dict) else None,
+            sidecar=sidecar if isinstance(sidecar, dict) else None,
+        )
         assert internal_errors(feed(parser, jsonl(META, USER))) == []
         json.dumps(parser.state())

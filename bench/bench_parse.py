@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Parse benchmark: the parsers' lines/s and MB/s against ``orjson.loads`` alone.
+
+Both run over the same lines of a ``../shared/bench/gen_corpus.py`` corpus, interleaved in the
+same process, so machine noise hits both; the figure to quote is the ratio (goal ≥ 0.5: the
+normalisation costs no more than the JSON parse itself).
+
+    ../shared/bench/gen_corpus.py /tmp/corpus --mb 50
+    python bench/bench_parse.py /tmp/corpus [--reps 5]
+
+Lines are read into memory first (file I/O is not what is measured). Each rep parses every
+file with a fresh parser, as the daemon does on backfill.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from collector.parsers import make_parser  # noqa: E402
+from collector.sources import classify  # noqa: E402
+
+
+def load(corpus: Path) -> list[tuple[str, list[bytes]]]:
+    root = corpus / "projects"
+    files = []
+    for path in sorted(root.rglob("*.jsonl")):
+        files.append((str(path), [line for line in path.read_bytes().split(b"\n") if line]))
+    return files
+
+
+def time_orjson(files: list[tuple[str, list[bytes]]]) -> float:
+    loads = orjson.loads
+    start = time.perf_counter()
+    for _, lines in files:
+        for line in lines:
+            loads(line)
+    return time.perf_counter() - start
+
+
+def time_parsers(files: list[tuple[str, list[bytes]]], root: str) -> tuple[float, int]:
+    records = 0
+    start = time.perf_counter()
+    for path, lines in files:
+        source = classify("claude-code", root, path)
+        assert source is not None
+        parser = make_parser(source)
+        offset = 0
+        for line in lines:
+            records += len(parser.parse_line(line, offset))
+            offset += len(line) + 1
+    return time.perf_counter() - start, records
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="parser throughput vs orjson.loads")
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--reps", type=int, default=5)
+    args = parser.parse_args()
+    files = load(args.corpus)
+    n_lines = sum(len(lines) for _, lines in files)
+    n_bytes = sum(len(line) + 1 for _, lines in files for line in lines)
+    root = str(args.corpus / "projects")
+    ours, base, ratios = [], [], []
+    records = 0
+    for _ in range(args.reps):
+        b = time_orjson(files)
+        o, records = time_parsers(files, root)
+        base.append(b)
+        ours.append(o)
+        ratios.append(b / o)
+        print(f"rep: orjson {n_lines / b:,.0f} lines/s, parsers {n_lines / o:,.0f} lines/s, "
+              f"ratio {b / o:.2f}", file=sys.stderr)  # fmt: skip
+    o, b = statistics.median(ours), statistics.median(base)
+    print(
+        f"parsers: {n_lines / o:,.0f} lines/s {n_bytes / o / 1e6:.1f} MB/s; "
+        f"orjson.loads: {n_lines / b:,.0f} lines/s {n_bytes / b / 1e6:.1f} MB/s; "
+        f"ratio {statistics.median(ratios):.2f} (median of {args.reps}; {n_lines:,} lines, "
+        f"{n_bytes / 1e6:.1f} MB, {records:,} records)"
+    )
+
+
+if __name__ == "__main__":
+    main()
