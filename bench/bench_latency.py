@@ -18,13 +18,17 @@ appended lines copy the shape of an assistant ``Bash`` ``tool_use`` line of
 
 - ``idle``: nothing else to ingest.
 - ``backfill``: just before the first append, a ``gen_corpus.py`` corpus (``--backfill-mb``,
-  default 75 MiB; or ``--corpus DIR``, hard-linked, else copied, into a staging folder first) is
-  renamed into the root, project folder by project folder. Each sample is classed *during* the
-  backfill when, before its append, the ``files`` table still lacked some corpus bytes; the goal
-  applies to those. If the backfill ends early, fewer samples are "during" (printed).
+  default 75 MiB, generated once; or ``--corpus DIR``) is placed in the root: hard-linked (else
+  copied) under new names into a staging folder, then renamed in, project folder by project
+  folder. A sample is *during* the backfill when, before its append, the ``files`` table still
+  lacked some placed bytes. One 75 MiB wave lasts only a few seconds, i.e. a few dozen samples,
+  too few for a p99; so each time a wave is fully committed the next one is placed (new session
+  names, same bytes), until ``--lines`` samples were taken during a backfill or ``--waves``
+  (default 20) ran out. ``--waves 1`` is the single-corpus variant; then the samples after it
+  are reported apart.
 
     .venv/bin/python bench/bench_latency.py [--mode idle|backfill|both] [--lines 1000]
-        [--backfill-mb 75 | --corpus DIR] [--poll-ms 0.5] [--json]
+        [--backfill-mb 75 | --corpus DIR] [--waves 20] [--poll-ms 0.5] [--json]
 
 How to quote: p50/p99 (nearest rank) per mode with the sample count, e.g. ``live latency idle
 p50 7.1 ms, p99 11.8 ms (n=1000); during backfill p50 …, p99 … (n=…, 75 MiB corpus)``; the goals
@@ -110,22 +114,48 @@ class LineMaker:
 
 
 # the corpus for the backfill mode -----------------------------------------------------------
-def stage_corpus(home: DaemonHome, corpus: Path | None, mb: float) -> tuple[Path, int]:
-    """A ``projects`` folder beside the root, ready to be renamed into it; and its bytes."""
-    staging = home.base / "staging"
-    if corpus is None:
-        subprocess.run(
-            [sys.executable, str(SHARED_BENCH / "gen_corpus.py"), str(staging), "--mb", str(mb)],
-            check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        projects = staging / "projects"
-    else:
-        projects = staging / "projects"
-        for src in sorted((corpus / "projects").iterdir()):
-            (projects / src.name).mkdir(parents=True)
-            for item in src.iterdir():
-                _link_or_copy(item, projects / src.name / item.name)
-    return projects, corpus_size(projects).bytes
+class Backlog:
+    """Waves of one ``gen_corpus.py`` corpus renamed into the root while the appends run.
+
+    Each wave hard-links (else copies) the corpus under new folder and file names, so it is new
+    sessions to the daemon, into a staging folder beside the root, then renames the project
+    folders into the root: the daemon sees whole files appear at once, as a restored backup or
+    a first start would show them. A new wave is placed as soon as the previous one is fully
+    committed, until enough samples were taken during a backfill or ``waves`` ran out.
+    """
+
+    def __init__(self, home: DaemonHome, corpus: Path | None, mb: float, waves: int) -> None:
+        self.home = home
+        if corpus is None:
+            corpus = home.base / "corpus"
+            subprocess.run(
+                [sys.executable, str(SHARED_BENCH / "gen_corpus.py"), str(corpus), "--mb", str(mb)],
+                check=True, stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+        self.source = corpus / "projects"
+        self.wave_bytes = corpus_size(self.source).bytes
+        self.max_waves = waves
+        self.waves = 0
+        self.placed = 0
+
+    def place(self) -> None:
+        """Stage the next wave and rename its project folders into the root."""
+        self.waves += 1
+        staging = self.home.base / f"staging-{self.waves}"
+        for src in sorted(self.source.iterdir()):
+            folder = staging / f"{src.name}-w{self.waves}"
+            folder.mkdir(parents=True)
+            for item in src.glob("*.jsonl"):
+                _link_or_copy(item, folder / f"{item.stem}-w{self.waves}.jsonl")
+        for folder in sorted(staging.iterdir()):
+            os.rename(folder, self.home.claude_root / folder.name)
+        self.placed += self.wave_bytes
+
+    def running(self, committed: int) -> bool:
+        """Is part of what was placed not committed yet; places the next wave when allowed."""
+        if committed >= self.placed and self.waves < self.max_waves:
+            self.place()
+        return committed < self.placed
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -135,12 +165,6 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
             raise
         shutil.copy2(src, dst)
-
-
-def place_corpus(projects: Path, root: Path) -> None:
-    """Rename every staged project folder into the watched root (atomic, no data copied)."""
-    for folder in sorted(projects.iterdir()):
-        os.rename(folder, root / folder.name)
 
 
 # one mode -----------------------------------------------------------------------------------
@@ -189,13 +213,11 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         maker = LineMaker(session)
         first_id, first_line = maker.make(0)
         live.write_bytes(first_line)
-        staged, backlog = (None, 0)
+        backlog = None
         if mode == "backfill":
-            staged, backlog = stage_corpus(home, args.corpus, args.backfill_mb)
+            backlog = Backlog(home, args.corpus, args.backfill_mb, args.waves)
         home.start("run")
         conn, session_id = wait_ready(home, f"claude-code:{session}", first_id)
-        if staged is not None:
-            place_corpus(staged, home.claude_root)
         placed = time.perf_counter()
         samples = measure(home, conn, Live(live, maker, session_id, backlog), args)
         samples.seconds = time.perf_counter() - placed
@@ -216,7 +238,7 @@ class Live:
     path: Path
     maker: LineMaker
     session_id: int
-    backlog: int  # corpus bytes placed in the root (0: idle mode)
+    backlog: Backlog | None  # None: idle mode
 
 
 def measure(
@@ -229,9 +251,11 @@ def measure(
     samples = Samples()
     fd = os.open(live.path, os.O_WRONLY | os.O_APPEND)
     try:
-        for n in range(1, args.lines + 1):
-            done = conn.execute(progress, (str(live.path),)).fetchone()[0]
-            during = done < live.backlog
+        for n in range(1, 20 * args.lines + 1):
+            during = False
+            if live.backlog is not None:
+                committed = conn.execute(progress, (str(live.path),)).fetchone()[0]
+                during = live.backlog.running(committed)
             call_id, line = live.maker.make(n)
             t0 = time.perf_counter()
             os.write(fd, line)
@@ -245,11 +269,19 @@ def measure(
                 (samples.during if during else samples.after).append(ms)
             if not home.alive():
                 raise SystemExit(f"daemon died after {n} appends:\n{home.log_tail()}")
+            wanted = samples.during if live.backlog is not None else samples.after
+            if len(wanted) >= args.lines or (n >= args.lines and not during):
+                break
             if args.gap_ms:
                 time.sleep(args.gap_ms / 1000)
     finally:
         os.close(fd)
     return samples
+
+
+def _claude_mode(status: dict[str, Any]) -> str | None:
+    modes = status.get("watch_modes") or {}
+    return next((m for root, m in modes.items() if root.endswith(".claude/projects")), None)
 
 
 def _stats(values: list[float]) -> dict[str, Any]:
@@ -265,15 +297,18 @@ def _stats(values: list[float]) -> dict[str, Any]:
     }
 
 
-def _summary(mode: str, s: Samples, backlog: int, status: dict[str, Any]) -> dict[str, Any]:
+def _summary(
+    mode: str, s: Samples, backlog: Backlog | None, status: dict[str, Any]
+) -> dict[str, Any]:
     out: dict[str, Any] = {"mode": mode, "timeouts": s.timeouts, "seconds": round(s.seconds, 1),
                            "stop_seconds": round(s.stop_seconds, 2),
                            "daemon_commit_ms": status.get("commit_ms"),
-                           "watch_modes": status.get("watch_modes")}  # fmt: skip
+                           "watch_mode": _claude_mode(status)}  # fmt: skip
     if mode == "idle":
         out["all"] = _stats(s.during + s.after)
     else:
-        out["backlog_bytes"] = backlog
+        assert backlog is not None
+        out["wave_bytes"], out["waves"] = backlog.wave_bytes, backlog.waves
         out["during"] = _stats(s.during)
         out["after"] = _stats(s.after)
     return out
@@ -287,7 +322,7 @@ def _report(result: dict[str, Any]) -> str:
                 f"p99 {st['p99']} ms  max {st['max']} ms  mean {st['mean']} ms")  # fmt: skip
 
     head = (f"{result['mode']}: {result['seconds']} s of appends, {result['timeouts']} timeouts, "
-            f"daemon commit_ms {result['daemon_commit_ms']}, watch {result['watch_modes']}, "
+            f"daemon commit_ms {result['daemon_commit_ms']}, watch {result['watch_mode']}, "
             f"stopped in {result['stop_seconds']} s")  # fmt: skip
     if result["mode"] == "idle":
         goal = result["all"].get("p99", float("inf")) <= 20
@@ -295,7 +330,7 @@ def _report(result: dict[str, Any]) -> str:
                           f"  goal p99 <= 20 ms: {'met' if goal else 'NOT met'}"])  # fmt: skip
     goal = result["during"].get("p99", float("inf")) <= 50 and result["during"].get("n")
     return "\n".join([
-        head + f", backlog {result['backlog_bytes'] / 2**20:.1f} MiB",
+        head + f", {result['waves']} wave(s) of {result['wave_bytes'] / 2**20:.1f} MiB",
         line("during backfill", result["during"]), line("after backfill", result["after"]),
         f"  goal p99 <= 50 ms during backfill: {'met' if goal else 'NOT met'}",
     ])  # fmt: skip
@@ -307,6 +342,7 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=1000)
     parser.add_argument("--backfill-mb", type=float, default=75.0)
     parser.add_argument("--corpus", type=Path, help="use this gen_corpus.py folder for backfill")
+    parser.add_argument("--waves", type=int, default=20, help="at most this many corpus waves")
     parser.add_argument("--poll-ms", type=float, default=0.5)
     parser.add_argument("--gap-ms", type=float, default=0.0, help="pause between appends")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per line")

@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collector.records import Event  # noqa: E402
-from store import EventStore  # noqa: E402
+from collector.records import Event
+from store import EventStore
 
 _CATEGORIES = ("git", "test", "build", "package", "run", "search", "filesystem")
 _OPS = ("read", "read", "read", "edit", "write", "search")
@@ -98,7 +98,9 @@ def main() -> None:
         start = 1_700_000_000_000
         for done in range(0, args.existing, 1000):
             live = rng.sample(sessions, args.live)
-            store.insert_events(make_events(rng, min(1000, args.existing - done), start, live, projects))
+            store.insert_events(
+                make_events(rng, min(1000, args.existing - done), start, live, projects)
+            )
             start += 1000 * 37
             if done % 20_000 == 0:
                 store.checkpoint()
@@ -117,9 +119,11 @@ def main() -> None:
         store.close()
     times.sort()
     p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-    print(f"insert_events: {args.batch} events into {args.existing:,} (now {total:,}), "
-          f"{args.live} live sessions, checkpoint={args.checkpoint}: "
-          f"median {statistics.median(times):.2f} ms, p95 {p95:.2f} ms over {args.batches} batches")
+    print(
+        f"insert_events: {args.batch} events into {args.existing:,} (now {total:,}), "
+        f"{args.live} live sessions, checkpoint={args.checkpoint}: "
+        f"median {statistics.median(times):.2f} ms, p95 {p95:.2f} ms over {args.batches} batches"
+    )
 
 
 if __name__ == "__main__":

@@ -194,8 +194,10 @@ class Daemon:
             if self._rescan.is_set() or now >= next_scan:
                 self._rescan.clear()
                 next_scan = now + interval
-                for item in self._scan():
+                found = self._scan()
+                for item in found:
                     self.reader.add_found(item)
+                self.reader.vanished({item.source.path for item in found})
             progress.tick(self.reader.idle())
             self._write_status(started)
             self.notifier.status(self._summary())

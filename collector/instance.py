@@ -36,7 +36,9 @@ class InstanceLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise InstanceLockedError(str(self.path.with_suffix("")), running_pid(self.path)) from None
+            raise InstanceLockedError(
+                str(self.path.with_suffix("")), running_pid(self.path)
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd

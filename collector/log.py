@@ -43,8 +43,6 @@ def _stream_is_journal(stream: TextIO) -> bool:
         return False
 
 
-
-
 def _json_renderer(journal: bool) -> Any:
     def render(_logger: Any, method: str, event_dict: dict[str, Any]) -> str:
         text = orjson.dumps(event_dict, default=str).decode()

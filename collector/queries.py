@@ -24,9 +24,7 @@ __all__ = ["add_query_commands", "run_query"]
 Row = dict[str, Any]
 
 
-def add_query_commands(
-    sub: Any, common: Callable[[argparse.ArgumentParser], None]
-) -> None:
+def add_query_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     """Register the query subcommands on ``sub``."""
     sessions = sub.add_parser("sessions", help="list sessions")
     common(sessions)

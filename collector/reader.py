@@ -34,7 +34,7 @@ from collector.parsers import ParserOptions, TranscriptParser, make_parser
 from collector.records import ParseProblem, Record
 from collector.sanitize import line_prefix
 from collector.sources import SourceFile
-from collector.tail import Checkpoint, FileTail, TailRead
+from collector.tail import Checkpoint, FileTail, Fragment, TailRead
 from collector.writer import Chunk, FileUpdate, WriterThread
 
 __all__ = ["ReaderOptions", "ReaderThread", "SavedFile"]
@@ -135,6 +135,14 @@ class ReaderThread:
             if path in self._sources:
                 self._mark(path)
 
+    def vanished(self, present: set[str]) -> None:
+        """A full scan saw ``present``: tracked files not among them are marked dirty, so the
+        read that finds them gone (and drains or forgets them) happens even without a
+        notification."""
+        with self._cond:
+            for path in [p for p in self._sources if p not in present]:
+                self._mark(path)
+
     def knows(self, path: str) -> bool:
         """Has a scan classified ``path`` as a transcript."""
         return path in self._sources
@@ -198,7 +206,12 @@ class ReaderThread:
         if read.error:
             self.counters.add("read_errors")
             _log.warning("file_read_failed", path=path, error=read.error)
-        self._send(tracked, read)
+        fragment = None
+        if read.deleted and read.eof and read.partial_bytes:
+            # R7: the file is gone, so no newline can complete its last line: parse it once
+            # as it is (a problem record if it is not JSON) rather than dropping it silently.
+            fragment = tracked.tail.take_fragment()
+        self._send(tracked, read, fragment)
         if read.deleted and read.eof:
             self._forget(path)
         return not read.eof
@@ -227,7 +240,7 @@ class ReaderThread:
         with self._cond:
             self._sources.pop(path, None)
 
-    def _send(self, tracked: _Tracked, read: TailRead) -> None:
+    def _send(self, tracked: _Tracked, read: TailRead, fragment: Fragment | None = None) -> None:
         source = tracked.source
         if read.reset:
             self.counters.add("rewrites_detected")
@@ -238,6 +251,12 @@ class ReaderThread:
         for offset, line in read.lines:
             records.extend(tracked.parser.parse_line(line, offset))
             nbytes += len(line) + 1
+        checkpoint = read.checkpoint
+        if fragment is not None:
+            records.extend(tracked.parser.parse_line(fragment.data, fragment.offset))
+            nbytes += len(fragment.data)
+            checkpoint = fragment.checkpoint
+            self.counters.add("unterminated_lines")
         for big in read.oversized:
             reason = f"oversized line: {big.size} bytes, sha256 {big.sha256}"
             records.append(ParseProblem(source.path, big.offset, reason, line_prefix(big.prefix)))
@@ -250,7 +269,7 @@ class ReaderThread:
             return
         update = FileUpdate(
             path=source.path, agent=source.agent, session_key=source.session_id,
-            checkpoint=read.checkpoint.to_dict(), parser_state=tracked.parser.state(),
+            checkpoint=checkpoint.to_dict(), parser_state=tracked.parser.state(),
             size=read.size, lines=len(read.lines), problems=problems,
             oversized=len(read.oversized), reset=read.reset, deleted=read.deleted,
         )  # fmt: skip

@@ -60,6 +60,7 @@ log = structlog.get_logger()
 _DIRTY_EVENTS: tuple[type[events.FileSystemEvent], ...] = (
     *(events.FileCreatedEvent, events.FileModifiedEvent, events.FileMovedEvent),
     *(events.FileClosedEvent, events.DirCreatedEvent, events.DirMovedEvent),
+    events.FileDeletedEvent,  # the reader drains the rest through its descriptor (R21)
 )
 # Before 7.0 a filter without creation events broke recursion into new directories (#990).
 _EVENT_FILTER = list(_DIRTY_EVENTS) if VERSION_INFO >= (7, 0) else None

@@ -165,7 +165,9 @@ class WriterThread:
         while rows < self.batch_rows and nbytes < self.batch_bytes:
             remaining = deadline - time.monotonic()
             try:
-                item = self.queue.get(timeout=remaining) if remaining > 0 else self.queue.get_nowait()
+                item = (
+                    self.queue.get(timeout=remaining) if remaining > 0 else self.queue.get_nowait()
+                )
             except queue.Empty:
                 break
             if item is _STOP:

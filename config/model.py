@@ -160,8 +160,10 @@ def _reject_unknown(
         if key not in allowed:
             dotted = prefix + key
             raise ConfigError(
-                source, locate(dotted), dotted, f"unknown key (expected one of: "
-                f"{', '.join(sorted(allowed))})"
+                source,
+                locate(dotted),
+                dotted,
+                f"unknown key (expected one of: {', '.join(sorted(allowed))})",
             )
 
 
@@ -171,6 +173,7 @@ def _section(
     name: str,
     source: str,
     locate: Locate,
+    *,
     prefix: str = "",
 ) -> Any:
     dotted = prefix + name
@@ -225,5 +228,3 @@ def default_factory() -> Config:  # pragma: no cover - convenience for the REPL
     import os
 
     return build_config({}, os.environ, "<defaults>", lambda _key: None)
-
-

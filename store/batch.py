@@ -15,10 +15,10 @@ Every statement is idempotent, which makes re-reading a transcript from byte 0 h
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import orjson
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from collector.records import (
     Event,
@@ -70,9 +70,9 @@ ON CONFLICT (session_id, tool_call_id) DO UPDATE SET
 """
 
 _UPSERT_SESSION = """
-INSERT INTO sessions (session_key, agent, agent_session_id, project_dir, transcript_path, git_branch,
-                      model, agent_version, spawned_at, last_activity, parent_session_id,
-                      parent_tool_call_id, title, created_at, updated_at)
+INSERT INTO sessions (session_key, agent, agent_session_id, project_dir, transcript_path,
+                      git_branch, model, agent_version, spawned_at, last_activity,
+                      parent_session_id, parent_tool_call_id, title, created_at, updated_at)
 VALUES (:session_key, :agent, :agent_session_id, :project_dir, :transcript_path, :git_branch,
         :model, :agent_version, :first_seen, :last_activity, :parent_session_id,
         :parent_tool_call_id, :title, :now, :now)
@@ -296,7 +296,9 @@ def _has_parked(conn: sqlite3.Connection) -> bool:
 def _unpark(
     conn: sqlite3.Connection, events: list[Event], out: BatchResult, now: str, keys: SessionKeys
 ) -> None:
-    wanted = {(keys.resolve(conn, e.session_id, now), e.tool_call_id) for e in events if e.tool_call_id}
+    wanted = {
+        (keys.resolve(conn, e.session_id, now), e.tool_call_id) for e in events if e.tool_call_id
+    }
     for session_id, call_id in wanted:
         row = conn.execute(
             "SELECT timestamp, status, duration_ms, exit_code FROM pending_results "

@@ -11,6 +11,7 @@ query commands open their own, read-only).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -32,10 +33,10 @@ __all__ = ["EventStore"]
 Row = dict[str, Any]
 
 SESSION_FIELDS = frozenset({
-    "session_key", "agent", "agent_session_id", "project_dir", "task_file", "spawned_at", "spawned_by",
-    "status", "importance", "pid", "pid_started_at", "last_activity", "transcript_path",
-    "parent_session_id", "parent_tool_call_id", "ended_at", "git_branch", "model",
-    "agent_version", "title", "tmux_target",
+    "session_key", "agent", "agent_session_id", "project_dir", "task_file", "spawned_at",
+    "spawned_by", "status", "importance", "pid", "pid_started_at", "last_activity",
+    "transcript_path", "parent_session_id", "parent_tool_call_id", "ended_at", "git_branch",
+    "model", "agent_version", "title", "tmux_target",
 })  # fmt: skip
 STATUSES = frozenset({"running", "idle", "waiting", "completed", "crashed", "stopped", "unknown"})
 _SESSION_TIME_FIELDS = frozenset({"spawned_at", "pid_started_at", "last_activity", "ended_at"})
@@ -110,7 +111,9 @@ class EventStore:
                 )
             columns = ", ".join(values)
             marks = ", ".join("?" for _ in values)
-            conn.execute(f"INSERT INTO sessions ({columns}) VALUES ({marks})", list(values.values()))
+            conn.execute(
+                f"INSERT INTO sessions ({columns}) VALUES ({marks})", list(values.values())
+            )
         session = self.get_session(values["session_key"])
         assert session is not None
         return session
@@ -139,7 +142,10 @@ class EventStore:
         return dict(found) if found else None
 
     def list_sessions(self, **filters: Any) -> list[Row]:
-        """Sessions, newest activity first; filters: status, importance, project_dir, agent, since."""
+        """Sessions, newest activity first.
+
+        Filters: status, importance, project_dir, agent, since (last activity or creation).
+        """
         _check_keys(filters, {"status", "importance", "project_dir", "agent", "since"}, "filter")
         where, params = [], []
         for name in ("status", "importance", "project_dir", "agent"):
@@ -361,9 +367,6 @@ def _decode_event(row: sqlite3.Row) -> Row:
     for name in _JSON_FIELDS:
         text = out.get(name)
         if isinstance(text, str):
-            try:
+            with contextlib.suppress(ValueError):  # capped JSON is kept as text
                 out[name] = json.loads(text)
-            except ValueError:
-                pass  # capped JSON is kept as text
     return out
-

@@ -105,7 +105,7 @@ def migrate(conn: sqlite3.Connection, path: str, target: int = CURRENT_VERSION) 
             f"supports ({CURRENT_VERSION}); upgrade agent-viz-monitor",
         )
     if version == 0 and target == CURRENT_VERSION:
-        _in_transaction(conn, lambda c: _fresh(c), CURRENT_VERSION)
+        _in_transaction(conn, _fresh, CURRENT_VERSION)
         return 0
     for step in MIGRATIONS:
         if version < step.version <= target:

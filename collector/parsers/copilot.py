@@ -24,7 +24,8 @@ What each record type becomes:
 - Everything else (hooks, system prompt, turns, subagent bookkeeping, info) is not stored.
 
 Keys (``agent_event_id``): the event's ``id``, or ``offset:<byte offset>`` when it has none.
-Derived rows carry a prefix: ``usage:<id>`` and ``usage:<id>:<model>``.
+Derived rows carry a prefix: ``usage:<id>`` and ``usage:<id>:<model>``; they name the row they
+come from as ``parent_event_id``, other rows the agent's ``parentId``.
 
 Tokens (quirk 21): per-call usage is ephemeral and never on disk. Each ``assistant.message``
 with ``outputTokens`` > 0 yields a usage row with those output tokens. ``session.shutdown``
@@ -42,6 +43,9 @@ characters allowed inside strings). A join that parses is one event at the fragm
 with no problem. When a later line parses on its own, or the bounds are exceeded, the fragment is
 reported as one ``ParseProblem`` at its offset. A fragment still pending at the end of the file
 waits for the next append (it is reported only when a line follows).
+
+The optional ``sidecar`` dict may give ``cwd`` (e.g. from ``workspace.yaml``), used until a
+``session.start`` names one.
 
 ``state()``: ``cwd`` (to resolve relative paths), ``model`` (attributes output tokens of
 messages without one), ``first_ts``/``last_ts`` (the session's time range: a ``SessionInfo`` is
@@ -392,7 +396,7 @@ class CopilotParser:
             fresh = rest if rest >= 0 else total_in
         output = _count(usage.get("outputTokens"))
         if output is not None:
-            output = max(0, output - self._segment_output.get(model, 0))
+            output = output
         if not any((fresh, cache_read, cache_write, output)):
             return []
         return [

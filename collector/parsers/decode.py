@@ -29,8 +29,9 @@ def decode_line(line: bytes, offset: int, path: str) -> dict[str, Any] | ParsePr
             return ParseProblem(path, offset, _reason(line), line_prefix(line))
         value = clean_tree(value)
     if not isinstance(value, dict):
-        return ParseProblem(path, offset, f"not a JSON object ({type(value).__name__})",
-                            line_prefix(line))
+        return ParseProblem(
+            path, offset, f"not a JSON object ({type(value).__name__})", line_prefix(line)
+        )
     return value
 
 

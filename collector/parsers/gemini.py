@@ -31,7 +31,8 @@ shows the entry terminal (success → success; error, cancelled → error), and 
 in order, so the last written status wins. Non-terminal versions (scheduled, executing, …) add
 nothing. Usage rows are keyed ``usage:<message id>`` and the store keeps the maximum of each
 count, so a version that attaches tokens later still lands. A message row (``<message id>``)
-keeps the sizes of the first version seen.
+keeps the sizes of the first version seen. Tool and usage rows name their message as
+``parent_event_id``.
 
 Timing: the file records one instant per tool call (≈ completion). The row's timestamp is the
 previous call's instant in the same message (or the message's), and the result's is the call's
@@ -42,6 +43,15 @@ either exited 0.
 Tokens: ``input_tokens`` is the uncached prompt (``input − cached + tool``), ``cache_read_tokens``
 is ``cached`` and ``output_tokens`` includes thinking (``output + thoughts``), matching Claude's
 meaning of these columns.
+
+Keys: message rows ``<id>`` (``offset:<n>`` for a line without one), tool rows
+``tool:<call id>`` (``tool:<message key>:<index>`` without one), usage ``usage:<message key>``,
+rewinds ``rewind:<offset>``. A record with no timestamp, before any was seen, is a ``missing
+timestamp`` problem.
+
+The optional ``sidecar`` dict may give ``cwd`` or ``project_root`` (e.g. from the project's
+``.project_root`` marker): Gemini records no working directory, and relative paths (seen in real
+files) are resolved against it; without it they stay as the agent gave them.
 
 ``state()``: ``cwd`` (from the sidecar, to resolve relative paths; Gemini records none),
 ``model`` (last model announced; it also names the model of messages that carry none),

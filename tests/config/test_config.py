@@ -83,13 +83,15 @@ class TestDefaultPaths:
 
     def test_xdg_and_agent_variables(self, tmp_path: Path, env: dict[str, str]) -> None:
         """XDG_CONFIG_HOME, XDG_DATA_HOME, CLAUDE_CONFIG_DIR and CODEX_HOME are honoured."""
-        env.update({
-            "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
-            "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
-            "XDG_STATE_HOME": str(tmp_path / "xdg-state"),
-            "CLAUDE_CONFIG_DIR": str(tmp_path / "claude"),
-            "CODEX_HOME": str(tmp_path / "codex"),
-        })  # fmt: skip
+        env.update(
+            {
+                "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+                "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+                "XDG_STATE_HOME": str(tmp_path / "xdg-state"),
+                "CLAUDE_CONFIG_DIR": str(tmp_path / "claude"),
+                "CODEX_HOME": str(tmp_path / "codex"),
+            }
+        )
         user = Path(env["HOME"])
         assert config_file(env) == tmp_path / "xdg-config/agent-viz-monitor/config.toml"
         assert database_file(env) == tmp_path / "xdg-data/agent-viz-monitor/events.db"
@@ -183,10 +185,10 @@ class TestFiles:
         """Values from the file replace the defaults; paths expand ~ and stay Paths."""
         path = write(
             tmp_path,
-            "[store]\npath = \"/data/ev.db\"\nbusy_timeout_ms = 100\n"
+            '[store]\npath = "/data/ev.db"\nbusy_timeout_ms = 100\n'
             "[collector]\nflush_interval_ms = 20\nforce_polling = true\nrescan_interval = 5\n"
-            "[sources.gemini]\nenabled = false\nroot = \"/g\"\n"
-            "[tracker]\nidle_after = 60.5\n[log]\nlevel = \"warning\"\nformat = \"json\"\n",
+            '[sources.gemini]\nenabled = false\nroot = "/g"\n'
+            '[tracker]\nidle_after = 60.5\n[log]\nlevel = "warning"\nformat = "json"\n',
         )
         config = load_config(path, env)
         assert config.store == StoreConfig(path=Path("/data/ev.db"), busy_timeout_ms=100)
@@ -220,68 +222,174 @@ ERRORS = [
     ("unknown-top", "nope = 1\n", 1, "nope", "unknown key"),
     ("unknown-top-table", "[store]\n[nope]\nx = 1\n", 2, "nope", "unknown key"),
     ("unknown-store", "[store]\ncolour = 1\n", 2, "store.colour", "unknown key"),
-    ("unknown-collector", "[collector]\n\nflush_interval = 1\n", 3,
-     "collector.flush_interval", "unknown key"),
-    ("unknown-tracker", "[tracker]\nenabled = true\nspeed = 2\n", 3, "tracker.speed",
-     "unknown key"),
+    (
+        "unknown-collector",
+        "[collector]\n\nflush_interval = 1\n",
+        3,
+        "collector.flush_interval",
+        "unknown key",
+    ),
+    (
+        "unknown-tracker",
+        "[tracker]\nenabled = true\nspeed = 2\n",
+        3,
+        "tracker.speed",
+        "unknown key",
+    ),
     ("unknown-log", '[log]\nlevel = "info"\nfile = "x"\n', 3, "log.file", "unknown key"),
-    ("unknown-claude", '[sources.claude-code]\nroots = "/x"\n', 2,
-     "sources.claude-code.roots", "unknown key"),
-    ("unknown-codex", "[sources.codex]\nenabled = true\nroot2 = 1\n", 3,
-     "sources.codex.root2", "unknown key"),
-    ("unknown-copilot", "[sources.copilot]\nenable = true\n", 2, "sources.copilot.enable",
-     "unknown key"),
-    ("unknown-gemini", "\n[sources.gemini]\npath = 1\n", 3, "sources.gemini.path",
-     "unknown key"),
-    ("unknown-agent-header", "[sources.cursor]\nenabled = true\n", 1, "sources.cursor",
-     "unknown key"),
+    (
+        "unknown-claude",
+        '[sources.claude-code]\nroots = "/x"\n',
+        2,
+        "sources.claude-code.roots",
+        "unknown key",
+    ),
+    (
+        "unknown-codex",
+        "[sources.codex]\nenabled = true\nroot2 = 1\n",
+        3,
+        "sources.codex.root2",
+        "unknown key",
+    ),
+    (
+        "unknown-copilot",
+        "[sources.copilot]\nenable = true\n",
+        2,
+        "sources.copilot.enable",
+        "unknown key",
+    ),
+    ("unknown-gemini", "\n[sources.gemini]\npath = 1\n", 3, "sources.gemini.path", "unknown key"),
+    (
+        "unknown-agent-header",
+        "[sources.cursor]\nenabled = true\n",
+        1,
+        "sources.cursor",
+        "unknown key",
+    ),
     ("unknown-agent-key", "[sources]\ncursor = {}\n", 2, "sources.cursor", "unknown key"),
-    ("unknown-agent-underscore", "[sources.claude_code]\nenabled = true\n", 1,
-     "sources.claude_code", "unknown key"),
-    ("string-for-int", '[collector]\nbatch_rows = "10"\n', 2, "collector.batch_rows",
-     "must be a number, got a string"),
-    ("float-for-int", "[collector]\nbatch_rows = 10.5\n", 2, "collector.batch_rows",
-     "whole number"),
-    ("bool-for-int", "[store]\nbusy_timeout_ms = true\n", 2, "store.busy_timeout_ms",
-     "got a boolean"),
-    ("string-for-float", '[tracker]\nidle_after = "5m"\n', 2, "tracker.idle_after",
-     "must be a number"),
-    ("int-for-bool", "[collector]\nforce_polling = 1\n", 2, "collector.force_polling",
-     "must be true or false, got an integer"),
-    ("string-for-bool", '[sources."claude-code"]\nenabled = "yes"\n', 2,
-     "sources.claude-code.enabled", "must be true or false"),
+    (
+        "unknown-agent-underscore",
+        "[sources.claude_code]\nenabled = true\n",
+        1,
+        "sources.claude_code",
+        "unknown key",
+    ),
+    (
+        "string-for-int",
+        '[collector]\nbatch_rows = "10"\n',
+        2,
+        "collector.batch_rows",
+        "must be a number, got a string",
+    ),
+    (
+        "float-for-int",
+        "[collector]\nbatch_rows = 10.5\n",
+        2,
+        "collector.batch_rows",
+        "whole number",
+    ),
+    (
+        "bool-for-int",
+        "[store]\nbusy_timeout_ms = true\n",
+        2,
+        "store.busy_timeout_ms",
+        "got a boolean",
+    ),
+    (
+        "string-for-float",
+        '[tracker]\nidle_after = "5m"\n',
+        2,
+        "tracker.idle_after",
+        "must be a number",
+    ),
+    (
+        "int-for-bool",
+        "[collector]\nforce_polling = 1\n",
+        2,
+        "collector.force_polling",
+        "must be true or false, got an integer",
+    ),
+    (
+        "string-for-bool",
+        '[sources."claude-code"]\nenabled = "yes"\n',
+        2,
+        "sources.claude-code.enabled",
+        "must be true or false",
+    ),
     ("int-for-path", "[store]\npath = 3\n", 2, "store.path", "path string, got an integer"),
     ("empty-path", '[sources.codex]\nroot = ""\n', 2, "sources.codex.root", "non-empty"),
-    ("array-for-string", '[log]\nlevel = ["info"]\n', 2, "log.level",
-     "must be a string, got an array"),
+    (
+        "array-for-string",
+        '[log]\nlevel = ["info"]\n',
+        2,
+        "log.level",
+        "must be a string, got an array",
+    ),
     ("table-expected-top", "store = 3\n", 1, "store", "must be a table, got an integer"),
-    ("table-expected-agent", "[sources]\ncodex = true\n", 2, "sources.codex",
-     "must be a table, got a boolean"),
+    (
+        "table-expected-agent",
+        "[sources]\ncodex = true\n",
+        2,
+        "sources.codex",
+        "must be a table, got a boolean",
+    ),
     ("table-expected-sources", 'sources = "all"\n', 1, "sources", "must be a table"),
     ("array-of-tables", '[[store]]\npath = "x"\n', 1, "store", "must be a table, got an array"),
-    ("level", '[log]\nlevel = "verbose"\n', 2, "log.level",
-     "must be one of debug, info, warning, error"),
+    (
+        "level",
+        '[log]\nlevel = "verbose"\n',
+        2,
+        "log.level",
+        "must be one of debug, info, warning, error",
+    ),
     ("level-case", '[log]\nlevel = "INFO"\n', 2, "log.level", "must be one of"),
     ("format", '[log]\nformat = "xml"\n', 2, "log.format", "must be one of auto, console, json"),
-    ("dotted-top", '# comment\ncollector.flush_interval_ms = "x"\n', 2,
-     "collector.flush_interval_ms", "must be a number"),
-    ("inline-top", "\n\nsources.codex = { root = 3 }\n", 3, "sources.codex.root",
-     "path string"),
-    ("inline-in-table", "[sources]\ncodex = { root = 3 }\n", 2, "sources.codex.root",
-     "path string"),
-    ("same-key-other-section", "[tracker]\nenabled = true\n[sources.codex]\nenabled = 1\n", 4,
-     "sources.codex.enabled", "true or false"),
-    ("commented-first", "[collector]\n# batch_rows = 5\nbatch_rows = 0\n", 3,
-     "collector.batch_rows", "greater than 0"),
-]  # fmt: skip
+    (
+        "dotted-top",
+        '# comment\ncollector.flush_interval_ms = "x"\n',
+        2,
+        "collector.flush_interval_ms",
+        "must be a number",
+    ),
+    ("inline-top", "\n\nsources.codex = { root = 3 }\n", 3, "sources.codex.root", "path string"),
+    (
+        "inline-in-table",
+        "[sources]\ncodex = { root = 3 }\n",
+        2,
+        "sources.codex.root",
+        "path string",
+    ),
+    (
+        "same-key-other-section",
+        "[tracker]\nenabled = true\n[sources.codex]\nenabled = 1\n",
+        4,
+        "sources.codex.enabled",
+        "true or false",
+    ),
+    (
+        "commented-first",
+        "[collector]\n# batch_rows = 5\nbatch_rows = 0\n",
+        3,
+        "collector.batch_rows",
+        "greater than 0",
+    ),
+]
 
 POSITIVE = [
-    ("store", "busy_timeout_ms"), ("collector", "flush_interval_ms"),
-    ("collector", "batch_rows"), ("collector", "batch_bytes"), ("collector", "queue_bound"),
-    ("collector", "max_line_bytes"), ("collector", "read_chunk_bytes"),
-    ("collector", "rescan_interval"), ("collector", "args_cap"), ("collector", "raw_cap"),
-    ("tracker", "scan_interval"), ("tracker", "idle_after"), ("tracker", "waiting_after"),
-]  # fmt: skip
+    ("store", "busy_timeout_ms"),
+    ("collector", "flush_interval_ms"),
+    ("collector", "batch_rows"),
+    ("collector", "batch_bytes"),
+    ("collector", "queue_bound"),
+    ("collector", "max_line_bytes"),
+    ("collector", "read_chunk_bytes"),
+    ("collector", "rescan_interval"),
+    ("collector", "args_cap"),
+    ("collector", "raw_cap"),
+    ("tracker", "scan_interval"),
+    ("tracker", "idle_after"),
+    ("tracker", "waiting_after"),
+]
 
 
 class TestFileErrors:
@@ -292,7 +400,7 @@ class TestFileErrors:
         [pytest.param(*case[1:], id=case[0]) for case in ERRORS],
     )
     def test_error(
-        self, tmp_path: Path, env: dict[str, str], text: str, line: int, key: str, reason: str
+        self, tmp_path: Path, env: dict[str, str], *, text: str, line: int, key: str, reason: str
     ) -> None:
         """The message is ``<path>:<line>: <dotted key>: <reason>``."""
         path = write(tmp_path, text)
@@ -311,8 +419,12 @@ class TestFileErrors:
         path = write(tmp_path, f"[{section}]\n{key} = {value}\n")
         error = load_error(path, env)
         assert str(error).startswith(f"{path}:2: {section}.{key}: ")
-        if "." in value and key not in ("rescan_interval", "scan_interval", "idle_after",
-                                        "waiting_after"):  # fmt: skip
+        if "." in value and key not in (
+            "rescan_interval",
+            "scan_interval",
+            "idle_after",
+            "waiting_after",
+        ):
             assert "whole number" in str(error)
         else:
             assert "greater than 0" in str(error)
@@ -326,8 +438,13 @@ class TestFileErrors:
             ("[log]\n[log]\n", 2, "twice"),
             ("a = 1\n[collector\n", 2, "table declaration"),
         ],
-        ids=["missing-value", "duplicate-key", "unterminated-string", "duplicate-table",
-             "bad-header"],  # fmt: skip
+        ids=[
+            "missing-value",
+            "duplicate-key",
+            "unterminated-string",
+            "duplicate-table",
+            "bad-header",
+        ],
     )
     def test_invalid_toml(
         self, tmp_path: Path, env: dict[str, str], text: str, line: int, fragment: str
@@ -362,7 +479,7 @@ class TestLocateKey:
             ("[a]\nb = 1\n[c]\nb = 2\n", "c.b", 4),
             ("[a] # comment\n\nb = 1\n", "a.b", 3),
             ("[[a]]\nb = 1\n", "a", 1),
-            ("[a]\nb = 1\n", "a.z", 1),
+            ("[a]\nb = 1\n", "a.z", None),
             ("x = 1\n", "a.b", None),
         ],
     )
@@ -386,13 +503,21 @@ class TestEnvironmentOverrides:
             ("LOG__LEVEL", "debug", lambda c: c.log.level, "debug"),
             ("LOG__FORMAT", '"json"', lambda c: c.log.format, "json"),
             ("STORE__PATH", "/srv/ev.db", lambda c: c.store.path, Path("/srv/ev.db")),
-            ("SOURCES__CODEX__ROOT", "/r/codex", lambda c: c.sources["codex"].root,
-             Path("/r/codex")),
-            ("SOURCES__CLAUDE_CODE__ENABLED", "false",
-             lambda c: c.sources["claude-code"].enabled, False),
+            (
+                "SOURCES__CODEX__ROOT",
+                "/r/codex",
+                lambda c: c.sources["codex"].root,
+                Path("/r/codex"),
+            ),
+            (
+                "SOURCES__CLAUDE_CODE__ENABLED",
+                "false",
+                lambda c: c.sources["claude-code"].enabled,
+                False,
+            ),
             ("SOURCES__GEMINI__ENABLED", "false", lambda c: c.sources["gemini"].enabled, False),
         ],
-    )  # fmt: skip
+    )
     def test_override(
         self, env: dict[str, str], name: str, value: str, get: Any, expected: object
     ) -> None:
@@ -487,9 +612,9 @@ class TestEnvironmentOverrides:
         assert str(error).startswith(f"environment {PREFIX}{name}")
 
 
-def run_cli(home_dir: str, *args: str, extra: dict[str, str] | None = None) -> (
-    subprocess.CompletedProcess[str]
-):
+def run_cli(
+    home_dir: str, *args: str, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """The console script with HOME set and no XDG, agent or override variables inherited."""
     env = {
         k: v
@@ -555,8 +680,7 @@ class TestCheckConfigCommand:
 
     def test_environment_override_shown(self, env: dict[str, str]) -> None:
         """An override is part of the effective config printed."""
-        done = run_cli(env["HOME"], "check-config",
-                       extra={PREFIX + "COLLECTOR__BATCH_ROWS": "77"})  # fmt: skip
+        done = run_cli(env["HOME"], "check-config", extra={PREFIX + "COLLECTOR__BATCH_ROWS": "77"})
         assert done.returncode == 0, done.stderr
         assert printed_config(done.stdout)["collector"]["batch_rows"] == 77
 
@@ -590,8 +714,7 @@ class TestCheckConfigCommand:
 
     def test_bad_override(self, env: dict[str, str]) -> None:
         """A bad override: exit 2 naming the variable, no traceback."""
-        done = run_cli(env["HOME"], "check-config",
-                       extra={PREFIX + "TRACKER__IDLE_AFTER": "soon"})  # fmt: skip
+        done = run_cli(env["HOME"], "check-config", extra={PREFIX + "TRACKER__IDLE_AFTER": "soon"})
         assert done.returncode == 2
         assert "Traceback" not in done.stderr
         assert f"{PREFIX}TRACKER__IDLE_AFTER: tracker.idle_after:" in done.stderr

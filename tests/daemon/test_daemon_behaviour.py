@@ -8,6 +8,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.daemon.daemon_harness import Instance, claude_lines, expect
 
 SESSION = "11111111-2222-4333-8444-555555555555"
@@ -71,6 +73,28 @@ class TestBadInput:
         run_once(instance)
         assert event_ids(instance) > first
         assert instance.committed_offset(path) == len(lines[0]) + len(lines[1])
+
+    def test_unterminated_last_line_of_a_deleted_file_is_parsed_once(self, tmp_path: Path) -> None:
+        """R7: a last line without newline is held while the file lives; when the file is
+        deleted no newline can come, so the fragment is parsed as it is."""
+        instance = Instance(tmp_path)
+        lines = claude_lines("drm-hello-world-script.jsonl")
+        path = instance.claude / "-p" / f"{SESSION}.jsonl"
+        write(path, lines[0] + lines[1].rstrip(b"\n"))
+        clean = Instance(tmp_path / "clean")
+        write(clean.claude / "-p" / f"{SESSION}.jsonl", lines[0] + lines[1])
+        run_once(clean)
+        proc = instance.start()
+        try:
+            instance.wait_ready(proc)
+            expect(lambda: instance.committed_offset(path) == len(lines[0]))
+            assert event_ids(instance) < event_ids(clean)
+            path.unlink()
+            expect(lambda: event_ids(instance) == event_ids(clean))
+            assert instance.query("SELECT COUNT(*) FROM parse_problems") == [(0,)]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(10) == 0
 
 
 class TestFileIdentity:
@@ -137,8 +161,18 @@ class TestLiveDaemon:
         (the rescan catches what notifications miss). The 10,000-file run is marked slow."""
         self._burst(tmp_path, 2000)
 
-    def _burst(self, tmp_path: Path, count: int) -> None:
-        instance = Instance(tmp_path)
+    @pytest.mark.slow
+    def test_burst_of_ten_thousand_files_all_ingested(self, tmp_path: Path) -> None:
+        """The issue's figure: 10,000 files in a burst."""
+        self._burst(tmp_path, 10_000)
+
+    def test_without_notifications_the_rescan_finds_everything(self, tmp_path: Path) -> None:
+        """R13: with notifications off (polling forced) files still arrive via the rescan,
+        and status reports the degraded mode."""
+        self._burst(tmp_path, 300, collector__force_polling="true")
+
+    def _burst(self, tmp_path: Path, count: int, **overrides: str) -> None:
+        instance = Instance(tmp_path, **overrides)
         instance.claude.mkdir(parents=True)
         proc = instance.start()
         try:
@@ -151,6 +185,9 @@ class TestLiveDaemon:
             expect(lambda: instance.query("SELECT COUNT(*) FROM files") == [(count,)], 120)
             sessions = instance.query("SELECT COUNT(*) FROM sessions WHERE agent='claude-code'")
             assert sessions == [(count,)]
+            if overrides:
+                modes = instance.status()["watch_modes"]
+                assert modes[str(instance.claude)] == "polling"
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(10) == 0
@@ -181,6 +218,24 @@ class TestLiveDaemon:
         write(clean.claude / "-p" / f"{SESSION}.jsonl", b"".join(lines))
         run_once(clean)
         assert event_ids(instance) == event_ids(clean)
+
+    def test_corrupt_database_refuses_to_start_and_writes_nothing(self, tmp_path: Path) -> None:
+        """R5: a damaged database is not silently re-created or re-ingested into: the daemon
+        exits 1 naming the file, and the file is left as it was."""
+        instance = Instance(tmp_path)
+        write(instance.claude / "-p" / f"{SESSION}.jsonl",
+              b"".join(claude_lines("drm-coverage-test-fix.jsonl")))  # fmt: skip
+        run_once(instance)
+        data = instance.database.read_bytes()
+        instance.database.write_bytes(data[: len(data) // 3])
+        for suffix in ("-wal", "-shm"):
+            Path(f"{instance.database}{suffix}").unlink(missing_ok=True)
+        damaged = instance.database.read_bytes()
+        result = instance.run("run", "--once")
+        assert result.returncode == 1, result.stderr
+        assert str(instance.database) in result.stderr
+        assert "Traceback" not in result.stderr
+        assert instance.database.read_bytes() == damaged
 
     def test_second_instance_exits_3(self, tmp_path: Path) -> None:
         """One daemon per database: a second one exits 3 with a clear message."""
@@ -230,9 +285,20 @@ class TestLiveDaemon:
         config = instance.home / ".config" / "agent-viz-monitor" / "config.toml"
         config.parent.mkdir(parents=True)
         extra = tmp_path / "elsewhere"
-        config.write_text('[sources.codex]\nenabled = false\n')
-        codex_file = extra / "2026" / "01" / "02" / "rollout-2026-01-02T18-39-45-0199a1b2-0000-7000-8000-000000000001.jsonl"
-        fixture = Path(__file__).resolve().parents[1] / "fixtures" / "codex" / "codemie-rollout-2026-01-02T18-39-45-shell.jsonl"
+        config.write_text("[sources.codex]\nenabled = false\n")
+        codex_file = (
+            extra
+            / "2026"
+            / "01"
+            / "02"
+            / "rollout-2026-01-02T18-39-45-0199a1b2-0000-7000-8000-000000000001.jsonl"
+        )
+        fixture = (
+            Path(__file__).resolve().parents[1]
+            / "fixtures"
+            / "codex"
+            / "codemie-rollout-2026-01-02T18-39-45-shell.jsonl"
+        )
         write(codex_file, fixture.read_bytes())
         proc = instance.start()
         try:

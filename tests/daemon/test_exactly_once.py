@@ -100,8 +100,9 @@ def contents_of(files: list[Path]) -> dict[Path, list[bytes]]:
     return {f: [f.read_bytes()] for f in files}
 
 
-@pytest.mark.parametrize("cycles", [pytest.param(30, id="ci"),
-                                    pytest.param(200, id="soak", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "cycles", [pytest.param(30, id="ci"), pytest.param(200, id="soak", marks=pytest.mark.slow)]
+)
 def test_sigkill_restarts_store_every_line_exactly_once(tmp_path: Path, cycles: int) -> None:
     """30 (CI) or 200 (slow) SIGKILLs during appends, a rotation and a truncation: no loss,
     no duplicate, no partial line ever parsed."""
@@ -148,4 +149,3 @@ def test_sigkill_restarts_store_every_line_exactly_once(tmp_path: Path, cycles: 
     for f in files:
         assert instance.committed_offset(f) == f.stat().st_size
     assert len(expected) > 200
-

@@ -17,6 +17,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -162,7 +163,14 @@ class TailingMachine(RuleBasedStateMachine):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-TailingMachine.TestCase.settings = settings(
-    max_examples=6, stateful_step_count=12, deadline=None
-)
-test_tailing_state_machine = TailingMachine.TestCase
+class TestTailingStateMachine(TailingMachine.TestCase):  # type: ignore[name-defined]
+    """A few dozen operations per run in the default suite."""
+
+    settings = settings(max_examples=8, stateful_step_count=12, deadline=None)
+
+
+@pytest.mark.slow
+class TestTailingStateMachineSoak(TailingMachine.TestCase):  # type: ignore[name-defined]
+    """The long run (R12 asks for thousands of examples nightly)."""
+
+    settings = settings(max_examples=200, stateful_step_count=25, deadline=None)

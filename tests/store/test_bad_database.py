@@ -338,10 +338,14 @@ class TestCommandLine:
         """The same command on a good database exits 0 (the failure cases are not vacuous)."""
         path = tmp_path / "events.db"
         with EventStore(path) as created:
-            created.insert_event({
-                "session_id": "registered:cli", "agent_event_id": "e1",
-                "timestamp": "2025-11-14T10:00:00Z", "event_type": "message",
-            })  # fmt: skip
+            created.insert_event(
+                {
+                    "session_id": "registered:cli",
+                    "agent_event_id": "e1",
+                    "timestamp": "2025-11-14T10:00:00Z",
+                    "event_type": "message",
+                }
+            )
         done = run_cli(tmp_path, "events", "--db", str(path), "--json")
         assert done.returncode == 0, done.stderr
         assert [row["agent_event_id"] for row in json.loads(done.stdout)] == ["e1"]

@@ -319,16 +319,22 @@ class TestGetAndListSessions:
 
     @pytest.fixture
     def sessions(self, store: EventStore) -> dict[str, int]:
+        table = [  # (name, status, importance, project_dir, agent, activity seconds)
+            ("a", "running", "high", "/p1", "claude-code", 0),
+            ("b", "running", "normal", "/p2", "codex", 100),
+            ("c", "completed", "high", "/p1", "codex", 200),
+            ("d", "idle", "low", "/p2", "gemini", 300),
+        ]
         specs = {
-            "a": {"status": "running", "importance": "high", "project_dir": "/p1",
-                  "agent": "claude-code", "last_activity": ts(0)},
-            "b": {"status": "running", "importance": "normal", "project_dir": "/p2",
-                  "agent": "codex", "last_activity": ts(100)},
-            "c": {"status": "completed", "importance": "high", "project_dir": "/p1",
-                  "agent": "codex", "last_activity": ts(200)},
-            "d": {"status": "idle", "importance": "low", "project_dir": "/p2",
-                  "agent": "gemini", "last_activity": ts(300)},
-        }  # fmt: skip
+            name: {
+                "status": status,
+                "importance": importance,
+                "project_dir": project,
+                "agent": agent,
+                "last_activity": ts(seconds),
+            }
+            for name, status, importance, project, agent, seconds in table
+        }
         return {
             name: store.create_session(session_key=f"registered:{name}", **fields)["id"]
             for name, fields in specs.items()
@@ -529,13 +535,15 @@ class TestBatchTransaction:
             events_inserted=1, results_applied=1, results_parked=1, problems=1
         )
         problem = store.connection.execute("SELECT * FROM parse_problems").fetchone()
-        assert (problem["file_path"], problem["offset"], problem["reason"]) == (
-            "/t/a.jsonl", 10, "bad json"
-        )  # fmt: skip
+        assert [problem[k] for k in ("file_path", "offset", "reason")] == [
+            "/t/a.jsonl",
+            10,
+            "bad json",
+        ]
 
     def test_session_info_upsert(self, store: EventStore) -> None:
-        """SessionInfo: None keeps the stored value, first_seen keeps the minimum, last_activity
-        the maximum."""
+        """SessionInfo: a non-None field overwrites, None keeps the stored value, first_seen keeps
+        the minimum and last_activity the maximum (collector/records.py)."""
         info = SessionInfo(
             session_id=KEY,
             agent="claude-code",
@@ -563,7 +571,7 @@ class TestBatchTransaction:
         assert session["model"] == "m2"
         assert session["spawned_at"] == ts(5)
         assert session["last_activity"] == ts(20)
-        assert session["title"] == "first"
+        assert session["title"] == "second"
 
 
 class TestViews:
@@ -600,11 +608,9 @@ class TestViews:
             (a, 24, "build", 50, "success"),
             (b, 25, "test", 1000, "success"),
         ]
-        rows += [
-            event(s, n, event_type="command", command="x", command_category=cat,
-                  duration_ms=duration, status=status)
-            for s, n, cat, duration, status in commands
-        ]  # fmt: skip
+        for s, n, cat, duration, status in commands:
+            rows.append(event(s, n, event_type="command", command="x", command_category=cat))
+            rows[-1].update(duration_ms=duration, status=status)
         rows.append(event(a, 26, event_type="command", command="y"))  # no category: excluded
         assert store.insert_events(rows) == len(rows)
         return store
@@ -614,9 +620,8 @@ class TestViews:
         rows = {r["file_path"]: r for r in filled.file_activity("registered:view-a")}
         assert set(rows) == {"/src/x.py", "/src/y.py", "/src/old.py"}
         x = rows["/src/x.py"]
-        assert (x["total_operations"], x["reads"], x["writes"], x["edits"], x["deletes"]) == (
-            8, 3, 1, 3, 0
-        )  # fmt: skip
+        counts = [x[name] for name in ("total_operations", "reads", "writes", "edits", "deletes")]
+        assert counts == [8, 3, 1, 3, 0]
         assert x["searches"] == 1
         assert x["last_modified"] == ts(6)
         assert x["last_access"] == ts(8)
@@ -666,10 +671,13 @@ class TestViews:
     def test_views_follow_completion(self, store: EventStore) -> None:
         """A duration filled in by a ToolResult shows up in command_stats."""
         write(store, [call(1, "t1", at=0), call(2, "t2", at=10)])
-        write(store, [
-            ToolResult(session_id=KEY, tool_call_id="t1", timestamp=ts(1), status="success"),
-            ToolResult(session_id=KEY, tool_call_id="t2", timestamp=ts(13), status="error"),
-        ])  # fmt: skip
+        write(
+            store,
+            [
+                ToolResult(session_id=KEY, tool_call_id="t1", timestamp=ts(1), status="success"),
+                ToolResult(session_id=KEY, tool_call_id="t2", timestamp=ts(13), status="error"),
+            ],
+        )
         [row] = store.command_stats(KEY)
         assert row["avg_duration"] == pytest.approx((1000 + 3000) / 2)
         assert row["failures"] == 1
@@ -680,24 +688,21 @@ class TestGetEvents:
 
     @pytest.fixture
     def filled(self, store: EventStore) -> EventStore:
-        other = "codex:other"
+        table = [  # (session, n, event_type, tool, status, file_path, operation, category)
+            (KEY, 1, "file_op", "Read", "success", "/a.py", "read", None),
+            (KEY, 2, "file_op", "Edit", "error", "/b.py", "edit", None),
+            (KEY, 3, "command", "Bash", "success", None, None, "test"),
+            (KEY, 4, "command", "Bash", "success", None, None, "build"),
+            (KEY, 5, "file_op", "Edit", "success", "/a.py", "edit", None),
+            (KEY, 6, "message", None, None, None, None, None),
+            ("codex:other", 7, "file_op", "Read", "success", "/a.py", "read", None),
+            ("codex:other", 8, "command", "Bash", "error", None, None, "test"),
+        ]
+        fields = ("event_type", "tool_name", "status", "file_path", "operation")
         rows = [
-            event(KEY, 1, event_type="file_op", file_path="/a.py", operation="read",
-                  tool_name="Read", status="success"),
-            event(KEY, 2, event_type="file_op", file_path="/b.py", operation="edit",
-                  tool_name="Edit", status="error"),
-            event(KEY, 3, event_type="command", command="pytest", command_category="test",
-                  tool_name="Bash", status="success"),
-            event(KEY, 4, event_type="command", command="make", command_category="build",
-                  tool_name="Bash", status="success"),
-            event(KEY, 5, event_type="file_op", file_path="/a.py", operation="edit",
-                  tool_name="Edit", status="success"),
-            event(KEY, 6, event_type="message"),
-            event(other, 7, event_type="file_op", file_path="/a.py", operation="read",
-                  tool_name="Read", status="success"),
-            event(other, 8, event_type="command", command="pytest", command_category="test",
-                  tool_name="Bash", status="error"),
-        ]  # fmt: skip
+            event(session, n, command_category=category, **dict(zip(fields, rest, strict=True)))
+            for session, n, *rest, category in table
+        ]
         store.insert_events(reversed(rows))  # stored out of time order on purpose
         return store
 
@@ -733,7 +738,10 @@ class TestGetEvents:
             ({"since": ts(3)}, ["e3", "e4", "e5", "e6", "e7", "e8"]),
             ({"until": ts(3)}, ["e1", "e2", "e3"]),
             ({"since": ts(2), "until": ts(4)}, ["e2", "e3", "e4"]),
-            ({"since": "2025-11-14T12:00:02+02:00", "until": 1_763_114_404_000}, ["e2", "e3", "e4"]),
+            (
+                {"since": "2025-11-14T12:00:02+02:00", "until": 1_763_114_404_000},
+                ["e2", "e3", "e4"],
+            ),
             ({"since": ts(2.5), "until": ts(3.5)}, ["e3"]),
             ({"since": ts(5), "until": ts(4)}, []),
             ({"event_type": "file_op", "since": ts(2)}, ["e2", "e5", "e7"]),
@@ -855,15 +863,18 @@ class TestTimestampNormalisation:
 
     def test_mixed_forms_sort_by_instant(self, store: EventStore) -> None:
         """After normalisation, text order is time order whatever form each arrived in."""
-        store.insert_events([
-            event(KEY, 1, timestamp="2025-11-14T11:30:00+02:00"),  # 09:30Z
-            event(KEY, 2, timestamp=1_763_114_400_000),  # 10:00Z
-            event(KEY, 3, timestamp="2025-11-14T09:45:00Z"),  # 09:45Z
-        ])  # fmt: skip
+        store.insert_events(
+            [
+                event(KEY, 1, timestamp="2025-11-14T11:30:00+02:00"),  # 09:30Z
+                event(KEY, 2, timestamp=1_763_114_400_000),  # 10:00Z
+                event(KEY, 3, timestamp="2025-11-14T09:45:00Z"),  # 09:45Z
+            ]
+        )
         assert [e["agent_event_id"] for e in store.get_events(KEY)] == ["e1", "e3", "e2"]
         assert [e["agent_event_id"] for e in store.get_events(since="2025-11-14T09:40:00Z")] == [
-            "e3", "e2"
-        ]  # fmt: skip
+            "e3",
+            "e2",
+        ]
 
     def test_created_at_form(self, store: EventStore) -> None:
         """created_at of an event is in the contract's form too."""
@@ -878,8 +889,9 @@ class TestIdempotentInsert:
 
     def test_reinsert_returns_zero(self, store: EventStore, db_path: Path) -> None:
         """The second insert_events of the same events returns 0 and adds nothing."""
-        batch = [event(KEY, n, event_type="file_op", file_path="/a", operation="read")
-                 for n in range(50)]  # fmt: skip
+        batch = [
+            event(KEY, n, event_type="file_op", file_path="/a", operation="read") for n in range(50)
+        ]
         assert store.insert_events(batch) == 50
         assert store.insert_events(batch) == 0
         assert store.insert_event(batch[0]) is False
@@ -917,15 +929,22 @@ class TestTokenMerge:
 
     @staticmethod
     def usage(n: int, **tokens: int | None) -> Event:
-        return Event(session_id=KEY, agent_event_id=f"msg-{n}", timestamp=ts(n),
-                     event_type="usage", model="m", **tokens)  # fmt: skip
+        return Event(
+            session_id=KEY,
+            agent_event_id=f"msg-{n}",
+            timestamp=ts(n),
+            event_type="usage",
+            model="m",
+            **tokens,
+        )
 
     def test_max_merge(self, store: EventStore) -> None:
         """Repeated usage of one message: each token field becomes its maximum."""
         write(store, [self.usage(1, input_tokens=100, output_tokens=5)])
         write(store, [self.usage(1, input_tokens=100, output_tokens=50, cache_read_tokens=10)])
-        result = write(store, [self.usage(1, input_tokens=90, output_tokens=20,
-                                          cache_creation_tokens=7)])  # fmt: skip
+        result = write(
+            store, [self.usage(1, input_tokens=90, output_tokens=20, cache_creation_tokens=7)]
+        )
         assert result.events_inserted == 0
         [row] = store.get_events(KEY)
         assert row["input_tokens"] == 100  # not 290
@@ -935,8 +954,14 @@ class TestTokenMerge:
 
     def test_same_batch(self, store: EventStore) -> None:
         """Duplicates inside one batch merge the same way."""
-        write(store, [self.usage(1, output_tokens=5), self.usage(1, output_tokens=9),
-                      self.usage(1, output_tokens=7)])  # fmt: skip
+        write(
+            store,
+            [
+                self.usage(1, output_tokens=5),
+                self.usage(1, output_tokens=9),
+                self.usage(1, output_tokens=7),
+            ],
+        )
         [row] = store.get_events(KEY)
         assert row["output_tokens"] == 9
 
@@ -1179,6 +1204,6 @@ class TestConcurrentReader:
         assert errors == []
         assert all(n % self.BATCH == 0 for n in seen), "a reader saw part of a batch"
         assert seen == sorted(seen)
-        assert any(0 < n for n in seen)
+        assert any(n > 0 for n in seen)
         assert written == [self.BATCH] * len(written)
         assert count(db_path) == self.BATCH * len(written)

@@ -3,8 +3,8 @@ database is refused untouched; a failing migration leaves the previous version i
 
 from __future__ import annotations
 
-import hashlib
 import contextlib
+import hashlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,15 +26,59 @@ SEED_SESSIONS = [
 SEED_EVENTS = [
     # (id, session_id, copilot_event_id, timestamp, event_type, file_path, operation,
     #  command, command_category, status, duration_ms)
-    ("ev-1", "sess-alpha", "cpe-1", "2025-11-14T10:00:00.000Z", "file_op", "/proj/a/x.py",
-     "read", None, None, "success", 5),
-    ("ev-2", "sess-alpha", "cpe-2", "2025-11-14T10:00:01.000Z", "file_op", "/proj/a/x.py",
-     "edit", None, None, "success", 7),
-    ("ev-3", "sess-alpha", None, "2025-11-14T10:00:02.000Z", "command", None, None,
-     "npm test", "test", "error", 900),
-    ("ev-4", "sess-beta", "cpe-1", "2025-11-14T10:05:00.000Z", "command", None, None,
-     "make", "build", "success", 300),
-]  # fmt: skip
+    (
+        "ev-1",
+        "sess-alpha",
+        "cpe-1",
+        "2025-11-14T10:00:00.000Z",
+        "file_op",
+        "/proj/a/x.py",
+        "read",
+        None,
+        None,
+        "success",
+        5,
+    ),
+    (
+        "ev-2",
+        "sess-alpha",
+        "cpe-2",
+        "2025-11-14T10:00:01.000Z",
+        "file_op",
+        "/proj/a/x.py",
+        "edit",
+        None,
+        None,
+        "success",
+        7,
+    ),
+    (
+        "ev-3",
+        "sess-alpha",
+        None,
+        "2025-11-14T10:00:02.000Z",
+        "command",
+        None,
+        None,
+        "npm test",
+        "test",
+        "error",
+        900,
+    ),
+    (
+        "ev-4",
+        "sess-beta",
+        "cpe-1",
+        "2025-11-14T10:05:00.000Z",
+        "command",
+        None,
+        None,
+        "make",
+        "build",
+        "success",
+        300,
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -70,9 +114,24 @@ def seed_database(path: Path) -> None:
                 "operation, command, command_category, status, duration_ms, source, raw_data, "
                 "created_at) VALUES (?, ?, ?, NULL, ?, ?, 'tool', ?, ?, ?, ?, ?, ?, ?, ?, "
                 "'copilot', ?, ?)",
-                (eid, sid, cpe, stamp, kind, f"call-{eid}", '{"arg": 1}', path_, op, cmd, cat,
-                 status, dur, '{"raw": true}', stamp),
-            )  # fmt: skip
+                (
+                    eid,
+                    sid,
+                    cpe,
+                    stamp,
+                    kind,
+                    f"call-{eid}",
+                    '{"arg": 1}',
+                    path_,
+                    op,
+                    cmd,
+                    cat,
+                    status,
+                    dur,
+                    '{"raw": true}',
+                    stamp,
+                ),
+            )
         conn.execute("COMMIT")
 
 
@@ -131,8 +190,12 @@ class TestSeedUpgrade:
         seed_database(path)
         with EventStore(path) as opened:
             assert opened.health_check()["schema_version"] == CURRENT_VERSION
-            versions = [r[0] for r in opened.connection.execute(
-                "SELECT version FROM schema_version ORDER BY version")]  # fmt: skip
+            versions = [
+                r[0]
+                for r in opened.connection.execute(
+                    "SELECT version FROM schema_version ORDER BY version"
+                )
+            ]
         assert versions == [CURRENT_VERSION]
 
     def test_sessions_preserved(self, tmp_path: Path) -> None:
@@ -147,8 +210,11 @@ class TestSeedUpgrade:
         assert alpha["agent"] == "copilot"
         assert alpha["agent_session_id"] == "cp-1"
         assert (alpha["project_dir"], alpha["status"], alpha["importance"], alpha["pid"]) == (
-            "/proj/a", "running", "high", 101
-        )  # fmt: skip
+            "/proj/a",
+            "running",
+            "high",
+            101,
+        )
         assert alpha["spawned_by"] == "cli"
         assert alpha["created_at"] == "2025-11-14T09:00:00.000Z"
         assert sessions["sess-beta"]["status"] == "completed"
@@ -171,16 +237,20 @@ class TestSeedUpgrade:
         assert [e["agent_event_id"] for e in beta] == ["cpe-1"]
         first = alpha[0]
         assert (first["file_path"], first["operation"], first["status"]) == (
-            "/proj/a/x.py", "read", "success"
-        )  # fmt: skip
+            "/proj/a/x.py",
+            "read",
+            "success",
+        )
         assert first["tool_arguments"] == {"arg": 1}
         assert first["raw_data"] == {"raw": True}
         assert first["tool_call_id"] == "call-ev-1"
         assert first["source"] == "copilot"
         command = alpha[2]
         assert (command["command"], command["command_category"], command["duration_ms"]) == (
-            "npm test", "test", 900
-        )  # fmt: skip
+            "npm test",
+            "test",
+            900,
+        )
 
     def test_views_work_after_upgrade(self, tmp_path: Path) -> None:
         """file_activity and command_stats answer over the migrated rows."""
@@ -199,14 +269,25 @@ class TestSeedUpgrade:
         path = tmp_path / "seed.db"
         seed_database(path)
         with EventStore(path) as opened:
-            assert opened.insert_event({
-                "session_id": "sess-alpha", "agent_event_id": "cpe-1",
-                "timestamp": "2025-11-14T10:00:00.000Z", "event_type": "file_op",
-            }) is False  # fmt: skip
-            assert opened.insert_event({
-                "session_id": "sess-alpha", "agent_event_id": "new",
-                "timestamp": "2025-11-14T11:00:00.000Z", "event_type": "message",
-            })  # fmt: skip
+            assert (
+                opened.insert_event(
+                    {
+                        "session_id": "sess-alpha",
+                        "agent_event_id": "cpe-1",
+                        "timestamp": "2025-11-14T10:00:00.000Z",
+                        "event_type": "file_op",
+                    }
+                )
+                is False
+            )
+            assert opened.insert_event(
+                {
+                    "session_id": "sess-alpha",
+                    "agent_event_id": "new",
+                    "timestamp": "2025-11-14T11:00:00.000Z",
+                    "event_type": "message",
+                }
+            )
             assert len(opened.get_events("sess-alpha")) == 4
 
     def test_schema_equals_fresh(self, tmp_path: Path) -> None:
@@ -281,7 +362,7 @@ class TestNewerDatabase:
         with connect(path) as conn:
             conn.execute("INSERT INTO schema_version VALUES (99, 'later')")
         before = sha256(path)
-        with pytest.raises(SchemaVersionError, match="future.db"):
+        with pytest.raises(SchemaVersionError, match=r"future\.db"):
             EventStore(path, readonly=True)
         assert sha256(path) == before
 
@@ -325,8 +406,7 @@ def failing_apply(*, fail_with: type[BaseException]) -> Callable[[sqlite3.Connec
 
 def tables_of(path: Path) -> set[str]:
     with connect(path) as conn:
-        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    return names
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
 class TestFailingMigration:

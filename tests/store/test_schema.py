@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from store import EventStore
-from store.batch import INSERT_EVENT
 
 # The completion UPDATE's WHERE, as store/batch.py runs it.
 from store.batch import _COMPLETE as COMPLETE_SQL
+from store.batch import INSERT_EVENT
 
 KEY = "claude-code:plan"
 
@@ -28,15 +28,19 @@ def store(tmp_path: Path) -> Iterator[EventStore]:
         rows = []
         for n in range(200):
             kind = ("file_op", "command", "message", "usage")[n % 4]
-            rows.append({
-                "session_id": f"{KEY}-{n % 3}", "agent_event_id": f"e{n}",
-                "timestamp": f"2025-11-14T10:{n // 60:02d}:{n % 60:02d}.000Z",
-                "event_type": kind, "tool_call_id": f"t{n}" if n % 4 < 2 else None,
-                "file_path": f"/src/f{n % 7}.py" if kind == "file_op" else None,
-                "operation": "read" if kind == "file_op" else None,
-                "command": "pytest" if kind == "command" else None,
-                "command_category": "test" if kind == "command" else None,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "session_id": f"{KEY}-{n % 3}",
+                    "agent_event_id": f"e{n}",
+                    "timestamp": f"2025-11-14T10:{n // 60:02d}:{n % 60:02d}.000Z",
+                    "event_type": kind,
+                    "tool_call_id": f"t{n}" if n % 4 < 2 else None,
+                    "file_path": f"/src/f{n % 7}.py" if kind == "file_op" else None,
+                    "operation": "read" if kind == "file_op" else None,
+                    "command": "pytest" if kind == "command" else None,
+                    "command_category": "test" if kind == "command" else None,
+                }
+            )
         opened.insert_events(rows)
         yield opened
 
@@ -87,9 +91,13 @@ class TestQueryPlans:
     def test_completion_update(self, store: EventStore) -> None:
         """The ToolResult UPDATE finds the call by (session_id, tool_call_id)."""
         params = {
-            "status": "success", "exit_code": None, "duration_ms": None,
-            "timestamp": "2025-11-14T10:00:00.000Z", "session_id": 1, "tool_call_id": "t1",
-        }  # fmt: skip
+            "status": "success",
+            "exit_code": None,
+            "duration_ms": None,
+            "timestamp": "2025-11-14T10:00:00.000Z",
+            "session_id": 1,
+            "tool_call_id": "t1",
+        }
         steps = plan(store.connection, COMPLETE_SQL, params)
         assert_searches(steps, "idx_events_tool_call")
         assert any("session_id=? AND tool_call_id=?" in step for step in steps), steps
@@ -107,10 +115,7 @@ class TestQueryPlans:
 
     def test_by_agent_event_id_in_session(self, store: EventStore) -> None:
         """get_event_by_agent_id with a session uses the natural-key index."""
-        sql = (
-            "SELECT * FROM events WHERE agent_event_id = ? AND session_id = ? "
-            "ORDER BY id LIMIT 1"
-        )
+        sql = "SELECT * FROM events WHERE agent_event_id = ? AND session_id = ? ORDER BY id LIMIT 1"
         assert_searches(plan(store.connection, sql, ("e1", 1)), "sqlite_autoindex_events_1")
 
     @pytest.mark.parametrize("view", ["file_activity", "command_stats"])
@@ -131,9 +136,9 @@ class TestQueryPlans:
         """A view filtered by session reads only that session's rows (session_id=? in the
         index search)."""
         steps = plan(store.connection, f"SELECT * FROM {view} WHERE session_id = ?", (1,))
-        assert any(
-            step.startswith("SEARCH events") and "session_id=?" in step for step in steps
-        ), steps
+        assert any(step.startswith("SEARCH events") and "session_id=?" in step for step in steps), (
+            steps
+        )
 
     def test_sessions_by_key(self, store: EventStore) -> None:
         """get_session by key uses the unique session_key index."""
@@ -155,9 +160,12 @@ class TestConstraints:
         ).fetchone()[0]
         assert mine > 0
         conn.execute("DELETE FROM sessions WHERE id = ?", (victim_id,))
-        assert conn.execute(
-            "SELECT COUNT(*) FROM events WHERE session_id = ?", (victim_id,)
-        ).fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT COUNT(*) FROM events WHERE session_id = ?", (victim_id,)
+            ).fetchone()[0]
+            == 0
+        )
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == before - mine
 
     def test_delete_parent_keeps_child(self, store: EventStore) -> None:
