@@ -24,8 +24,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collector.parsers import make_parser  # noqa: E402
-from collector.sources import classify  # noqa: E402
+from collector.parsers import make_parser
+from collector.sources import classify
 
 
 def load(corpus: Path) -> list[tuple[str, list[bytes]]]:

@@ -32,8 +32,13 @@ class Counters:
     def record_commit(self, ms: float, records: int, events: int, nbytes: int) -> None:
         """Account one committed batch."""
         with self._lock:
-            for name, amount in (("commits", 1), ("records_committed", records),
-                                 ("events_inserted", events), ("bytes_committed", nbytes)):  # fmt: skip
+            pairs = (
+                ("commits", 1),
+                ("records_committed", records),
+                ("events_inserted", events),
+                ("bytes_committed", nbytes),
+            )
+            for name, amount in pairs:
                 self._values[name] = self._values.get(name, 0) + amount
             self._latency.append(ms)
             self.last_commit = time.time()

@@ -172,7 +172,8 @@ class Daemon:
         return found
 
     def _loop(self, once: bool) -> None:
-        assert self.reader is not None and self.writer is not None
+        assert self.reader is not None
+        assert self.writer is not None
         self._start_watcher(once)
         self.notifier.ready(self._summary())
         interval = self.config.collector.rescan_interval

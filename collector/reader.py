@@ -30,7 +30,7 @@ import orjson
 from collector.counters import Counters
 from collector.discovery import FoundFile
 from collector.log import get_logger
-from collector.parsers import ParserOptions, TranscriptParser, make_parser
+from collector.parsers import DEFAULT_OPTIONS, ParserOptions, TranscriptParser, make_parser
 from collector.records import ParseProblem, Record
 from collector.sanitize import line_prefix
 from collector.sources import SourceFile
@@ -49,7 +49,7 @@ class ReaderOptions:
 
     max_line_bytes: int = 64 << 20
     read_chunk_bytes: int = 1 << 20
-    parser: ParserOptions = ParserOptions()
+    parser: ParserOptions = DEFAULT_OPTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,8 +292,14 @@ class ReaderThread:
         if digest == tracked.doc_hash:
             return
         records = tracked.parser.parse_document(data)
-        checkpoint = {"dev": st.st_dev, "inode": st.st_ino, "offset": len(data),
-                      "head_hash": digest, "head_len": len(data), "marker_hash": digest}  # fmt: skip
+        checkpoint = {
+            "dev": st.st_dev,
+            "inode": st.st_ino,
+            "offset": len(data),
+            "head_hash": digest,
+            "head_len": len(data),
+            "marker_hash": digest,
+        }
         update = FileUpdate(path=path, agent=tracked.source.agent,
                             session_key=tracked.source.session_id, checkpoint=checkpoint,
                             parser_state=None, size=len(data), lines=1)  # fmt: skip

@@ -396,7 +396,7 @@ class CopilotParser:
             fresh = rest if rest >= 0 else total_in
         output = _count(usage.get("outputTokens"))
         if output is not None:
-            output = output
+            output = max(0, output - self._segment_output.get(model, 0))
         if not any((fresh, cache_read, cache_write, output)):
             return []
         return [

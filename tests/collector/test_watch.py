@@ -135,7 +135,8 @@ class TestDirtyHandler:
             (events.DirCreatedEvent("/r/new"), ["/r/new"]),
             (events.DirMovedEvent("/r/x", "/r/y"), ["/r/x", "/r/y"]),
             (events.FileModifiedEvent(b"/r/b.jsonl"), ["/r/b.jsonl"]),
-            (events.FileDeletedEvent("/r/a.jsonl"), []),
+            (events.FileDeletedEvent("/r/a.jsonl"), ["/r/a.jsonl"]),  # drained via its fd (R21)
+            (events.DirDeletedEvent("/r/old"), []),
             (events.DirModifiedEvent("/r"), []),
             (events.FileOpenedEvent("/r/a.jsonl"), []),
             (events.FileClosedNoWriteEvent("/r/a.jsonl"), []),
@@ -143,7 +144,8 @@ class TestDirtyHandler:
         ],
     )
     def test_event_to_dirty_paths(self, event: events.FileSystemEvent, paths: list[str]) -> None:
-        """Content changes, both ends of moves and new folders are hints; the rest is noise."""
+        """Content changes, deletions, both ends of moves and new folders are hints; the rest,
+        opens, plain reads, attributes, folder mtimes, is noise."""
         got: list[str] = []
         watch_module._DirtyHandler(got.append).dispatch(event)
         assert got == paths

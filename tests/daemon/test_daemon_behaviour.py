@@ -112,7 +112,8 @@ class TestFileIdentity:
         before = event_ids(instance)
         inode = path.stat().st_ino
         write(path, b"".join(new), mode="r+b")  # same inode, rewritten from byte 0
-        assert path.stat().st_ino == inode and path.stat().st_size > len(b"".join(old))
+        assert path.stat().st_ino == inode
+        assert path.stat().st_size > len(b"".join(old))
         run_once(instance)
         clean = Instance(tmp_path / "clean")
         write(clean.claude / "-p" / f"{SESSION}.jsonl", b"".join(new))
@@ -245,7 +246,8 @@ class TestLiveDaemon:
             instance.wait_ready(proc)
             second = instance.run("run")
             assert second.returncode == 3
-            assert "already" in second.stderr and str(proc.pid) in second.stderr
+            assert "already" in second.stderr
+            assert str(proc.pid) in second.stderr
             assert "Traceback" not in second.stderr
         finally:
             proc.send_signal(signal.SIGTERM)

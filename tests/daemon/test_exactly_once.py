@@ -8,7 +8,6 @@ one would be one), every offset at the end of its file.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -53,7 +52,8 @@ def expected_keys(root: Path, contents: dict[Path, list[bytes]]) -> set[tuple[st
 
 def stored_keys(instance: Instance) -> list[tuple[str, str]]:
     rows = instance.query(
-        "SELECT s.session_key, e.agent_event_id FROM events e JOIN sessions s ON s.id = e.session_id"
+        "SELECT s.session_key, e.agent_event_id FROM events e "
+        "JOIN sessions s ON s.id = e.session_id"
     )
     return [(str(a), str(b)) for a, b in rows]
 

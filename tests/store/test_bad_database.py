@@ -21,6 +21,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,21 @@ from store.connection import open_database
 from store.migrate import MIGRATIONS
 
 BIN = Path(sys.executable).parent
+
+
+def open_descriptors() -> int | None:
+    """How many descriptors the process has open (None where /proc is not available)."""
+    fd_dir = Path("/proc/self/fd")
+    return len(list(fd_dir.iterdir())) if fd_dir.exists() else None
+
+
+@pytest.fixture(autouse=True)
+def _no_leaks() -> Iterator[None]:
+    """Every test leaves the process with the descriptors and threads it started with."""
+    fds, threads = open_descriptors(), set(threading.enumerate())
+    yield
+    assert open_descriptors() == fds
+    assert set(threading.enumerate()) <= threads
 
 
 def sha256(path: Path) -> str:

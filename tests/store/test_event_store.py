@@ -40,6 +40,21 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
+def open_descriptors() -> int | None:
+    """How many descriptors the process has open (None where /proc is not available)."""
+    fd_dir = Path("/proc/self/fd")
+    return len(list(fd_dir.iterdir())) if fd_dir.exists() else None
+
+
+@pytest.fixture(autouse=True)
+def _no_leaks() -> Iterator[None]:
+    """Every test leaves the process with the descriptors and threads it started with."""
+    fds, threads = open_descriptors(), set(threading.enumerate())
+    yield
+    assert open_descriptors() == fds
+    assert set(threading.enumerate()) <= threads
+
+
 def ts(seconds: float = 0) -> str:
     """The contract form of BASE + ``seconds``."""
     return format_timestamp(BASE + timedelta(seconds=seconds))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,21 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         yield conn
     finally:
         conn.close()
+
+
+def open_descriptors() -> int | None:
+    """How many descriptors the process has open (None where /proc is not available)."""
+    fd_dir = Path("/proc/self/fd")
+    return len(list(fd_dir.iterdir())) if fd_dir.exists() else None
+
+
+@pytest.fixture(autouse=True)
+def _no_leaks() -> Iterator[None]:
+    """Every test leaves the process with the descriptors and threads it started with."""
+    fds, threads = open_descriptors(), set(threading.enumerate())
+    yield
+    assert open_descriptors() == fds
+    assert set(threading.enumerate()) <= threads
 
 
 def sha256(path: Path) -> str:

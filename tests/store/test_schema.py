@@ -7,6 +7,7 @@ make the dashboards' queries grow with the whole history instead of with the ans
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,21 @@ def store(tmp_path: Path) -> Iterator[EventStore]:
             )
         opened.insert_events(rows)
         yield opened
+
+
+def open_descriptors() -> int | None:
+    """How many descriptors the process has open (None where /proc is not available)."""
+    fd_dir = Path("/proc/self/fd")
+    return len(list(fd_dir.iterdir())) if fd_dir.exists() else None
+
+
+@pytest.fixture(autouse=True)
+def _no_leaks() -> Iterator[None]:
+    """Every test leaves the process with the descriptors and threads it started with."""
+    fds, threads = open_descriptors(), set(threading.enumerate())
+    yield
+    assert open_descriptors() == fds
+    assert set(threading.enumerate()) <= threads
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[str]:
