@@ -317,3 +317,36 @@ class TestLiveDaemon:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(10) == 0
         assert os.path.exists(instance.database)
+
+
+class TestResourceLimits:
+    """R14: running out of descriptors never causes re-ingestion or loss."""
+
+    def test_two_hundred_files_under_a_descriptor_limit_of_64(self, tmp_path: Path) -> None:
+        """``ulimit -n 64`` with 200 transcripts: idle files hold no descriptor, so all are
+        ingested exactly once; a second run adds nothing."""
+        import resource
+        import subprocess
+
+        instance = Instance(tmp_path)
+        line = claude_lines("drm-hello-world-script.jsonl")
+        for i in range(200):
+            write(instance.claude / f"-p{i % 10}" / f"{i:08x}-0000-4000-8000-000000000000.jsonl",
+                  b"".join(line[:3]))  # fmt: skip
+
+        def limit() -> None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+        for _ in range(2):
+            result = subprocess.run(instance.command("run", "--once"), env=instance.env,
+                                    capture_output=True, text=True, timeout=120,
+                                    preexec_fn=limit, check=False)  # fmt: skip
+            assert result.returncode == 0, result.stderr[-2000:]
+        assert instance.query("SELECT COUNT(*) FROM files WHERE offset = size") == [(200,)]
+        clean = Instance(tmp_path / "clean")
+        write(clean.claude / "-p0" / "00000000-0000-4000-8000-000000000000.jsonl",
+              b"".join(line[:3]))  # fmt: skip
+        run_once(clean)
+        per_file = len(event_ids(clean))
+        assert instance.query("SELECT COUNT(*) FROM events") == [(per_file * 200,)]
+        assert instance.query("SELECT SUM(resets) FROM files") == [(0,)]
