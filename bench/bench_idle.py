@@ -10,7 +10,9 @@ outside the process:
 
 - CPU: ``psutil.Process(pid).cpu_times()`` user+system before and after, as % of one core (also
   per second, to show the periodic rescans every ``rescan_interval`` = 30 s by default);
-- memory: RSS at the end, and the peak so far (``VmHWM``, which includes the ingest);
+- memory: RSS at the end, split into anonymous (heap, SQLite page cache) and file-backed (the
+  database read through SQLite's mmap, shared libraries), and the peak so far (``VmHWM``,
+  which includes the ingest);
 - descriptors: ``/proc/PID/fd``, and inotify watches held (``inotify wd:`` lines of fdinfo);
 - threads, and the system's inotify limits (``/proc/sys/fs/inotify``).
 
@@ -137,6 +139,10 @@ def observe(pid: int, seconds: float) -> dict[str, Any]:
         "seconds_above_1_percent": sum(1 for p in per_second if p > 1.0),
         "rss_MB": round(proc.memory_info().rss / 1e6, 1),
         "peak_rss_MB": round(status.get("VmHWM", 0) * 1024 / 1e6, 1),
+        # RssFile counts the database pages SQLite reads through mmap (mmap_size), RssAnon the
+        # heap: Python objects, SQLite's page cache (cache_size).
+        "rss_anon_MB": round(status.get("RssAnon", 0) * 1024 / 1e6, 1),
+        "rss_file_MB": round(status.get("RssFile", 0) * 1024 / 1e6, 1),
         "fds": len(os.listdir(f"/proc/{pid}/fd")),
         "inotify_watches": _inotify_watches(pid),
         "threads": proc.num_threads(),
@@ -224,7 +230,8 @@ def _report(r: dict[str, Any]) -> str:
     return "\n".join([
         f"idle over {r['seconds']} s: cpu {r['cpu_s']} s = {r['cpu_percent']} % of a core "
         f"(worst second {r['cpu_percent_max_1s']} %, {r['seconds_above_1_percent']} s above 1 %)",
-        f"rss {r['rss_MB']} MB (peak {r['peak_rss_MB']} MB incl. ingest), {r['fds']} fds, "
+        f"rss {r['rss_MB']} MB (anon {r['rss_anon_MB']}, file-backed {r['rss_file_MB']}; "
+        f"peak {r['peak_rss_MB']} MB incl. ingest), {r['fds']} fds, "
         f"{r['threads']} threads, {r['inotify_watches']} inotify watches, "
         f"watch {list(claude.values())}",
         f"inotify limits {r['limits']}",

@@ -5,8 +5,10 @@ What it measures: for each size in ``--sizes`` (MiB, default 250,500,1000), a co
 ``../shared/bench/gen_corpus.py --mb SIZE --files N`` in ``$TMPDIR``, then one ``run --once`` on a
 fresh temporary HOME whose ``~/.claude/projects`` is a symlink to it. The peak resident set is
 the child's ``ru_maxrss`` from ``wait4`` (the kernel's high-water mark, ``VmHWM``, exact and
-race-free); RSS is also polled every ``--interval`` s with psutil, to show *when* memory grows
-(RSS at 25/50/75/100 % of the run). Corpus and database are deleted after each size.
+race-free); ``/proc/PID/status`` is also polled every ``--interval`` s, to show *when* memory
+grows (RSS at 25/50/75/100 % of the run) and what it is: ``RssAnon`` (Python objects, SQLite's
+page cache) or ``RssFile`` (database pages read through SQLite's ``mmap_size`` window, which
+the kernel may drop at will; shared libraries). Corpus and database are deleted after each size.
 
 Before each size the free space of ``$TMPDIR`` must exceed 3 x SIZE + 2 GiB (corpus, database
 of about a quarter of the corpus, WAL, and room for the others on the machine); a size that does
@@ -30,8 +32,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -64,14 +64,17 @@ def measure(corpus: Path, interval: float) -> dict[str, Any]:
     size = corpus_size(corpus / "projects")
     with DaemonHome(prefix="bench-memory-") as home:
         home.link_root(corpus / "projects")
-        proc = psutil.Process(home.start("run", "--once").pid)
+        pid = home.start("run", "--once").pid
         started = time.monotonic()
         curve: list[tuple[float, int]] = []
+        split = {"RssAnon": 0, "RssFile": 0}
         while home.alive():
-            try:
-                curve.append((time.monotonic() - started, proc.memory_info().rss))
-            except psutil.Error:
+            status = _proc_status(pid)
+            if not status:
                 break
+            curve.append((time.monotonic() - started, status.get("VmRSS", 0) * 1024))
+            for key, high in split.items():
+                split[key] = max(high, status.get(key, 0) * 1024)
             time.sleep(interval)
         done = home.wait(3600)
         if done.code != 0:
@@ -87,8 +90,24 @@ def measure(corpus: Path, interval: float) -> dict[str, Any]:
         "db_MB": round(db_bytes / 1e6, 1),
         "peak_rss_MB": round(done.max_rss_kib * 1024 / 1e6, 1),
         "polled_max_MB": round(max((r for _, r in curve), default=0) / 1e6, 1),
+        "max_anon_MB": round(split["RssAnon"] / 1e6, 1),
+        "max_file_MB": round(split["RssFile"] / 1e6, 1),
         "rss_at_MB": _quarters(curve),
     }
+
+
+def _proc_status(pid: int) -> dict[str, int]:
+    """The ``kB`` fields of ``/proc/PID/status``; empty once the process is gone."""
+    out = {}
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if value.strip().endswith("kB"):
+            out[key] = int(value.split()[0])
+    return out
 
 
 def _quarters(curve: list[tuple[float, int]]) -> list[float]:
@@ -127,7 +146,8 @@ def main() -> int:
             shutil.rmtree(corpus, ignore_errors=True)
         results.append(r)
         print(f"{size:>5} MiB ({r['lines']} lines): peak RSS {r['peak_rss_MB']} MB "
-              f"(polled max {r['polled_max_MB']} MB; at 25/50/75/100 % {r['rss_at_MB']}), "
+              f"(polled max {r['polled_max_MB']} MB: anon {r['max_anon_MB']}, file-backed "
+              f"{r['max_file_MB']}; at 25/50/75/100 % {r['rss_at_MB']}), "
               f"{r['seconds']} s, {r['lines_per_s']:,} lines/s, {r['events']} events, "
               f"db {r['db_MB']} MB", flush=True)  # fmt: skip
     if len(results) >= 2:

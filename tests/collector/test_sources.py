@@ -11,6 +11,7 @@ CODEX = "/h/.codex/sessions"
 COPILOT = "/h/.copilot/session-state"
 GEMINI = "/h/.gemini/tmp"
 UUID = "ef958aa1-0e93-49f0-bb71-150f63befcd1"
+ROLLOUT = f"{CODEX}/2026/05/11/rollout-2026-05-11T11-26-55-019e1625-789d-76c0-80ab-3724b5ddb799"
 
 TABLE = [
     # Claude Code: main file, new subagent layout, legacy sibling agent file
@@ -27,9 +28,8 @@ TABLE = [
     ("claude-code", CLAUDE, f"{CLAUDE}/-src-app/{UUID}/subagents/agent-a36e.meta.json", None),
     ("claude-code", CLAUDE, f"{CLAUDE}/-src-app/{UUID}/tool-results/x.txt", None),
     # Codex: the session id is the uuid at the end of the rollout name; archives are skipped
-    ("codex", CODEX, f"{CODEX}/2026/05/11/rollout-2026-05-11T11-26-55-019e1625-789d-76c0-80ab-3724b5ddb799.jsonl",
-     SourceFile("codex", f"{CODEX}/2026/05/11/rollout-2026-05-11T11-26-55-019e1625-789d-76c0-80ab-3724b5ddb799.jsonl",
-                "codex:019e1625-789d-76c0-80ab-3724b5ddb799")),
+    ("codex", CODEX, f"{ROLLOUT}.jsonl",
+     SourceFile("codex", f"{ROLLOUT}.jsonl", "codex:019e1625-789d-76c0-80ab-3724b5ddb799")),
     ("codex", CODEX, f"{CODEX}/2026/05/11/rollout-x.jsonl.zst", None),
     # Copilot: directory layout and flat layout name the same session
     ("copilot", COPILOT, f"{COPILOT}/{UUID}/events.jsonl",
