@@ -278,14 +278,16 @@ class CopilotParser:
         return records
 
     def _touch(self, ts: str | None) -> list[Record]:
-        """A ``SessionInfo`` when ``ts`` widens the session's known time range."""
+        """A ``SessionInfo`` when ``ts`` is earlier than any seen (the session's start)."""
         if ts is None:
             return []
         fields: dict[str, str] = {}
         if self._first_ts is None or ts < self._first_ts:
             self._first_ts = fields["first_seen"] = ts
         if self._last_ts is None or ts > self._last_ts:
-            self._last_ts = fields["last_activity"] = ts
+            self._last_ts = ts  # activity alone needs no record: the store derives it
+            if fields:
+                fields["last_activity"] = ts
         return [self._session(**fields)] if fields else []
 
     def _session(self, **fields: Any) -> SessionInfo:

@@ -201,7 +201,7 @@ class GeminiParser:
 
     def _metadata(self, obj: dict[str, Any]) -> list[Record]:
         records = self._touch(_timestamp(obj.get("startTime")))
-        records += self._touch(_timestamp(obj.get("lastUpdated")))
+        records += self._touch(_timestamp(obj.get("lastUpdated")), explicit=True)
         facts = {
             "agent_session_id": _text(obj.get("sessionId")),
             "title": _text(obj.get("summary")),
@@ -366,15 +366,17 @@ class GeminiParser:
 
     # -- building blocks -----------------------------------------------------------------------
 
-    def _touch(self, ts: str | None) -> list[Record]:
-        """A ``SessionInfo`` when ``ts`` widens the session's known time range."""
+    def _touch(self, ts: str | None, explicit: bool = False) -> list[Record]:
+        """A ``SessionInfo`` when ``ts`` is earlier than any seen (the session's start)."""
         if ts is None:
             return []
         fields: dict[str, str] = {}
         if self._first_ts is None or ts < self._first_ts:
             self._first_ts = fields["first_seen"] = ts
         if self._last_ts is None or ts > self._last_ts:
-            self._last_ts = fields["last_activity"] = ts
+            self._last_ts = ts  # activity alone needs no record: the store derives it
+            if fields or explicit:  # …unless the file states it (metadata ``lastUpdated``)
+                fields["last_activity"] = ts
         return [self._session(**fields)] if fields else []
 
     def _session(self, **fields: Any) -> SessionInfo:

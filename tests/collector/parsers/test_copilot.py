@@ -113,6 +113,7 @@ def collapse(records: list[Record]) -> Store:
         if isinstance(record, SessionInfo):
             merge_session(store.sessions.setdefault(record.session_id, {}), record)
         elif isinstance(record, Event):
+            touch(store.sessions.setdefault(record.session_id, {}), record.timestamp)
             old = store.events.get(record.agent_event_id)
             store.events[record.agent_event_id] = record if old is None else max_tokens(old, record)
         elif isinstance(record, ToolResult):
@@ -124,6 +125,12 @@ def collapse(records: list[Record]) -> Store:
             if event.tool_call_id == result.tool_call_id and event.event_type in TOOL_TYPES:
                 store.events[key] = apply_result(event, result)
     return store
+
+
+def touch(row: dict[str, Any], stamp: str) -> None:
+    """As the store does: event timestamps widen the session's activity span."""
+    row["first_seen"] = min(row.get("first_seen") or stamp, stamp)
+    row["last_activity"] = max(row.get("last_activity") or stamp, stamp)
 
 
 def merge_session(row: dict[str, Any], info: SessionInfo) -> None:
