@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from collector.counters import Counters
-from collector.discovery import FoundFile, Root, scan_root
+from collector.discovery import FoundFile, Root, found_file, scan_root
 from collector.instance import InstanceLock
 from collector.log import configure_logging, get_logger
 from collector.notify import Notifier
@@ -78,6 +78,8 @@ class Daemon:
         self.stop_event = threading.Event()
         self._reload = threading.Event()
         self._rescan = threading.Event()
+        self._subtree_lock = threading.Lock()
+        self._subtrees: dict[str, Root] = {}  # folders created since the last loop turn
         self._lock = InstanceLock(config.store.path)
         self.store: EventStore | None = None
         self.writer: WriterThread | None = None
@@ -146,13 +148,37 @@ class Daemon:
         del reader
 
     def _on_dirty(self, path: str) -> None:
+        """Runs on watchdog's threads: only cheap, thread-safe marking (a stat at most)."""
         reader = self.reader
         if reader is None:
             return
         if reader.knows(path):
             reader.mark_dirty(path)
-        else:
-            self._rescan.set()  # a new file or folder: the scan classifies it
+            return
+        root = self._root_of(path)
+        if root is None:
+            return
+        if os.path.isdir(path):
+            with self._subtree_lock:
+                self._subtrees[path] = root  # walked by the main loop, debounced
+            return
+        found = found_file(root.agent, root.path, path)
+        if found is not None:  # a new transcript; sidecars, temp files and logs are ignored
+            reader.add_found(found)
+
+    def _root_of(self, path: str) -> Root | None:
+        for root in _roots(self.config):
+            if path == root.path or path.startswith(root.path.rstrip("/") + "/"):
+                return root
+        return None
+
+    def _scan_subtrees(self) -> None:
+        with self._subtree_lock:
+            pending, self._subtrees = self._subtrees, {}
+        assert self.reader is not None
+        for start, root in pending.items():
+            for item in scan_root(root.agent, root.path, start=start):
+                self.reader.add_found(item)
 
     def _backfill(self) -> None:
         """Queue every existing transcript, newest first."""
@@ -199,6 +225,8 @@ class Daemon:
                 for item in found:
                     self.reader.add_found(item)
                 self.reader.vanished({item.source.path for item in found})
+            if self._subtrees:
+                self._scan_subtrees()
             progress.tick(self.reader.idle())
             self._write_status(started)
             self.notifier.status(self._summary())

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from collector.sources import SourceFile, classify
 
-__all__ = ["FoundFile", "Root", "ScanStats", "count_dirs", "scan_root"]
+__all__ = ["FoundFile", "Root", "ScanStats", "count_dirs", "found_file", "scan_root"]
 
 # classify() accepts nothing else; checking the suffix first skips its PurePath work for junk.
 _CANDIDATE_SUFFIXES = (".jsonl", ".json")
@@ -75,14 +75,17 @@ class ScanStats:
         self.last_error = f"{type(exc).__name__}: {exc}"
 
 
-def scan_root(agent: str, root: str, stats: ScanStats | None = None) -> Iterator[FoundFile]:
+def scan_root(
+    agent: str, root: str, stats: ScanStats | None = None, start: str | None = None
+) -> Iterator[FoundFile]:
     """Yield each file under ``root`` that ``classify`` accepts for ``agent``; never raises OSError.
 
     A missing root yields nothing (it is "waiting", not an error). Pass ``stats`` to learn how
-    many directories, files and skipped errors the walk met.
+    many directories, files and skipped errors the walk met, and ``start`` (a folder inside
+    ``root``) to walk only that subtree while classifying against the real root.
     """
     counts = stats if stats is not None else ScanStats()
-    pending = [root]
+    pending = [start or root]
     while pending:
         directory = pending.pop()
         for entry in _list_dir(directory, pending, counts, is_root=directory == root):
@@ -134,6 +137,20 @@ def _found(agent: str, root: str, entry: os.DirEntry[str], stats: ScanStats) -> 
     return FoundFile(
         source=source, size=st.st_size, mtime_ns=st.st_mtime_ns, dev=st.st_dev, inode=st.st_ino
     )
+
+
+def found_file(agent: str, root: str, path: str) -> FoundFile | None:
+    """One path a notification named: a ``FoundFile`` if it is a live transcript, else None."""
+    source = _classify(agent, root, path)
+    if source is None:
+        return None
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    if not os.path.isfile(path):
+        return None
+    return FoundFile(source, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino)
 
 
 def count_dirs(root: str) -> int:

@@ -193,10 +193,8 @@ class Watcher:
                     found.append(f"{s.root.path}: polling, {s.poll_reason}")
                 if s.failures:
                     found.append(f"{s.root.path}: failing ({s.failures}x), {s.last_failure}")
-        if self._handler.errors:
-            found.append(
-                f"on_dirty raised {self._handler.errors}x, last {self._handler.last_error}"
-            )
+        if (handler := self._handler).errors:
+            found.append(f"on_dirty raised {handler.errors}x, last {handler.last_error}")
         return found
 
     def _activate(self, state: _RootState) -> bool:

@@ -5,7 +5,8 @@
     ├── StoreError(path, reason)               the database cannot be used as asked
     │   ├── StoreOpenError                     not SQLite, read-only, locked, permissions
     │   └── SchemaVersionError                 database written by a newer agent-viz-monitor
-    └── InstanceLockedError(path, pid)         another daemon already owns the database
+    ├── InstanceLockedError(path, pid)         another daemon already owns the database
+    └── ServiceError(reason)                   installing or removing the systemd/launchd service
 
 Exceptions carry what a person needs to act; ``str()`` of each is the one line the CLI prints.
 Unknown query or update keys raise the built-in ``ValueError`` (a programming error, not an
@@ -19,6 +20,7 @@ __all__ = [
     "InstanceLockedError",
     "MonitorError",
     "SchemaVersionError",
+    "ServiceError",
     "StoreError",
     "StoreOpenError",
 ]
@@ -65,3 +67,11 @@ class InstanceLockedError(MonitorError):
         self.pid = pid
         who = f" (pid {pid})" if pid else ""
         super().__init__(f"another agent-viz-monitor instance{who} already uses {path}")
+
+
+class ServiceError(MonitorError):
+    """The service manager is missing or refused a step; says which and what to do."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
