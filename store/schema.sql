@@ -133,7 +133,9 @@ SELECT session_id,
        MAX(CASE WHEN operation IN ('write', 'edit', 'delete') THEN timestamp END) AS last_modified,
        MAX(timestamp)                                   AS last_access
 FROM events
-WHERE event_type = 'file_op' AND file_path IS NOT NULL
+-- The unary + keeps the planner off idx_events_type, so "WHERE session_id = ?" on the view reads
+-- only that session's rows through idx_events_session_time instead of every session's file ops.
+WHERE +event_type = 'file_op' AND file_path IS NOT NULL
 GROUP BY session_id, file_path;
 
 CREATE VIEW command_stats AS
@@ -145,5 +147,5 @@ SELECT session_id,
        MAX(timestamp)                                   AS last_execution,
        SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS failures
 FROM events
-WHERE event_type = 'command' AND command_category IS NOT NULL
+WHERE +event_type = 'command' AND command_category IS NOT NULL
 GROUP BY session_id, command_category;

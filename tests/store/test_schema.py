@@ -141,12 +141,6 @@ class TestQueryPlans:
         assert not any(step.startswith("SCAN events") for step in steps), steps
         assert any(step.startswith("SEARCH events USING") for step in steps), steps
 
-    @pytest.mark.xfail(
-        reason="the planner drives the views from idx_events_type (every session's file_op/"
-        "command rows) and filters the session afterwards; an index starting with session_id "
-        "and event_type would bound the read by the session",
-        strict=True,
-    )
     @pytest.mark.parametrize("view", ["file_activity", "command_stats"])
     def test_view_by_session_is_bounded_by_session(self, store: EventStore, view: str) -> None:
         """A view filtered by session reads only that session's rows (session_id=? in the

@@ -1,0 +1,271 @@
+"""``install-service`` / ``uninstall-service``: the daemon under the user's service manager.
+
+Which manager (``--manager auto``): launchd on macOS; elsewhere systemd when the machine booted
+with it (``/run/systemd/system`` exists, the sd_booted(3) test) and ``systemctl`` is on PATH.
+Anything else is refused with the reason rather than guessed.
+
+systemd, user manager: the unit goes to ``$XDG_CONFIG_HOME/systemd/user/``. ``systemctl --user``
+reaches the manager through ``$XDG_RUNTIME_DIR``, which ``sudo``, ``su`` and bare ssh sessions
+leave unset; that case is named instead of letting systemctl fail obscurely. Install writes the
+unit, runs ``daemon-reload`` only when it changed, ``enable`` unless ``is-enabled`` says enabled,
+``start`` unless ``is-active`` says active (``restart`` when the unit changed under a running
+daemon). Uninstall runs ``stop`` and ``disable`` when needed, removes the unit only if it carries
+our marker line, and reloads.
+
+launchd: ``~/Library/LaunchAgents/<label>.plist`` in the ``gui/<uid>`` domain. Install writes the
+plist, then ``enable`` + ``bootstrap`` when it is not loaded (``bootout`` first when it changed
+while loaded) or ``kickstart`` when loaded but not running. Uninstall: ``bootout``, then the
+plist is removed if its ``Label`` is ours.
+
+The command written is this installation's own interpreter, ``sys.executable -P -m collector.cli
+run``: exact even for editable and venv installs, and ``-P`` keeps the working directory (the
+home folder under systemd) off ``sys.path``, so a ``collector/`` folder there cannot shadow us.
+Neither manager reads shell start-up files, so the variables that move our paths (``XDG_*``,
+``CLAUDE_CONFIG_DIR``, ``CODEX_HOME``) are copied from the installing shell; without them the
+service could use another database than the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import plistlib
+import shutil
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Protocol
+
+from collector.service_files import (
+    LABEL,
+    MARKER,
+    UNIT_NAME,
+    exec_line,
+    launch_agent,
+    render_plist,
+    render_unit,
+    service_environment,
+)
+from collector.steps import Steps
+from config import Config
+from config.errors import ServiceError
+from config.paths import config_file, home, state_dir
+
+__all__ = ["add_arguments", "detect_manager", "program", "run"]
+
+SYSTEMCTL = ("systemctl", "--user")
+LAUNCHCTL = "launchctl"
+PASSED_VARIABLES = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "CLAUDE_CONFIG_DIR",
+                    "CODEX_HOME")  # fmt: skip
+_JOURNAL_HINT = "; see `journalctl --user -u agent-viz-monitor -e`"
+_ENABLED = frozenset({"enabled", "enabled-runtime", "linked", "linked-runtime"})
+_STOPPED = frozenset({"inactive", "failed", "unknown"})
+
+
+class Manager(Protocol):
+    """One service manager: where its file goes and how to install and remove it."""
+
+    title: str
+    path: Path
+
+    def install(self, steps: Steps) -> None: ...
+
+    def uninstall(self, steps: Steps) -> None: ...
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    """Flags of install-service and uninstall-service."""
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print what would be written and run; change nothing")  # fmt: skip
+    parser.add_argument("--manager", choices=("auto", "systemd", "launchd"), default="auto",
+                        help="service manager (default: detect)")  # fmt: skip
+
+
+def run(name: str, args: argparse.Namespace, config: Config) -> int:
+    """Install or remove the service; every step is printed with what it changed."""
+    env = os.environ
+    kind = args.manager
+    if kind == "auto":
+        kind = detect_manager(sys.platform, os.path.isdir("/run/systemd/system"), shutil.which)
+    argv = program(getattr(args, "config", None))
+    manager: Manager = (
+        SystemdUser(env, argv, config.store.path.parent)
+        if kind == "systemd"
+        else LaunchAgent(env, argv, os.getuid())
+    )
+    steps = Steps(sys.stdout, dry_run=args.dry_run)
+    print(f"{name}: {manager.title}, {manager.path}")
+    if name == "install-service":
+        manager.install(steps)
+    else:
+        manager.uninstall(steps)
+        steps.say("kept", f"{config.store.path} (the database is never removed)")
+    steps.finish()
+    return 0
+
+
+def detect_manager(platform: str, systemd_booted: bool, which: Callable[[str], str | None]) -> str:
+    """``systemd`` or ``launchd`` for this machine; ``ServiceError`` saying why when neither."""
+    if platform == "darwin":
+        if which(LAUNCHCTL) is None:
+            raise ServiceError("macOS without launchctl on PATH: cannot install a LaunchAgent")
+        return "launchd"
+    if not systemd_booted:
+        raise ServiceError(
+            "no supported service manager: /run/systemd/system is missing (not booted with "
+            "systemd, or inside a container); run `agent-viz-monitor run` under your own "
+            "supervisor, or pass --manager"
+        )
+    if which(SYSTEMCTL[0]) is None:
+        raise ServiceError("systemd is running but systemctl is not on PATH")
+    return "systemd"
+
+
+def program(config_path: str | None) -> list[str]:
+    """The absolute command that runs this installation's daemon."""
+    argv = [sys.executable, "-P", "-m", "collector.cli"]
+    if config_path:
+        argv += ["--config", os.path.abspath(config_path)]
+    return [*argv, "run"]
+
+
+def environment(env: Mapping[str, str]) -> dict[str, str]:
+    """What the service needs set: output settings plus the path variables of this shell."""
+    values = service_environment()
+    for name in PASSED_VARIABLES:
+        if env.get(name, "").startswith("/"):
+            values[name] = env[name]
+    return values
+
+
+class SystemdUser:
+    """The systemd user manager (``systemctl --user``)."""
+
+    title = "systemd user manager"
+
+    def __init__(self, env: Mapping[str, str], argv: list[str], data_dir: Path) -> None:
+        self.env = env
+        self.path = config_file(env).parents[1] / "systemd" / "user" / UNIT_NAME
+        self.text = render_unit(exec_line(argv), environment(env))
+        self.data_dir = data_dir
+
+    def install(self, steps: Steps) -> None:
+        """Write, reload, enable, start: each only when needed."""
+        self._check_session(steps)
+        steps.folder(self.data_dir)
+        steps.folder(self.path.parent)
+        changed = steps.write(self.path, self.text.encode())
+        if changed:
+            steps.run([*SYSTEMCTL, "daemon-reload"])
+        if self._state(steps, "is-enabled") == "enabled":
+            steps.skip(f"enable: {UNIT_NAME} is already enabled")
+        else:
+            steps.run([*SYSTEMCTL, "enable", UNIT_NAME])
+        state = self._state(steps, "is-active")
+        active = state is not None and state not in _STOPPED
+        if active and not changed:
+            steps.skip(f"start: {UNIT_NAME} is already running")
+        else:
+            steps.run([*SYSTEMCTL, "restart" if active else "start", UNIT_NAME], _JOURNAL_HINT)
+        steps.say("logs", "journalctl --user -u agent-viz-monitor")
+        steps.say("note", "it runs while you are logged in; `loginctl enable-linger` keeps it up")
+
+    def uninstall(self, steps: Steps) -> None:
+        """Stop, disable, remove our unit, reload: each only when needed."""
+        self._check_session(steps)
+        state = self._state(steps, "is-active")
+        if state not in _STOPPED:
+            steps.run([*SYSTEMCTL, "stop", UNIT_NAME])
+        elif state == "failed":
+            steps.run([*SYSTEMCTL, "reset-failed", UNIT_NAME])
+        else:
+            steps.skip(f"stop: {UNIT_NAME} is not running")
+        enabled = self._state(steps, "is-enabled")
+        if enabled is None or enabled in _ENABLED:
+            steps.run([*SYSTEMCTL, "disable", UNIT_NAME])
+        else:
+            steps.skip(f"disable: {UNIT_NAME} is not enabled")
+        if not self.path.exists():
+            steps.skip(f"remove: no unit file at {self.path}")
+            return
+        if MARKER not in self.path.read_text(errors="replace"):
+            raise ServiceError(f"{self.path} was not written by install-service; left in place")
+        steps.remove(self.path)
+        steps.run([*SYSTEMCTL, "daemon-reload"])
+
+    def _check_session(self, steps: Steps) -> None:
+        if not self.env.get("XDG_RUNTIME_DIR") and not steps.dry_run:
+            raise ServiceError(
+                "systemctl --user cannot reach your user manager: XDG_RUNTIME_DIR is not set "
+                "(sudo, su, or an ssh session without a login session?); run this as yourself "
+                "in a login session"
+            )
+
+    def _state(self, steps: Steps, verb: str) -> str | None:
+        """What ``systemctl --user <verb>`` prints; None (unknown: plan every step) when
+        systemctl is missing in a dry run."""
+        done = steps.query([*SYSTEMCTL, verb, UNIT_NAME])
+        if done is None:
+            return None
+        lines = done.stdout.strip().splitlines()
+        return lines[0].strip() if lines else "unknown"
+
+
+class LaunchAgent:
+    """The launchd per-user agent in the ``gui/<uid>`` domain."""
+
+    title = "launchd LaunchAgent"
+
+    def __init__(self, env: Mapping[str, str], argv: list[str], uid: int) -> None:
+        self.path = home(env) / "Library" / "LaunchAgents" / f"{LABEL}.plist"
+        self.log_dir = state_dir(env)
+        log_file = str(self.log_dir / "agent-viz-monitor.log")
+        self.data = render_plist(launch_agent(argv, log_file, environment(env)))
+        self.domain = f"gui/{uid}"
+        self.service = f"{self.domain}/{LABEL}"
+
+    def install(self, steps: Steps) -> None:
+        """Write, then load (or reload, or start) only what is not already so."""
+        steps.folder(self.log_dir)
+        steps.folder(self.path.parent)
+        changed = steps.write(self.path, self.data)
+        state = self._state(steps)
+        if state is not None and changed:
+            steps.run([LAUNCHCTL, "bootout", self.service])
+            state = None
+        if state is None:
+            steps.run([LAUNCHCTL, "enable", self.service])
+            steps.run([LAUNCHCTL, "bootstrap", self.domain, str(self.path)])
+        elif state != "running":
+            steps.run([LAUNCHCTL, "kickstart", self.service])
+        else:
+            steps.skip(f"bootstrap: {LABEL} is already loaded and running")
+        steps.say("logs", str(self.log_dir / "agent-viz-monitor.log"))
+
+    def uninstall(self, steps: Steps) -> None:
+        """Unload, then remove our plist."""
+        if self._state(steps) is not None:
+            steps.run([LAUNCHCTL, "bootout", self.service])
+        else:
+            steps.skip(f"bootout: {LABEL} is not loaded")
+        if not self.path.exists():
+            steps.skip(f"remove: no plist at {self.path}")
+            return
+        try:
+            label = plistlib.loads(self.path.read_bytes()).get("Label")
+        except (OSError, plistlib.InvalidFileException, ValueError):
+            label = None
+        if label != LABEL:
+            raise ServiceError(f"{self.path} was not written by install-service; left in place")
+        steps.remove(self.path)
+
+    def _state(self, steps: Steps) -> str | None:
+        """None when not loaded, else launchd's ``state`` (``running``, ``waiting``, …)."""
+        done = steps.query([LAUNCHCTL, "print", self.service])
+        if done is None or done.returncode != 0:
+            return None
+        for line in done.stdout.splitlines():
+            key, _, value = line.strip().partition(" = ")
+            if key == "state":
+                return value.strip()
+        return "unknown"
