@@ -35,6 +35,7 @@ from collector.notify import Notifier
 from collector.parsers import ParserOptions
 from collector.reader import ReaderOptions, ReaderThread, SavedFile
 from collector.tail import Checkpoint
+from collector.tracker import SessionTracker
 from collector.watch import Watcher
 from collector.writer import WriterThread
 from config import Config, ConfigError, load_config
@@ -85,6 +86,8 @@ class Daemon:
         self.writer: WriterThread | None = None
         self.reader: ReaderThread | None = None
         self.watcher: Watcher | None = None
+        self.tracker: SessionTracker | None = None
+        self._once = False
         self.notifier = Notifier()
         self._backlog_bytes = 0
         self._rate = _Rate()
@@ -107,6 +110,7 @@ class Daemon:
     def run(self, *, once: bool = False) -> int:
         """Start everything, loop, shut down in order; returns the exit code."""
         self._lock.acquire()
+        self._once = once
         try:
             self._start()
             self._loop(once)
@@ -117,7 +121,8 @@ class Daemon:
 
     def _start(self) -> None:
         config = self.config
-        self.store = EventStore(config.store.path, manual_checkpoint=True)
+        self.store = EventStore(config.store.path, manual_checkpoint=True,
+                                busy_timeout_ms=config.store.busy_timeout_ms)  # fmt: skip
         saved = _load_saved(self.store)
         c = config.collector
         self.writer = WriterThread(
@@ -127,6 +132,9 @@ class Daemon:
         self.reader = ReaderThread(self.writer, self.counters, _reader_options(config), saved)
         self.writer.start()
         self.reader.start()
+        if config.tracker.enabled and not self._once:  # --once records no process facts
+            self.tracker = SessionTracker(config, self.writer)
+            self.tracker.start()
         _log.info("daemon_started", pid=os.getpid(), database=str(config.store.path),
                   roots=[r.path for r in _roots(config)], files_known=len(saved))  # fmt: skip
         self._backfill()
@@ -231,6 +239,9 @@ class Daemon:
             self._write_status(started)
             self.notifier.status(self._summary())
             self.notifier.watchdog(self.healthy())
+            if self.writer.fatal:
+                _log.error("daemon_failing", reason=self.writer.fatal)
+                raise SystemExit(1)
             if not self.reader.alive or not self.writer.alive:
                 _log.error("worker_thread_died", reader=self.reader.alive, writer=self.writer.alive)
                 raise SystemExit(1)
@@ -296,6 +307,8 @@ class Daemon:
         deadline = time.monotonic() + _DRAIN_SECONDS
         if self.watcher is not None:
             self.watcher.close()
+        if self.tracker is not None:
+            self.tracker.close()
         if self.reader is not None:
             self.reader.close(timeout=1.0)
         drained = True

@@ -61,15 +61,24 @@ class SavedFile:
 
 
 class _Tracked:
-    """One file being tailed: its source, tail and parser."""
+    """One file being tailed: its source, tail and parser, and what was last handed on."""
 
-    __slots__ = ("doc_hash", "parser", "source", "tail")
+    __slots__ = ("doc_hash", "parser", "sent", "source", "tail")
 
-    def __init__(self, source: SourceFile, tail: FileTail | None, parser: TranscriptParser):
+    def __init__(
+        self,
+        source: SourceFile,
+        tail: FileTail | None,
+        parser: TranscriptParser,
+        sent: SavedFile,
+    ) -> None:
         self.source = source
         self.tail = tail
         self.parser = parser
         self.doc_hash: str | None = None
+        # The checkpoint and parser state of the last chunk put on the writer's queue: where
+        # reading resumes if processing this file fails halfway (see ReaderThread._rewind).
+        self.sent = sent
 
 
 class ReaderThread:
@@ -181,10 +190,22 @@ class ReaderThread:
                 self.counters.add("file_errors")
                 _log.exception("file_processing_failed", path=path, offset=self._offset(path),
                                error=repr(exc))  # fmt: skip
+                self._rewind(path)
             with self._cond:
                 self._busy = False
                 if more:
                     self._mark(path)
+
+    def _rewind(self, path: str) -> None:
+        """Forget what was read past the last chunk handed on: the lines read by the failed
+        step were never sent, and the tail's in-memory position must not skip them. The next
+        rescan marks the file again (size ≠ offset), which is also the retry's back-off."""
+        tracked = self._files.pop(path, None)
+        if tracked is None:
+            return
+        if tracked.tail is not None:
+            tracked.tail.close()
+        self._saved[path] = tracked.sent
 
     def _offset(self, path: str) -> int | None:
         tracked = self._files.get(path)
@@ -227,7 +248,7 @@ class ReaderThread:
         if source.kind == "jsonl":
             checkpoint = saved.checkpoint if saved else None
             tail = FileTail(path, checkpoint, self.options.max_line_bytes)
-        tracked = _Tracked(source, tail, parser)
+        tracked = _Tracked(source, tail, parser, saved or SavedFile(None, None))
         if saved and saved.checkpoint and source.kind == "json-document":
             tracked.doc_hash = saved.checkpoint.marker_hash
         self._files[path] = tracked
@@ -274,6 +295,7 @@ class ReaderThread:
             oversized=len(read.oversized), reset=read.reset, deleted=read.deleted,
         )  # fmt: skip
         self._put(Chunk(records, update, nbytes))
+        tracked.sent = SavedFile(checkpoint, update.parser_state)
 
     def _read_document(self, tracked: _Tracked) -> None:
         """Whole-file JSON (Gemini ≤ 0.38): re-parse when the content changed."""

@@ -23,13 +23,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import orjson
 
 from collector.counters import Counters
 from collector.log import get_logger
-from collector.records import Record
+from collector.records import ParseProblem, Record
 from store import EventStore, apply_records
 from store.batch import SessionKeys
 from store.timestamps import format_timestamp
@@ -107,6 +108,7 @@ class WriterThread:
         self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
         self._closed = False
         self._abort = threading.Event()
+        self.fatal: str | None = None  # set when a batch can be neither committed nor isolated
         self.last_progress = time.monotonic()
         self._wal_pages = 0
 
@@ -155,7 +157,10 @@ class WriterThread:
             if first is _STOP:
                 break
             batch, stopping = self._gather(first)
-            self._commit_with_retry(batch)
+            try:
+                self._commit_with_retry(batch)
+            except Exception:
+                return  # fatal (see _commit_isolating) or aborted while stopping
         self._idle(final=True)
 
     def _gather(self, first: Chunk) -> tuple[list[Chunk], bool]:
@@ -178,44 +183,88 @@ class WriterThread:
         return batch, False
 
     def _commit_with_retry(self, batch: list[Chunk]) -> None:
+        """Commit ``batch``; operational failures (locked, busy, disk full, read-only, I/O) are
+        retried with back-off and never advance an offset. Any other failure means a record the
+        store rejects: the batch is committed record by record and the rejects are recorded."""
         delay, failures = 0.05, 0
         while True:
             try:
                 self._commit(batch)
-            except sqlite3.Error as exc:
+            except sqlite3.OperationalError as exc:
                 failures += 1
                 self.counters.add("commit_failures")
-                if failures == 1 or failures % 50 == 0:
+                if failures == 1 or failures % 50 == 0:  # once per burst, then rarely
                     _log.error("commit_failed", error=str(exc), attempts=failures,
                                chunks=len(batch))  # fmt: skip
                 if self._abort.wait(delay):
                     return
                 delay = min(delay * 2, 2.0)
                 continue
-            except Exception as exc:  # a bad record must not kill the thread
-                self.counters.add("commit_failures")
-                _log.exception("batch_failed", error=repr(exc), chunks=len(batch))
-                if self._abort.wait(delay):
-                    return
-                delay = min(delay * 2, 2.0)
-                if failures > 3:
-                    self._commit_one_by_one(batch)
-                    return
-                failures += 1
-                continue
+            except Exception as exc:  # a bad record must not kill the thread or stall a file
+                self.counters.add("batch_rejected")
+                _log.error("batch_rejected", error=repr(exc), chunks=len(batch))
+                self._commit_isolating(batch)
             if failures:
                 _log.info("commit_recovered", attempts=failures)
             return
 
-    def _commit_one_by_one(self, batch: list[Chunk]) -> None:
-        """Isolate the chunk that keeps failing; the others are committed."""
+    def _commit_isolating(self, batch: list[Chunk]) -> None:
+        """Commit chunk by chunk, testing each record: one the store rejects becomes a
+        ParseProblem (file, offset, reason), so its file's offset can still advance and nothing
+        vanishes unrecorded. If even that fails, the writer stops (``fatal``): the daemon exits
+        and a restart resumes from the committed offsets — never a gap."""
         for chunk in batch:
+            kept: list[Record] = []
+            for record in chunk.records:
+                if self._retrying(partial(self._try_record, record)):
+                    kept.append(record)
+                    continue
+                path = chunk.file.path if chunk.file else "?"
+                offset = int(getattr(record, "source_offset", None) or 0)
+                kept.append(
+                    ParseProblem(path, offset, f"store rejected {type(record).__name__}", "")
+                )
+                self.counters.add("records_rejected")
+            cleaned = Chunk(kept, chunk.file, chunk.nbytes, chunk.on_commit)
             try:
-                self._commit([chunk])
+                self._retrying(partial(self._commit_one, cleaned))
             except Exception as exc:
-                self.counters.add("chunks_dropped")
-                _log.error("chunk_skipped", error=repr(exc),
-                           path=chunk.file.path if chunk.file else None)  # fmt: skip
+                where = chunk.file.path if chunk.file else "a chunk"
+                self.fatal = f"cannot commit {where}: {exc!r}"
+                _log.error("writer_failed", error=self.fatal)
+                raise
+
+    def _commit_one(self, chunk: Chunk) -> bool:
+        self._commit([chunk])
+        return True
+
+    def _retrying(self, attempt: Callable[[], bool]) -> bool:
+        """``attempt()`` until it does not fail operationally (locked, busy, I/O)."""
+        delay = 0.05
+        while True:
+            try:
+                return attempt()
+            except sqlite3.OperationalError:
+                self.counters.add("commit_failures")
+                if self._abort.wait(delay):
+                    raise
+                delay = min(delay * 2, 2.0)
+
+    def _try_record(self, record: Record) -> bool:
+        """Can ``record`` be applied (tried inside a transaction that is rolled back)."""
+        conn = self.store.connection
+        now = format_timestamp(datetime.now(UTC))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            apply_records(conn, [record], now, self._keys)
+            return True
+        except sqlite3.OperationalError:
+            raise
+        except Exception:
+            return False
+        finally:
+            conn.execute("ROLLBACK")
+            self._keys.forget()
 
     def _commit(self, batch: list[Chunk]) -> None:
         conn = self.store.connection
