@@ -89,6 +89,9 @@ class Daemon:
         self.tracker: SessionTracker | None = None
         self._once = False
         self.notifier = Notifier()
+        self._status_seen: dict[str, int] | None = None
+        self._status_at = 0.0
+        self._started = time.monotonic()
         self._backlog_bytes = 0
         self._rate = _Rate()
 
@@ -235,7 +238,7 @@ class Daemon:
                 self.reader.vanished({item.source.path for item in found})
             if self._subtrees:
                 self._scan_subtrees()
-            progress.tick(self.reader.idle())
+            progress.tick(self.reader.idle() and self.writer.queue.empty())
             self._write_status(started)
             self.notifier.status(self._summary())
             self.notifier.watchdog(self.healthy())
@@ -292,7 +295,14 @@ class Daemon:
         self._rescan.set()
         _log.info("config_reloaded", roots=[r.path for r in _roots(new)])
 
-    def _write_status(self, started: float) -> None:
+    def _write_status(self, started: float, force: bool = False) -> None:
+        """status.json beside the database, when counters moved or every 10 s (idle cost)."""
+        counters = self.counters.snapshot()["counters"]
+        now = time.monotonic()
+        if not force and counters == self._status_seen and now - self._status_at < 10.0:
+            return
+        self._status_seen, self._status_at = counters, now
+        self._started = started
         snapshot = self.counters.snapshot()
         snapshot.update({
             "pid": os.getpid(), "uptime_s": round(time.monotonic() - started, 1),
@@ -314,6 +324,8 @@ class Daemon:
         drained = True
         if self.writer is not None:
             drained = self.writer.close(timeout=max(0.5, deadline - time.monotonic()))
+        if self.reader is not None and self.writer is not None:
+            self._write_status(self._started, force=True)  # the final counters
         if self.store is not None:
             self.store.close()
         _log.info("daemon_stopped", drained=drained, **self.counters.snapshot()["counters"])
@@ -383,8 +395,8 @@ def _load_saved(store: EventStore) -> dict[str, SavedFile]:
                 })  # fmt: skip
             except ValueError:
                 checkpoint = None
-        state = orjson.loads(row["parser_state"]) if row["parser_state"] else None
-        saved[row["path"]] = SavedFile(checkpoint, state)
+        # The state stays JSON text until the file is opened (see SavedFile).
+        saved[row["path"]] = SavedFile(checkpoint, row["parser_state"])
     return saved
 
 

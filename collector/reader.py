@@ -54,16 +54,21 @@ class ReaderOptions:
 
 @dataclass(frozen=True, slots=True)
 class SavedFile:
-    """A file's committed state, loaded from the ``files`` table at start-up."""
+    """A file's resumable state: committed (from the ``files`` table at start-up) or handed on
+    (a caught-up file parked to free its tail and parser). The parser state may stay JSON text
+    until the file is opened again: 20,000 idle transcripts must not cost 20,000 dicts."""
 
     checkpoint: Checkpoint | None
-    parser_state: dict[str, Any] | None
+    parser_state: dict[str, Any] | str | None
+    live: bool = False
 
 
 class _Tracked:
     """One file being tailed: its source, tail and parser, and what was last handed on."""
 
-    __slots__ = ("doc_hash", "parser", "sent", "source", "tail")
+    __slots__ = (
+        "bulk_done", "bulk_sent", "doc_hash", "live", "parser", "sent", "size", "source", "tail",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -79,6 +84,25 @@ class _Tracked:
         # The checkpoint and parser state of the last chunk put on the writer's queue: where
         # reading resumes if processing this file fails halfway (see ReaderThread._rewind).
         self.sent = sent
+        # Lane (collector.lanes): backlog until a read reaches the end with no backlog chunk
+        # of this file still queued; live from then on. bulk_done is counted by the writer.
+        self.live = False
+        self.bulk_sent = 0
+        self.bulk_done = 0
+        self.size = -1  # file size at the last read: a rescan seeing another size marks it
+
+    def lane_for(self, eof: bool) -> bool:
+        """True for the live lane; switching only when nothing of this file is queued keeps
+        its chunks in order."""
+        if not self.live and eof and self.bulk_sent == self.bulk_done:
+            self.live = True
+        if not self.live:
+            self.bulk_sent += 1
+        return self.live
+
+    def bulk_committed(self) -> None:
+        """Called by the writer thread after a backlog chunk of this file committed."""
+        self.bulk_done += 1
 
 
 class ReaderThread:
@@ -97,7 +121,8 @@ class ReaderThread:
         self._saved = saved
         self._files: dict[str, _Tracked] = {}
         self._sources: dict[str, SourceFile] = {}
-        self._dirty: dict[str, None] = {}  # insertion-ordered set
+        self._dirty: dict[str, None] = {}  # backlog files, insertion-ordered set
+        self._dirty_live: dict[str, None] = {}  # caught-up files: served first
         self._cond = threading.Condition()
         self._busy = False
         self._stop = threading.Event()
@@ -135,7 +160,11 @@ class ReaderThread:
         with self._cond:
             self._sources[path] = found.source
             tracked = self._files.get(path)
-            if tracked is None or _may_have_news(tracked, found):
+            if tracked is not None:
+                news = tracked.source.kind != "jsonl" or found.size != tracked.size
+            else:
+                news = _saved_has_news(self._saved.get(path), found)
+            if news:
                 self._mark(path)
 
     def mark_dirty(self, path: str) -> None:
@@ -159,15 +188,21 @@ class ReaderThread:
     def idle(self) -> bool:
         """Nothing dirty and nothing being read."""
         with self._cond:
-            return not self._dirty and not self._busy
+            return not self._dirty and not self._dirty_live and not self._busy
 
     def tracked_count(self) -> int:
         """How many transcript files are known."""
         return len(self._sources)
 
     def _mark(self, path: str) -> None:
-        if path not in self._dirty:
-            self._dirty[path] = None
+        tracked = self._files.get(path)
+        saved = self._saved.get(path) if tracked is None else None
+        # A file read before (it has a checkpoint) most likely got an append: serve it first.
+        known = bool(saved and (saved.live or saved.checkpoint is not None))
+        live = tracked.live if tracked is not None else known
+        lane = self._dirty_live if live else self._dirty
+        if path not in lane:
+            lane[path] = None
             self._cond.notify()
 
     # the thread -----------------------------------------------------------------------------
@@ -175,13 +210,14 @@ class ReaderThread:
         while not self._stop.is_set():
             self.last_progress = time.monotonic()
             with self._cond:
-                while not self._dirty and not self._stop.is_set():
+                while not self._dirty and not self._dirty_live and not self._stop.is_set():
                     self._cond.wait(0.5)
                     self.last_progress = time.monotonic()
                 if self._stop.is_set():
                     return
-                path = next(iter(self._dirty))
-                del self._dirty[path]  # cleared before reading: a new append marks it again
+                lane = self._dirty_live or self._dirty
+                path = next(iter(lane))
+                del lane[path]  # cleared before reading: a new append marks it again
                 self._busy = True
             try:
                 more = self._step(path)
@@ -233,9 +269,22 @@ class ReaderThread:
             # as it is (a problem record if it is not JSON) rather than dropping it silently.
             fragment = tracked.tail.take_fragment()
         self._send(tracked, read, fragment)
+        tracked.size = read.size
         if read.deleted and read.eof:
             self._forget(path)
+        elif read.eof and not read.partial_bytes and tracked.live:
+            self._park(path, tracked)
         return not read.eof
+
+    def _park(self, path: str, tracked: _Tracked) -> None:
+        """Free a caught-up file's tail and parser; keep only what resumes it (R15)."""
+        sent = tracked.sent
+        if tracked.tail is not None:
+            tracked.tail.close()
+        state = sent.parser_state
+        text = orjson.dumps(state).decode() if isinstance(state, dict) else state
+        del self._files[path]
+        self._saved[path] = SavedFile(sent.checkpoint, text, live=True)
 
     def _open(self, path: str) -> _Tracked | None:
         source = self._sources.get(path)
@@ -243,12 +292,15 @@ class ReaderThread:
             return None
         saved = self._saved.pop(path, None)
         state = saved.parser_state if saved else None
+        if isinstance(state, str):
+            state = _decode_state(state)
         parser = make_parser(source, state, self.options.parser, _sidecar(source))
         tail = None
         if source.kind == "jsonl":
             checkpoint = saved.checkpoint if saved else None
             tail = FileTail(path, checkpoint, self.options.max_line_bytes)
         tracked = _Tracked(source, tail, parser, saved or SavedFile(None, None))
+        tracked.live = bool(saved and saved.live)
         if saved and saved.checkpoint and source.kind == "json-document":
             tracked.doc_hash = saved.checkpoint.marker_hash
         self._files[path] = tracked
@@ -294,7 +346,9 @@ class ReaderThread:
             size=read.size, lines=len(read.lines), problems=problems,
             oversized=len(read.oversized), reset=read.reset, deleted=read.deleted,
         )  # fmt: skip
-        self._put(Chunk(records, update, nbytes))
+        live = tracked.lane_for(read.eof)
+        on_commit = None if live else tracked.bulk_committed
+        self._put(Chunk(records, update, nbytes, on_commit=on_commit, live=live))
         tracked.sent = SavedFile(checkpoint, update.parser_state)
 
     def _read_document(self, tracked: _Tracked) -> None:
@@ -347,13 +401,22 @@ def _setter(tracked: _Tracked, digest: str) -> Callable[[], None]:
     return done
 
 
-def _may_have_news(tracked: _Tracked, found: FoundFile) -> bool:
-    if tracked.source.kind == "json-document":
-        return True  # cheap: a hash comparison decides
-    cp = tracked.tail.checkpoint if tracked.tail else None
+def _saved_has_news(saved: SavedFile | None, found: FoundFile) -> bool:
+    """May a file not open right now hold bytes past its resumable checkpoint."""
+    if saved is None or found.source.kind != "jsonl":
+        return True  # never read, or a whole-file document (a hash comparison decides)
+    cp = saved.checkpoint
     if cp is None:
         return True
     return found.size != cp.offset or (found.dev, found.inode) != (cp.dev, cp.inode)
+
+
+def _decode_state(text: str) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None  # a damaged state: the parser starts from its defaults
+    return value if isinstance(value, dict) else None
 
 
 def _sidecar(source: SourceFile) -> dict[str, Any] | None:

@@ -16,7 +16,6 @@ WAL checkpoints run here when the queue is idle (or the WAL passes a bound), not
 
 from __future__ import annotations
 
-import queue
 import sqlite3
 import threading
 import time
@@ -29,6 +28,7 @@ from typing import Any
 import orjson
 
 from collector.counters import Counters
+from collector.lanes import CLOSED, LaneQueue
 from collector.log import get_logger
 from collector.records import ParseProblem, Record
 from store import EventStore, apply_records
@@ -38,7 +38,6 @@ from store.timestamps import format_timestamp
 __all__ = ["Chunk", "FileUpdate", "WriterThread"]
 
 _log = get_logger(component="writer")
-_STOP = object()
 _WAL_PAGES_BOUND = 16384  # ~64 MiB of WAL before a checkpoint even while busy
 
 
@@ -67,6 +66,7 @@ class Chunk:
     file: FileUpdate | None = None
     nbytes: int = 0
     on_commit: Callable[[], None] | None = field(default=None, repr=False)
+    live: bool = True  # False for backlog chunks (see collector.lanes)
 
 
 _UPSERT_FILE = """
@@ -93,17 +93,17 @@ class WriterThread:
         store: EventStore,
         counters: Counters,
         *,
-        flush_interval_ms: int = 5,
-        batch_rows: int = 5000,
-        batch_bytes: int = 8 << 20,
-        queue_bound: int = 64,
+        flush_interval_ms: int = 2,
+        batch_rows: int = 1000,
+        batch_bytes: int = 4 << 20,
+        queue_bound: int = 16,
     ) -> None:
         self.store = store
         self.counters = counters
         self.flush_interval = flush_interval_ms / 1000
         self.batch_rows = batch_rows
         self.batch_bytes = batch_bytes
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=queue_bound)
+        self.queue = LaneQueue(bulk_chunks=queue_bound, bulk_bytes=batch_bytes * 2)
         self._keys = SessionKeys()
         self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
         self._closed = False
@@ -117,24 +117,17 @@ class WriterThread:
         self._thread.start()
 
     def put(self, chunk: Chunk, timeout: float | None = None) -> None:
-        """Queue a chunk; blocks while the queue is full (back-pressure on the readers)."""
-        self.queue.put(chunk, timeout=timeout)
+        """Queue a chunk; blocks while its lane is full (back-pressure on the readers)."""
+        self.queue.put(chunk, live=chunk.live, nbytes=chunk.nbytes, timeout=timeout)
 
     def close(self, timeout: float = 4.0) -> bool:
         """Commit what is queued and stop; True when everything was committed in time."""
         if self._closed:
             return not self._thread.is_alive()
         self._closed = True
+        self.queue.close()
         if self._thread.is_alive():
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    self.queue.put(_STOP, timeout=0.05)
-                    break
-                except queue.Full:
-                    if time.monotonic() > deadline:
-                        break
-            self._thread.join(max(0.0, deadline - time.monotonic()))
+            self._thread.join(timeout)
             if self._thread.is_alive():
                 self._abort.set()  # give up retrying: uncommitted offsets are simply re-read
                 self._thread.join(1.0)
@@ -147,40 +140,37 @@ class WriterThread:
 
     # the thread ------------------------------------------------------------------------------
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            try:
-                first = self.queue.get(timeout=0.5)
-            except queue.Empty:
+        while True:
+            first = self.queue.get(timeout=0.5)
+            if first is None:
                 self._idle()
                 continue
-            if first is _STOP:
+            if first is CLOSED:
                 break
-            batch, stopping = self._gather(first)
+            batch = self._gather(first)
             try:
                 self._commit_with_retry(batch)
             except Exception:
                 return  # fatal (see _commit_isolating) or aborted while stopping
         self._idle(final=True)
 
-    def _gather(self, first: Chunk) -> tuple[list[Chunk], bool]:
+    def _gather(self, first: Chunk) -> list[Chunk]:
+        """More chunks for the batch until the flush interval or a bound. A live batch takes
+        only live chunks; a backlog batch stops growing as soon as a live chunk waits, so a
+        live line waits for at most one (bounded) backlog commit."""
         batch = [first]
         rows, nbytes = len(first.records), first.nbytes
         deadline = time.monotonic() + self.flush_interval
         while rows < self.batch_rows and nbytes < self.batch_bytes:
-            remaining = deadline - time.monotonic()
-            try:
-                item = (
-                    self.queue.get(timeout=remaining) if remaining > 0 else self.queue.get_nowait()
-                )
-            except queue.Empty:
+            if not first.live and self.queue.live_waiting():
                 break
-            if item is _STOP:
-                return batch, True
+            item = self.queue.get(max(0.0, deadline - time.monotonic()), live_only=first.live)
+            if item is None or item is CLOSED:
+                break
             batch.append(item)
             rows += len(item.records)
             nbytes += item.nbytes
-        return batch, False
+        return batch
 
     def _commit_with_retry(self, batch: list[Chunk]) -> None:
         """Commit ``batch``; operational failures (locked, busy, disk full, read-only, I/O) are

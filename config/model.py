@@ -44,13 +44,17 @@ class StoreConfig:
 class CollectorConfig:
     """Tailing and batching limits."""
 
-    flush_interval_ms: int = 5  # a batch is committed at most this long after its first record
-    batch_rows: int = 5000  # … or once it holds this many records
-    batch_bytes: int = 8 * 1024 * 1024  # … or this many bytes of transcript lines
-    queue_bound: int = 64  # parsed chunks waiting for the writer; readers block when full
+    flush_interval_ms: int = 2  # a batch is committed at most this long after its first record
+    # … or once it holds this many records: a backlog commit of 1000 rows takes ~20-40 ms, and a
+    # live line waits for at most one of them (collector/lanes.py)
+    batch_rows: int = 1000
+    batch_bytes: int = 4 * 1024 * 1024  # … or this many bytes of transcript lines
+    queue_bound: int = 16  # backlog chunks waiting for the writer; readers block when full
     max_line_bytes: int = 64 * 1024 * 1024  # longer lines are recorded as oversized, skipped
     read_chunk_bytes: int = 1024 * 1024  # bytes read from one file before turning to the next
-    rescan_interval: float = 30.0  # seconds between full rescans (notifications are hints)
+    # Seconds between full rescans (notifications are hints). A rescan of 20,000 files costs
+    # ~0.2 s of CPU, so 60 s keeps an idle daemon near 0.3 % of a core.
+    rescan_interval: float = 60.0
     force_polling: bool = False  # never use inotify/FSEvents (network file systems)
     args_cap: int = 2048  # characters of tool arguments kept per event
     raw_cap: int = 1024  # characters of the original line kept in raw_data
@@ -72,6 +76,7 @@ class TrackerConfig:
     scan_interval: float = 5.0  # seconds between process scans
     idle_after: float = 300.0  # alive but quiet this long → idle
     waiting_after: float = 30.0  # a tool call pending this long → waiting (permission prompt)
+    tmux: bool = True  # map each agent to its tmux pane (session:window.pane)
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,15 +59,21 @@ WHERE session_id = :session_id AND tool_call_id = :tool_call_id
   AND event_type IN ('file_op', 'command', 'tool_call')
 """
 
-_PARK = """
+_PARK_UNMATCHED = """
 INSERT INTO pending_results (session_id, tool_call_id, timestamp, status, duration_ms, exit_code)
-VALUES (:session_id, :tool_call_id, :timestamp, :status, :duration_ms, :exit_code)
+SELECT r.session_id, r.tool_call_id, r.timestamp, r.status, r.duration_ms, r.exit_code
+FROM temp.batch_results AS r
+WHERE NOT EXISTS (
+    SELECT 1 FROM events AS e
+    WHERE e.session_id = r.session_id AND e.tool_call_id = r.tool_call_id
+      AND e.event_type IN ('file_op', 'command', 'tool_call'))
 ON CONFLICT (session_id, tool_call_id) DO UPDATE SET
     timestamp = excluded.timestamp,
     status = CASE WHEN status = 'error' THEN 'error' ELSE excluded.status END,
     duration_ms = COALESCE(excluded.duration_ms, duration_ms),
     exit_code = COALESCE(excluded.exit_code, exit_code)
 """
+
 
 _UPSERT_SESSION = """
 INSERT INTO sessions (session_key, agent, agent_session_id, project_dir, transcript_path,
@@ -195,9 +201,12 @@ def _set_status(conn: sqlite3.Connection, st: SessionStatus, now: str, keys: Ses
     conn.execute(
         "UPDATE sessions SET status = ?, pid = COALESCE(?, pid), "
         "pid_started_at = COALESCE(?, pid_started_at), ended_at = ?, "
-        "tmux_target = COALESCE(?, tmux_target), updated_at = ? WHERE id = ?",
-        (st.status, st.pid, st.pid_started_at, st.ended_at, st.tmux_target, now, session_id),
-    )
+        "tmux_target = COALESCE(?, tmux_target), spawned_by = COALESCE(?, spawned_by), "
+        "task_file = COALESCE(?, task_file), importance = COALESCE(?, importance), "
+        "project_dir = COALESCE(project_dir, ?), updated_at = ? WHERE id = ?",
+        (st.status, st.pid, st.pid_started_at, st.ended_at, st.tmux_target, st.spawned_by,
+         st.task_file, st.importance, st.project_dir, now, session_id),
+    )  # fmt: skip
     if old != st.status:
         details = orjson.dumps({"from": old, "to": st.status, "reason": st.reason,
                                 "pid": st.pid}).decode()  # fmt: skip
@@ -280,13 +289,45 @@ def _complete(
     now: str,
     keys: SessionKeys,
 ) -> None:
+    """Complete call rows set-wise: one ``executemany`` for the updates, one statement to park
+    the results whose call is not stored yet (a per-result UPDATE was 15 % of the writer)."""
+    merged = _merge_results(completions, now, keys, conn)
+    conn.executemany(_COMPLETE, merged)
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS batch_results (session_id INTEGER, tool_call_id TEXT, "
+        "timestamp TEXT, status TEXT, duration_ms INTEGER, exit_code INTEGER)"
+    )
+    conn.execute("DELETE FROM temp.batch_results")
+    conn.executemany(
+        "INSERT INTO temp.batch_results VALUES (:session_id, :tool_call_id, :timestamp, :status, "
+        ":duration_ms, :exit_code)",
+        merged,
+    )
+    before = conn.total_changes
+    conn.execute(_PARK_UNMATCHED)
+    out.results_parked += conn.total_changes - before
+    out.results_applied += len(merged) - (conn.total_changes - before)
+
+
+def _merge_results(
+    completions: list[ToolResult], now: str, keys: SessionKeys, conn: sqlite3.Connection
+) -> list[dict[str, object]]:
+    """One parameter set per call, equal to applying its results in order: 'error' is sticky,
+    the last exit code and agent duration win, the first result's time measures the call."""
+    merged: dict[tuple[int, str], dict[str, object]] = {}
     for done in completions:
-        params = _result_params(done, keys.resolve(conn, done.session_id, now))
-        if conn.execute(_COMPLETE, params).rowcount:
-            out.results_applied += 1
-        else:
-            conn.execute(_PARK, params)
-            out.results_parked += 1
+        key = (keys.resolve(conn, done.session_id, now), done.tool_call_id)
+        seen = merged.get(key)
+        if seen is None:
+            merged[key] = _result_params(done, key[0])
+            continue
+        if seen["status"] != "error":
+            seen["status"] = done.status
+        if done.exit_code is not None:
+            seen["exit_code"] = done.exit_code
+        if done.duration_ms is not None:
+            seen["duration_ms"] = done.duration_ms
+    return list(merged.values())
 
 
 def _has_parked(conn: sqlite3.Connection) -> bool:

@@ -15,7 +15,6 @@ Every ``sqlite3.Error`` at open time becomes one ``StoreOpenError`` naming the p
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -143,10 +142,10 @@ def _configure(conn: sqlite3.Connection, busy_timeout_ms: int, *, wal: bool) -> 
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"could not switch to WAL (journal_mode={mode})")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache: indexes stay hot
+    # 32 MiB of page cache keeps the hot index pages of live sessions; no mmap, whose touched
+    # pages count in the daemon's RSS and grew it with the database (bench/bench_memory.py).
+    conn.execute("PRAGMA cache_size=-32768")
     conn.execute("PRAGMA temp_store=MEMORY")
-    with contextlib.suppress(sqlite3.Error):
-        conn.execute("PRAGMA mmap_size=268435456")
 
 
 def _explain(exc: sqlite3.Error) -> str:

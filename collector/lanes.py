@@ -1,0 +1,96 @@
+"""The writer's bounded queue, in two lanes: live tails first, backlog second.
+
+Without lanes a line appended during a backfill waits behind every queued backlog chunk (up to
+the queue bound) and measured p99 1.8 s. The reader puts a file's chunks in the *live* lane once
+it has caught up with that file (a read reached end of file and none of its backlog chunks is
+still queued), so each file's chunks stay in one FIFO lane and commit in order.
+
+The bulk lane is bounded in chunks and in bytes and ``put`` blocks when it is full: that is the
+back-pressure that keeps memory flat under any backlog. The live lane has a generous bound of its
+own (live files are small appends).
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+import time
+from typing import Any
+
+__all__ = ["CLOSED", "LaneQueue"]
+
+CLOSED = object()  # returned by get() once closed and drained
+
+
+class LaneQueue:
+    """Two FIFO lanes behind one lock; ``get`` serves the live lane first."""
+
+    def __init__(self, bulk_chunks: int, bulk_bytes: int, live_chunks: int = 4096) -> None:
+        self._live: collections.deque[Any] = collections.deque()
+        self._bulk: collections.deque[Any] = collections.deque()
+        self._bulk_bytes = 0
+        self._limits = (bulk_chunks, bulk_bytes, live_chunks)
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def put(self, item: Any, *, live: bool, nbytes: int = 0, timeout: float | None = None) -> None:
+        """Append to a lane; blocks while that lane is full, ``queue.Full`` after ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._full(live):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise queue.Full
+                self._cond.wait(remaining)
+            if live:
+                self._live.append(item)
+            else:
+                self._bulk.append((item, nbytes))
+                self._bulk_bytes += nbytes
+            self._cond.notify_all()
+
+    def _full(self, live: bool) -> bool:
+        bulk_chunks, bulk_bytes, live_chunks = self._limits
+        if live:
+            return len(self._live) >= live_chunks
+        if len(self._bulk) >= bulk_chunks:
+            return True
+        # One chunk larger than the byte bound must still fit into an empty lane.
+        return bool(self._bulk) and self._bulk_bytes >= bulk_bytes
+
+    def get(self, timeout: float | None = None, *, live_only: bool = False) -> Any:
+        """The next item (live first); None on timeout; ``CLOSED`` once closed and drained."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if self._live:
+                    item = self._live.popleft()
+                    self._cond.notify_all()
+                    return item
+                if self._bulk and not live_only:
+                    item, nbytes = self._bulk.popleft()
+                    self._bulk_bytes -= nbytes
+                    self._cond.notify_all()
+                    return item
+                if self._closed and not self._bulk:
+                    return CLOSED
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+
+    def close(self) -> None:
+        """No more puts are expected; ``get`` returns ``CLOSED`` after the last item."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def live_waiting(self) -> bool:
+        """Is a live chunk queued (a bulk batch should stop growing)."""
+        return bool(self._live)
+
+    def empty(self) -> bool:
+        """Nothing queued in either lane."""
+        with self._cond:
+            return not self._live and not self._bulk
