@@ -22,12 +22,17 @@ and byte (a fast but incomplete run would otherwise look good).
 "--once"])`` in a child interpreter with one ``cProfile.Profile`` per thread (main, reader,
 writer), ``py-spy`` samples the console script at 250 Hz (own and cumulative time per function,
 and per thread from the stack's ``_run``). cProfile's per-call overhead inflates small Python
-functions; prefer py-spy for the shares and cProfile for the call counts.
+functions and its times are wall times (a thread waiting for the GIL inside ``executemany``
+counts); prefer py-spy for the shares and cProfile for the call counts. py-spy is not a project
+dependency: ``.venv/bin/python -m pip install --target /tmp/pyspy py-spy`` then
+``--py-spy /tmp/pyspy/bin/py-spy`` (it needs ptrace permission on its child).
 
 How to quote (../shared/bench/README.md): medians, and only as a ratio to the ceiling of the
 same invocation, e.g. ``backfill 24.1k lines/s = 0.69 x ceiling (34.9k lines/s); medians of 3,
-200 MiB corpus, seed 1``; the last line printed is that sentence. The issue's goal is >= 0.70 of
-the ceiling on a >= 200 MB corpus. The machine is shared: note the load average printed with it.
+200 MiB corpus, seed 1``; that sentence is printed after the ceiling's line (before any
+profile). The issue's goal is >= 0.70 of the ceiling on a >= 200 MB corpus. The machine is
+shared: quote the load / CPU-pressure note printed with it; the CPU-time ratio printed too is
+less sensitive to other load, but it is not the figure to quote.
 """
 
 from __future__ import annotations

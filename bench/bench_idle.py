@@ -213,6 +213,7 @@ def main() -> int:
         result = observe(home.pid, args.seconds)
         status = home.status() or {}
         result.update(files=files, projects=args.projects, ingest_s=round(ingest, 1),
+                      db_MB=round(home.database_bytes() / 1e6, 1),
                       watch_modes=status.get("watch_modes"), limits=inotify_limits())  # fmt: skip
         print(_report(result), flush=True)
         if args.py_spy:
@@ -234,7 +235,8 @@ def _report(r: dict[str, Any]) -> str:
         f"peak {r['peak_rss_MB']} MB incl. ingest), {r['fds']} fds, "
         f"{r['threads']} threads, {r['inotify_watches']} inotify watches, "
         f"watch {list(claude.values())}",
-        f"inotify limits {r['limits']}",
+        f"inotify limits {r['limits']}; database {r['db_MB']} MB (SQLite caches up to 64 MiB "
+        f"of it in the anonymous RSS)",
         f"goals: cpu < 0.5 % {'met' if goals[0] else 'NOT met'}; rss <= 60 MB "
         f"{'met' if goals[1] else 'NOT met'}; fds < 64 {'met' if goals[2] else 'NOT met'}",
     ])  # fmt: skip

@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
 """Live latency benchmark: one appended transcript line → its row committed and visible.
 
-What it measures: for each of ``--lines`` appends (default 1000, one at a time), the time from
-just before the ``write()`` of one complete Claude Code assistant ``tool_use`` line to the moment
-a *second*, read-only SQLite connection sees ``events.agent_event_id = <the tool_use id>``
-(polled every ``--poll-ms``, default 0.5 ms, so a sample carries up to ~0.6 ms of polling
-granularity). This is the whole live path: inotify → watchdog → reader (open, verify, read,
-parse) → bounded queue → writer (flush interval, ``BEGIN IMMEDIATE`` … ``COMMIT``) → WAL
-visibility to another connection.
+What it measures: for each appended line, the time from just before the ``write()`` of one
+complete Claude Code assistant ``tool_use`` line to the moment a *second*, read-only SQLite
+connection sees ``events.agent_event_id = <the tool_use id>`` (polled every ``--poll-ms``,
+default 0.5 ms, so a sample carries up to ~0.6 ms of polling granularity). This is the whole
+live path: inotify → watchdog → reader (open, verify, read, parse) → bounded queue → writer
+(flush interval, ``BEGIN IMMEDIATE`` … ``COMMIT``) → WAL visibility to another connection.
 
 Setup per mode: a fresh temporary HOME under ``$TMPDIR``, one transcript in
 ``~/.claude/projects/-tmp-bench-live/<uuid>.jsonl`` holding one line, the daemon started with
@@ -16,19 +15,23 @@ appended lines copy the shape of an assistant ``Bash`` ``tool_use`` line of
 ``tests/fixtures/claude/drm-hello-world-script.jsonl`` with fresh ``uuid``, ``message.id``,
 ``requestId``, ``tool_use`` id and timestamp.
 
-- ``idle``: nothing else to ingest.
+- ``idle``: nothing else to ingest; ``--lines`` appends (default 1000) *one at a time*: the
+  next line is written once the previous row is visible.
 - ``backfill``: just before the first append, a ``gen_corpus.py`` corpus (``--backfill-mb``,
   default 75 MiB, generated once; or ``--corpus DIR``) is placed in the root: hard-linked (else
   copied) under new names into a staging folder, then renamed in, project folder by project
   folder. A sample is *during* the backfill when, before its append, the ``files`` table still
-  lacked some placed bytes. One 75 MiB wave lasts only a few seconds, i.e. a few dozen samples,
-  too few for a p99; so each time a wave is fully committed the next one is placed (new session
-  names, same bytes), until ``--lines`` samples were taken during a backfill or ``--waves``
-  (default 20) ran out. ``--waves 1`` is the single-corpus variant; then the samples after it
-  are reported apart.
+  lacked some placed bytes. While a backfill runs a live line can wait about as long as the
+  backlog takes, so one line at a time would give only a couple of samples per wave: here the
+  lines are appended *open loop*, ``--backfill-rate`` per second (default 50, like a busy agent;
+  ``0`` restores one at a time), each timed on its own. Each time a wave is fully committed the
+  next one is placed (new session names, same bytes), until ``--lines`` samples were taken
+  during a backfill or ``--waves`` (default 20) ran out; ``--waves 1`` is the single-corpus
+  variant, and samples after the backfill are reported apart.
 
     .venv/bin/python bench/bench_latency.py [--mode idle|backfill|both] [--lines 1000]
-        [--backfill-mb 75 | --corpus DIR] [--waves 20] [--poll-ms 0.5] [--json]
+        [--backfill-mb 75 | --corpus DIR] [--waves 20] [--backfill-rate 50] [--poll-ms 0.5]
+        [--json]
 
 How to quote: p50/p99 (nearest rank) per mode with the sample count, e.g. ``live latency idle
 p50 7.1 ms, p99 11.8 ms (n=1000); during backfill p50 …, p99 … (n=…, 75 MiB corpus)``; the goals
@@ -219,7 +222,10 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         home.start("run")
         conn, session_id = wait_ready(home, f"claude-code:{session}", first_id)
         placed = time.perf_counter()
-        samples = measure(home, conn, Live(live, maker, session_id, backlog), args)
+        target = Live(live, maker, session_id, backlog)
+        rate = args.backfill_rate if mode == "backfill" else 0.0
+        samples = (measure_open(home, conn, target, args, rate) if rate
+                   else measure(home, conn, target, args))  # fmt: skip
         samples.seconds = time.perf_counter() - placed
         status = home.status() or {}
         conn.close()
@@ -246,16 +252,12 @@ def measure(
 ) -> Samples:
     """Append, then poll the second connection until the row is visible; one line at a time."""
     found = "SELECT 1 FROM events WHERE session_id = ? AND agent_event_id = ?"
-    progress = "SELECT COALESCE(SUM(offset), 0) FROM files WHERE path != ?"
     poll = args.poll_ms / 1000
     samples = Samples()
     fd = os.open(live.path, os.O_WRONLY | os.O_APPEND)
     try:
         for n in range(1, 20 * args.lines + 1):
-            during = False
-            if live.backlog is not None:
-                committed = conn.execute(progress, (str(live.path),)).fetchone()[0]
-                during = live.backlog.running(committed)
+            during = _during(conn, live)
             call_id, line = live.maker.make(n)
             t0 = time.perf_counter()
             os.write(fd, line)
@@ -277,6 +279,57 @@ def measure(
     finally:
         os.close(fd)
     return samples
+
+
+_PROGRESS = "SELECT COALESCE(SUM(offset), 0) FROM files WHERE path != ?"
+_NEW_ROWS = "SELECT id, agent_event_id FROM events WHERE session_id = ? AND id > ?"
+
+
+def measure_open(
+    home: DaemonHome, conn: sqlite3.Connection, live: Live, args: argparse.Namespace, rate: float
+) -> Samples:
+    """Append one line every ``1/rate`` s without waiting; poll for all outstanding rows.
+
+    The clock of each line starts just before its ``write()``; rows are found by scanning the
+    live session's rows above the last id seen, so one query serves every outstanding line.
+    """
+    samples, pending = Samples(), dict[str, tuple[float, bool]]()
+    last_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+    fd = os.open(live.path, os.O_WRONLY | os.O_APPEND)
+    next_at, appended = time.perf_counter(), 0
+    try:
+        while len(samples.during) < args.lines and appended < 20 * args.lines:
+            if time.perf_counter() >= next_at:
+                appended += 1
+                during = _during(conn, live)
+                call_id, line = live.maker.make(appended)
+                pending[call_id] = (time.perf_counter(), during)
+                os.write(fd, line)
+                next_at += 1 / rate
+                if not during and len(samples.after) >= args.lines:
+                    break  # the backfill is over and cannot be placed again
+            rows = conn.execute(_NEW_ROWS, (live.session_id, last_id)).fetchall()
+            now = time.perf_counter()
+            for row_id, event_id in rows:
+                last_id = max(last_id, row_id)
+                if event_id in pending:
+                    t0, during = pending.pop(event_id)
+                    (samples.during if during else samples.after).append((now - t0) * 1000)
+            for call_id in [c for c, (t0, _) in pending.items() if now - t0 > args.timeout]:
+                del pending[call_id]
+                samples.timeouts += 1
+            if not home.alive():
+                raise SystemExit(f"daemon died after {appended} appends:\n{home.log_tail()}")
+            time.sleep(args.poll_ms / 1000)
+    finally:
+        os.close(fd)
+    return samples
+
+
+def _during(conn: sqlite3.Connection, live: Live) -> bool:
+    if live.backlog is None:
+        return False
+    return live.backlog.running(conn.execute(_PROGRESS, (str(live.path),)).fetchone()[0])
 
 
 def _claude_mode(status: dict[str, Any]) -> str | None:
@@ -345,6 +398,8 @@ def main() -> int:
     parser.add_argument("--waves", type=int, default=20, help="at most this many corpus waves")
     parser.add_argument("--poll-ms", type=float, default=0.5)
     parser.add_argument("--gap-ms", type=float, default=0.0, help="pause between appends")
+    parser.add_argument("--backfill-rate", type=float, default=50.0,
+                        help="backfill mode: appends/s, open loop (0: one at a time)")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per line")
     parser.add_argument("--keep", action="store_true", help="keep the temporary HOMEs")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")

@@ -117,7 +117,8 @@ def machine_note() -> str:
         head = _git(git, "rev-parse", "--short", "HEAD").strip()
         dirty = _git(git, "status", "--porcelain", "--", "collector", "store", "config")
         changed = [line[3:] for line in dirty.splitlines()]
-        note += f", tree {head}" + (f" + uncommitted {', '.join(changed)}" if changed else "")
+        listed = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if changed[6:] else "")
+        note += f", tree {head}" + (f" + uncommitted {listed}" if changed else "")
     return note
 
 
