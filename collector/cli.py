@@ -90,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config, os.environ)
         return _dispatch(args, config)
     except ConfigError as exc:
+        if args.command == "doctor":  # a broken config is one of the things doctor reports
+            return int(_extension("collector.doctor").run_with_config_error(args, exc))
         print(f"agent-viz-monitor: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except InstanceLockedError as exc:

@@ -1,7 +1,12 @@
 """Read-only commands: ``status``, ``sessions``, ``events``, ``files``, ``commands``.
 
 They open the database read-only (``mode=ro``): WAL lets them read while the daemon writes and
-they never take the write lock, so they cannot block or slow ingestion.
+they never take the write lock, so they cannot block or slow ingestion. Each query is one short
+read transaction (rows are fetched whole), so a reader never pins the WAL either.
+
+Output: a table for people (a few columns, long values cut), ``--json`` one JSON document with
+every column, ``--jsonl`` one JSON object per line. ``events --follow`` keeps streaming new
+events as the daemon commits them (``collector.follow``).
 """
 
 from __future__ import annotations
@@ -9,40 +14,67 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from collector.instance import lock_path, running_pid
+from collector.daemon_status import run_status
+from collector.follow import follow_events, recent_events
 from config import Config
 from store import EventStore
 
-__all__ = ["add_query_commands", "run_query"]
+__all__ = ["add_query_commands", "emit", "run_query"]
 
 Row = dict[str, Any]
+EXIT_USAGE = 2
+_FOLLOW_LIMIT = 10
+_EVENTS_LIMIT = 100
+
+# Columns of the human tables; --json and --jsonl carry every column.
+_TABLE_COLUMNS = {
+    "sessions": ("id", "agent", "status", "project_dir", "title", "last_activity", "pid"),
+    "events": ("id", "timestamp", "session_id", "event_type", "tool_name", "status",
+               "duration_ms", "exit_code", "detail"),
+}  # fmt: skip
 
 
 def add_query_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     """Register the query subcommands on ``sub``."""
-    sessions = sub.add_parser("sessions", help="list sessions")
-    common(sessions)
+    sessions = sub.add_parser("sessions", help="list sessions, newest activity first")
+    _output_flags(sessions, common)
     for flag in ("status", "importance", "agent", "project-dir", "since"):
         sessions.add_argument(f"--{flag}")
     sessions.add_argument("--limit", type=int, default=50)
-    events = sub.add_parser("events", help="list events")
-    common(events)
+    events = sub.add_parser("events", help="list events in time order (--follow: stream)")
+    _output_flags(events, common)
     events.add_argument("--session", help="session id or key")
     for flag in ("type", "tool", "file", "category", "status", "since", "until"):
         events.add_argument(f"--{flag}")
-    events.add_argument("--limit", type=int, default=100)
+    events.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help=f"at most this many ({_EVENTS_LIMIT}; {_FOLLOW_LIMIT} with --follow)",
+    )
     events.add_argument("--offset", type=int, default=0)
+    events.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="print the last events, then new ones as they are committed",
+    )
     for name, text in (("files", "file activity per session"),
                        ("commands", "command statistics per session")):  # fmt: skip
         view = sub.add_parser(name, help=text)
-        common(view)
+        _output_flags(view, common)
         view.add_argument("--session", help="session id or key")
+
+
+def _output_flags(parser: argparse.ArgumentParser, common: Callable[..., None]) -> None:
+    common(parser)
+    parser.add_argument("--jsonl", action="store_true", help="one JSON object per line")
 
 
 def _database(args: argparse.Namespace, config: Config) -> Path:
@@ -59,11 +91,40 @@ def run_query(args: argparse.Namespace, config: Config) -> int:
     """Run one read-only command; returns the exit code."""
     database = _database(args, config)
     if args.command == "status":
-        return _status(args, database)
-    with EventStore(database, readonly=True) as store:
-        rows = _rows(args, store)
-    _emit(rows, args.json)
+        return run_status(args, database)
+    fmt = _format(args)
+    if fmt is None:
+        return EXIT_USAGE
+    try:
+        with EventStore(database, readonly=True) as store:
+            if args.command == "events" and args.follow:
+                return _follow(args, store, fmt)
+            emit(args.command, _rows(args, store), fmt)
+    except ValueError as exc:  # a filter the store cannot use (e.g. --since yesterday)
+        print(f"agent-viz-monitor {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # `| head` stopped reading: end quietly, as other filters do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def _format(args: argparse.Namespace) -> str | None:
+    if args.json and args.jsonl:
+        print(f"agent-viz-monitor {args.command}: --json and --jsonl exclude each other",
+              file=sys.stderr)  # fmt: skip
+        return None
+    if args.json and getattr(args, "follow", False):
+        print("agent-viz-monitor events: --follow streams; use --jsonl", file=sys.stderr)
+        return None
+    return "json" if args.json else "jsonl" if args.jsonl else "table"
+
+
+def _event_filters(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "event_type": args.type, "tool_name": args.tool, "file_path": args.file,
+        "command_category": args.category, "status": args.status, "since": args.since,
+        "until": args.until,
+    }  # fmt: skip
 
 
 def _rows(args: argparse.Namespace, store: EventStore) -> list[Row]:
@@ -74,93 +135,68 @@ def _rows(args: argparse.Namespace, store: EventStore) -> list[Row]:
         )  # fmt: skip
         return rows[: args.limit]
     if args.command == "events":
-        return store.get_events(
-            _session_ref(args.session), event_type=args.type, tool_name=args.tool,
-            file_path=args.file, command_category=args.category, status=args.status,
-            since=args.since, until=args.until, limit=args.limit, offset=args.offset,
-        )  # fmt: skip
+        limit = _EVENTS_LIMIT if args.limit is None else args.limit
+        return store.get_events(_session_ref(args.session), limit=limit, offset=args.offset,
+                                **_event_filters(args))  # fmt: skip
     if args.command == "files":
         return store.file_activity(_session_ref(args.session))
     return store.command_stats(_session_ref(args.session))
 
 
-def _emit(rows: Sequence[Row], as_json: bool) -> None:
-    if as_json:
-        sys.stdout.write(orjson.dumps(list(rows), option=orjson.OPT_INDENT_2).decode() + "\n")
-        return
+def _follow(args: argparse.Namespace, store: EventStore, fmt: str) -> int:
+    session = _session_ref(args.session)
+    filters = _event_filters(args)
+    limit = _FOLLOW_LIMIT if args.limit is None else args.limit
+    fmt = "lines" if fmt == "table" else fmt  # batches arrive one by one: fixed widths
+    rows, last_id = recent_events(store, session, filters, limit)
+    emit("events", rows, fmt)
+    for batch in follow_events(store, session, filters, last_id):
+        emit("events", batch, fmt)
+    return 0
+
+
+def emit(command: str, rows: Sequence[Row], fmt: str) -> None:
+    """Write ``rows`` as a table, one JSON document, JSON lines or event lines; flushes."""
+    out = sys.stdout
+    if fmt == "json":
+        out.write(orjson.dumps(list(rows), option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif fmt == "jsonl":
+        out.write("".join(orjson.dumps(row).decode() + "\n" for row in rows))
+    elif fmt == "lines":
+        out.write("".join(_event_line(row) for row in rows))
+    else:
+        out.write("".join(_table(command, rows)))
+    out.flush()
+
+
+def _table(command: str, rows: Sequence[Row]) -> Iterable[str]:
     if not rows:
-        print("(no rows)")
-        return
-    columns = [c for c in rows[0] if c not in ("raw_data", "tool_arguments")]
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+        return ["(no rows)\n"]
+    columns = _TABLE_COLUMNS.get(command) or [
+        c for c in rows[0] if c not in ("raw_data", "tool_arguments")
+    ]
+    cells = [[_cell(_value(row, c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for line in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+    return ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() + "\n"
+            for line in [list(columns), *cells]]  # fmt: skip
+
+
+def _event_line(row: Row) -> str:
+    """One event on one line, fixed widths, for ``--follow``."""
+    tool = row.get("tool_name") or ""
+    status = row.get("status") or ""
+    return (f"{row['timestamp']}  {row['session_id']:>5}  {row['event_type']:<10} {tool:<14} "
+            f"{status:<8} {_cell(_value(row, 'detail'))}").rstrip() + "\n"  # fmt: skip
+
+
+def _value(row: Row, column: str) -> Any:
+    if column == "detail":
+        return row.get("command") or row.get("file_path") or row.get("model")
+    return row.get(column)
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    text = str(value)
+    text = " ".join(str(value).split())
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _status(args: argparse.Namespace, database: Path) -> int:
-    pid = running_pid(lock_path(database))
-    report: dict[str, Any] = {"database": str(database), "daemon_running": pid is not None,
-                              "pid": pid}  # fmt: skip
-    if database.exists():
-        with EventStore(database, readonly=True) as store:
-            report.update(_store_status(store))
-        report["database_bytes"] = database.stat().st_size
-    status_file = database.with_name("status.json")
-    if pid is not None and status_file.exists():
-        try:
-            report["daemon"] = orjson.loads(status_file.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
-            report["daemon"] = None
-    if args.json:
-        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
-    else:
-        _print_status(report)
-    return 0 if pid is not None else 1
-
-
-def _store_status(store: EventStore) -> dict[str, Any]:
-    conn = store.connection
-    files = []
-    for row in conn.execute(
-        "SELECT path, agent, offset, size, lines, problems, oversized, resets, deleted_at "
-        "FROM files ORDER BY path"
-    ):
-        entry = dict(row)
-        try:
-            entry["size"] = os.stat(entry["path"]).st_size
-        except OSError:
-            entry["size"] = None
-        entry["lag"] = max(0, (entry["size"] or 0) - entry["offset"]) if entry["size"] else 0
-        files.append(entry)
-    totals = {
-        "sessions": conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0],
-        "events": conn.execute("SELECT COUNT(*) FROM events").fetchone()[0],
-        "parse_problems": conn.execute("SELECT COUNT(*) FROM parse_problems").fetchone()[0],
-        "files": len(files),
-        "lag_bytes": sum(f["lag"] for f in files),
-    }
-    return {"totals": totals, "files": files}
-
-
-def _print_status(report: dict[str, Any]) -> None:
-    running = f"running (pid {report['pid']})" if report["daemon_running"] else "not running"
-    print(f"daemon:   {running}")
-    print(f"database: {report['database']}")
-    totals = report.get("totals")
-    if totals:
-        print("totals:   " + ", ".join(f"{k} {v}" for k, v in totals.items()))
-        lagging = [f for f in report["files"] if f["lag"]]
-        for entry in lagging[:20]:
-            print(f"  lag {entry['lag']:>10} B  {entry['path']}")
-    daemon = report.get("daemon")
-    if daemon:
-        print("counters: " + ", ".join(f"{k} {v}" for k, v in daemon.get("counters", {}).items()))

@@ -41,6 +41,7 @@ __all__ = ["ReaderOptions", "ReaderThread", "SavedFile"]
 
 _log = get_logger(component="reader")
 _SIDECAR_MAX = 64 * 1024
+_BULK_STEP = 256 * 1024  # bytes read from a backlog file before the live lane is looked at
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +258,9 @@ class ReaderThread:
             self._read_document(tracked)
             return False
         assert tracked.tail is not None
-        read = tracked.tail.poll(self.options.read_chunk_bytes)
+        # Backlog steps are short so a live file waits for at most one of them.
+        step = self.options.read_chunk_bytes if tracked.live else _BULK_STEP
+        read = tracked.tail.poll(min(step, self.options.read_chunk_bytes))
         if read is None:
             return False
         if read.error:

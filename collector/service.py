@@ -31,11 +31,14 @@ import argparse
 import os
 import plistlib
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from collector.instance import lock_path, running_pid
 from collector.service_files import (
     LABEL,
     MARKER,
@@ -46,12 +49,12 @@ from collector.service_files import (
     render_unit,
     service_environment,
 )
-from collector.steps import Steps
+from collector.steps import Steps, query
 from config import Config
 from config.errors import ServiceError
 from config.paths import config_file, home, state_dir
 
-__all__ = ["add_arguments", "detect_manager", "program", "run"]
+__all__ = ["ServiceState", "add_arguments", "detect_manager", "manager_for", "program", "run"]
 
 SYSTEMCTL = ("systemctl", "--user")
 LAUNCHCTL = "launchctl"
@@ -62,8 +65,18 @@ _ENABLED = frozenset({"enabled", "enabled-runtime", "linked", "linked-runtime"})
 _STOPPED = frozenset({"inactive", "failed", "unknown"})
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceState:
+    """What ``doctor`` reports: is our file there, is it what install would write, is it up."""
+
+    installed: bool
+    current: bool
+    running: bool
+    state: str  # the manager's own word: active, failed, running, not loaded, …
+
+
 class Manager(Protocol):
-    """One service manager: where its file goes and how to install and remove it."""
+    """One service manager: where its file goes and how to install, remove and inspect it."""
 
     title: str
     path: Path
@@ -71,6 +84,8 @@ class Manager(Protocol):
     def install(self, steps: Steps) -> None: ...
 
     def uninstall(self, steps: Steps) -> None: ...
+
+    def inspect(self) -> ServiceState: ...
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -83,16 +98,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 def run(name: str, args: argparse.Namespace, config: Config) -> int:
     """Install or remove the service; every step is printed with what it changed."""
-    env = os.environ
-    kind = args.manager
-    if kind == "auto":
-        kind = detect_manager(sys.platform, os.path.isdir("/run/systemd/system"), shutil.which)
-    argv = program(getattr(args, "config", None))
-    manager: Manager = (
-        SystemdUser(env, argv, config.store.path.parent)
-        if kind == "systemd"
-        else LaunchAgent(env, argv, os.getuid())
-    )
+    manager = manager_for(args.manager, getattr(args, "config", None), config)
     steps = Steps(sys.stdout, dry_run=args.dry_run)
     print(f"{name}: {manager.title}, {manager.path}")
     if name == "install-service":
@@ -102,6 +108,16 @@ def run(name: str, args: argparse.Namespace, config: Config) -> int:
         steps.say("kept", f"{config.store.path} (the database is never removed)")
     steps.finish()
     return 0
+
+
+def manager_for(kind: str, config_path: str | None, config: Config) -> Manager:
+    """The manager named by ``kind`` (``auto``: detected) for this installation's command."""
+    if kind == "auto":
+        kind = detect_manager(sys.platform, os.path.isdir("/run/systemd/system"), shutil.which)
+    argv = program(config_path)
+    if kind == "systemd":
+        return SystemdUser(os.environ, argv, config.store.path)
+    return LaunchAgent(os.environ, argv, os.getuid(), config.store.path)
 
 
 def detect_manager(platform: str, systemd_booted: bool, which: Callable[[str], str | None]) -> str:
@@ -143,16 +159,16 @@ class SystemdUser:
 
     title = "systemd user manager"
 
-    def __init__(self, env: Mapping[str, str], argv: list[str], data_dir: Path) -> None:
+    def __init__(self, env: Mapping[str, str], argv: list[str], database: Path) -> None:
         self.env = env
         self.path = config_file(env).parents[1] / "systemd" / "user" / UNIT_NAME
         self.text = render_unit(exec_line(argv), environment(env))
-        self.data_dir = data_dir
+        self.database = database
 
     def install(self, steps: Steps) -> None:
         """Write, reload, enable, start: each only when needed."""
         self._check_session(steps)
-        steps.folder(self.data_dir)
+        steps.folder(self.database.parent)
         steps.folder(self.path.parent)
         changed = steps.write(self.path, self.text.encode())
         if changed:
@@ -166,6 +182,8 @@ class SystemdUser:
         if active and not changed:
             steps.skip(f"start: {UNIT_NAME} is already running")
         else:
+            if not active:
+                _refuse_foreign_daemon(self.database, steps)
             steps.run([*SYSTEMCTL, "restart" if active else "start", UNIT_NAME], _JOURNAL_HINT)
         steps.say("logs", "journalctl --user -u agent-viz-monitor")
         steps.say("note", "it runs while you are logged in; `loginctl enable-linger` keeps it up")
@@ -193,6 +211,14 @@ class SystemdUser:
         steps.remove(self.path)
         steps.run([*SYSTEMCTL, "daemon-reload"])
 
+    def inspect(self) -> ServiceState:
+        """Installed, current and running, from the unit file and ``is-active``."""
+        installed = self.path.exists()
+        current = installed and self.path.read_text(errors="replace") == self.text
+        done = query([*SYSTEMCTL, "is-active", UNIT_NAME], missing_ok=True)
+        state = (done.stdout.strip() if done else "") or "unknown (systemctl missing)"
+        return ServiceState(installed, current, state == "active", state)
+
     def _check_session(self, steps: Steps) -> None:
         if not self.env.get("XDG_RUNTIME_DIR") and not steps.dry_run:
             raise ServiceError(
@@ -216,13 +242,14 @@ class LaunchAgent:
 
     title = "launchd LaunchAgent"
 
-    def __init__(self, env: Mapping[str, str], argv: list[str], uid: int) -> None:
+    def __init__(self, env: Mapping[str, str], argv: list[str], uid: int, database: Path) -> None:
         self.path = home(env) / "Library" / "LaunchAgents" / f"{LABEL}.plist"
         self.log_dir = state_dir(env)
         log_file = str(self.log_dir / "agent-viz-monitor.log")
         self.data = render_plist(launch_agent(argv, log_file, environment(env)))
         self.domain = f"gui/{uid}"
         self.service = f"{self.domain}/{LABEL}"
+        self.database = database
 
     def install(self, steps: Steps) -> None:
         """Write, then load (or reload, or start) only what is not already so."""
@@ -234,6 +261,7 @@ class LaunchAgent:
             steps.run([LAUNCHCTL, "bootout", self.service])
             state = None
         if state is None:
+            _refuse_foreign_daemon(self.database, steps)
             steps.run([LAUNCHCTL, "enable", self.service])
             steps.run([LAUNCHCTL, "bootstrap", self.domain, str(self.path)])
         elif state != "running":
@@ -259,13 +287,34 @@ class LaunchAgent:
             raise ServiceError(f"{self.path} was not written by install-service; left in place")
         steps.remove(self.path)
 
+    def inspect(self) -> ServiceState:
+        """Installed, current and running, from the plist and ``launchctl print``."""
+        installed = self.path.exists()
+        current = installed and self.path.read_bytes() == self.data
+        state = _launchd_state(query([LAUNCHCTL, "print", self.service], missing_ok=True))
+        return ServiceState(installed, current, state == "running", state or "not loaded")
+
     def _state(self, steps: Steps) -> str | None:
         """None when not loaded, else launchd's ``state`` (``running``, ``waiting``, …)."""
-        done = steps.query([LAUNCHCTL, "print", self.service])
-        if done is None or done.returncode != 0:
-            return None
-        for line in done.stdout.splitlines():
-            key, _, value = line.strip().partition(" = ")
-            if key == "state":
-                return value.strip()
-        return "unknown"
+        return _launchd_state(steps.query([LAUNCHCTL, "print", self.service]))
+
+
+def _refuse_foreign_daemon(database: Path, steps: Steps) -> None:
+    """A daemon started by hand holds the database: the service's would exit 3 and fail."""
+    pid = running_pid(lock_path(database))
+    if pid is not None and not steps.dry_run:
+        raise ServiceError(
+            f"a daemon (pid {pid}) started outside the service manager already uses {database}; "
+            f"stop it (kill {pid}) and run install-service again"
+        )
+
+
+def _launchd_state(done: subprocess.CompletedProcess[str] | None) -> str | None:
+    """The ``state = …`` line of ``launchctl print``; None when the job is not loaded."""
+    if done is None or done.returncode != 0:
+        return None
+    for line in done.stdout.splitlines():
+        key, _, value = line.strip().partition(" = ")
+        if key == "state":
+            return value.strip()
+    return "unknown"

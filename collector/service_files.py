@@ -10,6 +10,8 @@ systemd facts the unit relies on (systemd.service(5), systemd.exec(5), sd_notify
 - ``WatchdogSec=60``: the daemon pings ``WATCHDOG=1`` only while its writer and reader make
   progress; a wedged writer stops the pings and systemd sends ``WatchdogSignal=SIGABRT``, which
   ``faulthandler`` turns into every thread's stack in the journal, then ``Restart=on-failure``.
+- ``RestartPreventExitStatus=2 3``: a config error (2) or another daemon on the database (3)
+  does not heal by restarting every 5 s; the unit fails at once and ``status`` says why.
 - ``TimeoutStopSec=15``: the daemon drains and exits within 5 s of SIGTERM; the margin covers a
   slow disk before systemd escalates to SIGKILL (which loses nothing, only time).
 - Hardening: user managers run unprivileged, so options that need a mount namespace
@@ -17,8 +19,9 @@ systemd facts the unit relies on (systemd.service(5), systemd.exec(5), sd_notify
   skipped or need ``PrivateUsers=`` depending on the host (systemd#9870, #25233), and
   ``ProtectControlGroups=`` is system-only. Only seccomp/prctl based options are used: they
   work in every user manager (which implies ``NoNewPrivileges=`` for them).
-- ``ExecStart=`` words: ``%`` is a specifier and ``$`` an environment expansion, so both are
-  doubled; words with spaces or quotes are double-quoted with C escapes.
+- ``ExecStart=`` words: ``%`` is a specifier (doubled everywhere) and ``$`` an environment
+  expansion in the arguments (doubled there); words with blanks or quotes are double-quoted
+  with C escapes.
 
 launchd facts (launchd.plist(5)): ``ProgramArguments`` is argv with no shell and no ``~``, so
 every path is absolute; ``KeepAlive={SuccessfulExit: false}`` restarts after a crash (non-zero
@@ -69,8 +72,15 @@ def service_environment() -> dict[str, str]:
 
 
 def exec_line(argv: Sequence[str]) -> str:
-    """``argv`` as an ``ExecStart=`` command line (systemd.service(5), "Command lines")."""
-    return " ".join(_exec_word(word) for word in argv)
+    """``argv`` as an ``ExecStart=`` command line (systemd.service(5), "Command lines").
+
+    ``%`` is a specifier everywhere; ``$`` expands variables only in the arguments, not in the
+    executable's path (``systemd-analyze verify`` confirms it), so only they double it.
+    """
+    if not argv:
+        return ""
+    head, *rest = argv
+    return " ".join([_quoted(head.replace("%", "%%")), *(_exec_word(word) for word in rest)])
 
 
 def _exec_word(word: str) -> str:
@@ -106,6 +116,7 @@ def render_unit(exec_start: str, environment: Mapping[str, str] | None = None) -
         "ExecReload=/bin/kill -HUP $MAINPID",
         "Restart=on-failure",
         "RestartSec=5",
+        "RestartPreventExitStatus=2 3",
         "TimeoutStopSec=15",
         "WatchdogSec=60",
         "WatchdogSignal=SIGABRT",

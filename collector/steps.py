@@ -20,7 +20,7 @@ from typing import TextIO
 
 from config.errors import ServiceError
 
-__all__ = ["Steps"]
+__all__ = ["Steps", "query"]
 
 _TIMEOUT = 120.0  # `systemctl start` of a Type=notify unit waits for READY=1
 
@@ -74,15 +74,7 @@ class Steps:
 
     def query(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str] | None:
         """Run a read-only command (also when dry); None when the program is missing."""
-        try:
-            return subprocess.run(list(argv), capture_output=True, text=True, timeout=_TIMEOUT,
-                                  check=False)  # fmt: skip
-        except FileNotFoundError:
-            if self.dry_run:
-                return None
-            raise ServiceError(f"{argv[0]} not found on PATH") from None
-        except subprocess.TimeoutExpired:
-            raise ServiceError(f"`{shlex.join(argv)}` did not answer in {_TIMEOUT:.0f}s") from None
+        return query(argv, missing_ok=self.dry_run)
 
     def run(self, argv: Sequence[str], hint: str = "") -> None:
         """Run a command that changes the manager's state; raise ``ServiceError`` if it fails."""
@@ -113,6 +105,20 @@ class Steps:
     def _change(self, done: str, planned: str, what: str) -> None:
         self.changes += 1
         self.say(f"would {planned}" if self.dry_run else done, what)
+
+
+def query(argv: Sequence[str], *, missing_ok: bool) -> subprocess.CompletedProcess[str] | None:
+    """Run a command that changes nothing (``is-active``, ``print``) and return its output;
+    None when the program is missing and ``missing_ok``, else ``ServiceError``."""
+    try:
+        return subprocess.run(list(argv), capture_output=True, text=True, timeout=_TIMEOUT,
+                              check=False)  # fmt: skip
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise ServiceError(f"{argv[0]} not found on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise ServiceError(f"`{shlex.join(argv)}` did not answer in {_TIMEOUT:.0f}s") from None
 
 
 def _indent(text: str) -> str:

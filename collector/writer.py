@@ -38,7 +38,9 @@ from store.timestamps import format_timestamp
 __all__ = ["Chunk", "FileUpdate", "WriterThread"]
 
 _log = get_logger(component="writer")
-_WAL_PAGES_BOUND = 16384  # ~64 MiB of WAL before a checkpoint even while busy
+# Pages written (estimated) before a checkpoint while busy. Small enough that one checkpoint
+# stays short (~16 MiB of WAL), and skipped while a live chunk waits (collector/lanes.py).
+_WAL_PAGES_BOUND = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +282,7 @@ class WriterThread:
         for chunk in batch:
             if chunk.on_commit is not None:
                 chunk.on_commit()
-        if self._wal_pages > _WAL_PAGES_BOUND:
+        if self._wal_pages > _WAL_PAGES_BOUND and not self.queue.live_waiting():
             self._checkpoint()
 
     def _file_row(self, conn: sqlite3.Connection, f: FileUpdate, now: str) -> dict[str, Any]:

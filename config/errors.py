@@ -6,7 +6,8 @@
     │   ├── StoreOpenError                     not SQLite, read-only, locked, permissions
     │   └── SchemaVersionError                 database written by a newer agent-viz-monitor
     ├── InstanceLockedError(path, pid)         another daemon already owns the database
-    └── ServiceError(reason)                   installing or removing the systemd/launchd service
+    ├── ServiceError(reason)                   installing or removing the systemd/launchd service
+    └── RegistrationError(pid, reason)         ``register`` cannot name that process
 
 Exceptions carry what a person needs to act; ``str()`` of each is the one line the CLI prints.
 Unknown query or update keys raise the built-in ``ValueError`` (a programming error, not an
@@ -19,6 +20,7 @@ __all__ = [
     "ConfigError",
     "InstanceLockedError",
     "MonitorError",
+    "RegistrationError",
     "SchemaVersionError",
     "ServiceError",
     "StoreError",
@@ -75,3 +77,12 @@ class ServiceError(MonitorError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class RegistrationError(MonitorError):
+    """``register`` was given a pid that names no running process (or cannot be read)."""
+
+    def __init__(self, pid: int, reason: str) -> None:
+        self.pid = pid
+        self.reason = reason
+        super().__init__(f"pid {pid}: {reason}")

@@ -56,8 +56,8 @@ class CollectorConfig:
     # ~0.2 s of CPU, so 60 s keeps an idle daemon near 0.3 % of a core.
     rescan_interval: float = 60.0
     force_polling: bool = False  # never use inotify/FSEvents (network file systems)
-    args_cap: int = 2048  # characters of tool arguments kept per event
-    raw_cap: int = 1024  # characters of the original line kept in raw_data
+    args_cap: int = 1024  # characters of tool arguments kept per event
+    raw_cap: int = 512  # characters of the original line kept in raw_data (messages, errors)
 
 
 @dataclass(frozen=True, slots=True)

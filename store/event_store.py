@@ -24,7 +24,7 @@ from typing import Any
 from collector.records import Event
 from config.errors import StoreError
 from store.batch import SessionKeys, apply_records
-from store.connection import open_database
+from store.connection import BUSY_TIMEOUT_MS, open_database
 from store.migrate import read_version
 from store.timestamps import normalize_timestamp
 
@@ -57,11 +57,15 @@ class EventStore:
         *,
         readonly: bool = False,
         manual_checkpoint: bool = False,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> None:
         self.path = str(path)
         self.readonly = readonly
         self._conn: sqlite3.Connection | None = open_database(
-            self.path, readonly=readonly, manual_checkpoint=manual_checkpoint
+            self.path,
+            readonly=readonly,
+            manual_checkpoint=manual_checkpoint,
+            busy_timeout_ms=busy_timeout_ms,
         )
         self._conn.row_factory = sqlite3.Row
         self._keys = SessionKeys()

@@ -40,7 +40,7 @@ class ParserOptions:
 
     __slots__ = ("args_cap", "raw_cap")
 
-    def __init__(self, args_cap: int = 2048, raw_cap: int = 1024) -> None:
+    def __init__(self, args_cap: int = 1024, raw_cap: int = 512) -> None:
         self.args_cap = args_cap
         self.raw_cap = raw_cap
 
