@@ -16,6 +16,9 @@ WAL checkpoints run here when the queue is idle (or the WAL passes a bound), not
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import sqlite3
 import threading
 import time
@@ -38,9 +41,9 @@ from store.timestamps import format_timestamp
 __all__ = ["Chunk", "FileUpdate", "WriterThread"]
 
 _log = get_logger(component="writer")
-# Pages written (estimated) before a checkpoint while busy. Small enough that one checkpoint
-# stays short (~16 MiB of WAL), and skipped while a live chunk waits (collector/lanes.py).
-_WAL_PAGES_BOUND = 4096
+# Commits before a checkpoint while busy (each writes a few to a few hundred pages); skipped
+# while a live chunk waits (collector/lanes.py). SQLite's autocheckpoint is the backstop.
+_WAL_PAGES_BOUND = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,7 @@ class WriterThread:
         self.fatal: str | None = None  # set when a batch can be neither committed nor isolated
         self.last_progress = time.monotonic()
         self._wal_pages = 0
+        self._quiet_since: float | None = None
 
     def start(self) -> None:
         """Start the thread."""
@@ -276,7 +280,7 @@ class WriterThread:
             raise
         elapsed = (time.perf_counter() - started) * 1000
         self.last_progress = time.monotonic()
-        self._wal_pages += len(records) // 2 + 1
+        self._wal_pages += 1
         self.counters.record_commit(elapsed, len(records), result.events_inserted,
                                     sum(c.nbytes for c in batch))  # fmt: skip
         for chunk in batch:
@@ -299,9 +303,17 @@ class WriterThread:
         }  # fmt: skip
 
     def _idle(self, final: bool = False) -> None:
-        self.last_progress = time.monotonic()
+        """The queue has been empty for a while: checkpoint the WAL, and after a few quiet
+        seconds give memory back (SQLite's page cache, then the C heap) so an idle daemon
+        stays small whatever the backfill before it used."""
+        now = time.monotonic()
+        self.last_progress = now
         if self._wal_pages or final:
             self._checkpoint()
+            self._quiet_since = now
+        elif self._quiet_since is not None and now - self._quiet_since > _SHRINK_AFTER:
+            self._quiet_since = None
+            _release_memory(self.store)
 
     def _checkpoint(self) -> None:
         try:
@@ -309,6 +321,29 @@ class WriterThread:
             self._wal_pages = 0
         except sqlite3.Error as exc:
             _log.warning("wal_checkpoint_failed", error=str(exc))
+
+
+def _release_memory(store: EventStore) -> None:
+    try:
+        store.connection.execute("PRAGMA shrink_memory")
+    except sqlite3.Error:
+        return
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)  # glibc keeps freed arenas mapped; this returns them
+
+
+def _load_libc() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        return libc
+    except (OSError, AttributeError):
+        return None  # not glibc (macOS, musl): nothing to trim
+
+
+_LIBC = _load_libc()
+_SHRINK_AFTER = 5.0  # seconds of an empty queue before memory is given back
 
 
 def _latest_files(batch: list[Chunk]) -> list[FileUpdate]:
