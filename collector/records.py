@@ -21,9 +21,9 @@ the parsers build one or more per transcript line.
   in-memory pairing — so it works when the result arrives in a later batch, a later read or
   after a restart. A result whose call row is not stored yet is kept and applied when it is.
 - ``ParseProblem``: a line that could not be used (file, offset, reason, a short prefix).
-- ``SessionStatus``: the session tracker's verdict (status, process identity, end time). The
-  store sets the session's columns and, when the status changed, records a ``status_change``
-  event with the old and new status and the reason.
+- ``SessionStatus``: the session tracker's verdict (status, process identity, end time, and an
+  orchestrator's registration fields). The store sets the session's columns and, when the
+  status changed, records a ``status_change`` event with the old and new status and the reason.
 """
 
 from __future__ import annotations
@@ -144,6 +144,11 @@ class SessionStatus:
     pid_started_at: str | None = None
     ended_at: str | None = None  # set on the terminal statuses
     tmux_target: str | None = None  # session:window.pane
+    # An orchestrator's registration (``agent-viz-monitor register``); None keeps what is stored.
+    spawned_by: str | None = None
+    task_file: str | None = None
+    importance: str | None = None
+    project_dir: str | None = None  # only fills an empty project_dir
 
 
 Record = SessionInfo | Event | ToolResult | ParseProblem | SessionStatus

@@ -1,0 +1,301 @@
+"""Finding the process of each session, from every source there is, most exact first.
+
+1. The spool (``collector.spool``): Claude Code hooks spooled by ``agent-viz-monitor hook``
+   (exact session id and transcript path, the agent pid found by walking up from the hook) and
+   orchestrators' registrations (``register``: a pid and the seed's fields, attached to the
+   transcript session when one appears) and stop notices (``register --stopped``).
+2. The agents' own per-process records (``collector.registry``: Claude Code's
+   ``sessions/<pid>.json``), which also carry the agent's own busy/idle/waiting.
+3. A process scan: agent processes recognised by argv whose working directory matches a
+   session being appended (``collector.attribution``).
+
+Sources 2 and 3 run once per ``scan_interval``; the spool is read every tick. Every identity a
+record carries is re-checked against the live process before it is attached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from collector.attribution import AgentProcess, Candidate, could_own, pair
+from collector.book import SessionBook
+from collector.log import get_logger
+from collector.process import (
+    ProcessIdentity,
+    ancestry,
+    is_alive,
+    read_cwd,
+    read_identity,
+    read_info,
+    recognize_agent,
+    worth_reading,
+)
+from collector.registry import RecordReader
+from collector.sources import classify
+from collector.spool import read_records, record_names
+from collector.status import TERMINAL
+from collector.tmux import PaneMap, pane_for
+from collector.tracking import (
+    HookEvent,
+    Registration,
+    StopNotice,
+    Tracked,
+    parse_spooled,
+    waiting_notice,
+)
+
+__all__ = ["ProcessScan", "SpoolIntake"]
+
+_log = get_logger(component="tracker")
+_STOP_WINDOW = 60.0  # a stop notice applies to an exit this close to it
+_HELD_FOR = 24 * 3600.0  # a hook whose session never appears is dropped after this
+_MIN_AGE = 0.5  # seconds: a younger process may sit between fork and exec
+Finish = Callable[[Path], None]
+
+
+class SpoolIntake:
+    """Applies new spool records to the book; ``finish(path)`` deletes a record once applied."""
+
+    def __init__(self, book: SessionBook, folder: Path, claude_root: str, finish: Finish) -> None:
+        self.book = book
+        self.folder = folder
+        self.claude_root = claude_root
+        self.finish = finish
+        self._seen: set[str] = set()
+        self._held: dict[str, list[HookEvent]] = {}  # hooks of sessions not stored yet
+        self._stops: list[StopNotice] = []
+
+    def read(self, now: float) -> None:
+        """Apply every record not seen before."""
+        self._seen &= set(record_names(self.folder))  # forget the deleted ones
+        for path, data in read_records(self.folder, skip=self._seen):
+            self._seen.add(path.name)
+            record = parse_spooled(path, data) if data is not None else None
+            if record is None:
+                _log.warning("spool_record_invalid", path=str(path))
+                self.finish(path)
+            elif isinstance(record, HookEvent):
+                self._hook(record, now)
+            elif isinstance(record, Registration):
+                self.book.registrations[record.reg_id] = record
+                _log.info("agent_registered", pid=record.identity.pid, id=record.reg_id)
+            else:
+                self._stops.append(record)
+        self._release_held()
+        self._apply_stops(now)
+        self._expire_held(now)
+
+    def _release_held(self) -> None:
+        """Apply the hooks that waited for a session the tracker now knows."""
+        for key in list(self._held):
+            t = self.book.by_key(key, load=False)
+            if t is None:
+                continue
+            for event in self._held.pop(key):
+                self._apply(t, event)
+                self.finish(event.path)
+
+    def key_of(self, event: HookEvent) -> str:
+        """Our session key for a hook's session."""
+        if event.transcript_path:
+            source = classify("claude-code", self.claude_root, event.transcript_path)
+            if source is not None:
+                return source.session_id
+        return f"claude-code:{event.session_id}"
+
+    def _hook(self, event: HookEvent, now: float) -> None:
+        key = self.key_of(event)
+        t = self.book.by_key(key)
+        if t is not None and key in self._held:
+            self._release_held()
+        if t is None:
+            if event.event == "SessionEnd":  # ended before writing anything: nothing to track
+                for held in self._held.pop(key, []):
+                    self.finish(held.path)
+                self.finish(event.path)
+            else:
+                self._held.setdefault(key, []).append(event)
+            return
+        self._apply(t, event)
+        self.finish(event.path)
+
+    def _apply(self, t: Tracked, event: HookEvent) -> None:
+        t.hook_at = max(t.hook_at or 0.0, event.at)
+        if event.event in ("SessionStart", "UserPromptSubmit", "Stop", "PostToolUse"):
+            t.notice = None
+        if waiting_notice(event):
+            t.notice = (event.detail or "waiting", event.at)
+        if event.event == "SessionEnd":
+            t.end_hook = event.detail or "other"
+            self.book.release(t)
+            return
+        if event.event == "SessionStart":
+            t.end_hook, t.superseded = None, False
+        if event.identity is not None and is_alive(event.identity):
+            self.book.attach(t, event.identity, "hook")
+
+    def _apply_stops(self, now: float) -> None:
+        kept = []
+        for notice in self._stops:
+            if self._stop_applies(notice, now):
+                self.finish(notice.path)
+            elif now - notice.at < _STOP_WINDOW:
+                kept.append(notice)
+            else:
+                self.finish(notice.path)
+        self._stops = kept
+
+    def _stop_applies(self, notice: StopNotice, now: float) -> bool:
+        for reg in self.book.registrations.values():
+            if reg.identity.pid == notice.pid:
+                reg.stop_requested = True
+                return True
+        for t in self.book:
+            process = t.identity or t.last_identity
+            if process is None or process.pid != notice.pid:
+                continue
+            if notice.identity is not None and not notice.identity.matches(process):
+                continue
+            if t.identity is None and t.exited_at is None:
+                ended = t.row.ended_at or 0.0
+                if t.stored_status not in TERMINAL or abs(ended - notice.at) > _STOP_WINDOW:
+                    continue
+                t.exited_at = ended or now  # judge the exit again, as stopped
+            t.stop_requested = True
+            return True
+        return False
+
+    def _expire_held(self, now: float) -> None:
+        for key, events in list(self._held.items()):
+            live = [e for e in events if now - e.at < _HELD_FOR
+                    and (e.identity is None or is_alive(e.identity))]  # fmt: skip
+            for gone in events:
+                if gone not in live:
+                    self.finish(gone.path)
+            if live:
+                self._held[key] = live
+            else:
+                del self._held[key]
+
+
+class ProcessScan:
+    """Registry records, the process scan and tmux panes, once per ``scan_interval``."""
+
+    def __init__(self, book: SessionBook, registry: Path, panes: PaneMap | None) -> None:
+        self.book = book
+        self.registry = RecordReader(registry)
+        self.panes = panes
+        self._agents: dict[tuple[int, float, str], str | None] = {}
+
+    def run(self, now: float) -> None:
+        """One full scan."""
+        self._records()
+        self._scan(now)
+        self._map_panes()
+
+    def _records(self) -> None:
+        reported: set[int] = set()
+        for record in self.registry.read():
+            identity = read_identity(record.pid)
+            if identity is None or not record.names(identity):
+                continue  # a stale file of a dead process, or a reused pid
+            t = self.book.by_key(record.session_key)
+            if t is None or not self.book.attach(t, identity, "registry"):
+                continue
+            if t.identity is not None and t.identity.matches(identity):
+                t.report = record
+                reported.add(t.row.id)
+        for t in self.book:
+            if t.row.id not in reported:
+                t.report = None
+
+    def _scan(self, now: float) -> None:
+        processes = self._agent_processes(now)
+        candidates = [c for t in self.book if (c := _candidate(t)) is not None]
+        for process, candidate in pair(processes, candidates):
+            t = self.book.sessions[candidate.session_id]
+            registered = any(r.identity.matches(process.identity)
+                             for r in self.book.registrations.values())  # fmt: skip
+            self.book.attach(t, process.identity, "registration" if registered else "scan")
+        self._late_registrations(candidates, now)
+
+    def _agent_processes(self, now: float) -> list[AgentProcess]:
+        import psutil
+
+        owned = self.book.live()
+        registered = {r.identity.pid: r for r in self.book.registrations.values()}
+        seen: dict[tuple[int, float, str], str | None] = {}
+        out: list[AgentProcess] = []
+        for proc in psutil.process_iter(["name"]):
+            reg = registered.get(proc.pid)
+            if reg is None and not worth_reading(proc.info.get("name")):
+                continue
+            info = read_info(proc.pid, with_argv=False)
+            if info is None or any(o.matches(info.identity) for o in owned):
+                continue
+            identity = info.identity
+            if reg is not None and reg.identity.matches(identity):
+                cwd = reg.project_dir or read_cwd(proc.pid)
+                out.append(AgentProcess(identity, reg.agent, cwd))
+                continue
+            if now - identity.started_at < _MIN_AGE:
+                continue  # maybe forked and not yet exec'd: argv would still be its parent's
+            agent = self._recognise(identity, info.comm, seen)
+            if agent is not None:
+                out.append(AgentProcess(identity, agent, read_cwd(proc.pid)))
+        self._agents = seen
+        return out
+
+    def _recognise(
+        self, identity: ProcessIdentity, comm: str, seen: dict[tuple[int, float, str], str | None]
+    ) -> str | None:
+        key = (identity.pid, float(identity.start_ticks or identity.started_at), comm)
+        if key in self._agents:
+            seen[key] = self._agents[key]
+        else:
+            info = read_info(identity.pid)
+            seen[key] = recognize_agent(info.argv) if info is not None else None
+        return seen[key]
+
+    def _late_registrations(self, candidates: list[Candidate], now: float) -> None:
+        """A registered agent that already exited still claims the session it wrote."""
+        for reg in list(self.book.registrations.values()):
+            if is_alive(reg.identity):
+                continue
+            process = AgentProcess(reg.identity, reg.agent, reg.project_dir)
+            for candidate in candidates:
+                t = self.book.sessions[candidate.session_id]
+                if t.identity is None and could_own(process, candidate):
+                    t.registration, t.fields_pending = reg, True
+                    t.stop_requested = t.stop_requested or reg.stop_requested
+                    t.ever_process, t.last_identity = True, reg.identity
+                    t.exited_at = now
+                    del self.book.registrations[reg.reg_id]
+                    break
+
+    def _map_panes(self) -> None:
+        if self.panes is None or not self.panes.available:
+            return
+        attached = [t for t in self.book if t.identity is not None]
+        if not attached:
+            return
+        panes = self.panes.refresh()
+        for t in attached:
+            assert t.identity is not None
+            if not t.lineage:
+                t.lineage = (t.identity.pid, *(a.identity.pid for a in ancestry(t.identity.pid)))
+            t.tmux = pane_for(t.lineage, panes) or t.tmux
+
+
+def _candidate(t: Tracked) -> Candidate | None:
+    """``t`` as a session a scanned process could own, or None when it cannot be one."""
+    row = t.row
+    if row.parent_id is not None or t.identity is not None or t.end_hook is not None:
+        return None
+    if row.last_activity is None or t.exited_at is not None:
+        return None
+    if t.stored_status in TERMINAL and row.last_activity <= (row.ended_at or 0.0) + 1.0:
+        return None  # ended, and nothing was written since: only a hook may revive it
+    return Candidate(row.id, row.agent, row.project_dir, row.transcript_path,
+                     row.first_activity, row.last_activity)  # fmt: skip

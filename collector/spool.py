@@ -1,0 +1,105 @@
+"""The spool: small JSON files that commands write and the daemon's tracker ingests.
+
+The ``hook`` and ``register`` commands run while the daemon owns the database's only write
+connection, and must work when no daemon runs at all. So they never touch SQLite: each writes
+one record to ``<database folder>/spool/`` and returns. The tracker reads the folder on every
+tick, applies the records and deletes each file once what it caused is committed (or it turned
+out to be moot), so a daemon restart re-reads what was not yet applied.
+
+One file per record, written under a dot-name and renamed into place: a reader never sees half a
+record, no two writers share a file (no ``O_APPEND`` interleaving, no lock), and deleting an
+applied record cannot lose one written meanwhile. Names start with the write time in
+nanoseconds, so sorting by name is arrival order. The folder sits beside the database (0700)
+so a spool belongs to exactly one database: two instances never consume each other's records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import Container, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "SPOOL_VERSION",
+    "read_records",
+    "record_names",
+    "remove",
+    "spool_dir",
+    "write_record",
+]
+
+SPOOL_VERSION = 1
+_STALE_TEMP = 3600.0  # a dot-file older than this is a writer that died mid-write
+
+
+def spool_dir(database: str | os.PathLike[str]) -> Path:
+    """The spool folder of the database at ``database``."""
+    return Path(database).parent / "spool"
+
+
+def write_record(directory: Path, record: Mapping[str, Any], *, durable: bool = False) -> Path:
+    """Write ``record`` atomically into ``directory``; returns its path.
+
+    ``durable`` adds an fsync (registrations); hooks skip it to stay fast.
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}.json"
+    temp = directory / f".{name}.tmp"
+    data = orjson.dumps({"v": SPOOL_VERSION, **record})
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    final = directory / name
+    os.rename(temp, final)
+    return final
+
+
+def record_names(directory: Path) -> list[str]:
+    """The names of the records in ``directory``, in arrival order (half-written ones left out,
+    and dropped once stale)."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    for name in names:
+        if name.startswith("."):
+            _drop_stale_temp(directory / name)
+    return [n for n in names if n.endswith(".json") and not n.startswith(".")]
+
+
+def read_records(
+    directory: Path, skip: Container[str] = ()
+) -> list[tuple[Path, dict[str, Any] | None]]:
+    """The records in ``directory`` not named in ``skip``, in arrival order; None for a file
+    that is not a record."""
+    return [(directory / n, _load(directory / n)) for n in record_names(directory) if n not in skip]
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _drop_stale_temp(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if time.time() - path.stat().st_mtime > _STALE_TEMP:
+            path.unlink()
+
+
+def remove(path: Path) -> None:
+    """Delete an applied record; a missing file is fine."""
+    with contextlib.suppress(OSError):
+        path.unlink()
