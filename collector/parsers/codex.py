@@ -41,8 +41,8 @@ each line becomes:
   what the child's transcript holds.
 - ``error`` / ``stream_error`` / ``turn_aborted`` → ``error``; ``task_started`` /
   ``task_complete`` → ``turn``; ``compacted`` lines → ``compaction``. Everything else
-  (``world_state``, review mode, plan items, …) → nothing; its timestamp still moves
-  ``last_activity``. A line without a usable timestamp takes the latest one seen.
+  (``world_state``, review mode, plan items, …) → nothing (session activity is derived by the
+  store from event timestamps). A line without a usable timestamp takes the latest one seen.
 """
 
 from __future__ import annotations

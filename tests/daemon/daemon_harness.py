@@ -84,13 +84,20 @@ class Instance:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(10)
 
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        if not self.database.exists():
+    def query(
+        self, sql: str, params: tuple[Any, ...] = (), *, strict: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Rows from a read-only connection. While polling a starting daemon a missing or
+        not-yet-created database reads as no rows; ``strict`` checks raise instead, so a
+        final assertion never mistakes an unreadable database for an empty one."""
+        if not self.database.exists() and not strict:
             return []
         conn = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=5)
         try:
             return conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError:
+            if strict:
+                raise
             return []
         finally:
             conn.close()

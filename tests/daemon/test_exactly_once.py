@@ -53,7 +53,8 @@ def expected_keys(root: Path, contents: dict[Path, list[bytes]]) -> set[tuple[st
 def stored_keys(instance: Instance) -> list[tuple[str, str]]:
     rows = instance.query(
         "SELECT s.session_key, e.agent_event_id FROM events e "
-        "JOIN sessions s ON s.id = e.session_id"
+        "JOIN sessions s ON s.id = e.session_id",
+        strict=True,
     )
     return [(str(a), str(b)) for a, b in rows]
 

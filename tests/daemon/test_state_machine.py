@@ -145,7 +145,8 @@ class TailingMachine(RuleBasedStateMachine):
         self.checked = False
         rows = self.instance.query(
             "SELECT s.session_key, e.agent_event_id FROM events e "
-            "JOIN sessions s ON s.id = e.session_id"
+            "JOIN sessions s ON s.id = e.session_id",
+            strict=True,
         )
         stored = [(str(a), str(b)) for a, b in rows]
         assert len(stored) == len(set(stored))
@@ -153,7 +154,7 @@ class TailingMachine(RuleBasedStateMachine):
         extra = set(stored) - self.allowed
         assert not missing, f"missing {sorted(missing)[:3]}"
         assert not extra, f"never written {sorted(extra)[:3]}"
-        assert self.instance.query("SELECT COUNT(*) FROM parse_problems") == [(0,)]
+        assert self.instance.query("SELECT COUNT(*) FROM parse_problems", strict=True) == [(0,)]
 
     def teardown(self) -> None:
         if self.tmp is not None:
