@@ -171,6 +171,7 @@ class TestTailingStateMachine(TailingMachine.TestCase):  # type: ignore[name-def
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(7200)
 class TestTailingStateMachineSoak(TailingMachine.TestCase):  # type: ignore[name-defined]
     """The long run (R12 asks for thousands of examples nightly)."""
 
