@@ -12,6 +12,10 @@ this module decides what a line is.
   buffered whole: once the held fragment would exceed the bound, its bytes are hashed
   incrementally, the first ``PREFIX_BYTES`` are kept and the rest is dropped. When its newline
   arrives it is reported once as an ``OversizedLine`` and the stream goes on (R9).
+
+The tailer calls ``feed_into``: a line costs one ``memchr``, one copy of its bytes and a
+``(start, data)`` tuple, and a held fragment is kept as the pieces it arrived in and joined
+once. ``feed`` wraps the same lines in ``Line`` objects for callers that want them.
 """
 
 from __future__ import annotations
@@ -85,7 +89,9 @@ class LineSplitter:
         self._max = max_line_bytes
         self._committed = start_offset
         self._position = start_offset
-        self._buffer = bytearray()
+        # The held fragment as the pieces it arrived in, joined once when its newline comes.
+        self._held: list[bytes | memoryview] = []
+        self._held_bytes = 0
         self._oversize: _Oversize | None = None
 
     @property
@@ -106,7 +112,7 @@ class LineSplitter:
     @property
     def buffered(self) -> int:
         """Bytes held in memory for the current fragment; never more than ``max_line_bytes``."""
-        return len(self._buffer)
+        return self._held_bytes
 
     @property
     def pending(self) -> int:
@@ -115,18 +121,51 @@ class LineSplitter:
 
     def feed(self, chunk: bytes) -> list[Line | OversizedLine]:
         """Consume the next chunk and return the lines it completes, in stream order."""
-        out: list[Line | OversizedLine] = []
-        view = memoryview(chunk)
+        lines: list[tuple[int, bytes]] = []
+        oversized: list[OversizedLine] = []
+        self.feed_into(chunk, lines, oversized)
+        items: list[Line | OversizedLine] = [Line(s, s + len(d) + 1, d) for s, d in lines]
+        if oversized:
+            items.extend(oversized)
+            items.sort(key=_stream_offset)
+        return items
+
+    def feed_into(
+        self, chunk: bytes, lines: list[tuple[int, bytes]], oversized: list[OversizedLine]
+    ) -> None:
+        """Consume the next chunk, appending what it completes to ``lines`` and ``oversized``.
+
+        A line goes to ``lines`` as ``(start, data)`` with ``data`` its bytes without the
+        ``\\n``; each list stays in stream order. ``bytes.find`` (memchr) locates the
+        newlines: ``bytes.split`` would test every byte in a loop, slower for long lines.
+        """
+        find = chunk.find
+        newline = find(b"\n")
+        if newline < 0:
+            if chunk:
+                self._hold(chunk)
+            self._position += len(chunk)
+            return
+        origin = self._position  # the stream offset of chunk[0]
         pos = 0
-        while pos < len(chunk):
-            newline = chunk.find(b"\n", pos)
-            if newline < 0:
-                self._hold(view[pos:])
-                break
-            out.append(self._finish(view[pos:newline]))
+        if self._committed != origin:  # the first newline ends the held fragment
+            self._finish(memoryview(chunk)[:newline], lines, oversized)
             pos = newline + 1
-        self._position += len(chunk)
-        return out
+            newline = find(b"\n", pos)
+        limit = self._max
+        while newline >= 0:
+            if newline - pos <= limit:
+                lines.append((origin + pos, chunk[pos:newline]))  # the one copy of a line
+            else:
+                oversized.append(_oversized(origin + pos, memoryview(chunk)[pos:newline]))
+            pos = newline + 1
+            newline = find(b"\n", pos)
+        # The committed offset is computed from the stream, never from chunk boundaries, so
+        # any chunking of the same stream commits the same offsets.
+        self._committed = origin + pos
+        self._position = origin + len(chunk)
+        if pos < len(chunk):
+            self._hold(memoryview(chunk)[pos:])
 
     def take_fragment(self) -> tuple[int, bytes] | None:
         """Hand out the held unterminated fragment and treat it as consumed.
@@ -136,39 +175,61 @@ class LineSplitter:
         """
         if self.pending == 0 or self._oversize is not None:
             return None
-        start, data = self._committed, bytes(self._buffer)
-        self._buffer.clear()
+        start, data = self._committed, b"".join(self._held)
+        self._held = []
+        self._held_bytes = 0
         self._committed = self._position
         return start, data
 
-    def _hold(self, piece: memoryview) -> None:
-        """Keep a fragment, switching to hash-and-drop once it would exceed the bound."""
+    def _hold(self, piece: bytes | memoryview) -> None:
+        """Keep a fragment, switching to hash-and-drop once it would exceed the bound.
+
+        A kept view is copied, so the held bytes never pin a whole chunk in memory.
+        """
         if self._oversize is not None:
             self._oversize.add(piece)
-        elif len(self._buffer) + len(piece) <= self._max:
-            self._buffer += piece
+        elif self._held_bytes + len(piece) <= self._max:
+            self._held.append(piece if isinstance(piece, bytes) else bytes(piece))
+            self._held_bytes += len(piece)
         else:
             self._oversize = _Oversize()
-            self._oversize.add(self._buffer)
+            for held in self._held:
+                self._oversize.add(held)
             self._oversize.add(piece)
-            self._buffer = bytearray()
+            self._held = []
+            self._held_bytes = 0
 
-    def _finish(self, tail: memoryview) -> Line | OversizedLine:
-        """Complete the current line with ``tail`` (the bytes before its ``\\n``)."""
+    def _finish(
+        self,
+        tail: memoryview,
+        lines: list[tuple[int, bytes]],
+        oversized: list[OversizedLine],
+    ) -> None:
+        """Complete the held fragment with ``tail``, the bytes before its ``\\n``."""
         start = self._committed
-        item: Line | OversizedLine
-        if self._oversize is None and len(self._buffer) + len(tail) <= self._max:
-            data = bytes(self._buffer) + bytes(tail) if self._buffer else bytes(tail)
-            item = Line(start, start + len(data) + 1, data)
+        over = self._oversize
+        if over is None and self._held_bytes + len(tail) <= self._max:
+            self._held.append(tail)
+            lines.append((start, b"".join(self._held)))
         else:
-            over = self._oversize or _Oversize()
-            if self._oversize is None:
-                over.add(self._buffer)
+            if over is None:
+                over = _Oversize()
+                for held in self._held:
+                    over.add(held)
             over.add(tail)
-            item = OversizedLine(start, over.size, over.hasher.hexdigest(), over.prefix)
-        self._buffer = bytearray()
+            oversized.append(OversizedLine(start, over.size, over.hasher.hexdigest(), over.prefix))
+        self._committed = self._position + len(tail) + 1  # position is still chunk[0]'s
+        self._held = []
+        self._held_bytes = 0
         self._oversize = None
-        # The committed offset is computed from the lines themselves, never from chunk
-        # boundaries, so any chunking of the same stream commits the same offsets.
-        self._committed = item.end
-        return item
+
+
+def _stream_offset(item: Line | OversizedLine) -> int:
+    return item.start if isinstance(item, Line) else item.offset
+
+
+def _oversized(start: int, data: memoryview) -> OversizedLine:
+    """A whole line over the bound, found inside one chunk."""
+    over = _Oversize()
+    over.add(data)
+    return OversizedLine(start, over.size, over.hasher.hexdigest(), over.prefix)

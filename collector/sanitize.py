@@ -13,17 +13,25 @@ from typing import Any
 
 import orjson
 
-__all__ = ["cap_json", "clean_text", "line_prefix"]
+__all__ = ["cap_json", "clean_text", "cut_utf8", "line_prefix"]
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _PREFIX_CHARS = 120
 
 
 def clean_text(text: str) -> str:
-    """Replace lone surrogates and NUL characters with U+FFFD."""
+    """Replace lone surrogates and NUL characters with U+FFFD.
+
+    Non-ASCII text is tested by encoding it: the codec refuses surrogates and the NUL search
+    then runs on bytes, several times faster than a regex scan of the characters.
+    """
     if text.isascii():
         return text.replace("\x00", "\ufffd") if "\x00" in text else text
-    return _SURROGATES.sub("\ufffd", text).replace("\x00", "\ufffd")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text).replace("\x00", "\ufffd")
+    return text.replace("\x00", "\ufffd") if b"\x00" in data else text
 
 
 def cap_json(value: Any, limit: int) -> str:
@@ -33,9 +41,34 @@ def cap_json(value: Any, limit: int) -> str:
     standard library's encoder instead and the text is cleaned.
     """
     try:
-        text = orjson.dumps(value, default=str).decode()
+        data = orjson.dumps(value, default=str)
     except TypeError:
         text = clean_text(json.dumps(value, default=str, ensure_ascii=False))
+        return text if len(text) <= limit else text[:limit] + "…"
+    return data.decode() if len(data) <= limit else cut_utf8(data, limit)
+
+
+def cut_utf8(data: bytes, limit: int) -> str:
+    """UTF-8 ``data`` decoded and cut to ``limit`` characters, with ``…`` marking a cut.
+
+    Decoding is paid per byte, so a long value is decoded only as far as its first
+    ``limit + 1`` characters can reach: a quarter more bytes than characters covers
+    mostly-ASCII text, and 4 bytes a character covers any. Invalid bytes (callers pass
+    orjson's output or lines it accepted, which are valid) are dropped, never raised.
+    """
+    if len(data) <= limit:  # no more characters than bytes
+        return data.decode("utf-8", "ignore")
+    head = data[:limit]
+    if head.isascii():  # limit characters, and at least one byte more
+        return head.decode("ascii") + "…"
+    guess = limit + limit // 4 + 4
+    if len(data) > guess:
+        text = data[:guess].decode("utf-8", "ignore")  # drops a character cut in two
+        if len(text) > limit:
+            return text[:limit] + "…"
+    if len(data) > 4 * limit:  # more than limit characters, all the first ones complete
+        return data[: 4 * limit].decode("utf-8", "ignore")[:limit] + "…"
+    text = data.decode("utf-8", "ignore")
     return text if len(text) <= limit else text[:limit] + "…"
 
 

@@ -54,7 +54,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.lines import Line, LineSplitter, OversizedLine
+from collector.lines import LineSplitter, OversizedLine
 
 __all__ = ["HEAD_BYTES", "MARKER_BYTES", "Checkpoint", "FileTail", "Fragment", "TailRead"]
 
@@ -343,21 +343,19 @@ class FileTail:
         while total < max_bytes:
             want = min(self._chunk, max_bytes - total)
             chunk = os.pread(fd, want, self._splitter.position)
-            for item in self._consume(chunk):
-                if isinstance(item, Line):
-                    lines.append((item.start, item.data))
-                else:
-                    oversized.append(item)
+            self._consume(chunk, lines, oversized)
             total += len(chunk)
             if len(chunk) < want:
                 return True
         return False
 
-    def _consume(self, chunk: bytes) -> list[Line | OversizedLine]:
+    def _consume(
+        self, chunk: bytes, lines: list[tuple[int, bytes]], oversized: list[OversizedLine]
+    ) -> None:
         """Feed a chunk and keep the head and marker bytes in step with what was read."""
         begin = self._splitter.position
         before = self._splitter.committed_end
-        items = self._splitter.feed(chunk)
+        self._splitter.feed_into(chunk, lines, oversized)
         after = self._splitter.committed_end
         if after != before:
             # The marker must fingerprint exactly the bytes before the committed offset, as read
@@ -368,7 +366,6 @@ class FileTail:
         self._recent = (self._recent + chunk[-MARKER_BYTES:])[-MARKER_BYTES:]
         if len(self._head) < HEAD_BYTES and begin <= len(self._head):
             self._head += chunk[len(self._head) - begin : HEAD_BYTES - begin]
-        return items
 
     def _checkpoint_at(self, offset: int, marker: bytes) -> Checkpoint:
         """The checkpoint for ``offset``, whose preceding bytes are ``marker``."""

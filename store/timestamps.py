@@ -10,11 +10,18 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-__all__ = ["format_timestamp", "normalize_timestamp"]
+__all__ = ["format_timestamp", "match_contract_form", "normalize_timestamp"]
 
 _EPOCH_MS_THRESHOLD = 100_000_000_000  # numbers above this are milliseconds, not seconds
-# ASCII digits only: ``\d`` would also match other scripts' digits.
-_CONTRACT_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+# ASCII digits only: ``\d`` would also match other scripts' digits. Each digit is spelled out
+# because sre runs single-character tests faster than counted repeats (``[0-9]{4}``), and the
+# parsers check every line's timestamp.
+_D = "[0-9]"
+_CONTRACT_FORM = re.compile(rf"{_D * 4}-{_D * 2}-{_D * 2}T{_D * 2}:{_D * 2}:{_D * 2}\.{_D * 3}Z")
+# The pattern is exactly 24 characters wide, so on a 24-character string ``match`` is a full
+# match, at about half the cost of ``fullmatch``. Public for callers that inline the fast path
+# of ``normalize_timestamp`` (``len(value) == 24 and match_contract_form(value)``).
+match_contract_form = _CONTRACT_FORM.match
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -32,7 +39,7 @@ def normalize_timestamp(value: object) -> str | None:
     case for Claude Code and Codex lines and keeps the parser hot path cheap.
     """
     if isinstance(value, str):
-        if len(value) == 24 and _CONTRACT_FORM.fullmatch(value):
+        if len(value) == 24 and match_contract_form(value):
             return value
         return _from_string(value)
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -18,7 +18,8 @@ See ../shared/docs/transcript-formats.md §1 and §5. What each line becomes:
 - ``attachment`` hook errors → ``error``; ``custom-title`` / ``ai-title`` → the session title.
 - ``summary`` (titles of *other* sessions, quirk 5), ``file-history-snapshot``,
   ``queue-operation``, ``permission-mode``, ``last-prompt`` and unknown types → nothing, to keep
-  the database small; their timestamps still move ``last_activity``.
+  the database small. Their timestamps move nothing: ``last_activity`` is derived by the store
+  from the events it stores.
 
 Session identity is the file (``source.session_id``); the first ``sessionId`` seen is kept as the
 agent's id, so a resumed file holding several stays one session (quirk 6). ``project_dir`` is the
@@ -34,21 +35,26 @@ a session row without events.
 
 Messages and errors store sizes, not text (``tool_arguments`` ``{"role", "chars", …}``) and the
 first ``raw_cap`` characters of the line's own JSON as ``raw_data`` (cut, never re-serialised);
-tool rows store ``cap_json`` of the input, cut before dumping.
+tool rows store ``cap_json`` of the input (cut before dumping when the line is large).
+
+Every line of every transcript passes through ``parse_line``, so the hot path is kept lean: the
+per-line steps sit in one frame, session facts are compared before anything else is done with
+them, and the per-line events are built positionally (see ``_EVENT_FIELDS``).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import MISSING, fields
 from typing import Any
 
 from collector.categories import categorize_command
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
 from collector.parsers.decode import decode_line, resolve_path
 from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult
-from collector.sanitize import cap_json, clean_text, line_prefix
+from collector.sanitize import cap_json, clean_text, cut_utf8, line_prefix
 from collector.sources import SourceFile
-from store.timestamps import normalize_timestamp
+from store.timestamps import match_contract_form, normalize_timestamp
 
 __all__ = ["ClaudeParser"]
 
@@ -57,6 +63,7 @@ _SYNTHETIC_MODEL = "<synthetic>"
 _NEW_LAYOUT_SINCE = (2, 1, 2)  # subagents live in <session>/subagents/ from this version on
 _MAX_REMEMBERED = 64  # bound on the per-file maps kept in state()
 _SHRINK_DEPTH = 16
+_DUMP_WHOLE_BYTES = 8192  # a tool input on a line up to this size is dumped without _shrink
 _MAX_COUNT = 2**62  # fits SQLite's INTEGER
 
 # tool name → (operation, input key holding the target)
@@ -75,6 +82,35 @@ _ERROR_SUBTYPES = ("api_error", "error", "api_refusal")  # tuples: values may be
 _HOOK_ERRORS = ("hook_blocking_error", "hook_non_blocking_error")
 _API_ERROR_KEYS = ("error", "retryInMs", "retryAttempt", "maxRetries", "cause")
 _UNTIMED = frozenset({"custom-title", "ai-title", "progress"})  # handlers that emit no events
+
+# The per-line events (tool call, whole-line, usage) are built with positional arguments: naming
+# a few of Event's 22 fields costs a third of the call, paid once or twice per line. The order
+# they rely on is checked when this module loads.
+_EVENT_FIELDS = (
+    "session_id", "agent_event_id", "timestamp", "event_type", "tool_name", "tool_call_id",
+    "tool_arguments", "file_path", "operation", "command", "command_category", "status",
+    "duration_ms", "exit_code", "parent_event_id", "model", "input_tokens", "output_tokens",
+    "cache_read_tokens", "cache_creation_tokens", "raw_data", "source_offset",
+)  # fmt: skip
+
+
+def _check_event_fields() -> None:
+    """Refuse to load if Event's leading fields moved or a later one has no default."""
+    found = fields(Event)
+    names = tuple(f.name for f in found[: len(_EVENT_FIELDS)])
+    required = [
+        f.name
+        for f in found[len(_EVENT_FIELDS) :]
+        if f.default is MISSING and f.default_factory is MISSING
+    ]
+    if names != _EVENT_FIELDS or required:
+        raise ImportError(
+            f"collector.records.Event fields {names} + required {required} no longer match "
+            "the positional calls in collector.parsers.claude (_EVENT_FIELDS)"
+        )
+
+
+_check_event_fields()
 
 
 class _State:
@@ -156,6 +192,7 @@ class ClaudeParser:
         self._raw_cap = options.raw_cap
         self._title = _sidecar_title(sidecar)
         self._st = _State(state)
+        self._settled = False  # _identity_facts has nothing left to learn
 
     def state(self) -> dict[str, Any]:
         """Session facts already emitted, cwd, timestamps, last usage key, pending subagents."""
@@ -166,9 +203,34 @@ class ClaudeParser:
         return []
 
     def parse_line(self, line: bytes, offset: int) -> list[Record]:
-        """Records for one line; any unexpected failure becomes a ``ParseProblem``."""
+        """Records for one line; any unexpected failure becomes a ``ParseProblem``.
+
+        The per-line steps are written out here, in one frame, because this runs for every
+        line of every transcript; the handlers do the rest.
+        """
         try:
-            return self._parse(line, offset)
+            obj = decode_line(line, offset, self._path)
+            if isinstance(obj, ParseProblem):
+                return [obj]
+            kind = obj.get("type")
+            if kind == "summary":
+                return []  # a title for another session's leafUuid (quirk 5)
+            out: list[Record] = []
+            ts = obj.get("timestamp")
+            if type(ts) is not str or len(ts) != 24 or match_contract_form(ts) is None:
+                ts = normalize_timestamp(ts)  # else it is already in the contract's form
+            info = self._session_facts(obj, kind, ts)
+            if info is not None:
+                out.append(info)
+            handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
+            if handler is None:
+                return out
+            ts = ts or self._st.last_ts
+            if ts is None and kind not in _UNTIMED:
+                out.append(ParseProblem(self._path, offset, "missing timestamp", line_prefix(line)))
+                return out
+            handler(self, _Line(obj, ts or "", offset, line), out)
+            return out
         except Exception as exc:  # a bad line must never stop the file
             return [
                 ParseProblem(
@@ -178,49 +240,34 @@ class ClaudeParser:
 
     # -- per line ---------------------------------------------------------------------------
 
-    def _parse(self, line: bytes, offset: int) -> list[Record]:
-        obj = decode_line(line, offset, self._path)
-        if isinstance(obj, ParseProblem):
-            return [obj]
-        kind = obj.get("type")
-        if kind == "summary":
-            return []  # a title for another session's leafUuid (quirk 5)
-        out: list[Record] = []
-        ts = normalize_timestamp(obj.get("timestamp"))
-        info = self._session_facts(obj, kind, ts)
-        if info is not None:
-            out.append(info)
-        handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
-        if handler is None:
-            return out
-        ts = ts or self._st.last_ts
-        if ts is None and kind not in _UNTIMED:
-            out.append(ParseProblem(self._path, offset, "missing timestamp", line_prefix(line)))
-            return out
-        handler(self, _Line(obj, ts or "", offset, line), out)
-        return out
-
     def _session_facts(
         self, obj: dict[str, Any], kind: object, ts: str | None
     ) -> SessionInfo | None:
-        """A ``SessionInfo`` carrying only what this line teaches that was not emitted yet."""
+        """A ``SessionInfo`` carrying only what this line teaches that was not emitted yet.
+
+        It runs on every line, so each value is first compared with the known one: on almost
+        every line that settles it.
+        """
         st = self._st
         new: dict[str, Any] = {}
-        if not st.announced:
-            st.announced = True
-            new["parent_session_id"] = self._source.parent_session_id
-            new["title"] = self._title
-        sid = obj.get("sessionId")
-        if st.agent_session_id is None and isinstance(sid, str) and sid:
-            st.agent_session_id = new["agent_session_id"] = clean_text(sid)
-        self._envelope_facts(obj, new)
+        if not self._settled:
+            self._identity_facts(obj, new)
+        cwd = obj.get("cwd")
+        if cwd != st.cwd and isinstance(cwd, str) and cwd:
+            st.cwd = clean_text(cwd)
+            if st.project_dir is None:  # project_dir is the first cwd
+                st.project_dir = new["project_dir"] = st.cwd
+        branch = obj.get("gitBranch")
+        if branch != st.git_branch and isinstance(branch, str) and branch:
+            st.git_branch = new["git_branch"] = clean_text(branch)
+        version = obj.get("version")
+        if version != st.version and isinstance(version, str) and version:
+            st.version = new["agent_version"] = clean_text(version)
         if kind == "assistant":
             message = obj.get("message")
             model = message.get("model") if isinstance(message, dict) else None
-            if isinstance(model, str) and model and model not in (_SYNTHETIC_MODEL, st.model):
+            if model != st.model and isinstance(model, str) and model and model != _SYNTHETIC_MODEL:
                 st.model = new["model"] = clean_text(model)
-        if st.sidechain is None and "isSidechain" in obj:
-            self._decide_sidechain(obj.get("isSidechain") is True, sid, new)
         if ts is not None:
             if st.first_ts is None or ts < st.first_ts:
                 st.first_ts = new["first_seen"] = ts
@@ -232,20 +279,21 @@ class ClaudeParser:
             return None
         return SessionInfo(self._sid, AGENT, self._path, **new)
 
-    def _envelope_facts(self, obj: dict[str, Any], new: dict[str, Any]) -> None:
-        """cwd (project_dir is the first one), gitBranch and version, when they change."""
+    def _identity_facts(self, obj: dict[str, Any], new: dict[str, Any]) -> None:
+        """What the first lines settle: the announcement, the agent's id, the sidechain flag."""
         st = self._st
-        cwd = obj.get("cwd")
-        if isinstance(cwd, str) and cwd and cwd != st.cwd:
-            st.cwd = clean_text(cwd)
-            if st.project_dir is None:
-                st.project_dir = new["project_dir"] = st.cwd
-        branch = obj.get("gitBranch")
-        if isinstance(branch, str) and branch and branch != st.git_branch:
-            st.git_branch = new["git_branch"] = clean_text(branch)
-        version = obj.get("version")
-        if isinstance(version, str) and version and version != st.version:
-            st.version = new["agent_version"] = clean_text(version)
+        if not st.announced:
+            st.announced = True
+            new["parent_session_id"] = self._source.parent_session_id
+            new["title"] = self._title
+        if st.agent_session_id is None:
+            sid = obj.get("sessionId")
+            if isinstance(sid, str) and sid:
+                st.agent_session_id = new["agent_session_id"] = clean_text(sid)
+        if st.sidechain is None and "isSidechain" in obj:
+            self._decide_sidechain(obj.get("isSidechain") is True, obj.get("sessionId"), new)
+        # Each of the three, once set, stays set: later lines can skip this method.
+        self._settled = st.agent_session_id is not None and st.sidechain is not None
 
     def _decide_sidechain(self, sidechain: bool, sid: object, new: dict[str, Any]) -> None:
         """The first envelope line tells whether this is a legacy sibling subagent file.
@@ -389,43 +437,39 @@ class ClaudeParser:
         name = clean_text(name) if isinstance(name, str) and name else "unknown"
         data = block.get("input")
         params = data if isinstance(data, dict) else {}
-        fields: dict[str, Any] = {"event_type": "tool_call"}
-        if name in _FILE_TOOLS:
-            operation, key = _FILE_TOOLS[name]
-            fields = {
-                "event_type": "file_op",
-                "operation": operation,
-                "file_path": self._target(name, key, params),
-            }
+        event_type, operation, file_path, command, category = "tool_call", None, None, None, None
+        file_tool = _FILE_TOOLS.get(name)
+        if file_tool is not None:
+            event_type, operation = "file_op", file_tool[0]
+            file_path = self._target(name, file_tool[1], params)
         elif name in _SHELL_TOOLS:
-            command = params.get("command")
+            event_type, command = "command", params.get("command")
             if isinstance(command, str):
                 command = clean_text(command[: self._args_cap])
-                fields = {
-                    "event_type": "command",
-                    "command": command,
-                    "command_category": categorize_command(command),
-                }
+                category = categorize_command(command)
             else:
-                fields = {"event_type": "command"}
+                command = None
         elif name in _SUBAGENT_TOOLS and call_id is not None:
             self._remember_task(call_id, params.get("description"))
-        return Event(
-            self._sid,
-            call_id or f"{ln.key}:{index}",
-            ln.ts,
-            tool_name=name,
-            tool_call_id=call_id,
-            tool_arguments=self._arguments(data, len(ln.line)),
-            status="pending",
-            source_offset=ln.offset,
-            **fields,
-        )
+        return Event(  # positional, see _EVENT_FIELDS
+            self._sid, call_id or f"{ln.key}:{index}", ln.ts, event_type,
+            name, call_id, self._arguments(data, len(ln.line)),
+            file_path, operation, command, category, "pending",
+            None, None, None, None,  # duration_ms, exit_code, parent_event_id, model
+            None, None, None, None,  # input, output, cache_read, cache_creation tokens
+            None, ln.offset,  # raw_data, source_offset
+        )  # fmt: skip
 
     def _arguments(self, data: object, line_length: int) -> str:
-        """Capped JSON of a tool's input; a line shorter than the cap needs no cutting."""
+        """Capped JSON of a tool's input, cut before dumping only when the line is large.
+
+        ``_shrink`` rebuilds the value and costs more than dumping a few KB whole, so only
+        lines beyond ``_DUMP_WHOLE_BYTES`` (and the cap) are cut first; the text is the same.
+        """
         cap = self._args_cap
-        return cap_json(data if line_length <= cap else _shrink(data, cap, 0), cap)
+        if line_length <= cap or line_length <= _DUMP_WHOLE_BYTES:
+            return cap_json(data, cap)
+        return cap_json(_shrink(data, cap, 0), cap)
 
     def _target(self, tool: str, key: str, params: dict[str, Any]) -> str | None:
         """Absolute target of a file tool; Glob → its pattern under ``path``, Grep → ``path``.
@@ -464,31 +508,23 @@ class ClaudeParser:
         request = request if isinstance(request, str) else ""
         base = msg_id if isinstance(msg_id, str) and msg_id else f"line:{ln.key}"
         get = usage.get
-        stamp = [
-            base,
-            request,
-            get("input_tokens"),
-            get("output_tokens"),
-            get("cache_read_input_tokens"),
-            get("cache_creation_input_tokens"),
-        ]
+        inputs, outputs = get("input_tokens"), get("output_tokens")
+        reads, creations = get("cache_read_input_tokens"), get("cache_creation_input_tokens")
+        stamp = [base, request, inputs, outputs, reads, creations]
         if stamp == self._st.last_usage:
             return  # the store would merge it into the same row without change
         self._st.last_usage = stamp
+        inputs, outputs, reads, creations = _token_counts(inputs, outputs, reads, creations)
         out.append(
-            Event(
-                self._sid,
-                clean_text(f"usage:{base}:{request}"),
-                ln.ts,
-                "usage",
-                model=model,
-                input_tokens=_count(stamp[2]),
-                output_tokens=_count(stamp[3]),
-                cache_read_tokens=_count(stamp[4]),
-                cache_creation_tokens=_count(stamp[5]),
-                source_offset=ln.offset,
+            Event(  # positional, see _EVENT_FIELDS
+                self._sid, clean_text(f"usage:{base}:{request}"), ln.ts, "usage",
+                None, None, None,  # tool_name, tool_call_id, tool_arguments
+                None, None, None, None, None,  # file_path … status
+                None, None, None, model,  # duration_ms, exit_code, parent_event_id, model
+                inputs, outputs, reads, creations,
+                None, ln.offset,  # raw_data, source_offset
             )
-        )
+        )  # fmt: skip
 
     # -- system and the rest -----------------------------------------------------------------
 
@@ -535,33 +571,42 @@ class ClaudeParser:
         st.custom_title = st.custom_title or custom
         out.append(SessionInfo(self._sid, AGENT, self._path, title=clean_text(title[:200])))
 
-    def _line_event(self, ln: _Line, event_type: str, args: dict[str, Any], **extra: Any) -> Event:
+    def _line_event(
+        self,
+        ln: _Line,
+        event_type: str,
+        args: dict[str, Any],
+        model: str | None = None,
+        duration_ms: int | None = None,
+    ) -> Event:
         """An event that stands for the whole line: keyed by uuid, raw JSON prefix attached."""
-        return Event(
-            self._sid,
-            ln.key,
-            ln.ts,
-            event_type,
-            tool_arguments=cap_json(args, self._args_cap),
-            raw_data=_raw_prefix(ln.line, self._raw_cap),
-            source_offset=ln.offset,
-            **extra,
-        )
+        return Event(  # positional, see _EVENT_FIELDS
+            self._sid, ln.key, ln.ts, event_type,
+            None, None, cap_json(args, self._args_cap),  # tool_name, tool_call_id, tool_arguments
+            None, None, None, None, None,  # file_path, operation, command, command_category, status
+            duration_ms, None, None, model,  # duration_ms, exit_code, parent_event_id, model
+            None, None, None, None,  # input, output, cache_read, cache_creation tokens
+            _raw_prefix(ln.line, self._raw_cap), ln.offset,  # raw_data, source_offset
+        )  # fmt: skip
 
 
 class _Line:
     """One decoded line with what every handler needs."""
 
-    __slots__ = ("key", "line", "obj", "offset", "ts")
+    __slots__ = ("line", "obj", "offset", "ts")
 
     def __init__(self, obj: dict[str, Any], ts: str, offset: int, line: bytes) -> None:
         self.obj = obj
         self.ts = ts
         self.offset = offset
         self.line = line
-        uuid = obj.get("uuid")
+
+    @property
+    def key(self) -> str:
+        """The line's own id, for records that stand for the line (tool results need none)."""
+        uuid = self.obj.get("uuid")
         # No uuid: the byte offset is still stable across re-reads of an append-only file.
-        self.key = clean_text(uuid) if isinstance(uuid, str) and uuid else f"offset:{offset}"
+        return clean_text(uuid) if isinstance(uuid, str) and uuid else f"offset:{self.offset}"
 
 
 _HANDLERS = {
@@ -589,6 +634,22 @@ def _count(value: object) -> int | None:
     if type(value) is float and math.isfinite(value) and 0 <= value <= _MAX_COUNT:
         return int(value)
     return None
+
+
+def _token_counts(
+    inputs: object, outputs: object, reads: object, creations: object
+) -> tuple[int | None, int | None, int | None, int | None]:
+    """``_count`` of a usage's four figures; the usual case, four in-range ints, in one test."""
+    if (
+        type(inputs) is int
+        and type(outputs) is int
+        and type(reads) is int
+        and type(creations) is int
+        and min(inputs, outputs, reads, creations) >= 0
+        and max(inputs, outputs, reads, creations) <= _MAX_COUNT
+    ):
+        return inputs, outputs, reads, creations
+    return _count(inputs), _count(outputs), _count(reads), _count(creations)
 
 
 def _content_size(content: object) -> tuple[int, int]:
@@ -627,8 +688,8 @@ def _duration_ms(detail: object) -> int | None:
     if not isinstance(detail, dict):
         return None
     for key in ("durationMs", "totalDurationMs", "duration_ms"):
-        value = _count(detail.get(key))
-        if value is not None:
+        value = detail.get(key)
+        if value is not None and (value := _count(value)) is not None:
             return value
     seconds = detail.get("durationSeconds")  # WebSearch
     if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
@@ -741,12 +802,9 @@ def _shrink(value: Any, cap: int, depth: int) -> Any:
 
 
 def _raw_prefix(line: bytes, cap: int) -> str:
-    """The line's own JSON text cut to ``cap`` characters, like ``cap_json`` without re-dumping."""
-    head = line[:cap]
-    if head.isascii():  # the usual case: cap bytes are cap characters
-        text = head.decode("ascii")
-        return clean_text(text) + "…" if len(line) > cap else clean_text(text)
-    text = line[: cap * 4].decode("utf-8", "ignore")  # a character is at most 4 bytes
-    if len(text) > cap or len(line) > cap * 4:
-        text = text[:cap] + "…"
-    return clean_text(text)
+    """The line's own JSON text cut to ``cap`` characters, like ``cap_json`` without re-dumping.
+
+    Needs no ``clean_text``: a line that decoded is valid UTF-8 (decoding never yields a
+    surrogate) and holds no raw NUL (JSON forbids control characters; both decoders refuse).
+    """
+    return cut_utf8(line, cap)

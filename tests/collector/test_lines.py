@@ -103,6 +103,48 @@ class TestProperties:
         assert splitter.position == len(full)
 
 
+class TestFeedInto:
+    """The tailer's form: ``(start, data)`` tuples and oversized lines in two lists."""
+
+    @settings(settings.get_profile("lines"))
+    @given(stream=STREAMS, cuts=st.lists(st.integers(0, 400)), max_line=st.integers(1, 40))
+    def test_matches_the_model(self, stream: bytes, cuts: list[int], max_line: int) -> None:
+        """Any chunking gives the model's lines as tuples, its oversized lines as they are."""
+        splitter = LineSplitter(max_line, start_offset=7)
+        lines: list[tuple[int, bytes]] = []
+        oversized: list[OversizedLine] = []
+        for chunk in chunked(stream, cuts):
+            splitter.feed_into(chunk, lines, oversized)
+            assert splitter.buffered <= max_line
+        expected = model(stream, max_line, start=7)
+        assert lines == [(i.start, i.data) for i in expected if isinstance(i, Line)]
+        assert oversized == [i for i in expected if isinstance(i, OversizedLine)]
+        assert all(type(data) is bytes for _, data in lines)
+        assert splitter.committed_end == 7 + stream.rfind(b"\n") + 1
+        assert splitter.position == 7 + len(stream)
+
+    def test_appends_to_the_lists_given(self) -> None:
+        """What is already in the lists stays; a poll accumulates several chunks."""
+        lines: list[tuple[int, bytes]] = [(0, b"earlier")]
+        oversized: list[OversizedLine] = []
+        splitter = LineSplitter(4, start_offset=8)
+        splitter.feed_into(b"ab\ncd", lines, oversized)
+        splitter.feed_into(b"e\n" + b"z" * 9 + b"\n", lines, oversized)
+        assert lines == [(0, b"earlier"), (8, b"ab"), (11, b"cde")]
+        digest = hashlib.sha256(b"z" * 9).hexdigest()
+        assert oversized == [OversizedLine(15, 9, digest, b"z" * 9)]
+
+    def test_fragment_spanning_chunks_is_joined_once(self) -> None:
+        """A line fed a byte at a time comes out whole, and take_fragment sees the held part."""
+        splitter = LineSplitter(64)
+        lines: list[tuple[int, bytes]] = []
+        for byte in b'{"a": 1}\n{"b"':
+            splitter.feed_into(bytes([byte]), lines, [])
+        assert lines == [(0, b'{"a": 1}')]
+        assert splitter.buffered == splitter.pending == 4
+        assert splitter.take_fragment() == (9, b'{"b"')
+
+
 def _one(data: bytes, max_line: int = 8) -> list[Item]:
     return LineSplitter(max_line).feed(data)
 

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from store.timestamps import format_timestamp, normalize_timestamp
@@ -130,6 +130,19 @@ class TestNormalizeProperties:
         assert result is not None
         back = datetime.fromisoformat(result.replace("Z", "+00:00"))
         assert back == moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+    @given(
+        st.one_of(
+            st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z\Z"),
+            st.from_regex(r"\A[0-9٣x]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{5}:[0-9]{2}\.[0-9]{2,4}Z\n?\Z"),
+            st.text(alphabet="0123456789-:.TZ٣\n", min_size=23, max_size=25),
+        )
+    )
+    @example("2025-11-14T10:00:00.123Z\n")  # ``$`` would match before the newline
+    def test_contract_form_passes_unchanged(self, text: str) -> None:
+        """A string wholly in the contract form comes back as it is, and only such a string."""
+        whole = CONTRACT_FORM.match(text) is not None and not text.endswith("\n")
+        assert (normalize_timestamp(text) == text) == whole
 
     @given(st.text(alphabet="0123456789-:.TZ+ ", max_size=40))
     def test_idempotent(self, text: str) -> None:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,7 +26,7 @@ from collector.parsers import claude as claude_module
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
 from collector.parsers.claude import ClaudeParser
 from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult
-from collector.sanitize import cap_json
+from collector.sanitize import cap_json, cut_utf8
 from collector.sources import SourceFile, classify
 
 ROOT = Path(__file__).resolve().parents[2] / "fixtures" / "claude"
@@ -1150,3 +1151,68 @@ class TestProperties:
     def test_shrink_keeps_cap_json_text(self, value: Any, cap: int) -> None:
         """Cutting before dumping yields exactly the text cap_json gives for the whole value."""
         assert cap_json(claude_module._shrink(value, cap, 0), cap) == cap_json(value, cap)
+
+
+def cut_whole(text: str, limit: int) -> str:
+    """The reference cut: decode everything, then keep ``limit`` characters."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+# Mixed widths (1, 2, 3 and 4 UTF-8 bytes) so every branch of cut_utf8 is reached.
+wide_text = st.text(st.sampled_from('ab{}"é—😀\u2028') | st.characters(exclude_categories=("Cs",)))
+
+
+class TestCutting:
+    """Cutting before decoding gives exactly the text of decoding everything and then cutting."""
+
+    @settings(max_examples=400, deadline=None)
+    @given(wide_text, st.integers(1, 40))
+    def test_cut_utf8(self, text: str, limit: int) -> None:
+        """Any UTF-8 text, any limit: the first characters and the ellipsis, as a full decode."""
+        assert cut_utf8(text.encode(), limit) == cut_whole(text, limit)
+
+    @pytest.mark.parametrize(
+        ("text", "limit"),
+        [
+            pytest.param("a" * 20 + "—", 10, id="ascii-head"),
+            pytest.param("a" * 9 + "—" * 10, 10, id="guess-suffices"),
+            pytest.param("é" * 30, 10, id="beyond-the-guess"),
+            pytest.param("😀" * 20, 5, id="four-byte-characters"),
+            pytest.param("—a" * 3, 10, id="short-but-wide"),
+            pytest.param("😀" * 10, 10, id="exactly-limit-characters"),
+            pytest.param("😀" * 11, 10, id="one-over"),
+        ],
+    )
+    def test_cut_utf8_table(self, text: str, limit: int) -> None:
+        """Each way through cut_utf8 against the full decode."""
+        assert cut_utf8(text.encode(), limit) == cut_whole(text, limit)
+
+    @settings(max_examples=300, deadline=None)
+    @given(json_values, st.integers(1, 40))
+    def test_cap_json(self, value: Any, limit: int) -> None:
+        """cap_json's text is the whole dump cut, on the orjson path and the fallback alike."""
+        try:
+            whole = orjson.dumps(value, default=str).decode()
+        except TypeError:  # lone surrogates, huge integers
+            dumped = json.dumps(value, default=str, ensure_ascii=False)
+            whole = SURROGATE.sub("\ufffd", dumped).replace("\x00", "\ufffd")
+        assert cap_json(value, limit) == cut_whole(whole, limit)
+
+    @settings(max_examples=300, deadline=None)
+    @given(wide_text.filter(lambda t: "\x00" not in t), st.integers(1, 40))
+    def test_raw_prefix(self, text: str, cap: int) -> None:
+        """A decodable line's raw prefix is its text cut (JSON lines carry no raw NUL)."""
+        assert claude_module._raw_prefix(text.encode(), cap) == cut_whole(text, cap)
+
+    def test_event_field_order_is_checked(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Events are built positionally, so a reordered Event refuses to load the module."""
+        claude_module._check_event_fields()  # the real Event passes
+
+        @dataclass
+        class Reordered:
+            agent_event_id: str
+            session_id: str
+
+        monkeypatch.setattr(claude_module, "Event", Reordered)
+        with pytest.raises(ImportError, match="_EVENT_FIELDS"):
+            claude_module._check_event_fields()
