@@ -31,6 +31,7 @@ is, but cache effects are; give the machine note printed with it.
 from __future__ import annotations
 
 import argparse
+import calendar
 import json
 import os
 import random
@@ -62,8 +63,15 @@ def write_tree(root: Path, files: int, projects: int, seed: int) -> tuple[int, i
         if i < projects:
             folder.mkdir(parents=True)
         session = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        data = b"".join(_lines(rng, session, f"/home/dev/idle/p{i % projects:03d}"))
-        (folder / f"{session}.jsonl").write_bytes(data)
+        lines = _lines(rng, session, f"/home/dev/idle/p{i % projects:03d}")
+        data = b"".join(lines)
+        path = folder / f"{session}.jsonl"
+        path.write_bytes(data)
+        # Quiet transcripts are old ones: their mtime is their last line's time, as the agent
+        # left it (a tree of just-written files would all look recently active).
+        last = orjson.loads(lines[-1])["timestamp"]
+        stamp = calendar.timegm(time.strptime(last[:19], "%Y-%m-%dT%H:%M:%S"))
+        os.utime(path, (stamp, stamp))
         total += len(data)
     return files, total
 

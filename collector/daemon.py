@@ -28,12 +28,12 @@ from typing import Any
 import orjson
 
 from collector.counters import Counters
-from collector.discovery import FoundFile, Root, found_file, scan_root
+from collector.discovery import FoundFile, Root, ScanRounds, found_file, scan_root
 from collector.instance import InstanceLock
 from collector.log import configure_logging, get_logger
 from collector.notify import Notifier
 from collector.parsers import ParserOptions
-from collector.reader import ReaderOptions, ReaderThread, SavedFile
+from collector.reader import ReaderOptions, ReaderThread, SavedFile, pack_state
 from collector.tail import Checkpoint
 from collector.tracker import SessionTracker
 from collector.watch import Watcher
@@ -79,6 +79,7 @@ class Daemon:
         self.stop_event = threading.Event()
         self._reload = threading.Event()
         self._rescan = threading.Event()
+        self._wake = threading.Event()  # a signal, a new folder: the main loop has work now
         self._subtree_lock = threading.Lock()
         self._subtrees: dict[str, Root] = {}  # folders created since the last loop turn
         self._lock = InstanceLock(config.store.path)
@@ -94,6 +95,7 @@ class Daemon:
         self._started = time.monotonic()
         self._backlog_bytes = 0
         self._rate = _Rate()
+        self._rounds = ScanRounds()  # which known files each rescan stats
 
     # signals ---------------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -104,10 +106,11 @@ class Daemon:
 
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
         self.stop_event.set()
+        self._wake.set()
 
     def _on_hup(self, signum: int, _frame: FrameType | None) -> None:
         self._reload.set()
-        self.stop_event.set()  # wakes the main loop; cleared again when it only reloads
+        self._wake.set()
 
     # lifecycle -------------------------------------------------------------------------------
     def run(self, *, once: bool = False) -> int:
@@ -150,7 +153,7 @@ class Daemon:
         self.watcher = Watcher(
             _roots(self.config),
             on_dirty=self._on_dirty,
-            on_root_appeared=lambda root: self._rescan.set(),
+            on_root_appeared=self._on_root_appeared,
             force_polling=self.config.collector.force_polling,
         )
         self.watcher.start()
@@ -165,17 +168,35 @@ class Daemon:
             return
         if reader.knows(path):
             reader.mark_dirty(path)
+            self._rounds.changed(path, time.time())
             return
         root = self._root_of(path)
         if root is None:
             return
         if os.path.isdir(path):
             with self._subtree_lock:
-                self._subtrees[path] = root  # walked by the main loop, debounced
+                self._subtrees[path] = root  # walked by the main loop
+            self._wake.set()
             return
         found = found_file(root.agent, root.path, path)
         if found is not None:  # a new transcript; sidecars, temp files and logs are ignored
             reader.add_found(found)
+
+    def _on_root_appeared(self, _root: Root) -> None:
+        self._rescan.set()
+        self._wake.set()
+
+    def _pause(self, once: bool) -> float:
+        """How long the main loop may sleep: short while files are being read (progress, the
+        backfill's end), a second when all is quiet (status and watchdog need no more; each
+        idle wake-up costs CPU, the R15 budget)."""
+        if once:
+            return 0.05
+        busy = self.reader is not None and not self.reader.idle()
+        pause = 0.25 if busy else _STATUS_EVERY
+        if self.notifier.watchdog_interval is not None:  # pings go out at half the interval
+            pause = min(pause, self.notifier.watchdog_interval / 4)
+        return pause
 
     def _root_of(self, path: str) -> Root | None:
         for root in _roots(self.config):
@@ -187,13 +208,15 @@ class Daemon:
         with self._subtree_lock:
             pending, self._subtrees = self._subtrees, {}
         assert self.reader is not None
+        known = self.reader.sources()
         for start, root in pending.items():
-            for item in scan_root(root.agent, root.path, start=start):
+            for item in scan_root(root.agent, root.path, start=start, known=known):
                 self.reader.add_found(item)
 
     def _backfill(self) -> None:
         """Queue every existing transcript, newest first."""
         found = self._scan()
+        self._rounds.saw(found)
         found.sort(key=lambda f: f.mtime_ns, reverse=True)
         assert self.reader is not None
         for item in found:
@@ -202,11 +225,29 @@ class Daemon:
         _log.info("backfill_started", files=len(found), bytes=self._backlog_bytes)
 
     def _scan(self) -> list[FoundFile]:
+        known = self.reader.sources() if self.reader is not None else None
         found: list[FoundFile] = []
         for root in _roots(self.config):
             if os.path.isdir(root.path):
-                found.extend(scan_root(root.agent, root.path))
+                found.extend(scan_root(root.agent, root.path, known=known))
         return found
+
+    def _rescan_all(self, full: bool) -> None:
+        """The periodic scan, the truth behind notifications (R13); ``ScanRounds`` decides
+        which known files it stats. Nothing of it is kept: 20,000 ``FoundFile`` held until
+        the next scan were 4 MB of idle RSS."""
+        assert self.reader is not None
+        look = self._rounds.next_round(time.time(), full)
+        known = self.reader.sources()
+        found: list[FoundFile] = []
+        unlooked: set[str] = set()
+        for root in _roots(self.config):
+            if os.path.isdir(root.path):
+                found.extend(
+                    scan_root(root.agent, root.path, known=known, look=look, unlooked=unlooked)
+                )
+        self._rounds.saw(found)
+        self.reader.add_scan(found, unlooked)
 
     def _loop(self, once: bool) -> None:
         assert self.reader is not None
@@ -217,25 +258,25 @@ class Daemon:
         next_scan = time.monotonic() + interval
         started = time.monotonic()
         progress = _Progress(self._backlog_bytes, self.counters)
+        if not once:
+            self._write_status(started, force=True)  # watching now: say so at once
         while True:
             if once and self.reader.idle() and self.writer.queue.empty():
                 break
-            self.stop_event.wait(0.05 if once else min(_STATUS_EVERY, 0.25))
+            self._wake.wait(self._pause(once))
+            self._wake.clear()
             if self._reload.is_set():
                 self._reload.clear()
-                self.stop_event.clear()
                 self._apply_reload()
             if self.stop_event.is_set():
                 _log.info("daemon_stopping", reason="signal")
                 break
             now = time.monotonic()
             if self._rescan.is_set() or now >= next_scan:
+                full = self._rescan.is_set()
                 self._rescan.clear()
                 next_scan = now + interval
-                found = self._scan()
-                for item in found:
-                    self.reader.add_found(item)
-                self.reader.vanished({item.source.path for item in found})
+                self._rescan_all(full)
             if self._subtrees:
                 self._scan_subtrees()
             progress.tick(self.reader.idle() and self.writer.queue.empty())
@@ -395,8 +436,9 @@ def _load_saved(store: EventStore) -> dict[str, SavedFile]:
                 })  # fmt: skip
             except ValueError:
                 checkpoint = None
-        # The state stays JSON text until the file is opened (see SavedFile).
-        saved[row["path"]] = SavedFile(checkpoint, row["parser_state"])
+        # The state stays packed JSON text until the file is opened (see SavedFile).
+        state = row["parser_state"]
+        saved[row["path"]] = SavedFile(checkpoint, pack_state(state) if state else None)
     return saved
 
 

@@ -23,21 +23,25 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from collector.sources import SourceFile, classify
 
-__all__ = ["FoundFile", "Root", "ScanStats", "count_dirs", "found_file", "scan_root"]
+__all__ = [
+    "FoundFile", "Root", "ScanRounds", "ScanStats", "count_dirs", "found_file", "scan_root",
+]  # fmt: skip
 
 # classify() accepts nothing else; checking the suffix first skips its PurePath work for junk.
 _CANDIDATE_SUFFIXES = (".jsonl", ".json")
 
 # classify() spends ~17 µs per path in PurePath parsing, which made a 20 000-file rescan cost
 # ~0.5 s (about 1 % of a core at a 60 s interval, the whole R15 budget). A path's class never
-# changes, so remember it. ~600 B per entry: 65 536 entries cap the memo near 40 MB; a tree
-# larger than that only loses speed (LRU over a cyclic walk misses), never correctness.
-_classify = functools.lru_cache(maxsize=1 << 16)(classify)
+# changes, so a rescan reuses the classification of the transcripts the caller already tracks
+# (``known``: no second copy of 20,000 paths). What is left are new files and the few
+# non-transcripts beside them (sidecars), remembered by this small memo.
+_classify = functools.lru_cache(maxsize=4096)(classify)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,20 +80,38 @@ class ScanStats:
 
 
 def scan_root(
-    agent: str, root: str, stats: ScanStats | None = None, start: str | None = None
+    agent: str,
+    root: str,
+    stats: ScanStats | None = None,
+    *,
+    start: str | None = None,
+    known: Mapping[str, SourceFile] | None = None,
+    look: Callable[[str], bool] | None = None,
+    unlooked: set[str] | None = None,
 ) -> Iterator[FoundFile]:
     """Yield each file under ``root`` that ``classify`` accepts for ``agent``; never raises OSError.
 
     A missing root yields nothing (it is "waiting", not an error). Pass ``stats`` to learn how
-    many directories, files and skipped errors the walk met, and ``start`` (a folder inside
-    ``root``) to walk only that subtree while classifying against the real root.
+    many directories, files and skipped errors the walk met, ``start`` (a folder inside
+    ``root``) to walk only that subtree while classifying against the real root, and ``known``
+    (path → source of transcripts already classified under this root) to skip classifying them.
+    With ``look``, a known transcript for which it returns False is not stat'ed: its path goes
+    into ``unlooked`` (it exists; whether it grew is left to the next round).
     """
     counts = stats if stats is not None else ScanStats()
+    memo = known if known is not None else {}
     pending = [start or root]
     while pending:
         directory = pending.pop()
         for entry in _list_dir(directory, pending, counts, is_root=directory == root):
-            found = _found(agent, root, entry, counts)
+            if look is not None and unlooked is not None:
+                path = entry.path
+                source = memo.get(path)
+                if source is not None and source.agent == agent and not look(path):
+                    unlooked.add(path)
+                    counts.matched += 1
+                    continue
+            found = _found(agent, root, entry, counts, memo)
             if found is not None:
                 yield found
 
@@ -123,9 +145,18 @@ def _list_dir(
     return candidates
 
 
-def _found(agent: str, root: str, entry: os.DirEntry[str], stats: ScanStats) -> FoundFile | None:
+def _found(
+    agent: str,
+    root: str,
+    entry: os.DirEntry[str],
+    stats: ScanStats,
+    known: Mapping[str, SourceFile],
+) -> FoundFile | None:
     """Classify and stat one candidate; None when it is not a transcript or is already gone."""
-    source = _classify(agent, root, entry.path)
+    path = entry.path
+    source = known.get(path)
+    if source is None or source.agent != agent:
+        source = _classify(agent, root, path)
     if source is None:
         return None
     try:
@@ -151,6 +182,49 @@ def found_file(agent: str, root: str, path: str) -> FoundFile | None:
     if not os.path.isfile(path):
         return None
     return FoundFile(source, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino)
+
+
+class ScanRounds:
+    """Which known transcripts a periodic rescan stats.
+
+    Every round lists every folder (so new and vanished files are always seen) and stats the
+    *warm* files — changed in the last ``warm_seconds`` by their mtime or by a notification —
+    but only one in ``rounds`` of the quiet rest, a different share each round: a stat is most
+    of the ~8 µs a file costs a rescan, and 20,000 of them a minute were most of an idle
+    daemon's CPU (bench/bench_idle.py). A quiet file whose notification was lost is still
+    seen within ``rounds`` intervals. Thread-safe: notifications arrive on watchdog's threads.
+    """
+
+    def __init__(self, rounds: int = 10, warm_seconds: float = 900.0) -> None:
+        self.rounds = rounds
+        self.warm_seconds = warm_seconds
+        self._round = 0
+        self._warm: dict[str, float] = {}  # path → wall time of its last known change
+        self._lock = threading.Lock()
+
+    def changed(self, path: str, when: float) -> None:
+        """``path`` changed at wall time ``when`` (a notification, or an mtime a stat saw)."""
+        if when > self._warm.get(path, 0.0):
+            with self._lock:
+                self._warm[path] = when
+
+    def saw(self, found: Iterable[FoundFile]) -> None:
+        """A stat'ing scan's results: recently modified files are warm."""
+        for item in found:
+            self.changed(item.source.path, item.mtime_ns / 1e9)
+
+    def next_round(self, now: float, full: bool = False) -> Callable[[str], bool] | None:
+        """The ``look`` predicate of the next round, or None when it must stat everything
+        (``full``, or every ``rounds``-th round)."""
+        with self._lock:
+            horizon = now - self.warm_seconds
+            self._warm = {p: t for p, t in self._warm.items() if t >= horizon}
+            warm = set(self._warm)
+        self._round += 1
+        if full or self._round % self.rounds == 0:
+            return None
+        rounds, turn = self.rounds, self._round % self.rounds
+        return lambda path: path in warm or hash(path) % rounds == turn
 
 
 def count_dirs(root: str) -> int:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from collector.discovery import FoundFile, ScanStats, count_dirs, scan_root
+from collector import discovery
+from collector.discovery import FoundFile, ScanRounds, ScanStats, count_dirs, scan_root
+from collector.sources import SourceFile
 
 U1, U2, U3 = (str(uuid.UUID(int=n)) for n in (1, 2, 3))
 
@@ -254,3 +256,81 @@ class TestSpeed:
         elapsed = time.perf_counter() - started
         print(f"warm scan of 20k files: {elapsed * 1000:.0f} ms")
         assert elapsed < 1.0
+
+
+class TestRounds:
+    """A rescan reuses known classifications and may leave quiet known files unstat'ed."""
+
+    def test_known_files_skip_classification(
+        self, claude_root: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        first = {f.source.path: f.source for f in scan_root("claude-code", str(claude_root))}
+        classified: list[str] = []
+        real = discovery._classify
+        monkeypatch.setattr(discovery, "_classify",
+                            lambda *a: classified.append(a[2]) or real(*a))  # fmt: skip
+        again = {f.source.path: f.source for f in scan_root("claude-code", str(claude_root),
+                                                             known=first)}  # fmt: skip
+        assert again == first
+        assert all(again[p] is first[p] for p in first)  # the same objects, no second copy
+        assert classified  # sidecars beside the transcripts are still looked at …
+        assert not set(classified) & set(first)  # … but no known transcript is
+
+    def test_unlooked_files_are_listed_not_stated(self, claude_root: Path) -> None:
+        """``look`` False: a known file lands in ``unlooked``; a new file is always stat'ed."""
+        every = {f.source.path: f.source for f in scan_root("claude-code", str(claude_root))}
+        paths = sorted(every)
+        quiet, new = paths[0], paths[-1]
+        known = {p: s for p, s in every.items() if p != new}
+        unlooked: set[str] = set()
+        stats = ScanStats()
+        found = list(scan_root("claude-code", str(claude_root), stats, known=known,
+                               look=lambda p: p == new, unlooked=unlooked))  # fmt: skip
+        assert {f.source.path for f in found} == {new}
+        assert unlooked == set(known)  # listed, so not vanished; not stat'ed
+        assert quiet in unlooked
+        assert stats.matched == len(every)
+
+
+class TestScanRounds:
+    """Which known files a rescan stats: warm ones always, the quiet rest in turns."""
+
+    def test_every_quiet_file_is_looked_at_within_the_rounds(self) -> None:
+        rounds = ScanRounds(rounds=4, warm_seconds=60.0)
+        paths = [f"/r/p/{i}.jsonl" for i in range(200)]
+        looked: dict[str, int] = dict.fromkeys(paths, 0)
+        fulls = 0
+        for _ in range(4):
+            look = rounds.next_round(now=1000.0)
+            if look is None:
+                fulls += 1
+                looked = {p: n + 1 for p, n in looked.items()}
+                continue
+            for p in paths:
+                looked[p] += look(p)
+        assert fulls == 1
+        # Each file in the full round, and in its own turn unless the full round is its turn.
+        assert set(looked.values()) == {1, 2}
+
+    def test_a_quiet_round_skips_most_files(self) -> None:
+        rounds = ScanRounds(rounds=10)
+        look = rounds.next_round(now=1000.0)
+        assert look is not None
+        share = sum(look(f"/r/{i}.jsonl") for i in range(10_000)) / 10_000
+        assert 0.05 < share < 0.15
+
+    def test_warm_files_are_always_looked_at_until_they_cool(self) -> None:
+        rounds = ScanRounds(rounds=1_000_000, warm_seconds=60.0)
+        rounds.changed("/r/hot.jsonl", 1000.0)
+        rounds.saw([FoundFile(SourceFile("claude-code", "/r/m.jsonl", "s"), 1, 990 * 10**9, 1, 2)])
+        look = rounds.next_round(now=1030.0)
+        assert look is not None
+        assert look("/r/hot.jsonl")
+        assert look("/r/m.jsonl")
+        later = rounds.next_round(now=1100.0)
+        assert later is not None
+        assert not later("/r/hot.jsonl")
+        assert not later("/r/m.jsonl")
+
+    def test_full_rounds_when_asked(self) -> None:
+        assert ScanRounds().next_round(now=0.0, full=True) is None

@@ -74,8 +74,9 @@ class Instance:
 
         expect(ready, timeout)
 
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-4000:]
+    def logs(self, tail: int | None = 4000) -> str:
+        """The daemons' logs, the last ``tail`` characters of each (None: whole)."""
+        return "\n".join(p.read_text(errors="replace")[-tail if tail else 0:]
                          for p in sorted(self.home.glob("daemon-*.log")))  # fmt: skip
 
     def stop_all(self) -> None:

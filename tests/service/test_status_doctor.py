@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.daemon.daemon_harness import Instance, claude_lines
+from tests.daemon.daemon_harness import Instance, claude_lines, expect
 from tests.service.standins import Managers
 
 SESSIONS = ("11111111-2222-4333-8444-555555555555", "22222222-2222-4333-8444-555555555555")
@@ -115,9 +115,14 @@ class TestStatusRunning:
     def test_pid_uptime_counters(self, running: tuple[Instance, subprocess.Popen[bytes]]) -> None:
         """The lock's pid, an uptime, pipeline counters with no errors, watch modes."""
         instance, proc = running
-        done = instance.run("status", "--json")
-        assert done.returncode == 0, done.stderr
-        report = json_of(done)
+
+        def committed() -> dict[str, Any]:  # the status file catches up within a second
+            done = instance.run("status", "--json")
+            assert done.returncode == 0, done.stderr
+            report = json_of(done)
+            return report if report["counters"].get("commits") else {}
+
+        report = expect(committed, 15)
         assert report["daemon_running"] is True
         assert report["pid"] == proc.pid
         daemon = report["daemon"]

@@ -135,8 +135,10 @@ class TestLifecycle:
         """Quiet past idle_after: idle. A tool call pending past waiting_after: waiting."""
         rig = make_rig(tmp_path, tracker__idle_after=1.0, tracker__waiting_after=1.5)
         try:
-            rig.start()
+            # The root exists before the daemon starts: a root that appears later is found by
+            # a 1 s poll, as long as idle_after itself, and "running" could be skipped.
             tr = rig.transcript()
+            rig.start()
             agent = rig.agent("claude", tr)
             agent.write(tr.prompt(), tr.answer(), tr.turn_end())
             rig.wait_for(tr.key, status="running", pid=agent.pid)
