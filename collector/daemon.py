@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from collector.checkpointer import Checkpointer
 from collector.counters import Counters
 from collector.discovery import FoundFile, Root, ScanRounds, found_file, scan_root
 from collector.instance import InstanceLock
@@ -88,6 +89,7 @@ class Daemon:
         self.reader: ReaderThread | None = None
         self.watcher: Watcher | None = None
         self.tracker: SessionTracker | None = None
+        self.checkpointer: Checkpointer | None = None
         self._once = False
         self.notifier = Notifier()
         self._status_seen: dict[str, int] | None = None
@@ -131,9 +133,12 @@ class Daemon:
                                 busy_timeout_ms=config.store.busy_timeout_ms)  # fmt: skip
         saved = _load_saved(self.store)
         c = config.collector
+        self.checkpointer = Checkpointer(config.store.path)
+        self.checkpointer.start()
         self.writer = WriterThread(
             self.store, self.counters, flush_interval_ms=c.flush_interval_ms,
             batch_rows=c.batch_rows, batch_bytes=c.batch_bytes, queue_bound=c.queue_bound,
+            checkpointer=self.checkpointer,
         )  # fmt: skip
         self.reader = ReaderThread(self.writer, self.counters, _reader_options(config), saved)
         self.writer.start()
@@ -363,6 +368,8 @@ class Daemon:
         if self.reader is not None:
             self.reader.close(timeout=1.0)
         drained = True
+        if self.checkpointer is not None:  # the writer's final checkpoint needs its lock
+            self.checkpointer.close(timeout=1.0)
         if self.writer is not None:
             drained = self.writer.close(timeout=max(0.5, deadline - time.monotonic()))
         if self.reader is not None and self.writer is not None:

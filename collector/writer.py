@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from collector.checkpointer import Checkpointer
 from collector.counters import Counters
 from collector.lanes import CLOSED, LaneQueue
 from collector.log import get_logger
@@ -99,11 +100,13 @@ class WriterThread:
         counters: Counters,
         *,
         flush_interval_ms: int = 2,
-        batch_rows: int = 1000,
-        batch_bytes: int = 4 << 20,
+        batch_rows: int = 100,
+        batch_bytes: int = 512 << 10,
         queue_bound: int = 16,
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         self.store = store
+        self.checkpointer = checkpointer  # checkpoints off this thread (collector.checkpointer)
         self.counters = counters
         self.flush_interval = flush_interval_ms / 1000
         self.batch_rows = batch_rows
@@ -286,7 +289,9 @@ class WriterThread:
         for chunk in batch:
             if chunk.on_commit is not None:
                 chunk.on_commit()
-        if self._wal_pages > _WAL_PAGES_BOUND and not self.queue.live_waiting():
+        if self.checkpointer is not None:
+            self.checkpointer.nudge()
+        elif self._wal_pages > _WAL_PAGES_BOUND and not self.queue.live_waiting():
             self._checkpoint()
 
     def _file_row(self, conn: sqlite3.Connection, f: FileUpdate, now: str) -> dict[str, Any]:
@@ -308,7 +313,11 @@ class WriterThread:
         stays small whatever the backfill before it used."""
         now = time.monotonic()
         self.last_progress = now
-        if self._wal_pages or final:
+        if self._wal_pages and self.checkpointer is not None and not final:
+            self.checkpointer.nudge()
+            self._wal_pages = 0
+            self._quiet_since = now
+        elif self._wal_pages or final:
             self._checkpoint()
             self._quiet_since = now
         elif self._quiet_since is not None and now - self._quiet_since > _SHRINK_AFTER:

@@ -45,15 +45,19 @@ class CollectorConfig:
     """Tailing and batching limits."""
 
     flush_interval_ms: int = 2  # a batch is committed at most this long after its first record
-    # … or once it holds this many records: a backlog commit of 1000 rows takes ~20-40 ms, and a
-    # live line waits for at most one of them (collector/lanes.py)
-    batch_rows: int = 1000
-    batch_bytes: int = 4 * 1024 * 1024  # … or this many bytes of transcript lines
+    # … or once it holds this many records or bytes of transcript lines. A live line waits for
+    # at most one backlog commit (collector/lanes.py): 1000 rows / 4 MiB made that ~130 ms at
+    # p99 during a backfill, 100 / 512 KiB ~45 ms, at the same throughput
+    # (bench/bench_latency.py, bench/bench_backfill.py).
+    batch_rows: int = 100
+    batch_bytes: int = 512 * 1024
     queue_bound: int = 16  # backlog chunks waiting for the writer; readers block when full
     max_line_bytes: int = 64 * 1024 * 1024  # longer lines are recorded as oversized, skipped
     read_chunk_bytes: int = 1024 * 1024  # bytes read from one file before turning to the next
-    # Seconds between full rescans (notifications are hints). A rescan of 20,000 files costs
-    # ~0.2 s of CPU, so 60 s keeps an idle daemon near 0.3 % of a core.
+    # Seconds between rescans (notifications are hints). Each lists every folder and stats the
+    # files changed in the last 15 minutes plus a rotating tenth of the rest (collector.discovery
+    # .ScanRounds): 20,000 idle files cost ~0.1 s of CPU a minute, and a lost notification on a
+    # quiet file delays its lines by at most 10 intervals.
     rescan_interval: float = 60.0
     force_polling: bool = False  # never use inotify/FSEvents (network file systems)
     args_cap: int = 1024  # characters of tool arguments kept per event

@@ -22,7 +22,7 @@ from pathlib import Path
 from config.errors import SchemaVersionError, StoreOpenError
 from store.migrate import CURRENT_VERSION, migrate, read_version
 
-__all__ = ["BUSY_TIMEOUT_MS", "open_database"]
+__all__ = ["BUSY_TIMEOUT_MS", "open_checkpointer", "open_database"]
 
 BUSY_TIMEOUT_MS = 5000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -61,6 +61,25 @@ def open_database(
     except BaseException:
         conn.close()
         raise
+    return conn
+
+
+def open_checkpointer(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A second connection to an open WAL database that only runs checkpoints.
+
+    It never writes rows, so it needs no migration and almost no page cache; ``synchronous``
+    matches the writer's, so a checkpoint syncs the WAL before copying it, as the writer's own
+    would have.
+    """
+    where = os.fspath(path)
+    try:
+        conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=0")  # a checkpoint that would wait is simply skipped
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA cache_size=-256")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+    except sqlite3.Error as exc:
+        raise StoreOpenError(where, _explain(exc)) from None
     return conn
 
 
