@@ -107,6 +107,10 @@ class WriterThread:
     ) -> None:
         self.store = store
         self.checkpointer = checkpointer  # checkpoints off this thread (collector.checkpointer)
+        # Held around each commit; the checkpointer takes it to start the WAL over between two.
+        self._commit_lock = checkpointer.lock if checkpointer is not None else threading.Lock()
+        if checkpointer is not None:  # SQLite's own checkpoint in a commit: only a backstop
+            store.connection.execute("PRAGMA wal_autocheckpoint=32768")
         self.counters = counters
         self.flush_interval = flush_interval_ms / 1000
         self.batch_rows = batch_rows
@@ -270,17 +274,18 @@ class WriterThread:
         started = time.perf_counter()
         now = format_timestamp(datetime.now(UTC))
         records = [record for chunk in batch for record in chunk.records]
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = apply_records(conn, records, now, self._keys)
-            files = _latest_files(batch)
-            if files:
-                conn.executemany(_UPSERT_FILE, [self._file_row(conn, f, now) for f in files])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            self._keys.forget()
-            raise
+        with self._commit_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = apply_records(conn, records, now, self._keys)
+                files = _latest_files(batch)
+                if files:
+                    conn.executemany(_UPSERT_FILE, [self._file_row(conn, f, now) for f in files])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                self._keys.forget()
+                raise
         elapsed = (time.perf_counter() - started) * 1000
         self.last_progress = time.monotonic()
         self._wal_pages += 1

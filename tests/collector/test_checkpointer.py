@@ -95,3 +95,31 @@ def test_a_failed_checkpoint_is_counted_not_fatal(tmp_path: Path) -> None:
         checkpointer._conn = real
         checkpointer.close()
         store.close()
+
+
+def test_a_large_wal_is_started_over_between_commits(tmp_path: Path) -> None:
+    """Past ``restart_frames`` the checkpointer takes the writer's lock and restarts the WAL:
+    the next commit writes from the WAL's first frame again, so the WAL stops growing."""
+    path = tmp_path / "events.db"
+    store = EventStore(path, manual_checkpoint=True)
+    checkpointer = Checkpointer(path, every=0.0, restart_frames=10)
+    checkpointer.start()
+    try:
+        _fill(store, 2000)
+        checkpointer.nudge()
+        deadline = time.monotonic() + 10
+        while checkpointer.restarts == 0:
+            assert time.monotonic() < deadline, "no restart within 10 s"
+            time.sleep(0.01)
+        assert checkpointer.last is not None
+        big = checkpointer.last[1]
+        assert big > 10
+        with checkpointer.lock:  # as the writer does around a commit
+            store.insert_events([{"session_id": "claude-code:s", "agent_event_id": "late",
+                                  "timestamp": "2026-01-01T00:00:00.000Z",
+                                  "event_type": "message"}])  # fmt: skip
+        log = store.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+        assert 0 < log < big  # the WAL started over
+    finally:
+        checkpointer.close()
+        store.close()
