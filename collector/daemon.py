@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -221,7 +222,7 @@ class Daemon:
     def _backfill(self) -> None:
         """Queue every existing transcript, newest first."""
         found = self._scan()
-        self._rounds.saw(found)
+        self._rounds.saw(found, time.time())
         found.sort(key=lambda f: f.mtime_ns, reverse=True)
         assert self.reader is not None
         for item in found:
@@ -229,12 +230,17 @@ class Daemon:
         self._backlog_bytes = sum(f.size for f in found)
         _log.info("backfill_started", files=len(found), bytes=self._backlog_bytes)
 
-    def _scan(self) -> list[FoundFile]:
+    def _scan(
+        self, look: Callable[[str], bool] | None = None, unlooked: set[str] | None = None
+    ) -> list[FoundFile]:
+        """Every enabled root walked (see ``scan_root`` for ``look`` and ``unlooked``)."""
         known = self.reader.sources() if self.reader is not None else None
         found: list[FoundFile] = []
         for root in _roots(self.config):
             if os.path.isdir(root.path):
-                found.extend(scan_root(root.agent, root.path, known=known))
+                found.extend(
+                    scan_root(root.agent, root.path, known=known, look=look, unlooked=unlooked)
+                )
         return found
 
     def _rescan_all(self, full: bool) -> None:
@@ -242,16 +248,10 @@ class Daemon:
         which known files it stats. Nothing of it is kept: 20,000 ``FoundFile`` held until
         the next scan were 4 MB of idle RSS."""
         assert self.reader is not None
-        look = self._rounds.next_round(time.time(), full)
-        known = self.reader.sources()
-        found: list[FoundFile] = []
         unlooked: set[str] = set()
-        for root in _roots(self.config):
-            if os.path.isdir(root.path):
-                found.extend(
-                    scan_root(root.agent, root.path, known=known, look=look, unlooked=unlooked)
-                )
-        self._rounds.saw(found)
+        now = time.time()
+        found = self._scan(self._rounds.next_round(now, full), unlooked)
+        self._rounds.saw(found, now)
         self.reader.add_scan(found, unlooked)
 
     def _loop(self, once: bool) -> None:

@@ -208,10 +208,12 @@ class ScanRounds:
             with self._lock:
                 self._warm[path] = when
 
-    def saw(self, found: Iterable[FoundFile]) -> None:
-        """A stat'ing scan's results: recently modified files are warm."""
+    def saw(self, found: Iterable[FoundFile], now: float) -> None:
+        """A stat'ing scan's results at wall time ``now``: recently modified files are warm."""
+        horizon = now - self.warm_seconds
         for item in found:
-            self.changed(item.source.path, item.mtime_ns / 1e9)
+            if item.mtime_ns / 1e9 >= horizon:
+                self.changed(item.source.path, item.mtime_ns / 1e9)
 
     def next_round(self, now: float, full: bool = False) -> Callable[[str], bool] | None:
         """The ``look`` predicate of the next round, or None when it must stat everything

@@ -322,11 +322,14 @@ class TestScanRounds:
     def test_warm_files_are_always_looked_at_until_they_cool(self) -> None:
         rounds = ScanRounds(rounds=1_000_000, warm_seconds=60.0)
         rounds.changed("/r/hot.jsonl", 1000.0)
-        rounds.saw([FoundFile(SourceFile("claude-code", "/r/m.jsonl", "s"), 1, 990 * 10**9, 1, 2)])
+        rounds.saw([FoundFile(SourceFile("claude-code", "/r/m.jsonl", "s"), 1, 990 * 10**9, 1, 2),
+                    FoundFile(SourceFile("claude-code", "/r/old.jsonl", "s"), 1, 10**9, 1, 3)],
+                   now=1000.0)  # fmt: skip
         look = rounds.next_round(now=1030.0)
         assert look is not None
         assert look("/r/hot.jsonl")
         assert look("/r/m.jsonl")
+        assert "/r/old.jsonl" not in rounds._warm  # modified long ago: never warm
         later = rounds.next_round(now=1100.0)
         assert later is not None
         assert not later("/r/hot.jsonl")

@@ -191,18 +191,27 @@ class TestParking:
         self, tmp_path: Path, pipeline: tuple[EventStore, WriterThread, ReaderThread]
     ) -> None:
         """A file deleted without a notification is found gone by the read a rescan triggers."""
-        store, _writer, reader = pipeline
-        root = tmp_path / "projects"
-        path = root / "-p" / f"{SESSION}.jsonl"
-        path.parent.mkdir(parents=True)
-        path.write_bytes(FIXTURE.read_bytes())
-        reader.add_scan(list(scan_root("claude-code", str(root))))
-        expect(lambda: store.connection.execute("SELECT offset FROM files").fetchone())
-        expect(reader.idle)
+        _store, _writer, reader = pipeline
+        path = _ingest_fixture(tmp_path, pipeline)
         assert reader.knows(str(path))
         path.unlink()
         reader.add_scan([])
         expect(lambda: not reader.knows(str(path)))
+
+
+def _ingest_fixture(
+    tmp_path: Path, pipeline: tuple[EventStore, WriterThread, ReaderThread]
+) -> Path:
+    """The fixture as one transcript, scanned, read and committed; returns its path."""
+    store, _writer, reader = pipeline
+    root = tmp_path / "projects"
+    path = root / "-p" / f"{SESSION}.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(FIXTURE.read_bytes())
+    reader.add_scan(list(scan_root("claude-code", str(root))))
+    expect(lambda: store.connection.execute("SELECT offset FROM files").fetchone())
+    expect(reader.idle)
+    return path
 
 
 def _parked(reader: ReaderThread, path: Path, root: Path) -> bool:
@@ -227,14 +236,8 @@ class TestRescanRounds:
     def test_unlooked_files_are_not_vanished(
         self, tmp_path: Path, pipeline: tuple[EventStore, WriterThread, ReaderThread]
     ) -> None:
-        store, _writer, reader = pipeline
-        root = tmp_path / "projects"
-        path = root / "-p" / f"{SESSION}.jsonl"
-        path.parent.mkdir(parents=True)
-        path.write_bytes(FIXTURE.read_bytes())
-        reader.add_scan(list(scan_root("claude-code", str(root))))
-        expect(lambda: store.connection.execute("SELECT offset FROM files").fetchone())
-        expect(reader.idle)
+        _store, _writer, reader = pipeline
+        path = _ingest_fixture(tmp_path, pipeline)
         reader.add_scan([], unlooked=[str(path)])  # listed, not stat'ed: still there
         assert reader.idle()
         assert reader.knows(str(path))
