@@ -211,8 +211,12 @@ class ProcessScan:
                 t.report = None
 
     def _scan(self, now: float) -> None:
-        processes = self._agent_processes(now)
         candidates = [c for t in self.book if (c := _candidate(t)) is not None]
+        if not candidates and not self.book.registrations:
+            # Nothing a process could be paired with: reading every process's name would be
+            # the tracker's whole idle cost (~10 ms per 70 processes here, every scan_interval).
+            return
+        processes = self._agent_processes(now)
         for process, candidate in pair(processes, candidates):
             t = self.book.sessions[candidate.session_id]
             registered = any(r.identity.matches(process.identity)

@@ -222,3 +222,41 @@ class TestExitWatcher:
             assert time.monotonic() - started < 1.0
         finally:
             watcher.close()
+
+
+class TestScanCost:
+    """The process scan reads the process table only when a session could be paired."""
+
+    def test_no_candidates_means_no_process_table_read(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import psutil
+
+        from collector.activity import ActivityReader, SessionRow
+        from collector.book import SessionBook
+        from collector.finders import ProcessScan
+        from store import EventStore
+
+        EventStore(tmp_path / "events.db").close()
+        reads: list[int] = []
+        real = psutil.process_iter
+
+        def counting(*args: object, **kwargs: object) -> object:
+            reads.append(1)
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(psutil, "process_iter", counting)
+        reader, watcher = ActivityReader(tmp_path / "events.db"), ExitWatcher()
+        try:
+            book = SessionBook(reader, watcher)
+            scan = ProcessScan(book, tmp_path / "sessions", None)
+            scan.run(time.time())
+            assert reads == []  # an idle machine: nothing to pair, nothing read
+            now = time.time()
+            book.admit(SessionRow(1, "claude-code:s", "claude-code", str(tmp_path), None, None,
+                                  now - 5, now - 1, "running", None, None, None, None))  # fmt: skip
+            scan.run(time.time())
+            assert reads == [1]  # an active session without a process: scan
+        finally:
+            watcher.close()
+            reader.close()
