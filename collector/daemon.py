@@ -28,7 +28,6 @@ from typing import Any
 
 import orjson
 
-from collector.checkpointer import Checkpointer
 from collector.counters import Counters
 from collector.discovery import FoundFile, Root, ScanRounds, found_file, scan_root
 from collector.instance import InstanceLock
@@ -90,7 +89,6 @@ class Daemon:
         self.reader: ReaderThread | None = None
         self.watcher: Watcher | None = None
         self.tracker: SessionTracker | None = None
-        self.checkpointer: Checkpointer | None = None
         self._once = False
         self.notifier = Notifier()
         self._status_seen: dict[str, int] | None = None
@@ -134,12 +132,9 @@ class Daemon:
                                 busy_timeout_ms=config.store.busy_timeout_ms)  # fmt: skip
         saved = _load_saved(self.store)
         c = config.collector
-        self.checkpointer = Checkpointer(config.store.path)
-        self.checkpointer.start()
         self.writer = WriterThread(
             self.store, self.counters, flush_interval_ms=c.flush_interval_ms,
             batch_rows=c.batch_rows, batch_bytes=c.batch_bytes, queue_bound=c.queue_bound,
-            checkpointer=self.checkpointer,
         )  # fmt: skip
         self.reader = ReaderThread(self.writer, self.counters, _reader_options(config), saved)
         self.writer.start()
@@ -368,8 +363,6 @@ class Daemon:
         if self.reader is not None:
             self.reader.close(timeout=1.0)
         drained = True
-        if self.checkpointer is not None:  # the writer's final checkpoint needs its lock
-            self.checkpointer.close(timeout=1.0)
         if self.writer is not None:
             drained = self.writer.close(timeout=max(0.5, deadline - time.monotonic()))
         if self.reader is not None and self.writer is not None:
@@ -444,8 +437,7 @@ def _load_saved(store: EventStore) -> dict[str, SavedFile]:
             except ValueError:
                 checkpoint = None
         # The state stays packed JSON text until the file is opened (see SavedFile).
-        state = row["parser_state"]
-        saved[row["path"]] = SavedFile(checkpoint, pack_state(state) if state else None)
+        saved[row["path"]] = SavedFile(checkpoint, pack_state(row["parser_state"] or None))
     return saved
 
 

@@ -104,14 +104,16 @@ def scan_root(
     while pending:
         directory = pending.pop()
         for entry in _list_dir(directory, pending, counts, is_root=directory == root):
-            if look is not None and unlooked is not None:
-                path = entry.path
-                source = memo.get(path)
-                if source is not None and source.agent == agent and not look(path):
+            path = entry.path
+            source = memo.get(path)
+            if source is not None and source.agent != agent:
+                source = None
+            if source is not None and look is not None and not look(path):
+                if unlooked is not None:
                     unlooked.add(path)
-                    counts.matched += 1
-                    continue
-            found = _found(agent, root, entry, counts, memo)
+                counts.matched += 1
+                continue
+            found = _found(agent, root, entry, counts, source)
             if found is not None:
                 yield found
 
@@ -150,13 +152,12 @@ def _found(
     root: str,
     entry: os.DirEntry[str],
     stats: ScanStats,
-    known: Mapping[str, SourceFile],
+    source: SourceFile | None,
 ) -> FoundFile | None:
-    """Classify and stat one candidate; None when it is not a transcript or is already gone."""
-    path = entry.path
-    source = known.get(path)
-    if source is None or source.agent != agent:
-        source = _classify(agent, root, path)
+    """Stat one candidate, classifying it unless its ``source`` is known; None when it is not
+    a transcript or is already gone."""
+    if source is None:
+        source = _classify(agent, root, entry.path)
     if source is None:
         return None
     try:

@@ -82,9 +82,11 @@ _STATE_ZDICT = (
 _STATE_WBITS = -10  # raw deflate, 1 KiB window: the states are small
 
 
-def pack_state(text: str | bytes) -> bytes:
-    """The JSON text of a parser state, deflated for keeping while its file is parked."""
-    data = text.encode() if isinstance(text, str) else text
+def pack_state(state: dict[str, Any] | str | None) -> bytes | None:
+    """A parser state (or its JSON text), deflated for keeping while its file is parked."""
+    if state is None:
+        return None
+    data = orjson.dumps(state) if isinstance(state, dict) else state.encode()
     packer = zlib.compressobj(1, zlib.DEFLATED, _STATE_WBITS, 2, zlib.Z_DEFAULT_STRATEGY,
                               _STATE_ZDICT)  # fmt: skip
     return packer.compress(data) + packer.flush()
@@ -341,9 +343,7 @@ class ReaderThread:
         if tracked.tail is not None:
             tracked.tail.close()
         state = sent.parser_state
-        if isinstance(state, dict):
-            state = pack_state(orjson.dumps(state))
-        elif isinstance(state, str):
+        if not isinstance(state, bytes):  # bytes: still packed, the file woke and read nothing
             state = pack_state(state)
         del self._files[path]
         self._saved[path] = SavedFile(sent.checkpoint, state, live=True)

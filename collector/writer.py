@@ -42,9 +42,9 @@ from store.timestamps import format_timestamp
 __all__ = ["Chunk", "FileUpdate", "WriterThread"]
 
 _log = get_logger(component="writer")
-# Commits before a checkpoint while busy (each writes a few to a few hundred pages); skipped
-# while a live chunk waits (collector/lanes.py). SQLite's autocheckpoint is the backstop.
-_WAL_PAGES_BOUND = 256
+# SQLite's own checkpoint inside a commit, at this many WAL pages (128 MiB): only a backstop
+# for the checkpointer thread (collector.checkpointer).
+_AUTOCHECKPOINT_PAGES = 32768
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,14 +103,13 @@ class WriterThread:
         batch_rows: int = 100,
         batch_bytes: int = 512 << 10,
         queue_bound: int = 16,
-        checkpointer: Checkpointer | None = None,
     ) -> None:
         self.store = store
-        self.checkpointer = checkpointer  # checkpoints off this thread (collector.checkpointer)
-        # Held around each commit; the checkpointer takes it to start the WAL over between two.
-        self._commit_lock = checkpointer.lock if checkpointer is not None else threading.Lock()
-        if checkpointer is not None:  # SQLite's own checkpoint in a commit: only a backstop
-            store.connection.execute("PRAGMA wal_autocheckpoint=32768")
+        # WAL checkpoints run on the checkpointer's own thread and connection, never in a commit;
+        # it takes the commit lock, held around each commit, to start the WAL over between two.
+        self.checkpointer = Checkpointer(store.path)
+        self._commit_lock = self.checkpointer.lock
+        store.connection.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
         self.counters = counters
         self.flush_interval = flush_interval_ms / 1000
         self.batch_rows = batch_rows
@@ -122,11 +121,12 @@ class WriterThread:
         self._abort = threading.Event()
         self.fatal: str | None = None  # set when a batch can be neither committed nor isolated
         self.last_progress = time.monotonic()
-        self._wal_pages = 0
+        self._commits = 0  # since the checkpointer was last nudged by an idle spell
         self._quiet_since: float | None = None
 
     def start(self) -> None:
-        """Start the thread."""
+        """Start the checkpointer and the thread."""
+        self.checkpointer.start()
         self._thread.start()
 
     def put(self, chunk: Chunk, timeout: float | None = None) -> None:
@@ -144,6 +144,7 @@ class WriterThread:
             if self._thread.is_alive():
                 self._abort.set()  # give up retrying: uncommitted offsets are simply re-read
                 self._thread.join(1.0)
+        self.checkpointer.close(timeout=1.0)  # already closed by the thread's final step
         return not self._thread.is_alive()
 
     @property
@@ -288,16 +289,13 @@ class WriterThread:
                 raise
         elapsed = (time.perf_counter() - started) * 1000
         self.last_progress = time.monotonic()
-        self._wal_pages += 1
+        self._commits += 1
         self.counters.record_commit(elapsed, len(records), result.events_inserted,
                                     sum(c.nbytes for c in batch))  # fmt: skip
         for chunk in batch:
             if chunk.on_commit is not None:
                 chunk.on_commit()
-        if self.checkpointer is not None:
-            self.checkpointer.nudge()
-        elif self._wal_pages > _WAL_PAGES_BOUND and not self.queue.live_waiting():
-            self._checkpoint()
+        self.checkpointer.nudge()
 
     def _file_row(self, conn: sqlite3.Connection, f: FileUpdate, now: str) -> dict[str, Any]:
         cp = f.checkpoint
@@ -318,12 +316,12 @@ class WriterThread:
         stays small whatever the backfill before it used."""
         now = time.monotonic()
         self.last_progress = now
-        if self._wal_pages and self.checkpointer is not None and not final:
-            self.checkpointer.nudge()
-            self._wal_pages = 0
-            self._quiet_since = now
-        elif self._wal_pages or final:
+        if final:  # the last checkpoint on this connection, once the checkpointer has stopped
+            self.checkpointer.close(timeout=1.0)
             self._checkpoint()
+        elif self._commits:
+            self.checkpointer.nudge()
+            self._commits = 0
             self._quiet_since = now
         elif self._quiet_since is not None and now - self._quiet_since > _SHRINK_AFTER:
             self._quiet_since = None
@@ -332,7 +330,6 @@ class WriterThread:
     def _checkpoint(self) -> None:
         try:
             self.store.checkpoint("PASSIVE")
-            self._wal_pages = 0
         except sqlite3.Error as exc:
             _log.warning("wal_checkpoint_failed", error=str(exc))
 

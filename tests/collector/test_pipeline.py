@@ -143,7 +143,9 @@ class TestParking:
 
     @given(st.text(max_size=2000))
     def test_packed_state_round_trips(self, text: str) -> None:
-        assert reader_module.unpack_state(reader_module.pack_state(text)) == text
+        packed = reader_module.pack_state(text)
+        assert packed is not None
+        assert reader_module.unpack_state(packed) == text
 
     def test_real_state_shrinks(self) -> None:
         """The dictionary does its job on a real Claude state (the point of packing)."""
@@ -153,8 +155,9 @@ class TestParking:
         for line in FIXTURE.read_bytes().split(b"\n")[:-1]:
             parser.parse_line(line, offset)
             offset += len(line) + 1
-        text = orjson.dumps(parser.state())
-        assert len(reader_module.pack_state(text)) < len(text) / 2
+        packed = reader_module.pack_state(parser.state())
+        assert packed is not None
+        assert len(packed) < len(orjson.dumps(parser.state())) / 2
 
     def test_parked_file_resumes_with_its_state(
         self, tmp_path: Path, pipeline: tuple[EventStore, WriterThread, ReaderThread]
