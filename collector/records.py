@@ -108,6 +108,10 @@ class Event:
     cache_creation_tokens: int | None = None
     raw_data: str | None = None  # capped original JSON, for debugging
     source_offset: int | None = None  # byte offset of the line in the transcript
+    reasoning_tokens: int | None = None  # Codex: part of output_tokens; Gemini: beside it
+    cache_creation_1h_tokens: int | None = None  # the 1-hour part of cache_creation_tokens
+    wait_ms: int | None = None  # time a tool call waited for permission
+    preview: str | None = None  # a message's first characters, redacted
 
 
 @dataclass(slots=True, unsafe_hash=True)

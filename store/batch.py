@@ -38,8 +38,12 @@ _EVENT_COLUMNS = (
     "tool_call_id", "tool_arguments", "file_path", "operation", "command", "command_category",
     "status", "duration_ms", "exit_code", "model", "input_tokens", "output_tokens",
     "cache_read_tokens", "cache_creation_tokens", "source_offset", "raw_data", "created_at",
+    "reasoning_tokens", "cache_creation_1h_tokens", "wait_ms", "preview",
 )  # fmt: skip
-_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
+_TOKENS = (
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
+    "reasoning_tokens", "cache_creation_1h_tokens",
+)  # fmt: skip
 
 _ON_CONFLICT = (
     "ON CONFLICT (session_id, agent_event_id) DO UPDATE SET "
@@ -90,10 +94,11 @@ ON CONFLICT (session_id, tool_call_id) DO UPDATE SET
 _UPSERT_SESSION = """
 INSERT INTO sessions (session_key, agent, agent_session_id, project_dir, transcript_path,
                       git_branch, model, agent_version, spawned_at, last_activity,
-                      parent_session_id, parent_tool_call_id, title, created_at, updated_at)
+                      parent_session_id, parent_tool_call_id, title, created_at, updated_at,
+                      started_at)
 VALUES (:session_key, :agent, :agent_session_id, :project_dir, :transcript_path, :git_branch,
         :model, :agent_version, :first_seen, :last_activity, :parent_session_id,
-        :parent_tool_call_id, :title, :now, :now)
+        :parent_tool_call_id, :title, :now, :now, :first_seen)
 ON CONFLICT (session_key) DO UPDATE SET
     agent = CASE WHEN excluded.agent != 'unknown' THEN excluded.agent ELSE agent END,
     agent_session_id = COALESCE(agent_session_id, excluded.agent_session_id),
@@ -104,6 +109,8 @@ ON CONFLICT (session_key) DO UPDATE SET
     agent_version = COALESCE(excluded.agent_version, agent_version),
     spawned_at = CASE WHEN spawned_at IS NULL OR excluded.spawned_at < spawned_at
                       THEN COALESCE(excluded.spawned_at, spawned_at) ELSE spawned_at END,
+    started_at = CASE WHEN started_at IS NULL OR excluded.started_at < started_at
+                      THEN COALESCE(excluded.started_at, started_at) ELSE started_at END,
     last_activity = CASE WHEN last_activity IS NULL OR excluded.last_activity > last_activity
                       THEN COALESCE(excluded.last_activity, last_activity) ELSE last_activity END,
     parent_session_id = COALESCE(excluded.parent_session_id, parent_session_id),
@@ -160,7 +167,8 @@ def event_row(event: Event, session_id: int, now: str) -> tuple[object, ...]:
         event.file_path, event.operation, event.command, event.command_category, event.status,
         event.duration_ms, event.exit_code, event.model, event.input_tokens,
         event.output_tokens, event.cache_read_tokens, event.cache_creation_tokens,
-        event.source_offset, event.raw_data, now,
+        event.source_offset, event.raw_data, now, event.reasoning_tokens,
+        event.cache_creation_1h_tokens, event.wait_ms, event.preview,
     )  # fmt: skip
 
 
@@ -225,7 +233,7 @@ def _set_status(conn: sqlite3.Connection, st: SessionStatus, now: str, keys: Ses
             INSERT_EVENT,
             (session_id, f"status:{st.timestamp}:{st.status}", None, st.timestamp,
              "status_change", None, None, details, None, None, None, None, st.status, None,
-             None, None, None, None, None, None, None, None, now),
+             None, None, None, None, None, None, None, None, now, None, None, None, None),
         )  # fmt: skip
 
 
@@ -293,6 +301,8 @@ UPDATE sessions SET
                     THEN span.high ELSE last_activity END,
     spawned_at = CASE WHEN spawned_at IS NULL OR spawned_at > span.low
                  THEN span.low ELSE spawned_at END,
+    started_at = CASE WHEN started_at IS NULL OR started_at > span.low
+                 THEN span.low ELSE started_at END,
     updated_at = :now
 FROM (SELECT session_id, MIN(timestamp) AS low, MAX(timestamp) AS high
       FROM events NOT INDEXED WHERE id > :top GROUP BY session_id) AS span

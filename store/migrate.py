@@ -33,6 +33,11 @@ def current_schema_sql() -> str:
     return text[start:]
 
 
+def _frozen(name: str) -> str:
+    """A migration's own copy of a schema: later versions must not change what it builds."""
+    return _read(f"migrations/{name}")
+
+
 def _apply_seed(conn: sqlite3.Connection) -> None:
     _run_script(conn, _read("migrations/0001_seed.sql"))
 
@@ -40,8 +45,12 @@ def _apply_seed(conn: sqlite3.Connection) -> None:
 def _apply_all_agents(conn: sqlite3.Connection) -> None:
     before, _, after = _read("migrations/0002_all_agents.sql").partition("-- @schema")
     _run_script(conn, before)
-    _run_script(conn, current_schema_sql())
+    _run_script(conn, _frozen("0002_schema.sql"))
     _run_script(conn, after.partition("\n")[2])
+
+
+def _apply_session_facts(conn: sqlite3.Connection) -> None:
+    _run_script(conn, _frozen("0003_session_facts.sql"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema (Copilot only)", _apply_seed),
     Migration(2, "all agents, natural keys, tailing state", _apply_all_agents),
+    Migration(3, "session start, reasoning tokens, previews, usage_daily", _apply_session_facts),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version
 

@@ -32,7 +32,8 @@ CREATE TABLE sessions (
     title               TEXT,
     tmux_target         TEXT,
     created_at          TEXT NOT NULL,
-    updated_at          TEXT NOT NULL
+    updated_at          TEXT NOT NULL,
+    started_at          TEXT                        -- the first transcript timestamp (created_at is the row's insert)
 );
 CREATE INDEX idx_sessions_status ON sessions(status);
 CREATE INDEX idx_sessions_parent ON sessions(parent_session_id) WHERE parent_session_id IS NOT NULL;
@@ -69,6 +70,10 @@ CREATE TABLE events (
     source_offset         INTEGER,
     raw_data              TEXT,                     -- JSON, capped
     created_at            TEXT NOT NULL,
+    reasoning_tokens      INTEGER,                  -- thinking tokens (Codex: part of output; Gemini: beside it)
+    cache_creation_1h_tokens INTEGER,               -- the part of cache_creation_tokens written for 1 hour
+    wait_ms               INTEGER,                  -- time a tool call waited for permission (not in duration_ms)
+    preview               TEXT,                     -- a message's first characters, redacted
     UNIQUE (session_id, agent_event_id)
 );
 -- The seed's five query paths, each index-backed (tests/store/test_schema.py shows the plans).
@@ -149,3 +154,24 @@ SELECT session_id,
 FROM events
 WHERE +event_type = 'command' AND command_category IS NOT NULL
 GROUP BY session_id, command_category;
+
+-- Tokens per local day, agent and model. Codex reports reasoning inside output_tokens (as OpenAI
+-- bills it); Gemini reports its thoughts beside output, so they are added to its total.
+CREATE VIEW usage_daily AS
+SELECT date(e.timestamp, 'localtime')                   AS date,
+       s.agent                                          AS agent,
+       COALESCE(e.model, 'unknown')                     AS model,
+       COALESCE(SUM(e.input_tokens), 0)                 AS input_tokens,
+       COALESCE(SUM(e.output_tokens), 0)                AS output_tokens,
+       COALESCE(SUM(e.cache_creation_tokens), 0)        AS cache_creation_tokens,
+       COALESCE(SUM(e.cache_read_tokens), 0)            AS cache_read_tokens,
+       COALESCE(SUM(e.reasoning_tokens), 0)             AS reasoning_tokens,
+       COALESCE(SUM(COALESCE(e.input_tokens, 0) + COALESCE(e.output_tokens, 0)
+                    + COALESCE(e.cache_creation_tokens, 0) + COALESCE(e.cache_read_tokens, 0)
+                    + CASE WHEN s.agent = 'gemini' THEN COALESCE(e.reasoning_tokens, 0) ELSE 0 END),
+                0)                                      AS total_tokens,
+       COUNT(*)                                         AS usage_events,
+       COUNT(DISTINCT e.session_id)                     AS sessions
+FROM events AS e JOIN sessions AS s ON s.id = e.session_id
+WHERE e.event_type = 'usage'
+GROUP BY 1, 2, 3;

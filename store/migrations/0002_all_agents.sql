@@ -11,7 +11,7 @@ DROP INDEX idx_events_file;
 DROP INDEX idx_events_category;
 DROP INDEX idx_events_tool_call;
 DROP INDEX idx_events_type;
--- @schema: the current tables, indexes and views (store/schema.sql without schema_version)
+-- @schema: the version-2 tables, indexes and views (migrations/0002_schema.sql)
 INSERT INTO sessions (session_key, agent, agent_session_id, project_dir, task_file, spawned_at, spawned_by,
                       status, importance, pid, last_activity, created_at, updated_at)
 SELECT id, 'copilot', copilot_session_id, project_dir, task_file, spawned_at, spawned_by,

@@ -129,7 +129,7 @@ class TestInitialisation:
         views = {name for kind, name in rows if kind == "view"}
         assert {"sessions", "events", "pending_results", "files", "parse_problems"} <= tables
         assert "schema_version" in tables
-        assert views == {"file_activity", "command_stats"}
+        assert views == {"file_activity", "command_stats", "usage_daily"}
 
     def test_wal(self, store: EventStore, db_path: Path) -> None:
         """The journal is WAL, also for a fresh connection (it is persistent in the file)."""
