@@ -1,0 +1,316 @@
+"""The dashboard's reads of the store: every SQL statement the web process runs.
+
+The dashboard is a separate process that only reads. Each function takes a read-only
+connection (``ReadConnections``) and runs short autocommit reads, so the reader never holds a
+snapshot that would stop the daemon's WAL checkpoints, and keeps working across the daemon's
+commits, checkpoints and restarts (a WAL reader sees each commit as soon as it is made).
+
+Row ids are the stream's cursor: the single writer inserts in commit order and never deletes,
+so ``id > cursor AND id <= top`` (``top`` read first) returns exactly the rows committed since,
+with no gap and no repeat. Every column name in a filter comes from a fixed tuple here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from store.connection import open_database
+
+__all__ = [
+    "EVENT_FILTERS",
+    "ReadConnections",
+    "command_durations",
+    "command_stats",
+    "data_version",
+    "event_page",
+    "events_after",
+    "events_by_ids",
+    "file_activity",
+    "last_events",
+    "max_event_id",
+    "session_row",
+    "session_rows",
+    "session_totals",
+    "session_usage_series",
+    "USAGE_GROUPS",
+    "usage_groups",
+]
+
+Row = dict[str, Any]
+EVENT_FILTERS = ("event_type", "tool_name", "status")
+_JSON_COLUMNS = ("tool_arguments", "raw_data")
+_TOOL_TYPES = "('file_op', 'command', 'tool_call')"
+
+
+class ReadConnections:
+    """One read-only connection per thread (sqlite3 connections are not shared across threads).
+
+    Opened lazily, so a dashboard started before the daemon ever ran answers 503 until the
+    database exists instead of failing to start.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = open_database(self.path, readonly=True)
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every connection opened so far; idempotent."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """Moves whenever another connection commits (cheap: no table is read)."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def max_event_id(conn: sqlite3.Connection) -> int:
+    """The newest event row id (0 for an empty store)."""
+    return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+
+
+# sessions -----------------------------------------------------------------------------------
+def session_rows(
+    conn: sqlite3.Connection,
+    *,
+    statuses: Sequence[str] = (),
+    agent: str | None = None,
+    project: str | None = None,
+    since: str | None = None,
+    parent_id: int | None = None,
+    limit: int = 500,
+    offset: int = 0,
+) -> tuple[list[Row], int]:
+    """Sessions, newest activity first, and how many match in all.
+
+    ``project`` matches the project folder or its last component.
+    """
+    where: list[str] = []
+    params: list[Any] = []
+    if statuses:
+        where.append(f"status IN ({', '.join('?' for _ in statuses)})")
+        params.extend(statuses)
+    if agent is not None:
+        where.append("agent = ?")
+        params.append(agent)
+    if project is not None:
+        where.append("(project_dir = ? OR project_dir LIKE ? ESCAPE '\\')")
+        params += [project, "%/" + _like_escape(project)]
+    if since is not None:
+        where.append("COALESCE(last_activity, started_at, created_at) >= ?")
+        params.append(since)
+    if parent_id is not None:
+        where.append("parent_session_id = ?")
+        params.append(parent_id)
+    clause = " WHERE " + " AND ".join(where) if where else ""
+    total = int(conn.execute(f"SELECT COUNT(*) FROM sessions{clause}", params).fetchone()[0])
+    sql = (
+        f"SELECT * FROM sessions{clause} "
+        "ORDER BY COALESCE(last_activity, started_at, created_at) DESC, id DESC LIMIT ? OFFSET ?"
+    )
+    rows = [dict(row) for row in conn.execute(sql, [*params, limit, offset])]
+    return rows, total
+
+
+def session_row(conn: sqlite3.Connection, session_id: int) -> Row | None:
+    """One session by its integer id."""
+    row = conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    return dict(row) if row else None
+
+
+def session_totals(conn: sqlite3.Connection, after_id: int, top: int) -> list[tuple[Any, ...]]:
+    """Per session, what rows ``after_id < id <= top`` add: events, tool calls, errors, tokens.
+
+    Events are append-only, so a caller keeps running sums by feeding each new range once.
+    Columns: session_id, events, tool_calls, errors, input, output, cache_creation,
+    cache_read, reasoning.
+    """
+    sql = f"""
+        SELECT session_id, COUNT(*),
+               SUM(event_type IN {_TOOL_TYPES}),
+               SUM(event_type = 'error' OR status = 'error'),
+               SUM(CASE WHEN event_type = 'usage' THEN COALESCE(input_tokens, 0) END),
+               SUM(CASE WHEN event_type = 'usage' THEN COALESCE(output_tokens, 0) END),
+               SUM(CASE WHEN event_type = 'usage' THEN COALESCE(cache_creation_tokens, 0) END),
+               SUM(CASE WHEN event_type = 'usage' THEN COALESCE(cache_read_tokens, 0) END),
+               SUM(CASE WHEN event_type = 'usage' THEN COALESCE(reasoning_tokens, 0) END)
+        FROM events WHERE id > ? AND id <= ? GROUP BY session_id
+    """
+    return [tuple(row) for row in conn.execute(sql, (after_id, top))]
+
+
+def last_events(conn: sqlite3.Connection, session_ids: Iterable[int]) -> dict[int, Row]:
+    """Each session's newest event (by time), for its current tool."""
+    out: dict[int, Row] = {}
+    sql = (
+        "SELECT id, event_type, tool_name, status, command, file_path, timestamp FROM events "
+        "WHERE session_id = ? ORDER BY timestamp DESC, id DESC LIMIT 1"
+    )
+    for session_id in session_ids:
+        row = conn.execute(sql, (session_id,)).fetchone()
+        if row is not None:
+            out[session_id] = dict(row)
+    return out
+
+
+# events -------------------------------------------------------------------------------------
+def event_page(
+    conn: sqlite3.Connection,
+    session_id: int,
+    filters: dict[str, str],
+    after_id: int,
+    limit: int,
+) -> list[Row]:
+    """A session's events with ``id > after_id`` in id (= ingestion) order."""
+    where = ["session_id = ?", "id > ?"]
+    params: list[Any] = [session_id, after_id]
+    for column in EVENT_FILTERS:
+        if column in filters:
+            where.append(f"{column} = ?")
+            params.append(filters[column])
+    sql = f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+    return [_decode(row) for row in conn.execute(sql, [*params, limit])]
+
+
+def events_after(
+    conn: sqlite3.Connection, after_id: int, top: int, session_id: int | None, limit: int
+) -> list[Row]:
+    """Rows committed after the cursor, up to ``top``, oldest first (the stream's read)."""
+    if session_id is None:
+        sql = "SELECT * FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
+        params: list[Any] = [after_id, top, limit]
+    else:
+        # The +session_id keeps the planner on the rowid range, which is short, rather than
+        # the session's whole index range.
+        sql = "SELECT * FROM events WHERE id > ? AND id <= ? AND +session_id = ? ORDER BY id LIMIT ?"
+        params = [after_id, top, session_id, limit]
+    return [_decode(row) for row in conn.execute(sql, params)]
+
+
+def events_by_ids(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Row]:
+    """The current state of these rows (tool calls completed in place since they were sent)."""
+    out: list[Row] = []
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        marks = ", ".join("?" for _ in chunk)
+        sql = f"SELECT * FROM events WHERE id IN ({marks}) ORDER BY id"
+        out.extend(_decode(row) for row in conn.execute(sql, chunk))
+    return out
+
+
+def file_activity(conn: sqlite3.Connection, session_id: int) -> list[Row]:
+    """Per file of the session: operation counts, last modification and last access."""
+    sql = (
+        "SELECT * FROM file_activity WHERE session_id = ? "
+        "ORDER BY total_operations DESC, file_path"
+    )
+    return [dict(row) for row in conn.execute(sql, (session_id,))]
+
+
+def command_stats(conn: sqlite3.Connection, session_id: int) -> list[Row]:
+    """The ``command_stats`` view for one session."""
+    sql = "SELECT * FROM command_stats WHERE session_id = ? ORDER BY count DESC, command_category"
+    return [dict(row) for row in conn.execute(sql, (session_id,))]
+
+
+def command_durations(conn: sqlite3.Connection, session_id: int) -> list[tuple[str, int | None]]:
+    """(category, duration) of each finished command, for percentiles."""
+    sql = (
+        "SELECT command_category, duration_ms FROM events WHERE session_id = ? "
+        "AND +event_type = 'command' AND command_category IS NOT NULL AND status != 'pending'"
+    )
+    return [(str(row[0]), row[1]) for row in conn.execute(sql, (session_id,))]
+
+
+def session_usage_series(conn: sqlite3.Connection, session_id: int) -> list[Row]:
+    """The session's usage records in time order (tokens per model response)."""
+    sql = (
+        "SELECT timestamp, model, COALESCE(input_tokens, 0) AS input_tokens, "
+        "COALESCE(output_tokens, 0) AS output_tokens, "
+        "COALESCE(cache_creation_tokens, 0) AS cache_creation_tokens, "
+        "COALESCE(cache_read_tokens, 0) AS cache_read_tokens, "
+        "COALESCE(reasoning_tokens, 0) AS reasoning_tokens "
+        "FROM events WHERE session_id = ? AND +event_type = 'usage' ORDER BY timestamp, id"
+    )
+    return [dict(row) for row in conn.execute(sql, (session_id,))]
+
+
+# usage (the stand-in report's one query) ----------------------------------------------------
+_USAGE_KEYS = {
+    "daily": "date(e.timestamp, 'localtime')",
+    "weekly": "strftime('%Y-W%W', e.timestamp, 'localtime')",
+    "monthly": "strftime('%Y-%m', e.timestamp, 'localtime')",
+    "model": "COALESCE(e.model, 'unknown')",
+    "project": "COALESCE(s.project_dir, '')",
+    "branch": "COALESCE(s.git_branch, '')",
+    "session": "s.session_key",
+    "agent": "s.agent",
+}
+USAGE_GROUPS = tuple(_USAGE_KEYS)
+
+
+def usage_groups(
+    conn: sqlite3.Connection, group: str, filters: dict[str, str], by_agent: bool
+) -> list[Row]:
+    """Token sums per group key (and agent when ``by_agent``), oldest/first key first."""
+    key = _USAGE_KEYS[group]
+    where = ["e.event_type = 'usage'"]
+    params: list[Any] = []
+    for name, clause in (("since", "e.timestamp >= ?"), ("until", "e.timestamp <= ?"),
+                         ("agent", "s.agent = ?"), ("project", "s.project_dir = ?"),
+                         ("branch", "s.git_branch = ?")):  # fmt: skip
+        if name in filters:
+            where.append(clause)
+            params.append(filters[name])
+    agent = ", s.agent" if by_agent else ""
+    sql = f"""
+        SELECT {key} AS key{agent.replace(", s.agent", ", s.agent AS agent")},
+               MIN(s.agent_session_id) AS agent_session_id,
+               COALESCE(SUM(e.input_tokens), 0) AS input_tokens,
+               COALESCE(SUM(e.output_tokens), 0) AS output_tokens,
+               COALESCE(SUM(e.cache_creation_tokens), 0) AS cache_creation_tokens,
+               COALESCE(SUM(e.cache_read_tokens), 0) AS cache_read_tokens,
+               COALESCE(SUM(e.reasoning_tokens), 0) AS reasoning_tokens,
+               COALESCE(SUM(CASE WHEN s.agent = 'gemini' THEN COALESCE(e.reasoning_tokens, 0)
+                                 ELSE 0 END), 0) AS reasoning_extra
+        FROM events AS e JOIN sessions AS s ON s.id = e.session_id
+        WHERE {" AND ".join(where)} GROUP BY key{agent} ORDER BY key{agent}
+    """
+    return [dict(row) for row in conn.execute(sql, params)]
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _decode(row: sqlite3.Row) -> Row:
+    out = dict(row)
+    for name in _JSON_COLUMNS:
+        text = out.get(name)
+        if isinstance(text, str):
+            try:
+                out[name] = orjson.loads(text)
+            except orjson.JSONDecodeError:  # capped JSON stays text
+                pass
+    return out
