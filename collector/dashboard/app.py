@@ -63,6 +63,7 @@ def build_app(
         Route("/sessions/{id}", _page("session"), methods=["GET"]),
         Route("/usage", _page("usage"), methods=["GET"]),
         Route("/healthz", _health(ctx), methods=["GET"]),
+        Route("/favicon.ico", _no_icon, methods=["GET"]),
         Route("/api/events/stream", stream_endpoint(ctx, signal), methods=["GET"]),
     ]
     return Starlette(
@@ -88,6 +89,10 @@ def _page(name: str) -> Any:
                             headers={"Cache-Control": "no-cache"})  # fmt: skip
 
     return page
+
+
+async def _no_icon(request: Request) -> Response:
+    return Response(status_code=204)
 
 
 def _health(ctx: Context) -> Any:
