@@ -37,9 +37,14 @@ def open_database(
 ) -> sqlite3.Connection:
     """A ready connection to the database at ``path``, created and migrated if needed."""
     where = str(path)
-    _check_header(where)
     if readonly:
+        # No header check: SQLite refuses a non-database file for reading by itself, and our
+        # own open() and close() of the file would drop the POSIX locks that this process's
+        # other connections hold on it. A dashboard opens connections while others are open;
+        # without their locks, a stopping daemon believes itself the last user, deletes the
+        # WAL and unlinks the -shm, and every open reader goes blind to later commits.
         return _open_readonly(where, busy_timeout_ms)
+    _check_header(where)
     _prepare_files(where)
     try:
         conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)

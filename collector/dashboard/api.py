@@ -182,6 +182,9 @@ def usage(ctx: Context, request: Request) -> Row:
     params.check_known(query, ("group", "since", "until", "agent", "project", "branch",
                                "breakdown"))  # fmt: skip
     group = params.choices(query, "group", GROUPS) or ["daily"]
+    now, tz = _now()
+    params.since(query, "since", now, tz)  # checked here so the message names the parameter
+    params.until(query, "until", now, tz)
     agents = params.choices(query, "agent", _AGENTS)
     report = UsageQuery(
         group=group[0], since=params.text(query, "since"), until=params.text(query, "until"),
