@@ -103,6 +103,7 @@ def _open_readonly(where: str, busy_timeout_ms: int) -> sqlite3.Connection:
         _check_version(where, read_version(conn))
     except sqlite3.Error as exc:
         conn.close()
+        _check_header(where)  # now that the open failed, say so plainly if it is not SQLite
         raise StoreOpenError(where, _explain(exc)) from None
     except BaseException:
         conn.close()

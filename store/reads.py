@@ -32,7 +32,7 @@ __all__ = [
     "events_after",
     "events_by_ids",
     "file_activity",
-    "last_events",
+    "last_tool_calls",
     "max_event_id",
     "session_row",
     "session_rows",
@@ -160,12 +160,13 @@ def session_totals(conn: sqlite3.Connection, after_id: int, top: int) -> list[tu
     return [tuple(row) for row in conn.execute(sql, (after_id, top))]
 
 
-def last_events(conn: sqlite3.Connection, session_ids: Iterable[int]) -> dict[int, Row]:
-    """Each session's newest event (by time), for its current tool."""
+def last_tool_calls(conn: sqlite3.Connection, session_ids: Iterable[int]) -> dict[int, Row]:
+    """Each session's newest tool call (by time), for its current tool."""
     out: dict[int, Row] = {}
     sql = (
         "SELECT id, event_type, tool_name, status, command, file_path, timestamp FROM events "
-        "WHERE session_id = ? ORDER BY timestamp DESC, id DESC LIMIT 1"
+        f"WHERE session_id = ? AND +event_type IN {_TOOL_TYPES} "
+        "ORDER BY timestamp DESC, id DESC LIMIT 1"
     )
     for session_id in session_ids:
         row = conn.execute(sql, (session_id,)).fetchone()

@@ -104,7 +104,7 @@ def list_sessions(ctx: Context, request: Request) -> Row:
 
 def _items(ctx: Context, conn: sqlite3.Connection, rows: list[Row]) -> list[Row]:
     live = [row["id"] for row in rows if row["status"] in ("running", "waiting", "idle")]
-    last = reads.last_events(conn, live)
+    last = reads.last_tool_calls(conn, live)
     costs = ctx.totals.costs([row["id"] for row in rows])
     return [shapes.session_item(row, ctx.totals.sums(row["id"]), costs.get(row["id"]),
                                 last.get(row["id"])) for row in rows]  # fmt: skip
