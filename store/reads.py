@@ -12,6 +12,7 @@ with no gap and no repeat. Every column name in a filter comes from a fixed tupl
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,7 @@ from store.connection import open_database
 
 __all__ = [
     "EVENT_FILTERS",
+    "USAGE_GROUPS",
     "ReadConnections",
     "command_durations",
     "command_stats",
@@ -38,7 +40,6 @@ __all__ = [
     "session_rows",
     "session_totals",
     "session_usage_series",
-    "USAGE_GROUPS",
     "usage_groups",
 ]
 
@@ -204,7 +205,9 @@ def events_after(
     else:
         # The +session_id keeps the planner on the rowid range, which is short, rather than
         # the session's whole index range.
-        sql = "SELECT * FROM events WHERE id > ? AND id <= ? AND +session_id = ? ORDER BY id LIMIT ?"
+        sql = (
+            "SELECT * FROM events WHERE id > ? AND id <= ? AND +session_id = ? ORDER BY id LIMIT ?"
+        )
         params = [after_id, top, session_id, limit]
     return [_decode(row) for row in conn.execute(sql, params)]
 
@@ -223,8 +226,7 @@ def events_by_ids(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Row]:
 def file_activity(conn: sqlite3.Connection, session_id: int) -> list[Row]:
     """Per file of the session: operation counts, last modification and last access."""
     sql = (
-        "SELECT * FROM file_activity WHERE session_id = ? "
-        "ORDER BY total_operations DESC, file_path"
+        "SELECT * FROM file_activity WHERE session_id = ? ORDER BY total_operations DESC, file_path"
     )
     return [dict(row) for row in conn.execute(sql, (session_id,))]
 
@@ -310,8 +312,6 @@ def _decode(row: sqlite3.Row) -> Row:
     for name in _JSON_COLUMNS:
         text = out.get(name)
         if isinstance(text, str):
-            try:
+            with contextlib.suppress(orjson.JSONDecodeError):  # capped JSON stays text
                 out[name] = orjson.loads(text)
-            except orjson.JSONDecodeError:  # capped JSON stays text
-                pass
     return out

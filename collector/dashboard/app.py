@@ -106,5 +106,3 @@ def _health(ctx: Context) -> Any:
                                 status_code=503)  # fmt: skip
 
     return health
-
-

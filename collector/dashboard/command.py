@@ -18,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 import uvicorn
+from starlette.applications import Starlette
 
 from collector.dashboard.app import build_app
 from collector.dashboard.guard import is_loopback
@@ -96,7 +97,7 @@ def _url(host: str, port: int, token: str | None) -> str:
     return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
 
 
-def _serve(sock: socket.socket, app: object) -> None:
+def _serve(sock: socket.socket, app: Starlette) -> None:
     """Run uvicorn on ``sock``; a stop signal ends the serve loop, and uvicorn's re-raising
     of the captured signal afterwards lands on a no-op handler, so the process exits 0."""
 

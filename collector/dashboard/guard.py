@@ -118,15 +118,24 @@ def _is_page(path: str) -> bool:
 
 
 async def _plain(send: Send, status: int, text: str) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), *SECURITY_HEADERS]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), *SECURITY_HEADERS],
+        }
+    )
     await send({"type": "http.response.body", "body": text.encode() + b"\n"})  # fmt: skip
 
 
 async def _set_cookie(send: Send, path: str, token: bytes) -> None:
     """Trade ``?token=`` for a same-site cookie and reload the page without it in the URL."""
     cookie = COOKIE.encode() + b"=" + token + b"; Path=/; HttpOnly; SameSite=Strict"
-    await send({"type": "http.response.start", "status": 303,
-                "headers": [(b"location", path.encode()), (b"set-cookie", cookie),
-                            *SECURITY_HEADERS]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 303,
+            "headers": [(b"location", path.encode()), (b"set-cookie", cookie), *SECURITY_HEADERS],
+        }
+    )
     await send({"type": "http.response.body", "body": b""})  # fmt: skip

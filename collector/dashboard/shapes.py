@@ -96,7 +96,9 @@ def percentile(values: Sequence[int], share: float) -> int | None:
     return values[rank - 1]
 
 
-def command_stats(view_rows: Iterable[Row], durations: Iterable[tuple[str, int | None]]) -> list[Row]:
+def command_stats(
+    view_rows: Iterable[Row], durations: Iterable[tuple[str, int | None]]
+) -> list[Row]:
     """The ``command_stats`` rows with p50/p95 duration and failure rate per category."""
     by_category: dict[str, list[int]] = {}
     for category, duration in durations:
@@ -113,9 +115,7 @@ def command_stats(view_rows: Iterable[Row], durations: Iterable[tuple[str, int |
     return out
 
 
-def session_item(
-    row: Row, sums: Sequence[int] | None, cost: float | None, last: Row | None
-) -> Row:
+def session_item(row: Row, sums: Sequence[int] | None, cost: float | None, last: Row | None) -> Row:
     """A session with its totals (``sums`` as ``store.reads.session_totals`` orders them)."""
     values = list(sums) if sums is not None else [0] * 8
     tokens = dict(zip(TOKEN_COLUMNS, values[3:8], strict=True))

@@ -174,5 +174,3 @@ def stream_endpoint(ctx: Context, signal: CommitSignal) -> Any:
         )  # fmt: skip
 
     return endpoint
-
-

@@ -56,7 +56,9 @@ class Dashboard:
         self.base = f"http://{self.host}:{self.port}"
         self.url = found[0]
 
-    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+    def get(
+        self, path: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any, dict[str, str]]:
         """(status, decoded JSON or text, headers) of a GET."""
         request = urllib.request.Request(self.base + path, headers=headers or {})
         try:

@@ -10,11 +10,15 @@ import pytest
 from tests.daemon.daemon_harness import Instance
 from tests.dashboard.helpers import Dashboard
 
-EVENT_KEYS = {"id", "session_id", "agent_event_id", "event_type", "tool_call_id", "status",
-              "timestamp", "tool_name", "file_path", "command", "duration_ms", "exit_code"}  # fmt: skip
-SESSION_KEYS = {"id", "session_key", "agent", "title", "project_dir", "git_branch", "model",
-                "status", "started_at", "last_activity", "ended_at", "event_count",
-                "total_tokens", "tokens", "cost_usd", "current_tool", "parent_session_id"}  # fmt: skip
+EVENT_KEYS = {
+    "id", "session_id", "agent_event_id", "event_type", "tool_call_id", "status",
+    "timestamp", "tool_name", "file_path", "command", "duration_ms", "exit_code",
+}  # fmt: skip
+SESSION_KEYS = {
+    "id", "session_key", "agent", "title", "project_dir", "git_branch", "model",
+    "status", "started_at", "last_activity", "ended_at", "event_count",
+    "total_tokens", "tokens", "cost_usd", "current_tool", "parent_session_id",
+}  # fmt: skip
 TOKENS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
           "reasoning_tokens", "total_tokens")  # fmt: skip
 
@@ -24,7 +28,9 @@ def db(instance: Instance, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 def busiest(instance: Instance) -> int:
-    return int(db(instance, "SELECT session_id FROM events GROUP BY 1 ORDER BY COUNT(*) DESC")[0][0])
+    return int(
+        db(instance, "SELECT session_id FROM events GROUP BY 1 ORDER BY COUNT(*) DESC")[0][0]
+    )
 
 
 class TestSessions:
@@ -36,7 +42,7 @@ class TestSessions:
         stored = dict(db(fixture_instance, "SELECT id, session_key FROM sessions"))
         assert {item["id"]: item["session_key"] for item in body["items"]} == stored
         assert body["total"] == len(stored)
-        assert SESSION_KEYS <= set(body["items"][0])
+        assert set(body["items"][0]) >= SESSION_KEYS
         sid = busiest(fixture_instance)
         item = next(i for i in body["items"] if i["id"] == sid)
         count = db(fixture_instance, "SELECT COUNT(*) FROM events WHERE session_id = ?", sid)[0][0]
@@ -47,36 +53,46 @@ class TestSessions:
 
     def test_newest_activity_first(self, dash: Dashboard) -> None:
         """The list is ordered by last activity, newest first."""
-        stamps = [i["last_activity"] for i in dash.json("/api/sessions")["items"] if i["last_activity"]]
+        stamps = [
+            i["last_activity"] for i in dash.json("/api/sessions")["items"] if i["last_activity"]
+        ]
         assert stamps == sorted(stamps, reverse=True)
 
     @pytest.mark.parametrize("agent", ["claude-code", "codex"])
     def test_agent_filter(self, dash: Dashboard, fixture_instance: Instance, agent: str) -> None:
         """?agent= keeps that agent's sessions, all of them."""
         items = dash.json(f"/api/sessions?agent={agent}&limit=5000")["items"]
-        expected = db(fixture_instance, "SELECT COUNT(*) FROM sessions WHERE agent = ?", agent)[0][0]
-        assert items and len(items) == expected
+        expected = db(fixture_instance, "SELECT COUNT(*) FROM sessions WHERE agent = ?", agent)[0][
+            0
+        ]
+        assert items
+        assert len(items) == expected
         assert {i["agent"] for i in items} == {agent}
 
     def test_status_project_and_since_filters(
         self, dash: Dashboard, fixture_instance: Instance
     ) -> None:
         """?status= (comma list), ?project= (folder or its name) and ?since= filter the list."""
-        statuses = {i["status"] for i in dash.json("/api/sessions?status=unknown,completed")["items"]}
+        statuses = {
+            i["status"] for i in dash.json("/api/sessions?status=unknown,completed")["items"]
+        }
         assert statuses <= {"unknown", "completed"}
         assert dash.json("/api/sessions?status=running")["items"] == []
         folder = db(fixture_instance, "SELECT project_dir FROM sessions "
                     "WHERE project_dir IS NOT NULL LIMIT 1")[0][0]  # fmt: skip
         by_folder = dash.json(f"/api/sessions?project={folder}")["items"]
         by_name = dash.json(f"/api/sessions?project={folder.rstrip('/').split('/')[-1]}")["items"]
-        assert by_folder and {i["project_dir"] for i in by_folder} == {folder}
+        assert by_folder
+        assert {i["project_dir"] for i in by_folder} == {folder}
         assert {i["id"] for i in by_folder} <= {i["id"] for i in by_name}
         # Sessions with no transcript time yet count from when they were first seen (now).
         recent = dash.json("/api/sessions?since=1h&limit=5000")["items"]
         assert all(i["last_activity"] is None and i["started_at"] is None for i in recent)
         assert len(dash.json("/api/sessions?since=2000-01-01&limit=5000")["items"]) > 5
 
-    def test_one_session_and_its_subagents(self, dash: Dashboard, fixture_instance: Instance) -> None:
+    def test_one_session_and_its_subagents(
+        self, dash: Dashboard, fixture_instance: Instance
+    ) -> None:
         """/api/sessions/{id} is the session item plus its subagents."""
         parent, child = db(fixture_instance, "SELECT parent_session_id, id FROM sessions "
                            "WHERE parent_session_id IS NOT NULL LIMIT 1")[0]  # fmt: skip
@@ -96,20 +112,27 @@ class TestSessionViews:
         while True:
             page = dash.json(f"/api/sessions/{sid}/events?after_id={after}&limit=50")
             ids += [e["id"] for e in page["items"]]
-            assert EVENT_KEYS <= set(page["items"][0]) if page["items"] else True
+            assert set(page["items"][0]) >= EVENT_KEYS if page["items"] else True
             if page["next_after_id"] is None:
                 break
             after = page["next_after_id"]
-        stored = [r[0] for r in db(fixture_instance,
-                                   "SELECT id FROM events WHERE session_id = ? ORDER BY id", sid)]
+        stored = [
+            r[0]
+            for r in db(
+                fixture_instance, "SELECT id FROM events WHERE session_id = ? ORDER BY id", sid
+            )
+        ]
         assert ids == stored
 
     def test_event_filters(self, dash: Dashboard, fixture_instance: Instance) -> None:
         """event_type, tool_name and status narrow the page."""
         sid, tool = db(fixture_instance, "SELECT session_id, tool_name FROM events "
                        "WHERE event_type = 'command' LIMIT 1")[0]  # fmt: skip
-        items = dash.json(f"/api/sessions/{sid}/events?event_type=command&tool_name={tool}")["items"]
-        assert items and {(e["event_type"], e["tool_name"]) for e in items} == {("command", tool)}
+        items = dash.json(f"/api/sessions/{sid}/events?event_type=command&tool_name={tool}")[
+            "items"
+        ]
+        assert items
+        assert {(e["event_type"], e["tool_name"]) for e in items} == {("command", tool)}
         errors = dash.json(f"/api/sessions/{sid}/events?status=error&limit=5000")["items"]
         assert all(e["status"] == "error" for e in errors)
 
@@ -120,7 +143,15 @@ class TestSessionViews:
         sid = db(fixture_instance, "SELECT session_id FROM events WHERE event_type = 'file_op' "
                  "GROUP BY 1 ORDER BY COUNT(*) DESC")[0][0]  # fmt: skip
         files = dash.json(f"/api/sessions/{sid}/file-activity")["items"]
-        assert files and {"file_path", "reads", "writes", "edits", "deletes", "last_modified"} <= set(files[0])
+        assert files
+        assert {
+            "file_path",
+            "reads",
+            "writes",
+            "edits",
+            "deletes",
+            "last_modified",
+        } <= set(files[0])
         tree = dash.json(f"/api/sessions/{sid}/file-tree")
         assert {"name", "type", "children", "reads", "writes", "edits", "deletes",
                 "last_modified"} <= set(tree)  # fmt: skip
@@ -137,8 +168,10 @@ class TestSessionViews:
         sid = db(fixture_instance, "SELECT session_id FROM events WHERE event_type = 'command' "
                  "GROUP BY 1 ORDER BY COUNT(*) DESC")[0][0]  # fmt: skip
         stats = dash.json(f"/api/sessions/{sid}/command-stats")["items"]
-        assert stats and {"command_category", "count", "p50_duration", "p95_duration",
-                          "failure_rate"} <= set(stats[0])  # fmt: skip
+        assert stats
+        assert {"command_category", "count", "p50_duration", "p95_duration", "failure_rate"} <= set(
+            stats[0]
+        )
         for row in stats:
             if row["p50_duration"] is not None:
                 assert row["p50_duration"] <= row["p95_duration"]
@@ -150,7 +183,8 @@ class TestUsage:
     def test_shape_and_totals(self, dash: Dashboard, group: str) -> None:
         """The usage document: group, rows with token columns, totals equal to the rows' sums."""
         body = dash.json(f"/api/usage?group={group}")
-        assert body["group"] == group and {"rows", "totals", "pricing"} <= set(body)
+        assert body["group"] == group
+        assert {"rows", "totals", "pricing"} <= set(body)
         assert body["rows"]
         for row in body["rows"]:
             assert set(TOKENS) | {"cost_usd"} <= set(row)
@@ -162,7 +196,8 @@ class TestUsage:
         """Grouping differently never changes the total."""
         totals = {dash.json(f"/api/usage?group={g}")["totals"]["total_tokens"]
                   for g in ("daily", "model", "project")}  # fmt: skip
-        assert len(totals) == 1 and totals.pop() > 0
+        assert len(totals) == 1
+        assert totals.pop() > 0
 
 
 class TestErrors:
@@ -181,7 +216,9 @@ class TestErrors:
         ("/api/events/stream?session=x", "session"),
         ("/api/events/stream?after_id=1.5", "after_id"),
     ])  # fmt: skip
-    def test_bad_parameter_is_400_with_a_message(self, dash: Dashboard, path: str, word: str) -> None:
+    def test_bad_parameter_is_400_with_a_message(
+        self, dash: Dashboard, path: str, word: str
+    ) -> None:
         status, body, _ = dash.get(path)
         assert status == 400
         assert word in body["error"]
@@ -190,7 +227,8 @@ class TestErrors:
                                         "/command-stats"])  # fmt: skip
     def test_unknown_session_is_404(self, dash: Dashboard, suffix: str) -> None:
         status, body, _ = dash.get(f"/api/sessions/999999{suffix}")
-        assert status == 404 and "999999" in body["error"]
+        assert status == 404
+        assert "999999" in body["error"]
 
     def test_stream_of_unknown_session_is_404(self, dash: Dashboard) -> None:
         assert dash.get("/api/events/stream?session=999999")[0] == 404
@@ -214,7 +252,8 @@ class TestSecurity:
         assert not any(k.lower().startswith("access-control-") for k in head)
         _, page, head = dash.get("/")
         csp = {k.lower(): v for k, v in head.items()}["content-security-policy"]
-        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
         assert "<script>" not in page  # no inline script
 
     def test_writes_are_refused(self, dash: Dashboard) -> None:
@@ -248,7 +287,9 @@ class TestCommand:
             assert dash.get("/api/sessions")[0] == 401
             assert dash.get("/api/sessions", {"Authorization": f"Bearer {token}"})[0] == 200
             assert dash.get("/api/sessions", {"Cookie": f"avm_token={token}"})[0] == 200
-            assert dash.get("/api/sessions", {"Authorization": "Bearer wrong-token-here!"})[0] == 401
+            assert (
+                dash.get("/api/sessions", {"Authorization": "Bearer wrong-token-here!"})[0] == 401
+            )
             assert dash.url.endswith(f"?token={token}")
         finally:
             assert dash.stop() == 0
@@ -265,7 +306,8 @@ class TestCommand:
         dash = Dashboard(home)
         try:
             status, body, _ = dash.get("/api/sessions")
-            assert status == 503 and "does not exist" in body["error"]
+            assert status == 503
+            assert "does not exist" in body["error"]
             assert dash.get("/healthz")[0] == 503
         finally:
             assert dash.stop() == 0
@@ -284,6 +326,7 @@ def _change_counter(instance: Instance) -> bytes:
     try:
         conn.execute("PRAGMA wal_checkpoint")  # read-only: reports, changes nothing
         return instance.database.read_bytes()[24:28] + bytes(
-            str(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]), "ascii")
+            str(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]), "ascii"
+        )
     finally:
         conn.close()

@@ -24,7 +24,8 @@ FLAGS = ["--disable-background-networking", "--disable-component-update", "--dis
          "--no-first-run", "--disable-gpu", "--disable-dev-shm-usage"]  # fmt: skip
 
 pytestmark = pytest.mark.skipif(
-    shutil.which(str(CHROMIUM)) is None, reason="Debian's chromium is not installed (.ci/run installs it)"
+    shutil.which(str(CHROMIUM)) is None,
+    reason="Debian's chromium is not installed (.ci/run installs it)",
 )
 
 
@@ -80,7 +81,8 @@ class TestPages:
     ) -> None:
         """The slider and the step buttons move through the session's events in time order."""
         sid, count = fixture_instance.query(
-            "SELECT session_id, COUNT(*) FROM events GROUP BY 1 ORDER BY 2 DESC", strict=True)[0]
+            "SELECT session_id, COUNT(*) FROM events GROUP BY 1 ORDER BY 2 DESC", strict=True
+        )[0]
         by_time = fixture_instance.query(
             "SELECT event_type, timestamp FROM events WHERE session_id = ? ORDER BY timestamp, id",
             (sid,), strict=True)  # fmt: skip
@@ -111,7 +113,9 @@ class TestPages:
 
 
 @pytest.fixture
-def live_page(home: Instance, page: Any) -> Iterator[tuple[Instance, ClaudeSession, Any, Dashboard]]:
+def live_page(
+    home: Instance, page: Any
+) -> Iterator[tuple[Instance, ClaudeSession, Any, Dashboard]]:
     """A running daemon, one live Claude session, the dashboard and its Session page open."""
     project = home.claude / "-tmp-live-project"
     project.mkdir(parents=True)
@@ -159,7 +163,8 @@ class TestLive:
         assert page.title() != "pwned"
         open_page(page, dash.base + "/")
         current = page.locator("tr.session-row td.detail", has_text="onerror")
-        assert current.count() == 1 and XSS in current.first.text_content()
+        assert current.count() == 1
+        assert XSS in current.first.text_content()
         assert page.locator("#sessions img").count() == 0
         assert page.title() != "pwned"
         shot(page, "xss-as-text")

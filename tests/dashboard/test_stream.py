@@ -18,7 +18,9 @@ def _ids(instance: Instance, sql: str, *params: object) -> list[int]:
 
 
 class TestResume:
-    def test_ids_are_row_ids_in_commit_order(self, dash: Dashboard, fixture_instance: Instance) -> None:
+    def test_ids_are_row_ids_in_commit_order(
+        self, dash: Dashboard, fixture_instance: Instance
+    ) -> None:
         """From Last-Event-ID N the stream sends rows N+1, N+2, … each with its row id."""
         stored = _ids(fixture_instance, "SELECT id FROM events ORDER BY id")
         start = stored[-30]
@@ -48,7 +50,9 @@ class TestResume:
         assert got == stored[:80]
 
     def test_session_filter(self, dash: Dashboard, fixture_instance: Instance) -> None:
-        sid = _ids(fixture_instance, "SELECT session_id FROM events GROUP BY 1 ORDER BY COUNT(*) DESC")[0]
+        sid = _ids(
+            fixture_instance, "SELECT session_id FROM events GROUP BY 1 ORDER BY COUNT(*) DESC"
+        )[0]
         rows = _ids(fixture_instance, "SELECT id FROM events WHERE session_id = ? ORDER BY id", sid)
         sse = SSE(dash, f"?session={sid}&after_id=0")
         try:
@@ -71,7 +75,7 @@ def live(home: Instance) -> Iterator[tuple[Instance, ClaudeSession]]:
     home.wait_ready(daemon)
     expect(lambda: home.query("SELECT 1 FROM events WHERE tool_call_id = ? AND status = 'success'",
                               (call,)), 20)  # fmt: skip
-    yield home, session
+    return home, session
 
 
 def _next_event(sse: SSE, kind: str) -> dict[str, object]:
@@ -96,10 +100,12 @@ class TestLive:
             first = _next_event(sse, "event")
             while first["tool_call_id"] != call:
                 first = _next_event(sse, "event")
-            assert first["status"] == "pending" and first["_id"] == str(first["id"])
+            assert first["status"] == "pending"
+            assert first["_id"] == str(first["id"])
             session.append(session.result(call, "done"))
             update = _next_event(sse, "update")
-            assert update["id"] == first["id"] and update["status"] == "success"
+            assert update["id"] == first["id"]
+            assert update["status"] == "success"
             assert update["_id"] is None
         finally:
             sse.close()

@@ -119,7 +119,7 @@
 
   function row(s, depth) {
     const tool = s.current_tool;
-    return el("tr", { class: `session-row status-${s.status} depth-${Math.min(depth, 3)}`,
+    return el("tr", { class: `session-row row-${s.status} depth-${Math.min(depth, 3)}`,
       dataset: { id: String(s.id), status: s.status } },
     el("td", {}, badge(s.status)),
     el("td", { text: s.agent }),
