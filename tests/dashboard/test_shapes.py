@@ -23,7 +23,7 @@ class TestParams:
 
     @pytest.mark.parametrize("raw", ["0", "11", "x", "1.5", "-3", "1e3"])
     def test_integer_refused_names_the_parameter(self, raw: str) -> None:
-        with pytest.raises(params.ParamError, match="^n: "):
+        with pytest.raises(params.ParamError, match=r"^n: "):
             params.integer({"n": raw}, "n", 7, 1, 10)
 
     def test_choices_accept_a_comma_list_and_refuse_with_the_valid_values(self) -> None:
@@ -34,13 +34,13 @@ class TestParams:
 
     def test_unknown_parameter_is_refused_but_token_is_not(self) -> None:
         params.check_known({"limit": "1", "token": "t"}, ("limit",))
-        with pytest.raises(params.ParamError, match="'lmit'.*limit"):
+        with pytest.raises(params.ParamError, match=r"'lmit'.*limit"):
             params.check_known({"lmit": "1"}, ("limit",))
 
     def test_since_forms(self) -> None:
         assert params.since({"since": "2h"}, "since", NOW, UTC) == "2025-11-14T10:00:00.000Z"
         assert params.until({"u": "2025-11-13"}, "u", NOW, UTC) == "2025-11-14T00:00:00.000Z"
-        with pytest.raises(params.ParamError, match="^since: cannot read"):
+        with pytest.raises(params.ParamError, match=r"^since: cannot read"):
             params.since({"since": "soonish"}, "since", NOW, UTC)
 
 
