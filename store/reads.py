@@ -184,15 +184,22 @@ def event_page(
     after_id: int,
     limit: int,
 ) -> list[Row]:
-    """A session's events with ``id > after_id`` in id (= ingestion) order."""
+    """A session's events with ``id > after_id`` in id (= ingestion) order; ``limit + 1``
+    rows when more follow (the caller shows ``limit`` and knows whether to offer a next page)."""
     where = ["session_id = ?", "id > ?"]
     params: list[Any] = [session_id, after_id]
     for column in EVENT_FILTERS:
         if column in filters:
             where.append(f"{column} = ?")
             params.append(filters[column])
-    sql = f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
-    return [_decode(row) for row in conn.execute(sql, [*params, limit])]
+    if len(where) > 2:
+        sql = f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+        return [_decode(row) for row in conn.execute(sql, [*params, limit + 1])]
+    # Unfiltered: pick the ids from the (session_id, timestamp) index alone, which holds the
+    # rowid, and sort just those; sorting whole rows of a 20,000-event session cost 3x more.
+    sql = "SELECT id FROM events WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?"
+    ids = [int(row[0]) for row in conn.execute(sql, [*params, limit + 1])]
+    return events_by_ids(conn, ids)
 
 
 def events_after(
@@ -214,13 +221,10 @@ def events_after(
 
 def events_by_ids(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Row]:
     """The current state of these rows (tool calls completed in place since they were sent)."""
-    out: list[Row] = []
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
-        marks = ", ".join("?" for _ in chunk)
-        sql = f"SELECT * FROM events WHERE id IN ({marks}) ORDER BY id"
-        out.extend(_decode(row) for row in conn.execute(sql, chunk))
-    return out
+    if not ids:
+        return []
+    sql = "SELECT * FROM events WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id"
+    return [_decode(row) for row in conn.execute(sql, (orjson.dumps(list(ids)).decode(),))]
 
 
 def file_activity(conn: sqlite3.Connection, session_id: int) -> list[Row]:

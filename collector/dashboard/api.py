@@ -143,7 +143,8 @@ def session_events(ctx: Context, request: Request) -> Row:
     conn, row = _session(ctx, request)
     top = reads.max_event_id(conn)
     items = reads.event_page(conn, row["id"], filters, after_id, limit)
-    following = items[-1]["id"] if len(items) == limit else None
+    following = items[limit - 1]["id"] if len(items) > limit else None
+    del items[limit:]
     return {"items": items, "next_after_id": following, "stream_from": top}
 
 
