@@ -53,8 +53,14 @@ from store import EventStore
 
 EVENTS, SESSIONS, BIG = 1_000_000, 2_000, 20_000
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", "--disable-gpu", "--disable-dev-shm-usage"]  # fmt: skip
+FLAGS = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+]
 _CATEGORIES = ("git", "test", "build", "package", "run", "search", "filesystem")
 
 
@@ -66,23 +72,51 @@ def _events(
     for i in range(count):
         ms = start_ms + i * 1500
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
-        common: dict[str, Any] = {"session_id": key, "timestamp": stamp,
-                                  "agent_event_id": f"e{i}-{rng.getrandbits(64):x}"}  # fmt: skip
+        common: dict[str, Any] = {
+            "session_id": key,
+            "timestamp": stamp,
+            "agent_event_id": f"e{i}-{rng.getrandbits(64):x}",
+        }
         kind = rng.random()
         call = f"toolu_{rng.getrandbits(96):024x}"
         if kind < 0.4:
-            out.append(Event(**common, event_type="file_op", tool_name="Read", tool_call_id=call,
-                             file_path=project.pick(rng), operation=rng.choice(("read", "edit", "write")),
-                             status="success", duration_ms=rng.randrange(5, 500)))  # fmt: skip
+            out.append(
+                Event(
+                    **common,
+                    event_type="file_op",
+                    tool_name="Read",
+                    tool_call_id=call,
+                    file_path=project.pick(rng),
+                    operation=rng.choice(("read", "edit", "write")),
+                    status="success",
+                    duration_ms=rng.randrange(5, 500),
+                )
+            )
         elif kind < 0.7:
-            out.append(Event(**common, event_type="command", tool_name="Bash", tool_call_id=call,
-                             command=f"pytest -q tests/test_{i % 50}.py", exit_code=0,
-                             command_category=rng.choice(_CATEGORIES), status="success",
-                             duration_ms=rng.randrange(50, 50_000)))  # fmt: skip
+            out.append(
+                Event(
+                    **common,
+                    event_type="command",
+                    tool_name="Bash",
+                    tool_call_id=call,
+                    command=f"pytest -q tests/test_{i % 50}.py",
+                    exit_code=0,
+                    command_category=rng.choice(_CATEGORIES),
+                    status="success",
+                    duration_ms=rng.randrange(50, 50_000),
+                )
+            )
         elif kind < 0.85:
-            out.append(Event(**common, event_type="usage", model="claude-sonnet-4-5",
-                             input_tokens=rng.randrange(1, 50), output_tokens=rng.randrange(10, 900),
-                             cache_read_tokens=rng.randrange(1000, 90_000)))  # fmt: skip
+            out.append(
+                Event(
+                    **common,
+                    event_type="usage",
+                    model="claude-sonnet-4-5",
+                    input_tokens=rng.randrange(1, 50),
+                    output_tokens=rng.randrange(10, 900),
+                    cache_read_tokens=rng.randrange(1000, 90_000),
+                )
+            )
         else:
             out.append(Event(**common, event_type="message", preview="Let me look at the tests"))
     return out
@@ -98,31 +132,43 @@ def seed(path: Path) -> None:
     with EventStore(tmp, manual_checkpoint=True) as store:
         keys = [f"claude-code:{uuid.UUID(int=rng.getrandbits(128))}" for _ in range(SESSIONS)]
         for key in keys:
-            store.create_session(session_key=key, agent="claude-code", status="completed",
-                                 project_dir=f"/home/dev/src/{key[-6:]}", git_branch="main",
-                                 title=f"bench session {key[-6:]}")  # fmt: skip
+            store.create_session(
+                session_key=key,
+                agent="claude-code",
+                status="completed",
+                project_dir=f"/home/dev/src/{key[-6:]}",
+                git_branch="main",
+                title=f"bench session {key[-6:]}",
+            )
         each = (EVENTS - BIG) // (SESSIONS - 1)
         start = 1_760_000_000_000
         for n, key in enumerate(keys):
             count = BIG if n == 0 else each + (1 if n <= (EVENTS - BIG) % (SESSIONS - 1) else 0)
             project = Project(rng, key)
             for offset in range(0, count, 5000):
-                store.insert_events(_events(rng, key, min(5000, count - offset),
-                                            start + offset * 1500, project))  # fmt: skip
+                store.insert_events(
+                    _events(rng, key, min(5000, count - offset), start + offset * 1500, project)
+                )
             start += 60_000
             if n % 100 == 0:
                 store.checkpoint("TRUNCATE")
         store.checkpoint("TRUNCATE")
     tmp.rename(path)
-    print(f"seeded {EVENTS:,} events / {SESSIONS:,} sessions in {time.monotonic() - started:.0f} s",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"seeded {EVENTS:,} events / {SESSIONS:,} sessions in {time.monotonic() - started:.0f} s",
+        file=sys.stderr,
+    )
 
 
 # the dashboard --------------------------------------------------------------------------------
 class Dashboard:
     def __init__(self, env: dict[str, str], db: Path) -> None:
-        self.proc = subprocess.Popen([str(CLI), "dashboard", "--port", "0", "--db", str(db)],
-                                     env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [str(CLI), "dashboard", "--port", "0", "--db", str(db)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         found = re.search(r"http://([\d.]+):(\d+)/", self.proc.stdout.readline())
         assert found, "dashboard printed no URL"
@@ -153,9 +199,11 @@ def api_run(dash: Dashboard, big: int, requests: int) -> dict[str, float]:
     first = dash.get_ms("/api/sessions")
     ids = [e["id"] for e in dash.get(f"/api/sessions/{big}/events?limit=5000")["items"]]
     middle = ids[len(ids) // 2]
-    paths = {"sessions": "/api/sessions",
-             "events_first": f"/api/sessions/{big}/events?limit=1000",
-             "events_middle": f"/api/sessions/{big}/events?limit=1000&after_id={middle}"}  # fmt: skip
+    paths = {
+        "sessions": "/api/sessions",
+        "events_first": f"/api/sessions/{big}/events?limit=1000",
+        "events_middle": f"/api/sessions/{big}/events?limit=1000&after_id={middle}",
+    }
     out = {"sessions_first_ms": first}
     for name, path in paths.items():
         dash.get_ms(path)
@@ -195,13 +243,29 @@ def claude_line(session: str, command: str) -> bytes:
         time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         + f".{int(time.time() * 1000) % 1000:03d}Z"
     )
-    block = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}", "name": "Bash",
-             "input": {"command": command, "description": "bench"}}  # fmt: skip
-    obj = {"type": "assistant", "sessionId": session, "uuid": str(uuid.uuid4()), "parentUuid": None,
-           "timestamp": stamp, "cwd": "/tmp/bench-live", "version": "2.1.14",
-           "message": {"id": f"msg_{uuid.uuid4().hex}", "role": "assistant", "content": [block],
-                       "model": "claude-sonnet-4-5", "usage": {"input_tokens": 1, "output_tokens": 1}},
-           "requestId": f"req_{uuid.uuid4().hex}"}  # fmt: skip
+    block = {
+        "type": "tool_use",
+        "id": f"toolu_{uuid.uuid4().hex[:20]}",
+        "name": "Bash",
+        "input": {"command": command, "description": "bench"},
+    }
+    obj = {
+        "type": "assistant",
+        "sessionId": session,
+        "uuid": str(uuid.uuid4()),
+        "parentUuid": None,
+        "timestamp": stamp,
+        "cwd": "/tmp/bench-live",
+        "version": "2.1.14",
+        "message": {
+            "id": f"msg_{uuid.uuid4().hex}",
+            "role": "assistant",
+            "content": [block],
+            "model": "claude-sonnet-4-5",
+            "usage": {"input_tokens": 1, "output_tokens": 1},
+        },
+        "requestId": f"req_{uuid.uuid4().hex}",
+    }
     return (json.dumps(obj) + "\n").encode()
 
 
@@ -240,8 +304,9 @@ def append_run(home: DaemonHome, browser: Any, dash: Dashboard, appends: int) ->
         start = time.perf_counter()
         with transcript.open("ab") as handle:
             handle.write(line)
-        while not reader.execute("SELECT 1 FROM events WHERE command = ? AND session_id = ?",
-                                 (command, sid)).fetchone():  # fmt: skip
+        while not reader.execute(
+            "SELECT 1 FROM events WHERE command = ? AND session_id = ?", (command, sid)
+        ).fetchone():
             time.sleep(0.0005)
         committed.append((time.perf_counter() - start) * 1000)
         time.sleep(0.05)
@@ -253,10 +318,14 @@ def append_run(home: DaemonHome, browser: Any, dash: Dashboard, appends: int) ->
     reader.close()
     visible = [seen[c] - sent[c] * 1000 for c in sent if c in seen]
     missing = len(sent) - len(visible)
-    return {"committed_p50_ms": statistics.median(committed),
-            "committed_p99_ms": percentile(committed, 0.99),
-            "visible_p50_ms": statistics.median(visible), "visible_p95_ms": percentile(visible, 0.95),
-            "visible_p99_ms": percentile(visible, 0.99), "missing": float(missing)}  # fmt: skip
+    return {
+        "committed_p50_ms": statistics.median(committed),
+        "committed_p99_ms": percentile(committed, 0.99),
+        "visible_p50_ms": statistics.median(visible),
+        "visible_p95_ms": percentile(visible, 0.95),
+        "visible_p99_ms": percentile(visible, 0.99),
+        "missing": float(missing),
+    }
 
 
 # main -----------------------------------------------------------------------------------------
@@ -303,25 +372,36 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
         for n in range(args.runs):
             runs.append(one_run(args.store, args, browser))
-            print(f"run {n + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in runs[-1].items()),
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"run {n + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in runs[-1].items()),
+                file=sys.stderr,
+            )
         browser.close()
     medians = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
     if args.json:
         print(json.dumps({"medians": medians, "runs": runs, "machine": machine_note()}))
         return
-    print(f"dashboard on {EVENTS:,} events / {SESSIONS:,} sessions, medians of {len(runs)} runs "
-          f"({machine_note()}):")  # fmt: skip
-    print(f"  /api/sessions p50 {medians['sessions_p50_ms']:.1f} ms, p95 {medians['sessions_p95_ms']:.1f} ms "
-          f"(first after start {medians['sessions_first_ms']:.0f} ms)")  # fmt: skip
+    print(
+        f"dashboard on {EVENTS:,} events / {SESSIONS:,} sessions, medians of {len(runs)} runs "
+        f"({machine_note()}):"
+    )
+    print(
+        f"  /api/sessions p50 {medians['sessions_p50_ms']:.1f} ms, "
+        f"p95 {medians['sessions_p95_ms']:.1f} ms "
+        f"(first after start {medians['sessions_first_ms']:.0f} ms)"
+    )
     for page in ("events_first", "events_middle"):
-        print(f"  /events ({page}) p50 {medians[page + '_p50_ms']:.1f} ms, "
-              f"p95 {medians[page + '_p95_ms']:.1f} ms")  # fmt: skip
+        print(
+            f"  /events ({page}) p50 {medians[page + '_p50_ms']:.1f} ms, "
+            f"p95 {medians[page + '_p95_ms']:.1f} ms"
+        )
     print(f"  Session page ({BIG:,} events) interactive {medians['page_ready_s']:.2f} s")
-    print(f"  append -> visible p50 {medians['visible_p50_ms']:.0f} ms, p95 "
-          f"{medians['visible_p95_ms']:.0f} ms, p99 {medians['visible_p99_ms']:.0f} ms "
-          f"(collector alone: committed p50 {medians['committed_p50_ms']:.1f} ms, "
-          f"p99 {medians['committed_p99_ms']:.1f} ms; missing {medians['missing']:.0f})")  # fmt: skip
+    print(
+        f"  append -> visible p50 {medians['visible_p50_ms']:.0f} ms, p95 "
+        f"{medians['visible_p95_ms']:.0f} ms, p99 {medians['visible_p99_ms']:.0f} ms "
+        f"(collector alone: committed p50 {medians['committed_p50_ms']:.1f} ms, "
+        f"p99 {medians['committed_p99_ms']:.1f} ms; missing {medians['missing']:.0f})"
+    )
 
 
 if __name__ == "__main__":
