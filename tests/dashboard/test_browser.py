@@ -168,3 +168,51 @@ class TestLive:
         assert page.locator("#sessions img").count() == 0
         assert page.title() != "pwned"
         shot(page, "xss-as-text")
+
+
+# Records the notifications the page raises (the permission is granted by the test's context).
+_NOTIFICATIONS = """
+window.__notes = [];
+window.Notification = class extends window.Notification {
+  constructor(title, options) { super(title, options); window.__notes.push([title, options.body]); }
+};
+"""
+
+
+class TestAttention:
+    def test_crash_is_announced_on_the_now_page_and_notified(
+        self, browser: Any, tmp_path: Path
+    ) -> None:
+        """A stand-in agent killed mid tool call: the tracker says crashed, and the open Now page
+        shows it in the attention banner and raises a browser notification at once."""
+        from tests.tracker.rig import Rig
+
+        rig = Rig(tmp_path)
+        context = browser.new_context()
+        try:
+            rig.start()
+            transcript = rig.transcript()
+            agent = rig.agent("claude", transcript)
+            agent.write(transcript.prompt(), transcript.tool_use("toolu_attention"))
+            rig.wait_for(transcript.key, status="running", pid=agent.pid)
+            dash = Dashboard(rig.instance)
+            context.grant_permissions(["notifications"], origin=dash.base)
+            context.add_init_script(_NOTIFICATIONS)
+            page = context.new_page()
+            open_page(page, dash.base + "/")
+            page.wait_for_selector("#live.on")
+            assert page.locator("#attention").is_hidden()
+            agent.kill()
+            killed = time.monotonic()
+            page.locator("#attention a.needs.status-crashed").wait_for(timeout=10000)
+            noticed = time.monotonic() - killed
+            expect(lambda: page.evaluate("window.__notes.length") > 0, 5)
+            title, _ = page.evaluate("window.__notes[0]")
+            assert "crashed" in title
+            assert page.locator("tr.session-row.row-crashed").count() == 1
+            assert noticed < 5.0
+            shot(page, "now-attention")
+            assert dash.stop() == 0
+        finally:
+            context.close()
+            rig.close()
