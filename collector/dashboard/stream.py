@@ -7,6 +7,10 @@ newest id read first (``store.reads.events_after``), and sends each as ``event: 
 ``id: <row id>``; the browser echoes the last id in ``Last-Event-ID`` when it reconnects, so a
 resumed stream has no gap and no repeat.
 
+``?fields=brief`` sends only what a list of sessions needs to notice activity (id, session, type,
+tool, status, time, and a status change's details), so a Now page does not pull every row's
+arguments through a backfill.
+
 Tool calls are completed in place by the daemon (pending → success | error) after they were
 sent. The daemon is another process, so the stream keeps the ids of the pending rows it sent,
 re-reads them on every commit and sends each completed one again as ``event: update`` without
@@ -39,6 +43,7 @@ POLL_SECONDS = 0.05
 PING_SECONDS = 15
 RETRY_MS = 1000
 Row = dict[str, Any]
+BRIEF = ("id", "session_id", "event_type", "tool_name", "status", "timestamp", "tool_call_id")
 
 
 class CommitSignal:
@@ -89,9 +94,10 @@ class CommitSignal:
 class _Cursor:
     """One stream's position: the last row id sent and the pending tool calls it showed."""
 
-    def __init__(self, after_id: int, session_id: int | None) -> None:
+    def __init__(self, after_id: int, session_id: int | None, brief: bool) -> None:
         self.after_id = after_id
         self.session_id = session_id
+        self.brief = brief
         self.pending: dict[int, None] = {}
 
     def read(self, ctx: Context) -> tuple[list[Row], list[Row]]:
@@ -112,15 +118,26 @@ class _Cursor:
                 self.pending.pop(row["id"], None)
         if rows:
             self.after_id = rows[-1]["id"]
+        if self.brief:
+            return [_brief(row) for row in rows], [_brief(row) for row in done]
         return rows, done
+
+
+def _brief(row: Row) -> Row:
+    out = {key: row.get(key) for key in BRIEF}
+    if row.get("event_type") == "status_change":
+        out["tool_arguments"] = row.get("tool_arguments")
+    return out
 
 
 def _start(request: Request, ctx: Context) -> _Cursor | Response:
     """The cursor from ``Last-Event-ID`` (a reconnect), else ``?after_id``, else now."""
     query = request.query_params
-    unknown = set(query) - {"session", "after_id", "token"}
+    unknown = set(query) - {"session", "after_id", "fields", "token"}
     if unknown:
-        return _bad(f"unknown parameter {sorted(unknown)[0]!r}; takes: session, after_id")
+        return _bad(f"unknown parameter {sorted(unknown)[0]!r}; takes: session, after_id, fields")
+    if query.get("fields", "all") not in ("all", "brief"):
+        return _bad("fields: valid: all, brief")
     session = query.get("session")
     if session is not None and not (session.isdigit() and len(session) < 19):
         return _bad(f"session: must be a session id (integer), got {session[:40]!r}")
@@ -134,7 +151,8 @@ def _start(request: Request, ctx: Context) -> _Cursor | Response:
         after = int(raw) if raw is not None else reads.max_event_id(conn)
     except (StoreError, sqlite3.Error) as exc:
         return JSONResponse({"error": f"store unavailable: {exc}"}, status_code=503)
-    return _Cursor(after, int(session) if session is not None else None)
+    return _Cursor(after, int(session) if session is not None else None,
+                   query.get("fields") == "brief")  # fmt: skip
 
 
 def _bad(message: str) -> Response:

@@ -170,6 +170,30 @@ class TestLive:
         shot(page, "xss-as-text")
 
 
+class TestRestarts:
+    def test_open_page_resumes_after_a_dashboard_restart(
+        self, live_page: tuple[Instance, ClaudeSession, Any, Dashboard]
+    ) -> None:
+        """The dashboard stops, a line is committed meanwhile, a new dashboard starts on the same
+        port: the page reconnects by itself and shows the line (Last-Event-ID resume)."""
+        home, session, page, dash = live_page
+        assert dash.stop() == 0
+        page.wait_for_selector("#live.off")
+        command = f"echo while-the-dashboard-was-down-{time.monotonic_ns()}"
+        call, line = session.call(command)
+        session.append(line)
+        expect(lambda: home.query("SELECT 1 FROM events WHERE tool_call_id = ?", (call,)), 20)
+        again = Dashboard(home, "--port", str(dash.port))
+        try:
+            page.locator("td.detail", has_text=command).wait_for(timeout=15000)
+            page.wait_for_selector("#live.on")
+            rows = page.locator("tr.event-row")
+            ids = [rows.nth(i).get_attribute("data-id") for i in range(rows.count())]
+            assert len(ids) == len(set(ids))  # nothing shown twice
+        finally:
+            assert again.stop() == 0
+
+
 # Records the notifications the page raises (the permission is granted by the test's context).
 _NOTIFICATIONS = """
 window.__notes = [];

@@ -76,7 +76,7 @@ const AVM = (() => {
 
   // The event stream: EventSource reconnects by itself after a network error and sends
   // Last-Event-ID; after an HTTP error it gives up, so we reopen it from the last id we saw.
-  function stream({ session, afterId, onEvent, onUpdate }) {
+  function stream({ session, afterId, brief, onEvent, onUpdate }) {
     const live = document.getElementById("live");
     let last = afterId;
     let source = null;
@@ -88,6 +88,7 @@ const AVM = (() => {
       const query = new URLSearchParams();
       if (session !== undefined && session !== null) query.set("session", session);
       if (last !== undefined && last !== null) query.set("after_id", last);
+      if (brief) query.set("fields", "brief");
       source = new EventSource("/api/events/stream?" + query.toString());
       source.addEventListener("open", () => state("live", "on"));
       source.addEventListener("event", (message) => {

@@ -9,6 +9,8 @@
   const known = new Map(); // session id -> last status seen, to notice transitions
   let sessions = [];
   let firstLoad = true;
+  let limit = 500;
+  let total = 0;
   const filters = { status: "", agent: "", text: "", activeOnly: false };
 
   const banner = el("div", { id: "attention", class: "attention", role: "status", "aria-live": "assertive" });
@@ -45,8 +47,9 @@
 
   async function load() {
     try {
-      const data = await api("/api/sessions?limit=2000");
+      const data = await api(`/api/sessions?limit=${limit}`);
       sessions = data.items;
+      total = data.total;
       for (const s of sessions) {
         const before = known.get(s.id);
         if (!firstLoad && before !== s.status && ATTENTION.has(s.status)) alert(s);
@@ -115,6 +118,11 @@
         "last activity", "events", "tokens", "cost"].map((h) => el("th", { text: h })))),
       el("tbody", {}, rows.map(([s, depth]) => row(s, depth)))));
     if (!rows.length) body.append(el("p", { class: "muted", text: "No sessions match." }));
+    if (total > sessions.length) {
+      body.append(el("p", { class: "muted" }, `${sessions.length} most recent of ${total} sessions `,
+        el("button", { type: "button", id: "more-sessions", text: "show more",
+          onclick: () => { limit = Math.min(5000, limit * 4); load(); } })));
+    }
   }
 
   function row(s, depth) {
@@ -134,11 +142,12 @@
     el("td", { class: "num", text: cost(s.cost_usd) }));
   }
 
-  const refresh = throttle(load, 400);
+  const refresh = throttle(load, 700);
   load();
   stream({
     session: null,
     afterId: null,
+    brief: true,
     onEvent: (event) => {
       if (event.event_type === "status_change") {
         const s = sessions.find((x) => x.id === event.session_id);

@@ -87,5 +87,5 @@
 
   load();
   const refresh = throttle(load, 5000);
-  stream({ session: null, afterId: null, onEvent: (e) => { if (e.event_type === "usage") refresh(); }, onUpdate: () => {} });
+  stream({ session: null, afterId: null, brief: true, onEvent: (e) => { if (e.event_type === "usage") refresh(); }, onUpdate: () => {} });
 })();
