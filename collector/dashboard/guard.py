@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import hmac
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -104,7 +104,7 @@ class Guard:
         cookie: SimpleCookie = SimpleCookie()
         try:
             cookie.load(headers.get(b"cookie", b"").decode("latin-1"))
-        except Exception:  # a malformed cookie header is simply no token
+        except CookieError:  # a malformed cookie header is simply no token
             cookie = SimpleCookie()
         if COOKIE in cookie:
             offered.append(cookie[COOKIE].value.encode())

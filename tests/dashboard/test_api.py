@@ -215,6 +215,7 @@ class TestErrors:
         ("/api/usage?since=soon", "since"),
         ("/api/events/stream?session=x", "session"),
         ("/api/events/stream?after_id=1.5", "after_id"),
+        ("/api/events/stream?fields=everything", "fields"),
     ])  # fmt: skip
     def test_bad_parameter_is_400_with_a_message(
         self, dash: Dashboard, path: str, word: str

@@ -49,6 +49,21 @@ class TestResume:
             second.close()
         assert got == stored[:80]
 
+    def test_brief_fields(self, dash: Dashboard, fixture_instance: Instance) -> None:
+        """``fields=brief`` carries what a sessions list needs, not the arguments or raw data."""
+        sse = SSE(dash, "?fields=brief&after_id=0")
+        try:
+            messages = sse.take(20)
+        finally:
+            sse.close()
+        for message in messages:
+            item = orjson.loads(message["data"])
+            assert item["id"] == int(message["id"])
+            assert set(item) - {"tool_arguments"} == {"id", "session_id", "event_type",
+                                                     "tool_name", "status", "timestamp",
+                                                     "tool_call_id"}  # fmt: skip
+            assert "raw_data" not in item
+
     def test_session_filter(self, dash: Dashboard, fixture_instance: Instance) -> None:
         sid = _ids(
             fixture_instance, "SELECT session_id FROM events GROUP BY 1 ORDER BY COUNT(*) DESC"
