@@ -36,6 +36,7 @@ __all__ = [
     "file_activity",
     "last_tool_calls",
     "max_event_id",
+    "pending_ids",
     "session_row",
     "session_rows",
     "session_totals",
@@ -217,6 +218,21 @@ def events_after(
         )
         params = [after_id, top, session_id, limit]
     return [_decode(row) for row in conn.execute(sql, params)]
+
+
+def pending_ids(
+    conn: sqlite3.Connection, session_id: int | None, upto: int, window: int
+) -> list[int]:
+    """Tool calls still pending at or below ``upto``: a session's all, else the last ``window``
+    rows' (an unfiltered scan of the whole table would cost a stream's start a full read)."""
+    if session_id is not None:
+        sql = (
+            "SELECT id FROM events WHERE session_id = ? AND +status = 'pending' AND id <= ? "
+            "ORDER BY id"
+        )
+        return [int(row[0]) for row in conn.execute(sql, (session_id, upto))]
+    sql = "SELECT id FROM events WHERE id > ? AND id <= ? AND status = 'pending' ORDER BY id"
+    return [int(row[0]) for row in conn.execute(sql, (upto - window, upto))]
 
 
 def events_by_ids(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Row]:

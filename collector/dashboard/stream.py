@@ -12,9 +12,11 @@ tool, status, time, and a status change's details), so a Now page does not pull 
 arguments through a backfill.
 
 Tool calls are completed in place by the daemon (pending → success | error) after they were
-sent. The daemon is another process, so the stream keeps the ids of the pending rows it sent,
-re-reads them on every commit and sends each completed one again as ``event: update`` without
-an ``id:`` line (the resume cursor must not move backwards).
+sent. The daemon is another process, so the stream keeps the ids of the pending rows it sent
+(and of those pending when it started, which the page loaded through the API), re-reads them on
+every commit and sends each completed one again as ``event: update`` without an ``id:`` line
+(the resume cursor must not move backwards). A call that completed while no stream was open is
+not re-sent: the page re-reads its pending rows when its stream reconnects.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = ["CommitSignal", "stream_endpoint"]
 
 BATCH = 500
 MAX_PENDING = 5000
+PENDING_WINDOW = 5000  # an unfiltered stream watches the pending calls among this many last rows
 POLL_SECONDS = 0.05
 PING_SECONDS = 15
 RETRY_MS = 1000
@@ -100,6 +103,12 @@ class _Cursor:
         self.brief = brief
         self.pending: dict[int, None] = {}
 
+    def watch_pending(self, conn: sqlite3.Connection) -> None:
+        """Also watch the calls already pending at the start: the page showed them (loaded
+        through the API, or sent before a reconnect), so their completion must reach it too."""
+        for row_id in reads.pending_ids(conn, self.session_id, self.after_id, PENDING_WINDOW):
+            self.pending[row_id] = None
+
     def read(self, ctx: Context) -> tuple[list[Row], list[Row]]:
         """New rows past the cursor, then the sent pending rows that have completed since."""
         conn = ctx.conn()
@@ -149,10 +158,12 @@ def _start(request: Request, ctx: Context) -> _Cursor | Response:
         if session is not None and reads.session_row(conn, int(session)) is None:
             return JSONResponse({"error": f"no session with id {session}"}, status_code=404)
         after = int(raw) if raw is not None else reads.max_event_id(conn)
+        cursor = _Cursor(after, int(session) if session is not None else None,
+                         query.get("fields") == "brief")  # fmt: skip
+        cursor.watch_pending(conn)
     except (StoreError, sqlite3.Error) as exc:
         return JSONResponse({"error": f"store unavailable: {exc}"}, status_code=503)
-    return _Cursor(after, int(session) if session is not None else None,
-                   query.get("fields") == "brief")  # fmt: skip
+    return cursor
 
 
 def _bad(message: str) -> Response:

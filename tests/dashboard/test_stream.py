@@ -126,6 +126,27 @@ class TestLive:
             sse.close()
             assert dash.stop() == 0
 
+    def test_calls_pending_before_the_stream_opened_are_updated_too(
+        self, live: tuple[Instance, ClaudeSession]
+    ) -> None:
+        """A page loads a pending call through the API, then opens its stream: the call's
+        completion reaches it as an update."""
+        home, session = live
+        call, line = session.call("sleep 5")
+        session.append(line)
+        row = expect(lambda: home.query("SELECT id, session_id FROM events WHERE tool_call_id = ? "
+                                        "AND status = 'pending'", (call,)), 20)[0]  # fmt: skip
+        dash = Dashboard(home)
+        sse = SSE(dash, f"?session={row[1]}")
+        try:
+            session.append(session.result(call, "slept"))
+            update = _next_event(sse, "update")
+            assert update["id"] == row[0]
+            assert update["status"] == "success"
+        finally:
+            sse.close()
+            assert dash.stop() == 0
+
     def test_stream_survives_daemon_and_dashboard_restarts(
         self, live: tuple[Instance, ClaudeSession]
     ) -> None:

@@ -76,10 +76,11 @@ const AVM = (() => {
 
   // The event stream: EventSource reconnects by itself after a network error and sends
   // Last-Event-ID; after an HTTP error it gives up, so we reopen it from the last id we saw.
-  function stream({ session, afterId, brief, onEvent, onUpdate }) {
+  function stream({ session, afterId, brief, onEvent, onUpdate, onReopen }) {
     const live = document.getElementById("live");
     let last = afterId;
     let source = null;
+    let opened = 0;
     function state(text, cls) {
       live.textContent = text;
       live.className = "live " + cls;
@@ -90,7 +91,10 @@ const AVM = (() => {
       if (last !== undefined && last !== null) query.set("after_id", last);
       if (brief) query.set("fields", "brief");
       source = new EventSource("/api/events/stream?" + query.toString());
-      source.addEventListener("open", () => state("live", "on"));
+      source.addEventListener("open", () => {
+        state("live", "on");
+        if (opened++ > 0 && onReopen) onReopen(); // calls may have completed while we were away
+      });
       source.addEventListener("event", (message) => {
         last = Number(message.lastEventId);
         onEvent(JSON.parse(message.data));

@@ -279,6 +279,21 @@
     if (e.event_type === "usage") refreshUsage();
   }
 
+  async function recheckPending() {
+    const pending = [...events.values()].filter((e) => e.status === "pending").map((e) => e.id);
+    if (!pending.length) return;
+    let after = Math.min(...pending) - 1;
+    for (;;) {
+      const page = await api(`/api/sessions/${id}/events?after_id=${after}&limit=5000`);
+      for (const e of page.items) {
+        const known = events.get(e.id);
+        if (known && known.status !== e.status) take(e, true);
+      }
+      if (page.next_after_id === null) break;
+      after = page.next_after_id;
+    }
+  }
+
   async function load() {
     let session;
     try {
@@ -298,7 +313,8 @@
     drawTimeline();
     seek(null);
     document.body.dataset.ready = "1";
-    stream({ session: id, afterId: streamFrom, onEvent: (e) => take(e, false), onUpdate: (e) => take(e, true) });
+    stream({ session: id, afterId: streamFrom, onEvent: (e) => take(e, false), onUpdate: (e) => take(e, true),
+      onReopen: () => { recheckPending().catch(() => {}); } });
     loadTree();
     loadCommands();
     loadUsage();
