@@ -70,10 +70,13 @@
   }
 
   function drawTimeline() {
-    const lanes = [...new Set(ordered.map(lane))].sort();
+    const laneOf = ordered.map(lane);
+    const lanes = [...new Set(laneOf)].sort();
     lanes.forEach(colorOf);
+    const position = new Map(lanes.map((name, index) => [name, index]));
     const xs = ordered.map((e) => Date.parse(e.timestamp) / 1000);
-    const series = lanes.map((name, index) => ordered.map((e) => (lane(e) === name ? index : null)));
+    const series = lanes.map(() => new Array(ordered.length).fill(null));
+    laneOf.forEach((name, i) => { const index = position.get(name); series[index][i] = index; });
     const width = Math.max(300, timeline.clientWidth || 900);
     const opts = {
       width, height: Math.max(140, 28 * lanes.length + 60),
