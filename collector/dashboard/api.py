@@ -133,16 +133,19 @@ def get_session(ctx: Context, request: Request) -> Row:
 
 
 def session_events(ctx: Context, request: Request) -> Row:
-    """``GET /api/sessions/{id}/events``: a page of events in id order after ``after_id``."""
+    """``GET /api/sessions/{id}/events``: a page of events in id order after ``after_id``;
+    ``fields=compact`` leaves out the raw data and arguments (what the Session page loads)."""
     query = request.query_params
-    params.check_known(query, ("event_type", "tool_name", "status", "after_id", "limit"))
+    params.check_known(query, ("event_type", "tool_name", "status", "after_id", "limit",
+                               "fields"))  # fmt: skip
+    compact = (params.choices(query, "fields", ("all", "compact")) or ["all"])[0] == "compact"
     after_id = params.integer(query, "after_id", 0, 0, 2**62)
-    limit = params.integer(query, "limit", 1000, 1, 5000)
+    limit = params.integer(query, "limit", 1000, 1, 20000)
     filters = {name: value for name in reads.EVENT_FILTERS
                if (value := params.text(query, name)) is not None}  # fmt: skip
     conn, row = _session(ctx, request)
     top = reads.max_event_id(conn)
-    items = reads.event_page(conn, row["id"], filters, after_id, limit)
+    items = reads.event_page(conn, row["id"], filters, after_id, limit, compact=compact)
     following = items[limit - 1]["id"] if len(items) > limit else None
     del items[limit:]
     return {"items": items, "next_after_id": following, "stream_from": top}

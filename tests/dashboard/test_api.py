@@ -124,6 +124,17 @@ class TestSessionViews:
         ]
         assert ids == stored
 
+    def test_compact_fields(self, dash: Dashboard, fixture_instance: Instance) -> None:
+        """fields=compact: the same rows without raw data and arguments."""
+        sid = busiest(fixture_instance)
+        full = dash.json(f"/api/sessions/{sid}/events?limit=200")["items"]
+        compact = dash.json(f"/api/sessions/{sid}/events?limit=200&fields=compact")["items"]
+        assert [e["id"] for e in compact] == [e["id"] for e in full]
+        assert all("raw_data" not in e and "tool_arguments" not in e for e in compact)
+        assert set(compact[0]) >= EVENT_KEYS
+        for small, big in zip(compact, full, strict=True):
+            assert small.items() <= big.items()
+
     def test_event_filters(self, dash: Dashboard, fixture_instance: Instance) -> None:
         """event_type, tool_name and status narrow the page."""
         sid, tool = db(fixture_instance, "SELECT session_id, tool_name FROM events "
@@ -210,7 +221,8 @@ class TestErrors:
         ("/api/sessions?stauts=running", "stauts"),
         ("/api/sessions/abc", "session id"),
         ("/api/sessions/1/events?after_id=-1", "after_id"),
-        ("/api/sessions/1/events?limit=100000", "limit"),
+        ("/api/sessions/1/events?limit=20001", "limit"),
+        ("/api/sessions/1/events?fields=some", "fields"),
         ("/api/usage?group=hourly", "group"),
         ("/api/usage?since=soon", "since"),
         ("/api/events/stream?session=x", "session"),

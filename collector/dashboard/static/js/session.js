@@ -287,7 +287,7 @@
     if (!pending.length) return;
     let after = Math.min(...pending) - 1;
     for (;;) {
-      const page = await api(`/api/sessions/${id}/events?after_id=${after}&limit=5000`);
+      const page = await api(`/api/sessions/${id}/events?after_id=${after}&limit=5000&fields=compact`);
       for (const e of page.items) {
         const known = events.get(e.id);
         if (known && known.status !== e.status) take(e, true);
@@ -298,6 +298,9 @@
   }
 
   async function load() {
+    const PAGE = 10000;
+    const first = api(`/api/sessions/${id}/events?after_id=0&limit=${PAGE}&fields=compact`); // in parallel
+    first.catch(() => {});
     let session;
     try {
       session = await api(`/api/sessions/${id}`);
@@ -306,7 +309,7 @@
     let after = 0;
     let streamFrom = null;
     for (;;) {
-      const page = await api(`/api/sessions/${id}/events?after_id=${after}&limit=5000`);
+      const page = await (after === 0 ? first : api(`/api/sessions/${id}/events?after_id=${after}&limit=${PAGE}&fields=compact`));
       if (streamFrom === null) streamFrom = page.stream_from;
       for (const e of page.items) events.set(e.id, e);
       if (page.next_after_id === null) break;
