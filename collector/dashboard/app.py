@@ -17,7 +17,7 @@ import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -32,7 +32,7 @@ from store import reads
 __all__ = ["STATIC", "build_app"]
 
 STATIC = pathlib.Path(__file__).resolve().parent / "static"
-_PAGES = {"now": "now.html", "session": "session.html", "usage": "usage.html"}
+_PAGES = {"now": "Now", "session": "Session", "usage": "Usage"}
 
 
 def build_app(
@@ -82,11 +82,13 @@ async def _warm(ctx: Context) -> None:
 
 
 def _page(name: str) -> Any:
-    path = STATIC / _PAGES[name]
+    """One of the three pages: the shared shell naming its title and script."""
+    shell = (STATIC / "page.html").read_text(encoding="utf-8")
+    body = shell.replace("__TITLE__", _PAGES[name]).replace("__PAGE__", name).encode()
 
     async def page(request: Request) -> Response:
-        return FileResponse(path, media_type="text/html; charset=utf-8",
-                            headers={"Cache-Control": "no-cache"})  # fmt: skip
+        return Response(body, media_type="text/html; charset=utf-8",
+                        headers={"Cache-Control": "no-cache"})  # fmt: skip
 
     return page
 

@@ -7,7 +7,7 @@ accepts; the app turns it into a 400. Unknown parameters are refused too, so a t
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, tzinfo
 
 from collector.timespec import TimeSpecError, parse_since, parse_until
@@ -67,21 +67,19 @@ def text(query: Mapping[str, str], name: str) -> str | None:
 
 def since(query: Mapping[str, str], name: str, now: datetime, tz: tzinfo) -> str | None:
     """A ``--since`` form (``30m``, ``today``, a date, an ISO time) as a store timestamp."""
-    raw = text(query, name)
-    if raw is None:
-        return None
-    try:
-        return parse_since(raw, now, tz)
-    except TimeSpecError as exc:
-        raise ParamError(f"{name}: {exc}") from None
+    return _moment(query, name, lambda raw: parse_since(raw, now, tz))
 
 
 def until(query: Mapping[str, str], name: str, now: datetime, tz: tzinfo) -> str | None:
     """An ``--until`` form as a store timestamp (a date includes that whole day)."""
+    return _moment(query, name, lambda raw: parse_until(raw, now, tz))
+
+
+def _moment(query: Mapping[str, str], name: str, parse: Callable[[str], str]) -> str | None:
     raw = text(query, name)
     if raw is None:
         return None
     try:
-        return parse_until(raw, now, tz)
+        return parse(raw)
     except TimeSpecError as exc:
         raise ParamError(f"{name}: {exc}") from None
