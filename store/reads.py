@@ -35,6 +35,7 @@ __all__ = [
     "events_after",
     "events_by_ids",
     "file_activity",
+    "inode_of",
     "last_tool_calls",
     "max_event_id",
     "pending_ids",
@@ -63,32 +64,51 @@ class ReadConnections:
     """One read-only connection per thread (sqlite3 connections are not shared across threads).
 
     Opened lazily, so a dashboard started before the daemon ever ran answers 503 until the
-    database exists instead of failing to start.
+    database exists instead of failing to start. A connection whose file was replaced (deleted
+    and created anew: another inode) is reopened, or it would read the old file forever.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: dict[int, sqlite3.Connection] = {}
         self._lock = threading.Lock()
 
     def get(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
+        """This thread's connection, opened on first use and after the file was replaced."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        inode = inode_of(self.path)
+        if conn is not None and inode != self._local.inode:
+            self._forget(conn)
+            conn = None
         if conn is None:
             conn = open_database(self.path, readonly=True)
             conn.row_factory = sqlite3.Row
-            self._local.conn = conn
+            self._local.conn, self._local.inode = conn, inode
             with self._lock:
-                self._all.append(conn)
+                self._all[id(conn)] = conn
         return conn
+
+    def _forget(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            self._all.pop(id(conn), None)
+        conn.close()
+        self._local.conn = None
 
     def close(self) -> None:
         """Close every connection opened so far; idempotent."""
         with self._lock:
-            conns, self._all = self._all, []
+            conns, self._all = list(self._all.values()), {}
         for conn in conns:
             conn.close()
+
+
+def inode_of(path: Path) -> int | None:
+    """The database file's inode (None when missing): tells a replaced file from the same."""
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
 
 
 def data_version(conn: sqlite3.Connection) -> int:

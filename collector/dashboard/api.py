@@ -57,6 +57,10 @@ class Context:
         """This thread's read-only connection."""
         return self.reads.get()
 
+    def refresh_totals(self, conn: sqlite3.Connection) -> None:
+        """Bring the running totals up to the last commit."""
+        self.totals.refresh(conn, reads.inode_of(self.db_path))
+
 
 class NotFoundError(LookupError):
     """The path names a session that does not exist."""
@@ -94,7 +98,7 @@ def list_sessions(ctx: Context, request: Request) -> Row:
     limit = params.integer(query, "limit", 500, 1, 5000)
     offset = params.integer(query, "offset", 0, 0, 10**9)
     conn = ctx.conn()
-    ctx.totals.refresh(conn)
+    ctx.refresh_totals(conn)
     rows, total = reads.session_rows(conn, statuses=statuses, agent=agents[0] if agents else None,
                                      project=params.text(query, "project"), since=since,
                                      limit=limit, offset=offset)  # fmt: skip
@@ -125,7 +129,7 @@ def get_session(ctx: Context, request: Request) -> Row:
     """``GET /api/sessions/{id}``: the session item plus its subagents."""
     params.check_known(request.query_params, ())
     conn, row = _session(ctx, request)
-    ctx.totals.refresh(conn)
+    ctx.refresh_totals(conn)
     kids, _ = reads.session_rows(conn, parent_id=row["id"], limit=5000)
     item = _items(ctx, conn, [row])[0]
     item["children"] = _items(ctx, conn, kids)

@@ -76,7 +76,7 @@ def build_app(
 async def _warm(ctx: Context) -> None:
     def work() -> None:
         with contextlib.suppress(StoreError, sqlite3.Error):
-            ctx.totals.refresh(ctx.conn())
+            ctx.refresh_totals(ctx.conn())
 
     await anyio.to_thread.run_sync(work)
 

@@ -57,7 +57,8 @@ class CommitSignal:
         self.interval = interval
         self.generation = 0
         self._conn: sqlite3.Connection | None = None
-        self._version: int | None = None
+        self._inode: int | None = None
+        self._version: tuple[int | None, int] | None = None
         self._changed = anyio.Event()
 
     async def run(self) -> None:
@@ -84,11 +85,16 @@ class CommitSignal:
             self._conn.close()
             self._conn = None
 
-    def _read_version(self) -> int | None:
+    def _read_version(self) -> tuple[int | None, int] | None:
+        """(inode, data_version): moves on every commit, and when the file is replaced."""
         try:
+            inode = reads.inode_of(self.path)
+            if self._conn is not None and inode != self._inode:
+                self.close()
             if self._conn is None:
                 self._conn = open_database(self.path, readonly=True)
-            return reads.data_version(self._conn)
+                self._inode = inode
+            return inode, reads.data_version(self._conn)
         except (StoreError, sqlite3.Error):
             self.close()
             return None
@@ -113,6 +119,9 @@ class _Cursor:
         """New rows past the cursor, then the sent pending rows that have completed since."""
         conn = ctx.conn()
         top = reads.max_event_id(conn)
+        if top < self.after_id:  # ids only grow: the database file was replaced
+            self.after_id = 0
+            self.pending.clear()
         rows = reads.events_after(conn, self.after_id, top, self.session_id, BATCH)
         for row in rows:
             if row.get("status") == "pending":

@@ -25,18 +25,21 @@ class SessionTotals:
     def __init__(self, costs: CostFunction) -> None:
         self._sums: dict[int, list[int]] = {}
         self._cursor = 0
+        self._identity: int | None = None
         self._lock = threading.Lock()
         self._costs = costs
         self._cost_cache: dict[int, tuple[tuple[int, ...], float | None]] = {}
 
-    def refresh(self, conn: sqlite3.Connection) -> None:
-        """Add the rows committed since the last refresh."""
+    def refresh(self, conn: sqlite3.Connection, identity: int | None) -> None:
+        """Add the rows committed since the last refresh (all rows again when the database
+        file was replaced: ``identity`` is its inode)."""
         with self._lock:
             top = max_event_id(conn)
-            if top < self._cursor:  # the database was replaced by an older or new one
+            if identity != self._identity or top < self._cursor:
                 self._sums.clear()
                 self._cost_cache.clear()
                 self._cursor = 0
+                self._identity = identity
             if top == self._cursor:
                 return
             for row in session_totals(conn, self._cursor, top):

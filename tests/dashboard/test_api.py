@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.daemon.daemon_harness import Instance
+from tests.daemon.daemon_harness import FIXTURES, Instance
 from tests.dashboard.helpers import Dashboard
 
 EVENT_KEYS = {
@@ -322,6 +324,30 @@ class TestCommand:
             assert status == 503
             assert "does not exist" in body["error"]
             assert dash.get("/healthz")[0] == 503
+        finally:
+            assert dash.stop() == 0
+
+    def test_a_replaced_database_is_read_anew(self, home: Instance) -> None:
+        """The database deleted and created again (another file): the running dashboard serves
+        the new one, totals included, instead of the old file it had open."""
+        project = home.claude / "-work-a"
+        project.mkdir(parents=True)
+        fixtures = sorted((FIXTURES / "claude").glob("drm-*.jsonl"))
+        shutil.copy(fixtures[0], project / fixtures[0].name)
+        assert home.run("run", "--once").returncode == 0
+        dash = Dashboard(home)
+        try:
+            before = dash.json("/api/sessions")["items"]
+            assert [i["session_key"] for i in before] == [f"claude-code:{fixtures[0].stem}"]
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{home.database}{suffix}").unlink(missing_ok=True)
+            (project / fixtures[0].name).unlink()
+            shutil.copy(fixtures[1], project / fixtures[1].name)
+            assert home.run("run", "--once").returncode == 0
+            expected = home.query("SELECT COUNT(*) FROM events", strict=True)[0][0]
+            after = dash.json("/api/sessions")["items"]
+            assert [i["session_key"] for i in after] == [f"claude-code:{fixtures[1].stem}"]
+            assert after[0]["event_count"] == expected
         finally:
             assert dash.stop() == 0
 
