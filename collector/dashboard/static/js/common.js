@@ -70,6 +70,10 @@ const AVM = (() => {
   }
 
   function detail(event) {
+    const args = event.tool_arguments;
+    if (event.event_type === "status_change" && args && typeof args === "object") {
+      return `${args.from} → ${args.to}${args.reason ? ": " + args.reason : ""}`;
+    }
     return event.command || event.file_path || event.preview || event.tool_name ||
       (event.model ? `${event.model} · ${tokens((event.input_tokens || 0) + (event.output_tokens || 0))} tok` : "");
   }
@@ -133,6 +137,14 @@ const AVM = (() => {
     where.replaceChildren(el("p", { class: "error", text: String(error.message || error) }));
   }
 
+  // A time axis around the data: a single instant gets a minute around it instead of years.
+  function timeRange(u, min, max) {
+    if (min === null || max === null) return [min, max];
+    if (max - min < 1) return [min - 30, max + 30];
+    const pad = (max - min) * 0.02;
+    return [min - pad, max + pad];
+  }
+
   const palette = ["#3b82f6", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#ec4899", "#14b8a6",
     "#f97316", "#6366f1", "#84cc16", "#06b6d4", "#a855f7", "#64748b", "#eab308", "#22c55e"];
 
@@ -141,5 +153,5 @@ const AVM = (() => {
   });
 
   return { el, api, tokens, cost, duration, ago, time, basename, badge, detail, stream, throttle,
-    table, section, fail, palette };
+    table, section, fail, palette, timeRange };
 })();

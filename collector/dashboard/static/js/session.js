@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { el, api, tokens, cost, duration, time, basename, badge, detail, stream, throttle, section, fail, palette } = AVM;
+  const { el, api, tokens, cost, duration, time, basename, badge, detail, stream, throttle, section, fail, palette, timeRange } = AVM;
   const main = document.getElementById("main");
   const id = Number(location.pathname.split("/").filter(Boolean).pop());
   const events = new Map(); // row id -> event
@@ -82,7 +82,7 @@
       width, height: Math.max(140, 28 * lanes.length + 60),
       legend: { show: false },
       cursor: { drag: { x: true, y: false } },
-      scales: { x: { time: true }, y: { range: [-0.5, Math.max(0.5, lanes.length - 0.5)] } },
+      scales: { x: { time: true, range: timeRange }, y: { range: [-0.5, Math.max(0.5, lanes.length - 0.5)] } },
       axes: [{}, { size: 110, splits: () => lanes.map((_, i) => i), values: (u, vals) => vals.map((v) => lanes[v] ?? "") }],
       series: [{}, ...lanes.map((name) => ({ label: name, stroke: colorOf(name), fill: colorOf(name), paths: () => null,
         points: { show: true, size: 7, stroke: colorOf(name), fill: colorOf(name) } }))],
@@ -121,7 +121,8 @@
       el("td", { text: e.tool_name || "" }),
       el("td", { class: "detail", title: String(detail(e)) , text: detail(e) }),
       el("td", {}, e.status ? badge(e.status) : ""),
-      el("td", { class: "duration" }, el("span", { class: "bar-track" }, bar), " ", duration(e.duration_ms)));
+      el("td", { class: "duration" }, ["file_op", "command", "tool_call"].includes(e.event_type)
+        ? [el("span", { class: "bar-track" }, bar), " ", duration(e.duration_ms)] : ""));
   }
 
   function renderList() {
@@ -199,7 +200,7 @@
         ys.push(sum);
       }
       usageChart = new uPlot({ width: Math.max(300, usage.clientWidth || 500), height: 220, legend: { show: false },
-        scales: { x: { time: true } },
+        scales: { x: { time: true, range: timeRange } },
         axes: [{}, { size: 60, values: (u, vals) => vals.map((v) => tokens(v)) }],
         series: [{}, { label: "tokens (cumulative)", stroke: "#3b82f6", fill: "rgba(59,130,246,0.15)" }] }, [xs, ys], usage);
     } catch (error) { fail(usage, error); }
