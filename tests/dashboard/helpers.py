@@ -95,7 +95,7 @@ class SSE:
         if last_id is not None:
             headers["Last-Event-ID"] = str(last_id)
         request = urllib.request.Request(f"{dash.base}/api/events/stream{query}", headers=headers)
-        self.response = urllib.request.urlopen(request, timeout=10)
+        self.response = urllib.request.urlopen(request, timeout=30)
 
     def messages(self) -> Iterator[dict[str, str]]:
         """Each message's fields (``event``, ``id``, ``data``); comments are skipped."""

@@ -73,4 +73,4 @@ def test_live_latency_unchanged_while_dashboards_stream(home: Instance, tmp_path
     base, with_dash = statistics.median(alone), statistics.median(watched)
     # Timing on a shared 2-core machine: the bound catches a dashboard that locks or starves
     # the writer (seconds), not noise of a few milliseconds.
-    assert with_dash <= 2 * base + 0.015, (alone, watched)
+    assert with_dash <= 2 * base + 0.05, (alone, watched)
