@@ -24,7 +24,7 @@ from starlette.routing import Route
 from collector.dashboard import params, shapes
 from collector.dashboard.totals import SessionTotals
 from collector.records import AGENTS
-from collector.reports.usage import GROUPS, UsageQuery, build_usage
+from collector.reports.usage import UsageQuery, build_usage
 from config.errors import StoreError
 from store import reads
 from store.event_store import STATUSES
@@ -34,6 +34,8 @@ __all__ = ["Context", "JSONResponse", "routes"]
 Row = dict[str, Any]
 _AGENTS = (*AGENTS, "unknown")
 _STATUSES = tuple(sorted(STATUSES))
+# The usage report's groups (../shared/CONTRACT.md, "Usage reports").
+USAGE_GROUPS = ("daily", "weekly", "monthly", "session", "project", "branch", "model", "blocks")
 
 
 class JSONResponse(Response):
@@ -189,7 +191,7 @@ def usage(ctx: Context, request: Request) -> Row:
     query = request.query_params
     params.check_known(query, ("group", "since", "until", "agent", "project", "branch",
                                "breakdown"))  # fmt: skip
-    group = params.choices(query, "group", GROUPS) or ["daily"]
+    group = params.choices(query, "group", USAGE_GROUPS) or ["daily"]
     now, tz = _now()
     params.since(query, "since", now, tz)  # checked here so the message names the parameter
     params.until(query, "until", now, tz)
