@@ -94,11 +94,17 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
                         help="print what would be written and run; change nothing")  # fmt: skip
     parser.add_argument("--manager", choices=("auto", "systemd", "launchd"), default="auto",
                         help="service manager (default: detect)")  # fmt: skip
+    parser.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="the web dashboard's service (a second one) instead of the daemon's",
+    )
 
 
 def run(name: str, args: argparse.Namespace, config: Config) -> int:
     """Install or remove the service; every step is printed with what it changed."""
-    manager = manager_for(args.manager, getattr(args, "config", None), config)
+    manager = manager_for(args.manager, getattr(args, "config", None), config,
+                          dashboard=getattr(args, "dashboard", False))  # fmt: skip
     steps = Steps(sys.stdout, dry_run=args.dry_run)
     print(f"{name}: {manager.title}, {manager.path}")
     if name == "install-service":
@@ -110,10 +116,16 @@ def run(name: str, args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def manager_for(kind: str, config_path: str | None, config: Config) -> Manager:
+def manager_for(
+    kind: str, config_path: str | None, config: Config, *, dashboard: bool = False
+) -> Manager:
     """The manager named by ``kind`` (``auto``: detected) for this installation's command."""
     if kind == "auto":
         kind = detect_manager(sys.platform, os.path.isdir("/run/systemd/system"), shutil.which)
+    if dashboard:
+        from collector.dashboard.service import dashboard_manager
+
+        return dashboard_manager(kind, config_path, config)
     argv = program(config_path)
     if kind == "systemd":
         return SystemdUser(os.environ, argv, config.store.path)
@@ -158,10 +170,12 @@ class SystemdUser:
     """The systemd user manager (``systemctl --user``)."""
 
     title = "systemd user manager"
+    unit = UNIT_NAME
+    exclusive = True  # the daemon takes the database's lock; a dashboard only reads
 
     def __init__(self, env: Mapping[str, str], argv: list[str], database: Path) -> None:
         self.env = env
-        self.path = config_file(env).parents[1] / "systemd" / "user" / UNIT_NAME
+        self.path = config_file(env).parents[1] / "systemd" / "user" / self.unit
         self.text = render_unit(exec_line(argv), environment(env))
         self.database = database
 
@@ -174,17 +188,17 @@ class SystemdUser:
         if changed:
             steps.run([*SYSTEMCTL, "daemon-reload"])
         if self._state(steps, "is-enabled") == "enabled":
-            steps.skip(f"enable: {UNIT_NAME} is already enabled")
+            steps.skip(f"enable: {self.unit} is already enabled")
         else:
-            steps.run([*SYSTEMCTL, "enable", UNIT_NAME])
+            steps.run([*SYSTEMCTL, "enable", self.unit])
         state = self._state(steps, "is-active")
         active = state is not None and state not in _STOPPED
         if active and not changed:
-            steps.skip(f"start: {UNIT_NAME} is already running")
+            steps.skip(f"start: {self.unit} is already running")
         else:
-            if not active:
+            if not active and self.exclusive:
                 _refuse_foreign_daemon(self.database, steps)
-            steps.run([*SYSTEMCTL, "restart" if active else "start", UNIT_NAME], _JOURNAL_HINT)
+            steps.run([*SYSTEMCTL, "restart" if active else "start", self.unit], _JOURNAL_HINT)
         steps.say("logs", "journalctl --user -u agent-viz-monitor")
         steps.say("note", "it runs while you are logged in; `loginctl enable-linger` keeps it up")
 
@@ -193,16 +207,16 @@ class SystemdUser:
         self._check_session(steps)
         state = self._state(steps, "is-active")
         if state not in _STOPPED:
-            steps.run([*SYSTEMCTL, "stop", UNIT_NAME])
+            steps.run([*SYSTEMCTL, "stop", self.unit])
         elif state == "failed":
-            steps.run([*SYSTEMCTL, "reset-failed", UNIT_NAME])
+            steps.run([*SYSTEMCTL, "reset-failed", self.unit])
         else:
-            steps.skip(f"stop: {UNIT_NAME} is not running")
+            steps.skip(f"stop: {self.unit} is not running")
         enabled = self._state(steps, "is-enabled")
         if enabled is None or enabled in _ENABLED:
-            steps.run([*SYSTEMCTL, "disable", UNIT_NAME])
+            steps.run([*SYSTEMCTL, "disable", self.unit])
         else:
-            steps.skip(f"disable: {UNIT_NAME} is not enabled")
+            steps.skip(f"disable: {self.unit} is not enabled")
         if not self.path.exists():
             steps.skip(f"remove: no unit file at {self.path}")
             return
@@ -215,7 +229,7 @@ class SystemdUser:
         """Installed, current and running, from the unit file and ``is-active``."""
         installed = self.path.exists()
         current = installed and self.path.read_text(errors="replace") == self.text
-        done = query([*SYSTEMCTL, "is-active", UNIT_NAME], missing_ok=True)
+        done = query([*SYSTEMCTL, "is-active", self.unit], missing_ok=True)
         state = (done.stdout.strip() if done else "") or "unknown (systemctl missing)"
         return ServiceState(installed, current, state == "active", state)
 
@@ -230,7 +244,7 @@ class SystemdUser:
     def _state(self, steps: Steps, verb: str) -> str | None:
         """What ``systemctl --user <verb>`` prints; None (unknown: plan every step) when
         systemctl is missing in a dry run."""
-        done = steps.query([*SYSTEMCTL, verb, UNIT_NAME])
+        done = steps.query([*SYSTEMCTL, verb, self.unit])
         if done is None:
             return None
         lines = done.stdout.strip().splitlines()
@@ -241,14 +255,17 @@ class LaunchAgent:
     """The launchd per-user agent in the ``gui/<uid>`` domain."""
 
     title = "launchd LaunchAgent"
+    label = LABEL
+    log_name = "agent-viz-monitor.log"
+    exclusive = True
 
     def __init__(self, env: Mapping[str, str], argv: list[str], uid: int, database: Path) -> None:
-        self.path = home(env) / "Library" / "LaunchAgents" / f"{LABEL}.plist"
+        self.path = home(env) / "Library" / "LaunchAgents" / f"{self.label}.plist"
         self.log_dir = state_dir(env)
-        log_file = str(self.log_dir / "agent-viz-monitor.log")
+        log_file = str(self.log_dir / self.log_name)
         self.data = render_plist(launch_agent(argv, log_file, environment(env)))
         self.domain = f"gui/{uid}"
-        self.service = f"{self.domain}/{LABEL}"
+        self.service = f"{self.domain}/{self.label}"
         self.database = database
 
     def install(self, steps: Steps) -> None:
@@ -260,22 +277,23 @@ class LaunchAgent:
         if state is not None and changed:
             steps.run([LAUNCHCTL, "bootout", self.service])
             state = None
-        if state is None:
+        if state is None and self.exclusive:
             _refuse_foreign_daemon(self.database, steps)
+        if state is None:
             steps.run([LAUNCHCTL, "enable", self.service])
             steps.run([LAUNCHCTL, "bootstrap", self.domain, str(self.path)])
         elif state != "running":
             steps.run([LAUNCHCTL, "kickstart", self.service])
         else:
-            steps.skip(f"bootstrap: {LABEL} is already loaded and running")
-        steps.say("logs", str(self.log_dir / "agent-viz-monitor.log"))
+            steps.skip(f"bootstrap: {self.label} is already loaded and running")
+        steps.say("logs", str(self.log_dir / self.log_name))
 
     def uninstall(self, steps: Steps) -> None:
         """Unload, then remove our plist."""
         if self._state(steps) is not None:
             steps.run([LAUNCHCTL, "bootout", self.service])
         else:
-            steps.skip(f"bootout: {LABEL} is not loaded")
+            steps.skip(f"bootout: {self.label} is not loaded")
         if not self.path.exists():
             steps.skip(f"remove: no plist at {self.path}")
             return
@@ -283,7 +301,7 @@ class LaunchAgent:
             label = plistlib.loads(self.path.read_bytes()).get("Label")
         except (OSError, plistlib.InvalidFileException, ValueError):
             label = None
-        if label != LABEL:
+        if label != self.label:
             raise ServiceError(f"{self.path} was not written by install-service; left in place")
         steps.remove(self.path)
 

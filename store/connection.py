@@ -37,9 +37,14 @@ def open_database(
 ) -> sqlite3.Connection:
     """A ready connection to the database at ``path``, created and migrated if needed."""
     where = str(path)
-    _check_header(where)
     if readonly:
+        # No header check: SQLite refuses a non-database file for reading by itself, and our
+        # own open() and close() of the file would drop the POSIX locks that this process's
+        # other connections hold on it. A dashboard opens connections while others are open;
+        # without their locks, a stopping daemon believes itself the last user, deletes the
+        # WAL and unlinks the -shm, and every open reader goes blind to later commits.
         return _open_readonly(where, busy_timeout_ms)
+    _check_header(where)
     _prepare_files(where)
     try:
         conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
@@ -98,6 +103,7 @@ def _open_readonly(where: str, busy_timeout_ms: int) -> sqlite3.Connection:
         _check_version(where, read_version(conn))
     except sqlite3.Error as exc:
         conn.close()
+        _check_header(where)  # now that the open failed, say so plainly if it is not SQLite
         raise StoreOpenError(where, _explain(exc)) from None
     except BaseException:
         conn.close()

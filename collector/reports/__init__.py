@@ -1,0 +1,1 @@
+"""Reports over the store: usage and cost (``usage``)."""
