@@ -30,6 +30,7 @@ from collector.records import (
     SessionStatus,
     ToolResult,
 )
+from store.cross_session import inherit_parent_facts, replayed_usage
 
 __all__ = ["BatchResult", "SessionKeys", "apply_records", "event_row"]
 
@@ -257,6 +258,7 @@ def _upsert_sessions(
             "parent_tool_call_id": s.parent_tool_call_id, "title": s.title, "now": now,
         })  # fmt: skip
     conn.executemany(_UPSERT_SESSION, rows)
+    inherit_parent_facts(conn, [s.session_id for s in sessions])
 
 
 def _insert_events(
@@ -273,6 +275,7 @@ def _insert_events(
     top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
     shapes: dict[tuple[bool, ...], list[tuple[object, ...]]] = {}
     resolve = keys.resolve
+    events = replayed_usage(conn, events, lambda key: resolve(conn, key, now))
     for event in events:
         row = event_row(event, resolve(conn, event.session_id, now), now)
         shape = tuple(map(operator.is_not, row, _NONES))
