@@ -67,7 +67,7 @@ def _reader_options(config: Config) -> ReaderOptions:
     return ReaderOptions(
         max_line_bytes=c.max_line_bytes,
         read_chunk_bytes=c.read_chunk_bytes,
-        parser=ParserOptions(args_cap=c.args_cap, raw_cap=c.raw_cap),
+        parser=ParserOptions(args_cap=c.args_cap, raw_cap=c.raw_cap, preview_chars=c.preview_chars),
     )
 
 

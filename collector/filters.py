@@ -33,8 +33,10 @@ __all__ = [
     "time_value",
 ]
 
-AGENT_ALIASES = {"claude": "claude-code", "claude_code": "claude-code", "claudecode": "claude-code",
-                 "gemini-cli": "gemini", "copilot-cli": "copilot", "codex-cli": "codex"}  # fmt: skip
+AGENT_ALIASES = {
+    "claude": "claude-code", "claude_code": "claude-code", "claudecode": "claude-code",
+    "gemini-cli": "gemini", "copilot-cli": "copilot", "codex-cli": "codex",
+}  # fmt: skip
 SESSION_STATUSES = ("running", "idle", "waiting", "completed", "crashed", "stopped", "unknown")
 EVENT_STATUSES = ("pending", "success", "error")
 _CANDIDATES_SHOWN = 10

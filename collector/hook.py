@@ -245,7 +245,9 @@ def remove_hooks(settings: dict[str, Any]) -> list[str]:
         for group in groups:
             entries = group.get("hooks") if isinstance(group, dict) else None
             if isinstance(entries, list):
-                kept = [e for e in entries if not (isinstance(e, dict) and _is_ours(e.get("command")))]
+                kept = [
+                    e for e in entries if not (isinstance(e, dict) and _is_ours(e.get("command")))
+                ]
                 removed = removed or len(kept) != len(entries)
                 group["hooks"] = kept
         if removed:

@@ -27,8 +27,8 @@ import orjson
 from collector import filters as check
 from collector.daemon_status import run_status
 from collector.follow import follow_events, recent_events
-from collector.records import AGENTS, EVENT_TYPES
 from collector.query_views import COLUMNS, event_line, shape_rows
+from collector.records import AGENTS, EVENT_TYPES
 from collector.table import render_table
 from collector.timespec import FORMS_HELP
 from config import Config
@@ -49,8 +49,10 @@ def add_query_commands(sub: Any, common: Callable[[argparse.ArgumentParser], Non
     """Register the query subcommands on ``sub``."""
     _sessions_command(sub, common)
     _events_command(sub, common)
-    for name, text in (("files", "file activity per session (reads, writes, edits)"),
-                       ("commands", "shell commands per category: count, failures, p50/p95")):
+    for name, text in (
+        ("files", "file activity per session (reads, writes, edits)"),
+        ("commands", "shell commands per category: count, failures, p50/p95"),
+    ):
         view = sub.add_parser(name, help=text, description=text)
         _output_flags(view, common)
         view.add_argument("--session", help=_SESSION_HELP)  # fmt: skip
@@ -86,11 +88,20 @@ def _events_command(sub: Any, common: Callable[[argparse.ArgumentParser], None])
                         help="at or before WHEN (a date includes that whole day)")  # fmt: skip
     events.add_argument("--oldest", action="store_true",
                         help="oldest first (time order) instead of newest first")  # fmt: skip
-    events.add_argument("--limit", type=int, default=None, metavar="N",
-                        help=f"at most N (default {_EVENTS_LIMIT}; {_FOLLOW_LIMIT} with --follow)")
+    events.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"at most N (default {_EVENTS_LIMIT}; {_FOLLOW_LIMIT} with --follow)",
+    )
     events.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N")
-    events.add_argument("-f", "--follow", action="store_true",
-                        help="print the last events, then new ones as they are committed")
+    events.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="print the last events, then new ones as they are committed",
+    )
 
 
 def _agent_help() -> str:

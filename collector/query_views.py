@@ -99,9 +99,9 @@ def event_detail(row: Row) -> str:
     value = row.get("command") or row.get("file_path")
     if value:
         return str(value)
-    args = row.get("tool_arguments")
-    if isinstance(args, dict) and args:
-        return " ".join(f"{k}={v}" for k, v in args.items() if v not in (None, "", [], {}))
+    given = row.get("tool_arguments")
+    if isinstance(given, dict) and given:
+        return " ".join(f"{k}={v}" for k, v in given.items() if v not in (None, "", [], {}))
     return str(row.get("model") or "")
 
 
@@ -113,7 +113,7 @@ def _tokens(row: Row) -> str:
                        ("reasoning_tokens", "reasoning")):  # fmt: skip
         if row.get(key):
             parts.append(f"{label} {format_count(row[key])}")
-    duplicate = _mapping(row.get("tool_arguments")).get("duplicate_of_session")
+    duplicate = _mapping(row.get("tool_arguments")).get("duplicate_of_session", None)
     if duplicate is not None:
         parts.append(f"(replay; counted in session {duplicate})")
     return " · ".join(parts)

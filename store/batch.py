@@ -116,7 +116,8 @@ ON CONFLICT (session_key) DO UPDATE SET
                       THEN COALESCE(excluded.last_activity, last_activity) ELSE last_activity END,
     parent_session_id = COALESCE(excluded.parent_session_id, parent_session_id),
     parent_tool_call_id = COALESCE(excluded.parent_tool_call_id, parent_tool_call_id),
-    title = COALESCE(excluded.title, title),
+    title = CASE WHEN :title_fallback AND title IS NOT NULL THEN title
+                 ELSE COALESCE(excluded.title, title) END,
     updated_at = excluded.updated_at
 """
 
@@ -256,6 +257,7 @@ def _upsert_sessions(
             "model": s.model, "agent_version": s.agent_version, "first_seen": s.first_seen,
             "last_activity": s.last_activity, "parent_session_id": parent,
             "parent_tool_call_id": s.parent_tool_call_id, "title": s.title, "now": now,
+            "title_fallback": s.title_fallback,
         })  # fmt: skip
     conn.executemany(_UPSERT_SESSION, rows)
     inherit_parent_facts(conn, [s.session_id for s in sessions])

@@ -29,7 +29,6 @@ _TOKENS = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
     "reasoning_tokens", "cache_creation_1h_tokens",
 )  # fmt: skip
-_ZERO = dict.fromkeys(_TOKENS, 0)
 _MERGE_INTO_FIRST = (
     "UPDATE events SET "
     + ", ".join(f"{t} = max(COALESCE({t}, 0), COALESCE(?, 0))" for t in _TOKENS)
@@ -69,7 +68,10 @@ def replayed_usage(
         conn.execute(_MERGE_INTO_FIRST, (*(getattr(event, t) for t in _TOKENS), owner,
                                          event.agent_event_id))  # fmt: skip
         note = orjson.dumps({"duplicate_of_session": owner}).decode()
-        out[i] = dataclasses.replace(event, tool_arguments=note, **_ZERO)
+        out[i] = dataclasses.replace(
+            event, tool_arguments=note, input_tokens=0, output_tokens=0, cache_read_tokens=0,
+            cache_creation_tokens=0, reasoning_tokens=0, cache_creation_1h_tokens=0,
+        )  # fmt: skip
     return out
 
 
