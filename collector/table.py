@@ -47,6 +47,7 @@ class Column:
     justify: str = "left"  # left | right
     shrink: str = ""  # "" (never) | "path" (keep the file name) | "text" (cut the end)
     min_width: int = 8
+    drop: int = 0  # on a narrow terminal columns go, highest first (0: always shown)
 
     @property
     def title(self) -> str:
@@ -69,8 +70,10 @@ def render_table(
 ) -> None:
     """Print ``rows`` as a table of ``columns`` fitted to ``width`` (default: ``out``'s)."""
     width = width or output_width(out)
-    cells = [[_text(column, row) for column in columns] for row in rows]
+    columns, cells = _narrow(columns, [[_text(c, row) for c in columns] for row in rows], width)
     cells = _fit(columns, cells, width)
+    natural = sum(max([len(c.title), *(len(line[i]) for line in cells)])
+                  for i, c in enumerate(columns)) + _GAP * (len(columns) - 1)  # fmt: skip
     table = Table(box=box.SIMPLE_HEAD if out.isatty() else None, show_edge=False,
                   pad_edge=False, padding=(0, _GAP // 2), header_style="bold")  # fmt: skip
     for column in columns:
@@ -78,11 +81,34 @@ def render_table(
                          no_wrap=True, overflow="ignore")  # fmt: skip
     for line in cells:
         table.add_row(*line)
-    console = Console(file=out, width=max(width, 20), highlight=False, soft_wrap=True,
+    console = Console(file=out, width=max(width, natural, 20), highlight=False, soft_wrap=True,
                       emoji=False, markup=False)  # fmt: skip
     with console.capture() as captured:
         console.print(table)
     out.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def _narrow(
+    columns: Sequence[Column], cells: list[list[str]], width: int
+) -> tuple[list[Column], list[list[str]]]:
+    """Drop the droppable columns (highest ``drop`` first) while even the shortest cells
+    would not fit ``width``."""
+    keep = list(range(len(columns)))
+
+    def least() -> int:
+        sizes = []
+        for i in keep:
+            c = columns[i]
+            full = max([len(c.title), *(len(line[i]) for line in cells)])
+            sizes.append(min(full, max(c.min_width, len(c.title))) if c.shrink else full)
+        return sum(sizes) + _GAP * (len(keep) - 1)
+
+    while least() > width:
+        droppable = [i for i in keep if columns[i].drop]
+        if not droppable:
+            break
+        keep.remove(max(droppable, key=lambda i: (columns[i].drop, i)))
+    return [columns[i] for i in keep], [[line[i] for i in keep] for line in cells]
 
 
 def _text(column: Column, row: dict[str, Any]) -> str:
