@@ -201,7 +201,8 @@ class TestTimes:
         assert len(rows) == len(inside) > 0
         compact = filled.json("events", "--since", day.strftime("%Y%m%d"), "--limit", "100000")
         assert len(compact) == sum(
-            1 for s in stamps if datetime.fromisoformat(s.replace("Z", "+00:00")) >= start)
+            1 for s in stamps if datetime.fromisoformat(s.replace("Z", "+00:00")) >= start
+        )
         assert len(filled.json("sessions", "--all", "--since", "3000d")) > 0
 
     def test_help_names_the_forms(self, filled: Filled) -> None:
