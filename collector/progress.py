@@ -53,7 +53,9 @@ class BackfillProgress:
             self._start_bar()
 
     def _start_bar(self) -> None:
-        console = Console(file=self._stream, stderr=True)
+        # soft_wrap: a long log line printed above the bar is wrapped by the terminal, not cut
+        # into several lines by rich
+        console = Console(file=self._stream, stderr=True, soft_wrap=True)
         self._bar = Progress(
             TextColumn(f"backfill {self.files} files"),
             BarColumn(),
