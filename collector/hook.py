@@ -265,11 +265,15 @@ def _uninstall(args: argparse.Namespace) -> int:
     if not changed:
         print(f"no agent-viz-monitor hooks in {path}")
         return 0
+    _save(path, settings, f"hooks removed from {path} for {', '.join(changed)}")
+    return 0
+
+
+def _save(path: Path, settings: dict[str, Any], done: str) -> None:
+    """Replace the settings file (the previous one kept as a backup) and say what changed."""
     backup = _backup(path)
     _write_atomic(path, json.dumps(settings, indent=2) + "\n")
-    print(f"hooks removed from {path} for {', '.join(changed)}"
-          + (f" (previous file saved as {backup})" if backup else ""))  # fmt: skip
-    return 0
+    print(done + (f" (previous file saved as {backup})" if backup else ""))
 
 
 def _install(args: argparse.Namespace, config: Config | None) -> int:
@@ -284,10 +288,7 @@ def _install(args: argparse.Namespace, config: Config | None) -> int:
     if not changed:
         print(f"hooks already installed in {path}")
         return 0
-    backup = _backup(path)
-    _write_atomic(path, json.dumps(settings, indent=2) + "\n")
-    print(f"hooks installed in {path} for {', '.join(changed)}"
-          + (f" (previous file saved as {backup})" if backup else ""))  # fmt: skip
+    _save(path, settings, f"hooks installed in {path} for {', '.join(changed)}")
     return 0
 
 

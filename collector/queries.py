@@ -33,7 +33,7 @@ from collector.table import render_table
 from collector.timespec import FORMS_HELP
 from config import Config
 from store import EventStore
-from store.reads import command_durations, count_sessions
+from store.reads import command_durations
 
 __all__ = ["add_query_commands", "emit", "run_query"]
 
@@ -195,7 +195,7 @@ def _sessions(args: argparse.Namespace, store: EventStore) -> tuple[list[Row], s
         "since": check.time_value("--since", args.since, *_local_now()),
     }  # fmt: skip
     rows = store.list_sessions(**filters)
-    total = count_sessions(store.connection, filters)
+    total = len(rows)
     if args.all or args.limit < 0 or total <= args.limit:
         return rows, None
     return rows[: args.limit], f"{args.limit} of {total} sessions shown (--limit N / --all)"

@@ -30,7 +30,7 @@ from collector.records import (
     SessionStatus,
     ToolResult,
 )
-from store.cross_session import inherit_parent_facts, replayed_usage
+from store.cross_session import TOKEN_COLUMNS, inherit_parent_facts, replayed_usage
 
 __all__ = ["BatchResult", "SessionKeys", "apply_records", "event_row"]
 
@@ -41,14 +41,10 @@ _EVENT_COLUMNS = (
     "cache_read_tokens", "cache_creation_tokens", "source_offset", "raw_data", "created_at",
     "reasoning_tokens", "cache_creation_1h_tokens", "wait_ms", "preview",
 )  # fmt: skip
-_TOKENS = (
-    "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
-    "reasoning_tokens", "cache_creation_1h_tokens",
-)  # fmt: skip
 
 _ON_CONFLICT = (
     "ON CONFLICT (session_id, agent_event_id) DO UPDATE SET "
-    + ", ".join(f"{t} = max(COALESCE({t}, 0), COALESCE(excluded.{t}, 0))" for t in _TOKENS)
+    + ", ".join(f"{t} = max(COALESCE({t}, 0), COALESCE(excluded.{t}, 0))" for t in TOKEN_COLUMNS)
     + " WHERE events.event_type = 'usage' AND excluded.event_type = 'usage'"
 )
 

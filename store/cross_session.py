@@ -22,16 +22,17 @@ import orjson
 
 from collector.records import Event
 
-__all__ = ["inherit_parent_facts", "replayed_usage"]
+__all__ = ["TOKEN_COLUMNS", "inherit_parent_facts", "replayed_usage"]
 
 _CLAUDE = "claude-code:"
-_TOKENS = (
+# The token counts of a usage row: merged by maximum, never summed (store.batch).
+TOKEN_COLUMNS = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
     "reasoning_tokens", "cache_creation_1h_tokens",
 )  # fmt: skip
 _MERGE_INTO_FIRST = (
     "UPDATE events SET "
-    + ", ".join(f"{t} = max(COALESCE({t}, 0), COALESCE(?, 0))" for t in _TOKENS)
+    + ", ".join(f"{t} = max(COALESCE({t}, 0), COALESCE(?, 0))" for t in TOKEN_COLUMNS)
     + " WHERE session_id = ? AND agent_event_id = ? AND event_type = 'usage'"
 )
 
@@ -65,7 +66,7 @@ def replayed_usage(
         owner = owners.setdefault(event.agent_event_id, session)
         if owner == session:
             continue
-        conn.execute(_MERGE_INTO_FIRST, (*(getattr(event, t) for t in _TOKENS), owner,
+        conn.execute(_MERGE_INTO_FIRST, (*(getattr(event, t) for t in TOKEN_COLUMNS), owner,
                                          event.agent_event_id))  # fmt: skip
         note = orjson.dumps({"duplicate_of_session": owner}).decode()
         out[i] = dataclasses.replace(

@@ -1,5 +1,5 @@
 """Reads the query commands need beyond the seed's API: finding a session by a prefix of its
-key or of the agent's session id, counting sessions, and command durations per category.
+key or of the agent's session id, and command durations per category.
 
 Every function takes an open connection (the commands open the store read-only) and binds every
 value as a parameter.
@@ -8,13 +8,11 @@ value as a parameter.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["command_durations", "count_sessions", "sessions_matching"]
+__all__ = ["command_durations", "sessions_matching"]
 
 Row = dict[str, Any]
-_SESSION_FILTERS = ("status", "importance", "project_dir", "agent")
 
 
 def sessions_matching(conn: sqlite3.Connection, ref: str, cap: int = 20) -> list[Row]:
@@ -41,20 +39,6 @@ def sessions_matching(conn: sqlite3.Connection, ref: str, cap: int = 20) -> list
         (size, ref, cap),
     ).fetchall()
     return [dict(row) for row in rows]
-
-
-def count_sessions(conn: sqlite3.Connection, filters: Mapping[str, Any]) -> int:
-    """How many sessions ``list_sessions`` would return with these filters."""
-    where, params = [], []
-    for name in _SESSION_FILTERS:
-        if filters.get(name) is not None:
-            where.append(f"{name} = ?")
-            params.append(filters[name])
-    if filters.get("since") is not None:
-        where.append("COALESCE(last_activity, created_at) >= ?")
-        params.append(filters["since"])
-    sql = "SELECT COUNT(*) FROM sessions" + (" WHERE " + " AND ".join(where) if where else "")
-    return int(conn.execute(sql, params).fetchone()[0])
 
 
 def command_durations(
