@@ -5,27 +5,20 @@ stays on the last line while log lines scroll above it: ``rich``'s live display 
 ``sys.stderr`` for a proxy that prints each complete line above the bar, and the logger writes
 to whatever ``sys.stderr`` is at the moment (``collector.log``), so the two never share a line.
 The display is refreshed by the daemon's main loop (``tick``), not by a thread of its own, and
-``close`` (idempotent) puts ``sys.stderr`` back.
+``close`` (idempotent) puts ``sys.stderr`` back. ``rich`` is loaded only when a bar is shown.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING, TextIO
 
 from collector.counters import Counters
 from collector.log import get_logger
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 __all__ = ["BackfillProgress"]
 
@@ -53,6 +46,16 @@ class BackfillProgress:
             self._start_bar()
 
     def _start_bar(self) -> None:
+        # rich is imported only for a terminal: a service's daemon never loads it (~6 MiB).
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         # soft_wrap: a long log line printed above the bar is wrapped by the terminal, not cut
         # into several lines by rich
         console = Console(file=self._stream, stderr=True, soft_wrap=True)
