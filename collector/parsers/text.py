@@ -19,6 +19,8 @@ from collector.sanitize import clean_text
 __all__ = ["content_text", "is_scaffolding", "preview", "title_from_prompt"]
 
 TITLE_CHARS = 120
+# Editors that wrap the typed request in context put it after this heading (Codex desktop/IDE).
+_REQUEST_MARK = "## My request for Codex:"
 _SCAFFOLDING = ("<", "# AGENTS.md", "Caveat:", "# Context from my IDE")
 
 
@@ -61,6 +63,8 @@ def is_scaffolding(text: str) -> bool:
 
 def title_from_prompt(text: str) -> str | None:
     """A title from a prompt: its first non-empty line, cut to ``TITLE_CHARS`` characters."""
+    if _REQUEST_MARK in text:
+        text = text.split(_REQUEST_MARK, 1)[1]
     if not text or is_scaffolding(text):
         return None
     for line in text.splitlines():
