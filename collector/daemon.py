@@ -260,6 +260,7 @@ class Daemon:
         progress = BackfillProgress(self._backlog_bytes, self._backlog_files, self.counters)
         try:
             self._run_loop(once, progress, started)
+            progress.tick(self.reader.idle() and self.writer.queue.empty())  # --once: finished
         finally:
             progress.close()
 
