@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from typing import Any
 import orjson
 
 from config import Config, ConfigError, InstanceLockedError, MonitorError, load_config
+from config.errors import UsageError
 
 __all__ = ["main"]
 
@@ -29,12 +31,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Collect AI coding agents' transcripts into a queryable SQLite event store.",
     )
     parser.add_argument("--config", metavar="FILE", help="config file (default: XDG location)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}",
+                        help="print the version and exit")  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the collector in the foreground")
     run.add_argument("--once", action="store_true", help="ingest what exists, then exit")
-    run.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    run.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=_CONFIG_HELP)
     check = sub.add_parser("check-config", help="validate and print the effective config")
-    check.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    check.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=_CONFIG_HELP)
     status = sub.add_parser("status", help="is a daemon running; per-file lag; counters")
     _common_query(status)
     from collector.queries import add_query_commands
@@ -42,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     add_query_commands(sub, _common_query)
     for name, (module, text) in EXTENSIONS.items():
         command = sub.add_parser(name, help=text)
-        command.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+        command.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                             help=_CONFIG_HELP)  # fmt: skip
         loaded = _extension(module)
         if loaded is None:
             command.set_defaults(unavailable=True)
@@ -59,6 +64,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "doctor": ("collector.doctor", "check the installation: limits, paths, database, service"),
     "hook": ("collector.hook", "Claude Code hook: record the session's process (stdin JSON)"),
     "install-hooks": ("collector.hook", "add the hook to Claude Code's settings"),
+    "uninstall-hooks": ("collector.hook", "remove the hook from Claude Code's settings"),
     "register": ("collector.registration", "register an agent process spawned by an orchestrator"),
     "dashboard": ("collector.dashboard.command", "serve the live web dashboard (read-only)"),
 }
@@ -73,8 +79,18 @@ def _extension(module: str) -> Any:
         raise
 
 
+_CONFIG_HELP = "config file (default: $XDG_CONFIG_HOME/agent-viz-monitor/config.toml)"
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("agent-viz-monitor")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _common_query(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=_CONFIG_HELP)
     parser.add_argument("--json", action="store_true", help="one JSON document")
     parser.add_argument("--db", metavar="PATH", help="database (default: from the config)")
 
@@ -94,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "doctor":  # a broken config is one of the things doctor reports
             return int(_extension("collector.doctor").run_with_config_error(args, exc))
         print(f"agent-viz-monitor: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"agent-viz-monitor {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except InstanceLockedError as exc:
         print(f"agent-viz-monitor: {exc}", file=sys.stderr)

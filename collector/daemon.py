@@ -18,7 +18,6 @@ from __future__ import annotations
 import faulthandler
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from collector.instance import InstanceLock
 from collector.log import configure_logging, get_logger
 from collector.notify import Notifier
 from collector.parsers import ParserOptions
+from collector.progress import BackfillProgress
 from collector.reader import ReaderOptions, ReaderThread, SavedFile, pack_state
 from collector.tail import Checkpoint
 from collector.tracker import SessionTracker
@@ -67,7 +67,7 @@ def _reader_options(config: Config) -> ReaderOptions:
     return ReaderOptions(
         max_line_bytes=c.max_line_bytes,
         read_chunk_bytes=c.read_chunk_bytes,
-        parser=ParserOptions(args_cap=c.args_cap, raw_cap=c.raw_cap),
+        parser=ParserOptions(args_cap=c.args_cap, raw_cap=c.raw_cap, preview_chars=c.preview_chars),
     )
 
 
@@ -95,6 +95,7 @@ class Daemon:
         self._status_at = 0.0
         self._started = time.monotonic()
         self._backlog_bytes = 0
+        self._backlog_files = 0
         self._rate = _Rate()
         self._rounds = ScanRounds()  # which known files each rescan stats
 
@@ -223,6 +224,7 @@ class Daemon:
         for item in found:
             self.reader.add_found(item)
         self._backlog_bytes = sum(f.size for f in found)
+        self._backlog_files = len(found)
         _log.info("backfill_started", files=len(found), bytes=self._backlog_bytes)
 
     def _scan(
@@ -254,10 +256,19 @@ class Daemon:
         assert self.writer is not None
         self._start_watcher(once)
         self.notifier.ready(self._summary())
+        started = time.monotonic()
+        progress = BackfillProgress(self._backlog_bytes, self._backlog_files, self.counters)
+        try:
+            self._run_loop(once, progress, started)
+            progress.tick(self.reader.idle() and self.writer.queue.empty())  # --once: finished
+        finally:
+            progress.close()
+
+    def _run_loop(self, once: bool, progress: BackfillProgress, started: float) -> None:
+        assert self.reader is not None
+        assert self.writer is not None
         interval = self.config.collector.rescan_interval
         next_scan = time.monotonic() + interval
-        started = time.monotonic()
-        progress = _Progress(self._backlog_bytes, self.counters)
         if not once:
             self._write_status(started, force=True)  # watching now: say so at once
         while True:
@@ -386,37 +397,6 @@ class _Rate:
             self.rate = (count - self.count) / (now - self.at)
             self.at, self.count = now, count
         return self.rate
-
-
-class _Progress:
-    """Backfill progress: a bar on a TTY, a log line every few seconds otherwise."""
-
-    def __init__(self, total: int, counters: Counters) -> None:
-        self.total = total
-        self.counters = counters
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-        self.done = total == 0
-
-    def tick(self, idle: bool) -> None:
-        if self.done:
-            return
-        read = self.counters.get("bytes_committed")
-        now = time.monotonic()
-        if idle:
-            self.done = True
-            if self.tty:
-                sys.stderr.write("\n")
-            _log.info("backfill_finished", bytes=read)
-            return
-        if self.tty:
-            share = min(1.0, read / self.total) if self.total else 1.0
-            bar = "#" * int(share * 30)
-            sys.stderr.write(f"\rbackfill [{bar:<30}] {share:6.1%} {read / 1e6:8.1f} MB")
-            sys.stderr.flush()
-        elif now - self.last >= 5.0:
-            self.last = now
-            _log.info("backfill_progress", bytes=read, total=self.total)
 
 
 def _load_saved(store: EventStore) -> dict[str, SavedFile]:

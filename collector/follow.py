@@ -81,6 +81,9 @@ def _where(
         if filters.get(column) is not None:
             clauses.append(f"{column} = ?")
             params.append(filters[column])
+    if filters.get("agent") is not None:
+        clauses.append("session_id IN (SELECT id FROM sessions WHERE agent = ?)")
+        params.append(filters["agent"])
     for name, op in (("since", ">="), ("until", "<=")):
         if filters.get(name) is not None:
             stamp = normalize_timestamp(filters[name])

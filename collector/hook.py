@@ -17,6 +17,10 @@ logout | prompt_input_exit | bypass_permissions_disabled | other) and ``notifica
   any other transcript text — and exits 0, daemon or no daemon (``cli.py`` also swallows any
   exception).
 
+``uninstall-hooks`` removes exactly those entries again (other hooks and keys kept, same backup
+and atomic replace). An explicit ``--settings`` file must be in an existing folder: a typo must
+not create a tree of folders nobody reads.
+
 ``install-hooks`` merges one command hook for SessionStart, UserPromptSubmit, Notification, Stop
 and SessionEnd into Claude Code's ``settings.json`` (``$CLAUDE_CONFIG_DIR`` or ``~/.claude``):
 idempotent (an existing agent-viz-monitor hook is updated in place, never duplicated), other
@@ -41,9 +45,10 @@ from pathlib import Path
 from typing import Any
 
 from config import Config, ConfigError
+from config.errors import UsageError
 from config.paths import database_file, home
 
-__all__ = ["HOOK_EVENTS", "add_arguments", "merge_hooks", "read_payload", "run"]
+__all__ = ["HOOK_EVENTS", "add_arguments", "merge_hooks", "read_payload", "remove_hooks", "run"]
 
 HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "Notification", "Stop", "SessionEnd")
 _DETAIL_KEYS = ("source", "reason", "notification_type")
@@ -54,7 +59,8 @@ _HOOK_TIMEOUT = 5  # seconds Claude Code allows our hook (its own timeout field)
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     """Options of ``hook`` and ``install-hooks``."""
     if name == "hook":
-        parser.add_argument("agent", nargs="?", default="claude", help=argparse.SUPPRESS)
+        parser.add_argument("agent", nargs="?", default="claude",
+                            help="the agent running the hook (claude)")  # fmt: skip
         parser.add_argument("--timeout", type=float, default=1.0,
                             help="seconds to wait for the JSON on stdin")  # fmt: skip
         return
@@ -66,9 +72,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def run(name: str, args: argparse.Namespace, config: Config | None) -> int:
-    """Run ``hook`` (always 0, silent) or ``install-hooks``."""
+    """Run ``hook`` (always 0, silent), ``install-hooks`` or ``uninstall-hooks``."""
     if name == "install-hooks":
         return _install(args, config)
+    if name == "uninstall-hooks":
+        return _uninstall(args)
     _silence()
     with contextlib.suppress(Exception):
         _hook(args, config)
@@ -212,8 +220,64 @@ def settings_file(env: Mapping[str, str]) -> Path:
     return (Path(folder) if folder else home(env) / ".claude") / "settings.json"
 
 
+def _settings_path(args: argparse.Namespace) -> Path:
+    if not args.settings:
+        return settings_file(os.environ)
+    path = Path(args.settings)
+    if not path.parent.is_dir():
+        raise UsageError("--settings", f"folder {path.parent} does not exist (not created)")
+    return path
+
+
+def remove_hooks(settings: dict[str, Any]) -> list[str]:
+    """Take our hook entries out of ``settings`` (in place); returns the events that changed.
+
+    Groups left empty are dropped, and so are event lists left empty; anything else is kept.
+    """
+    hooks = settings.get("hooks")
+    if not isinstance(hooks, dict):
+        return []
+    changed = []
+    for event, groups in list(hooks.items()):
+        if not isinstance(groups, list):
+            continue
+        removed = False
+        for group in groups:
+            entries = group.get("hooks") if isinstance(group, dict) else None
+            if isinstance(entries, list):
+                kept = [
+                    e for e in entries if not (isinstance(e, dict) and _is_ours(e.get("command")))
+                ]
+                removed = removed or len(kept) != len(entries)
+                group["hooks"] = kept
+        if removed:
+            changed.append(event)
+            groups[:] = [g for g in groups if not (isinstance(g, dict) and g.get("hooks") == [])]
+            if not groups:
+                del hooks[event]
+    return changed
+
+
+def _uninstall(args: argparse.Namespace) -> int:
+    path = _settings_path(args)
+    settings = _load_settings(path)
+    changed = remove_hooks(settings)
+    if not changed:
+        print(f"no agent-viz-monitor hooks in {path}")
+        return 0
+    _save(path, settings, f"hooks removed from {path} for {', '.join(changed)}")
+    return 0
+
+
+def _save(path: Path, settings: dict[str, Any], done: str) -> None:
+    """Replace the settings file (the previous one kept as a backup) and say what changed."""
+    backup = _backup(path)
+    _write_atomic(path, json.dumps(settings, indent=2) + "\n")
+    print(done + (f" (previous file saved as {backup})" if backup else ""))
+
+
 def _install(args: argparse.Namespace, config: Config | None) -> int:
-    path = Path(args.settings) if args.settings else settings_file(os.environ)
+    path = _settings_path(args)
     explicit = getattr(args, "config", None)
     command = hook_command(explicit if isinstance(explicit, str) else None)
     settings = _load_settings(path)
@@ -224,10 +288,7 @@ def _install(args: argparse.Namespace, config: Config | None) -> int:
     if not changed:
         print(f"hooks already installed in {path}")
         return 0
-    backup = _backup(path)
-    _write_atomic(path, json.dumps(settings, indent=2) + "\n")
-    print(f"hooks installed in {path} for {', '.join(changed)}"
-          + (f" (previous file saved as {backup})" if backup else ""))  # fmt: skip
+    _save(path, settings, f"hooks installed in {path} for {', '.join(changed)}")
     return 0
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import orjson
 import structlog
@@ -53,9 +53,26 @@ def _json_renderer(journal: bool) -> Any:
     return render
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written: while the backfill bar is shown,
+    ``rich`` swaps in a proxy that prints each line above the bar (``collector.progress``)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+    def fileno(self) -> int:
+        return sys.stderr.fileno()
+
+
 def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
     """Configure structlog for this process; later calls replace the configuration."""
-    out = stream or sys.stderr
+    out: Any = stream or sys.stderr
     console = fmt == "console" or (fmt == "auto" and out.isatty())
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -71,6 +88,8 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        logger_factory=structlog.PrintLoggerFactory(
+            cast(TextIO, _CurrentStderr()) if stream is None else out
+        ),
         cache_logger_on_first_use=False,
     )

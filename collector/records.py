@@ -80,6 +80,9 @@ class SessionInfo:
     parent_session_id: str | None = None  # subagent / sidechain / fork parent (our key)
     parent_tool_call_id: str | None = None  # the tool call that spawned this session
     title: str | None = None  # subagent description, first prompt summary, …
+    # The title is only the first prompt's first line: it never replaces a stored title (the
+    # agent's own, or a subagent's task description), which always replaces it.
+    title_fallback: bool = False
 
 
 @dataclass(slots=True, unsafe_hash=True)

@@ -52,10 +52,13 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agent", choices=AGENTS, help="which agent it runs (default: any)")
     parser.add_argument("--stopped", action="store_true",
                         help="the orchestrator ended this process on purpose")  # fmt: skip
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print only the registration id (for scripts)")  # fmt: skip
 
 
 def run(name: str, args: argparse.Namespace, config: Config | None) -> int:
-    """Write the registration (or stop notice) to the spool; prints the registration id."""
+    """Write the registration (or stop notice) to the spool; prints the registration id,
+    labelled (``--quiet``: the bare id, for scripts)."""
     database = config.store.path if config is not None else None
     if args.stopped:
         mark_stopped(args.pid, database=database)
@@ -65,7 +68,10 @@ def run(name: str, args: argparse.Namespace, config: Config | None) -> int:
         args.pid, args.project_dir, task_file=args.task_file, spawned_by=args.spawned_by,
         importance=args.importance, agent=args.agent, database=database,
     )  # fmt: skip
-    print(reg_id)
+    if getattr(args, "quiet", False):
+        print(reg_id)
+    else:
+        print(f"registered pid {args.pid}: registration id {reg_id}")
     return 0
 
 

@@ -7,7 +7,8 @@
     │   └── SchemaVersionError                 database written by a newer agent-viz-monitor
     ├── InstanceLockedError(path, pid)         another daemon already owns the database
     ├── ServiceError(reason)                   installing or removing the systemd/launchd service
-    └── RegistrationError(pid, reason)         ``register`` cannot name that process
+    ├── RegistrationError(pid, reason)         ``register`` cannot name that process
+    └── UsageError(option, reason)             a command-line value we cannot use (exit 2)
 
 Exceptions carry what a person needs to act; ``str()`` of each is the one line the CLI prints.
 Unknown query or update keys raise the built-in ``ValueError`` (a programming error, not an
@@ -25,6 +26,7 @@ __all__ = [
     "ServiceError",
     "StoreError",
     "StoreOpenError",
+    "UsageError",
 ]
 
 
@@ -86,3 +88,13 @@ class RegistrationError(MonitorError):
         self.pid = pid
         self.reason = reason
         super().__init__(f"pid {pid}: {reason}")
+
+
+class UsageError(MonitorError):
+    """A command-line value that cannot be used (an unknown filter value, an ambiguous
+    session prefix, an unreadable time); names the option and what it accepts."""
+
+    def __init__(self, option: str, reason: str) -> None:
+        self.option = option
+        self.reason = reason
+        super().__init__(f"{option}: {reason}")

@@ -62,6 +62,7 @@ class CollectorConfig:
     force_polling: bool = False  # never use inotify/FSEvents (network file systems)
     args_cap: int = 1024  # characters of tool arguments kept per event
     raw_cap: int = 512  # characters of the original line kept in raw_data (messages, errors)
+    preview_chars: int = 500  # characters of a prompt or reply kept as its preview; 0 = none
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +210,8 @@ def _coerce(kind: Any, value: Any, dotted: str, source: str, locate: Locate) -> 
             raise fail(f"must be a whole number, got {value!r}")
         if dotted.split(".", 1)[-1] and _is_positive(dotted) and value <= 0:
             raise fail(f"must be greater than 0, got {value!r}")
+        if dotted in _NOT_NEGATIVE and value < 0:
+            raise fail(f"must be 0 or more, got {value!r}")
         return kind(value)
     if kind is Path:
         if not isinstance(value, str) or not value:
@@ -220,6 +223,9 @@ def _coerce(kind: Any, value: Any, dotted: str, source: str, locate: Locate) -> 
     if choices and value not in choices:
         raise fail(f"must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+_NOT_NEGATIVE = {"collector.preview_chars"}
 
 
 def _is_positive(dotted: str) -> bool:

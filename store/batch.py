@@ -30,6 +30,7 @@ from collector.records import (
     SessionStatus,
     ToolResult,
 )
+from store.cross_session import TOKEN_COLUMNS, inherit_parent_facts, replayed_usage
 
 __all__ = ["BatchResult", "SessionKeys", "apply_records", "event_row"]
 
@@ -40,14 +41,10 @@ _EVENT_COLUMNS = (
     "cache_read_tokens", "cache_creation_tokens", "source_offset", "raw_data", "created_at",
     "reasoning_tokens", "cache_creation_1h_tokens", "wait_ms", "preview",
 )  # fmt: skip
-_TOKENS = (
-    "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
-    "reasoning_tokens", "cache_creation_1h_tokens",
-)  # fmt: skip
 
 _ON_CONFLICT = (
     "ON CONFLICT (session_id, agent_event_id) DO UPDATE SET "
-    + ", ".join(f"{t} = max(COALESCE({t}, 0), COALESCE(excluded.{t}, 0))" for t in _TOKENS)
+    + ", ".join(f"{t} = max(COALESCE({t}, 0), COALESCE(excluded.{t}, 0))" for t in TOKEN_COLUMNS)
     + " WHERE events.event_type = 'usage' AND excluded.event_type = 'usage'"
 )
 
@@ -115,7 +112,8 @@ ON CONFLICT (session_key) DO UPDATE SET
                       THEN COALESCE(excluded.last_activity, last_activity) ELSE last_activity END,
     parent_session_id = COALESCE(excluded.parent_session_id, parent_session_id),
     parent_tool_call_id = COALESCE(excluded.parent_tool_call_id, parent_tool_call_id),
-    title = COALESCE(excluded.title, title),
+    title = CASE WHEN :title_fallback AND title IS NOT NULL THEN title
+                 ELSE COALESCE(excluded.title, title) END,
     updated_at = excluded.updated_at
 """
 
@@ -255,8 +253,10 @@ def _upsert_sessions(
             "model": s.model, "agent_version": s.agent_version, "first_seen": s.first_seen,
             "last_activity": s.last_activity, "parent_session_id": parent,
             "parent_tool_call_id": s.parent_tool_call_id, "title": s.title, "now": now,
+            "title_fallback": s.title_fallback,
         })  # fmt: skip
     conn.executemany(_UPSERT_SESSION, rows)
+    inherit_parent_facts(conn, [s.session_id for s in sessions])
 
 
 def _insert_events(
@@ -273,6 +273,7 @@ def _insert_events(
     top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
     shapes: dict[tuple[bool, ...], list[tuple[object, ...]]] = {}
     resolve = keys.resolve
+    events = replayed_usage(conn, events, lambda key: resolve(conn, key, now))
     for event in events:
         row = event_row(event, resolve(conn, event.session_id, now), now)
         shape = tuple(map(operator.is_not, row, _NONES))

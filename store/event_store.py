@@ -99,8 +99,11 @@ class EventStore:
     def create_session(self, **fields: Any) -> Row:
         """Insert a session and return it; ``session_key`` defaults to ``registered:<uuid>``.
 
-        ``parent_session_id`` may be given as an id or a session key.
+        ``parent_session_id`` may be given as an id or a session key. The seed's own names
+        work as written: a string ``id`` is the session key (``get_session`` finds it by that
+        string) and ``copilot_session_id`` is the agent's session id.
         """
+        fields = _seed_names(fields)
         _check_keys(fields, SESSION_FIELDS, "session field")
         values = _session_values(fields)
         values.setdefault("session_key", f"registered:{uuid.uuid4()}")
@@ -162,7 +165,8 @@ class EventStore:
         sql = "SELECT * FROM sessions"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY COALESCE(last_activity, created_at) DESC, id"
+        # Newest activity first; sessions with no activity yet (placeholders) last.
+        sql += " ORDER BY last_activity IS NULL, last_activity DESC, id DESC"
         return [dict(row) for row in self.connection.execute(sql, params)]
 
     # events ---------------------------------------------------------------------------------
@@ -177,11 +181,10 @@ class EventStore:
             return apply_records(conn, records, _now(), self._keys).events_inserted
 
     def get_events(self, session_id: int | str | None = None, **filters: Any) -> list[Row]:
-        """Events in time order; filters as the seed's getEvents plus since/until/limit/offset.
-
-        ``session_id`` is the integer id or the session key.
+        """Events in time order (``newest_first=True``: reversed); filters as the seed's
+        getEvents plus since/until/limit/offset. ``session_id`` is the integer id or the key.
         """
-        allowed = {*_EVENT_FILTERS, "since", "until", "limit", "offset"}
+        allowed = {*_EVENT_FILTERS, "since", "until", "limit", "offset", "newest_first", "agent"}
         _check_keys(filters, allowed, "filter")
         where: list[str] = []
         params: list[Any] = []
@@ -192,6 +195,9 @@ class EventStore:
             if filters.get(name) is not None:
                 where.append(f"{name} = ?")
                 params.append(filters[name])
+        if filters.get("agent") is not None:
+            where.append("session_id IN (SELECT id FROM sessions WHERE agent = ?)")
+            params.append(filters["agent"])
         if filters.get("since") is not None:
             where.append("timestamp >= ?")
             params.append(_timestamp_param(filters["since"], "since"))
@@ -201,7 +207,8 @@ class EventStore:
         sql = "SELECT * FROM events"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY timestamp, id LIMIT ? OFFSET ?"
+        order = "timestamp DESC, id DESC" if filters.get("newest_first") else "timestamp, id"
+        sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
         params += [_int_param(filters.get("limit"), -1), _int_param(filters.get("offset"), 0)]
         return [_decode_event(row) for row in self.connection.execute(sql, params)]
 
@@ -312,6 +319,22 @@ def _check_keys(given: Mapping[str, Any], allowed: Iterable[str], what: str) -> 
     for key in given:
         if key not in allowed_set:
             raise ValueError(f"unknown {what} {key!r}; allowed: {', '.join(sorted(allowed_set))}")
+
+
+def _seed_names(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The seed's ``id`` (a string key) and ``copilot_session_id`` in today's names."""
+    values = dict(fields)
+    if "id" in values:
+        key = values.pop("id")
+        if not isinstance(key, str) or not key or "session_key" in values:
+            raise ValueError("session field 'id' must be a string key (or use session_key)")
+        values["session_key"] = key
+    if "copilot_session_id" in values:
+        if "agent_session_id" in values:
+            raise ValueError("give copilot_session_id or agent_session_id, not both")
+        values["agent_session_id"] = values.pop("copilot_session_id")
+        values.setdefault("agent", "copilot")
+    return values
 
 
 def _session_values(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -36,13 +36,15 @@ class TranscriptParser(Protocol):
 
 
 class ParserOptions:
-    """Size caps shared by all parsers (characters of JSON text)."""
+    """Size caps shared by all parsers (characters of JSON text; ``preview_chars`` of a
+    message's text kept as its preview, 0 = none)."""
 
-    __slots__ = ("args_cap", "raw_cap")
+    __slots__ = ("args_cap", "preview_chars", "raw_cap")
 
-    def __init__(self, args_cap: int = 1024, raw_cap: int = 512) -> None:
+    def __init__(self, args_cap: int = 1024, raw_cap: int = 512, preview_chars: int = 500) -> None:
         self.args_cap = args_cap
         self.raw_cap = raw_cap
+        self.preview_chars = preview_chars
 
 
 DEFAULT_OPTIONS = ParserOptions()

@@ -4,11 +4,13 @@ See ../shared/docs/transcript-formats.md §1 and §5. What each line becomes:
 
 - ``user``: ``tool_result`` blocks → one ``ToolResult`` each (a Task/Agent result carrying
   ``toolUseResult.agentId`` also gives a ``SessionInfo`` for the child); ``isCompactSummary`` →
-  ``compaction``; ``isMeta`` → nothing; any other prompt → ``message`` (role user, sizes only).
+  ``compaction``; ``isMeta`` → nothing; any other prompt → ``message`` (role user, sizes and a
+  preview).
 - ``assistant``: each ``tool_use`` block → ``file_op`` | ``command`` | ``tool_call`` (pending,
   keyed by the tool_use id); text and thinking blocks → one ``message`` keyed by the line's
   ``uuid``; ``message.usage`` → one ``usage`` event keyed ``usage:<message.id>:<requestId or ''>``
-  so the store's max-merge collapses the repeated snapshots of one response (quirks 1–3);
+  (``cache_creation.ephemeral_1h_input_tokens`` → ``cache_creation_1h_tokens``) so the store's
+  max-merge collapses the repeated snapshots of one response (quirks 1–3);
   ``isApiErrorMessage`` → ``error`` instead of message and usage.
 - ``system``: ``compact_boundary`` → ``compaction``; ``turn_duration`` → ``turn``;
   ``api_error``/``error``/``api_refusal`` → ``error``; hook notices, stop-hook and away
@@ -33,8 +35,10 @@ description as title, under the id and path ``collector.sources`` gives that chi
 layout of the line's version (≥ 2.1.2 nested, else sibling); a child whose file never appears is
 a session row without events.
 
-Messages and errors store sizes, not text (``tool_arguments`` ``{"role", "chars", …}``) and the
-first ``raw_cap`` characters of the line's own JSON as ``raw_data`` (cut, never re-serialised);
+Messages store sizes (``tool_arguments`` ``{"role", "chars", …}``) and a bounded ``preview`` of
+the prompt or reply text (``collector.parsers.text``; thinking is never previewed); the first
+real prompt's first line is the session's fallback title. Messages and errors keep the first
+``raw_cap`` characters of the line's own JSON as ``raw_data`` (cut, never re-serialised);
 tool rows store ``cap_json`` of the input (cut before dumping when the line is large).
 
 Every line of every transcript passes through ``parse_line``, so the hot path is kept lean: the
@@ -51,6 +55,7 @@ from typing import Any
 from collector.categories import categorize_command
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
 from collector.parsers.decode import decode_line, resolve_path
+from collector.parsers.text import content_text, preview, title_from_prompt
 from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult
 from collector.sanitize import cap_json, clean_text, cut_utf8, line_prefix
 from collector.sources import SourceFile
@@ -131,6 +136,7 @@ class _State:
         "project_dir",
         "sidechain",
         "tasks",
+        "titled",
         "version",
     )
 
@@ -149,6 +155,7 @@ class _State:
         self.sidechain: bool | None = sidechain if isinstance(sidechain, bool) else None
         self.parent = _str(data.get("parent"))
         self.custom_title = data.get("custom_title") is True
+        self.titled = data.get("titled") is True  # a title (any kind) was emitted
         usage = data.get("last_usage")
         self.last_usage: list[Any] | None = usage if isinstance(usage, list) else None
         tasks = data.get("tasks")
@@ -190,6 +197,7 @@ class ClaudeParser:
         self._sid = source.session_id
         self._args_cap = options.args_cap
         self._raw_cap = options.raw_cap
+        self._preview = options.preview_chars
         self._title = _sidecar_title(sidecar)
         self._st = _State(state)
         self._settled = False  # _identity_facts has nothing left to learn
@@ -286,6 +294,7 @@ class ClaudeParser:
             st.announced = True
             new["parent_session_id"] = self._source.parent_session_id
             new["title"] = self._title
+            st.titled = self._title is not None
         if st.agent_session_id is None:
             sid = obj.get("sessionId")
             if isinstance(sid, str) and sid:
@@ -332,7 +341,19 @@ class ClaudeParser:
         args = {"role": "user", "chars": chars}
         if images:
             args["images"] = images
-        out.append(self._line_event(ln, "message", args))
+        text = content_text(content, max(self._preview, 400))
+        out.append(self._line_event(ln, "message", args, text=preview(text, self._preview)))
+        if not self._st.titled and (title := title_from_prompt(text)) is not None:
+            self._st.titled = True
+            self._fallback_title(title, out)
+
+    def _fallback_title(self, title: str, out: list[Record]) -> None:
+        """The first prompt's title, in the line's own ``SessionInfo`` when it has one."""
+        first = out[0] if out else None
+        if isinstance(first, SessionInfo) and first.session_id == self._sid and not first.title:
+            first.title, first.title_fallback = title, True
+            return
+        out.append(SessionInfo(self._sid, AGENT, self._path, title=title, title_fallback=True))
 
     def _tool_results(self, ln: _Line, results: list[dict[str, Any]], out: list[Record]) -> None:
         # toolUseResult belongs to the line; with several results it cannot be attributed.
@@ -408,7 +429,7 @@ class ClaudeParser:
                 args["error"] = clean_text(error[:200])
             out.append(self._line_event(ln, "error", args, model=model))
             return
-        text_chars, thinking_chars, seen = 0, 0, False
+        text_chars, thinking_chars, seen, texts = 0, 0, False, []
         content = message.get("content")
         blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
         for index, block in enumerate(blocks):
@@ -419,6 +440,7 @@ class ClaudeParser:
                 out.append(self._tool_event(ln, block, index))
             elif kind == "text" and isinstance(block.get("text"), str):
                 text_chars, seen = text_chars + len(block["text"]), True
+                texts.append(block["text"])
             elif kind == "thinking":
                 thinking = block.get("thinking")
                 thinking_chars += len(thinking) if isinstance(thinking, str) else 0
@@ -427,7 +449,8 @@ class ClaudeParser:
             args = {"role": "assistant", "chars": text_chars}
             if thinking_chars:
                 args["thinking_chars"] = thinking_chars
-            out.append(self._line_event(ln, "message", args, model=model))
+            text = preview("\n".join(texts), self._preview) if texts else None
+            out.append(self._line_event(ln, "message", args, model=model, text=text))
         self._usage(ln, message, model, out)
 
     def _tool_event(self, ln: _Line, block: dict[str, Any], index: int) -> Event:
@@ -515,6 +538,8 @@ class ClaudeParser:
             return  # the store would merge it into the same row without change
         self._st.last_usage = stamp
         inputs, outputs, reads, creations = _token_counts(inputs, outputs, reads, creations)
+        split = get("cache_creation")
+        hour = _count(split.get("ephemeral_1h_input_tokens")) if isinstance(split, dict) else None
         out.append(
             Event(  # positional, see _EVENT_FIELDS
                 self._sid, clean_text(f"usage:{base}:{request}"), ln.ts, "usage",
@@ -523,6 +548,7 @@ class ClaudeParser:
                 None, None, None, model,  # duration_ms, exit_code, parent_event_id, model
                 inputs, outputs, reads, creations,
                 None, ln.offset,  # raw_data, source_offset
+                cache_creation_1h_tokens=hour,
             )
         )  # fmt: skip
 
@@ -569,6 +595,7 @@ class ClaudeParser:
         if not isinstance(title, str) or not title or (st.custom_title and not custom):
             return
         st.custom_title = st.custom_title or custom
+        st.titled = True
         out.append(SessionInfo(self._sid, AGENT, self._path, title=clean_text(title[:200])))
 
     def _line_event(
@@ -578,6 +605,8 @@ class ClaudeParser:
         args: dict[str, Any],
         model: str | None = None,
         duration_ms: int | None = None,
+        *,
+        text: str | None = None,
     ) -> Event:
         """An event that stands for the whole line: keyed by uuid, raw JSON prefix attached."""
         return Event(  # positional, see _EVENT_FIELDS
@@ -587,6 +616,7 @@ class ClaudeParser:
             duration_ms, None, None, model,  # duration_ms, exit_code, parent_event_id, model
             None, None, None, None,  # input, output, cache_read, cache_creation tokens
             _raw_prefix(ln.line, self._raw_cap), ln.offset,  # raw_data, source_offset
+            preview=text,
         )  # fmt: skip
 
 

@@ -60,6 +60,7 @@ import orjson
 from collector.categories import categorize_argv, categorize_command
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
 from collector.parsers.decode import decode_line, resolve_path
+from collector.parsers.text import preview, title_from_prompt
 from collector.patch import file_operations, parse_patch
 from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult
 from collector.sanitize import cap_json, clean_text, line_prefix
@@ -162,6 +163,7 @@ class _State:
         "running",
         "stdin",
         "title",
+        "titled",
         "tokens",
         "version",
     )
@@ -176,6 +178,7 @@ class _State:
         self.version = _str(data.get("version"))
         self.parent = _str(data.get("parent"))
         self.title = _str(data.get("title"))
+        self.titled = data.get("titled") is True  # a fallback title from a prompt was sent
         self.first_ts = _str(data.get("first_ts"))
         self.last_ts = _str(data.get("last_ts"))
         self.replay = data.get("replay") is True
@@ -216,6 +219,7 @@ class CodexParser:
         self._file_uuid = key if _UUID.fullmatch(key) else None  # None: no uuid in the name
         self._args_cap = options.args_cap
         self._raw_cap = options.raw_cap
+        self._preview = options.preview_chars
         self._st = _State(state)
         self._new: dict[str, Any] = {}  # session facts the current line taught
 
@@ -608,9 +612,15 @@ class CodexParser:
         args = orjson.dumps({"role": role, "chars": len(text)}).decode()
         out.append(
             self._event(
-                ln, "message", tool_arguments=args, raw_data=cap_json(ln.obj, self._raw_cap)
+                ln, "message", tool_arguments=args, raw_data=cap_json(ln.obj, self._raw_cap),
+                model=self._st.model, preview=preview(text, self._preview),
             )
-        )
+        )  # fmt: skip
+        if role == "user" and not (self._st.title or self._st.titled or "title" in self._new):
+            title = title_from_prompt(text)
+            if title is not None:
+                self._st.titled = True
+                self._new["title"], self._new["title_fallback"] = title, True
 
     def _turn(self, p: dict[str, Any], ln: _Line, out: list[Record]) -> None:
         """``task_started`` / ``task_complete`` (with the turn's ``duration_ms`` when recorded)."""
@@ -671,6 +681,7 @@ class CodexParser:
                 "usage",
                 tool_arguments=f'{{"reasoning_output_tokens":{d_reason}}}' if d_reason else None,
                 model=st.model,
+                reasoning_tokens=d_reason or None,  # a part of output_tokens, as OpenAI bills
                 input_tokens=max(0, d_in - d_cached - d_write),
                 output_tokens=d_out,
                 cache_read_tokens=d_cached,

@@ -18,9 +18,13 @@ What each record type becomes:
   ``<exited with exit code N>`` marker where present). Legacy ``tool_call_requested`` /
   ``tool_call_completed`` share the row key ``tool:<callId>`` so both land in one row.
 - ``user.message`` / ``assistant.message`` (legacy ``user`` / ``copilot``): ``message`` with
-  ``{"role", "chars"}`` only — never the text.
+  ``{"role", "chars"}`` and a bounded ``preview`` of the text (``collector.parsers.text``); the
+  first real prompt's first line is the session's fallback title.
 - ``session.error`` / ``abort``: ``error``; ``session.compaction_complete`` and
-  ``session.truncation``: ``compaction``; ``session.shutdown``: ``session_end`` plus usage.
+  ``session.truncation``: ``compaction``; ``session.shutdown``: ``session_end`` plus usage, and
+  a ``SessionStatus`` ``completed`` with ``ended_at``: a transcript that says the session ended
+  is a finished session whether or not the tracker ever saw its process (a later resume is the
+  tracker's to revive).
 - Everything else (hooks, system prompt, turns, subagent bookkeeping, info) is not stored.
 
 Keys (``agent_event_id``): the event's ``id``, or ``offset:<byte offset>`` when it has none.
@@ -70,7 +74,8 @@ import orjson
 from collector.categories import categorize_command
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
 from collector.parsers.decode import clean_tree, decode_line, resolve_path
-from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult
+from collector.parsers.text import content_text, preview, title_from_prompt
+from collector.records import Event, ParseProblem, Record, SessionInfo, SessionStatus, ToolResult
 from collector.sanitize import cap_json, clean_text, line_prefix
 from collector.sources import SourceFile
 from store.timestamps import normalize_timestamp
@@ -140,6 +145,7 @@ class CopilotParser:
         self._last_ts = _timestamp(saved.get("last_ts"))
         self._segment_output = _counts(saved.get("segment_output"))
         self._pending = _restore_fragment(saved.get("pending"))
+        self._titled = saved.get("titled") is True
         self._events: dict[str, _Handler] = {
             "session.start": self._on_start,
             "session.resume": self._on_resume,
@@ -196,6 +202,7 @@ class CopilotParser:
             "last_ts": self._last_ts,
             "segment_output": dict(self._segment_output),
             "pending": pending,
+            "titled": self._titled,
         }
 
     # -- framing -------------------------------------------------------------------------------
@@ -368,6 +375,10 @@ class CopilotParser:
         if current:
             records.append(self._session(model=current))
         self._segment_output = {}
+        kind = _text(data.get("shutdownType")) or "routine"
+        records.append(SessionStatus(self._source.session_id, "completed", line.ts,
+                                     f"transcript: session.shutdown ({kind})",
+                                     ended_at=line.ts))  # fmt: skip
         return records
 
     def _shutdown_usage(self, data: dict[str, Any], line: _Line) -> list[Record]:
@@ -399,7 +410,8 @@ class CopilotParser:
         output = _count(usage.get("outputTokens"))
         if output is not None:
             output = max(0, output - self._segment_output.get(model, 0))
-        if not any((fresh, cache_read, cache_write, output)):
+        reasoning = _count(usage.get("reasoningTokens"))
+        if not any((fresh, cache_read, cache_write, output, reasoning)):
             return []
         return [
             self._event(
@@ -412,13 +424,24 @@ class CopilotParser:
                 output_tokens=output,
                 cache_read_tokens=cache_read,
                 cache_creation_tokens=cache_write,
+                reasoning_tokens=reasoning or None,
             )
         ]
 
     # -- messages, errors, compaction ----------------------------------------------------------
 
     def _on_user_message(self, data: dict[str, Any], line: _Line) -> list[Record]:
-        return [self._message(line, "user", data.get("content"))]
+        return self._prompt(line, data.get("content"))
+
+    def _prompt(self, line: _Line, content: Any) -> list[Record]:
+        """A user message, and the session's fallback title when it has none yet."""
+        records: list[Record] = [self._message(line, "user", content)]
+        if not self._titled:
+            title = title_from_prompt(content_text(content, 400))
+            if title is not None:
+                self._titled = True
+                records.append(self._session(title=title, title_fallback=True))
+        return records
 
     def _on_assistant_message(self, data: dict[str, Any], line: _Line) -> list[Record]:
         model = _text(data.get("model")) or self._model
@@ -442,7 +465,10 @@ class CopilotParser:
 
     def _message(self, line: _Line, role: str, content: Any, model: str | None = None) -> Event:
         sizes = {"role": role, "chars": _chars(content)}
-        return self._event(line, "message", tool_arguments=self._json(sizes), model=model)
+        limit = self._options.preview_chars
+        text = preview(content_text(content, limit), limit) if limit > 0 else None
+        return self._event(line, "message", tool_arguments=self._json(sizes), model=model,
+                           preview=text)  # fmt: skip
 
     def _on_error(self, data: dict[str, Any], line: _Line) -> list[Record]:
         fields = {k: data.get(k) for k in ("errorType", "statusCode", "message")}
@@ -509,8 +535,9 @@ class CopilotParser:
         return records
 
     def _on_legacy_message(self, obj: dict[str, Any], line: _Line) -> list[Record]:
-        role = "user" if obj.get("type") == "user" else "assistant"
-        return [self._message(line, role, obj.get("text"))]
+        if obj.get("type") == "user":
+            return self._prompt(line, obj.get("text"))
+        return [self._message(line, "assistant", obj.get("text"))]
 
     def _tool_call(
         self,

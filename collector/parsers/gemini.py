@@ -41,8 +41,12 @@ own, so the store's ``result − call`` is the estimate of §4.5. Shell exit cod
 either exited 0.
 
 Tokens: ``input_tokens`` is the uncached prompt (``input − cached + tool``), ``cache_read_tokens``
-is ``cached`` and ``output_tokens`` includes thinking (``output + thoughts``), matching Claude's
-meaning of these columns.
+is ``cached``, ``output_tokens`` is ``output`` as Gemini reports it and ``reasoning_tokens`` is
+``thoughts``, which Gemini counts beside its output (the ``usage_daily`` view adds them to
+Gemini's total; Codex's reasoning, by contrast, is a part of its output).
+
+Messages carry a bounded ``preview`` of their text (``collector.parsers.text``); without a
+``summary`` the first real prompt's first line is the session's fallback title.
 
 Keys: message rows ``<id>`` (``offset:<n>`` for a line without one), tool rows
 ``tool:<call id>`` (``tool:<message key>:<index>`` without one), usage ``usage:<message key>``,
@@ -73,6 +77,7 @@ import orjson
 from collector.categories import categorize_command
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
 from collector.parsers.decode import clean_tree, decode_line, resolve_path
+from collector.parsers.text import content_text, preview, title_from_prompt
 from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult
 from collector.sanitize import cap_json, clean_text, line_prefix
 from collector.sources import SourceFile
@@ -134,6 +139,7 @@ class GeminiParser:
         calls = saved.get("open_calls")
         calls = calls if isinstance(calls, list) else []
         self._open_calls = [c for c in calls if isinstance(c, str)][-_MAX_OPEN_CALLS:]
+        self._titled = saved.get("titled") is True
         self._messages: dict[str, _Handler] = {
             "user": self._on_user,
             "gemini": self._on_assistant,
@@ -170,6 +176,7 @@ class GeminiParser:
             "first_ts": self._first_ts,
             "last_ts": self._last_ts,
             "open_calls": list(self._open_calls),
+            "titled": self._titled,
         }
 
     # -- record kinds --------------------------------------------------------------------------
@@ -254,7 +261,13 @@ class GeminiParser:
         content = msg.get("content")
         if _first_text(content).lstrip().startswith(_CONTEXT_MARK):
             return []  # injected scaffolding, not a prompt
-        return [self._sizes(at, "user", content)]
+        records: list[Record] = [self._sizes(at, "user", content)]
+        if not self._titled:
+            title = title_from_prompt(content_text(content, 400))
+            if title is not None:
+                self._titled = True
+                records.append(self._session(title=title, title_fallback=True))
+        return records
 
     def _on_assistant(self, msg: dict[str, Any], at: _At) -> list[Record]:
         model = _text(msg.get("model"))
@@ -277,7 +290,9 @@ class GeminiParser:
 
     def _sizes(self, at: _At, role: str, content: Any, model: str | None = None) -> Event:
         sizes = self._json({"role": role, "chars": _chars(content)})
-        return self._event(at, "message", tool_arguments=sizes, model=model)
+        limit = self._options.preview_chars
+        text = preview(content_text(content, limit), limit) if limit > 0 else None
+        return self._event(at, "message", tool_arguments=sizes, model=model, preview=text)
 
     def _usage(self, tokens: dict[str, Any], at: _At, model: str | None) -> list[Record]:
         counts = {
@@ -288,7 +303,7 @@ class GeminiParser:
             return []
         cached = counts["cached"] or 0
         fresh = max(0, (counts["input"] or 0) - cached) + (counts["tool"] or 0)
-        output = (counts["output"] or 0) + (counts["thoughts"] or 0)
+        output = counts["output"] or 0
         usage = self._event(
             _At(f"usage:{at.key}", at.ts, at.offset),
             "usage",
@@ -297,6 +312,7 @@ class GeminiParser:
             input_tokens=min(fresh, _MAX_INT),
             output_tokens=min(output, _MAX_INT),
             cache_read_tokens=cached,
+            reasoning_tokens=counts["thoughts"],
         )
         return [usage]
 

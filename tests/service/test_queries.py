@@ -151,12 +151,13 @@ class TestQueries:
         jsonl = filled.instance.run("events", "--type", "command", "--jsonl")
         assert [json.loads(line) for line in jsonl.stdout.splitlines()] == rows
         table = filled.instance.run("events", "--type", "command").stdout.splitlines()
-        assert table[0].split()[:4] == ["id", "timestamp", "session_id", "event_type"]
+        assert table[0].split()[:4] == ["id", "time", "session", "type"]
         assert len(table) == len(rows) + 1
+        assert [line.split()[0] for line in table[1:]] == [str(r["id"]) for r in rows]
 
     def test_usage_errors(self, filled: Filled) -> None:
-        """A bad timestamp or --json with --jsonl: exit 2 with a one-line reason."""
-        bad = filled.instance.run("events", "--since", "yesterday")
+        """A bad time or --json with --jsonl: exit 2 with a one-line reason."""
+        bad = filled.instance.run("events", "--since", "the day before")
         assert bad.returncode == 2
         assert "since" in bad.stderr
         assert "Traceback" not in bad.stderr

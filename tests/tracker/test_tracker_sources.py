@@ -157,7 +157,7 @@ class TestRegistration:
         """No transcript ever appears: a ``registered:<id>`` session ends crashed."""
         rig.start()
         worker = rig.agent("worker", None)
-        reg_id = register(rig, "--pid", str(worker.pid), "--task-file", "/t/task.md",
+        reg_id = register(rig, "--quiet", "--pid", str(worker.pid), "--task-file", "/t/task.md",
                           "--project-dir", str(rig.project)).stdout.strip()  # fmt: skip
         worker.kill()
         row = rig.wait_for(f"registered:{reg_id}", timeout=15, status="crashed")

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from collector.categories import categorize_command
 from collector.parsers.copilot import CopilotParser
-from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult
+from collector.records import Event, ParseProblem, Record, SessionInfo, SessionStatus, ToolResult
 from collector.sources import SourceFile, classify
 
 ROOT = Path(__file__).resolve().parents[2] / "fixtures" / "copilot"
@@ -94,6 +94,7 @@ class Store:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: dict[str, Event] = field(default_factory=dict)
     problems: list[ParseProblem] = field(default_factory=list)
+    statuses: list[SessionStatus] = field(default_factory=list)
 
     def tools(self) -> dict[str, Event]:
         return {k: e for k, e in self.events.items() if e.event_type in TOOL_TYPES}
@@ -118,6 +119,8 @@ def collapse(records: list[Record]) -> Store:
             store.events[record.agent_event_id] = record if old is None else max_tokens(old, record)
         elif isinstance(record, ToolResult):
             results.append(record)
+        elif isinstance(record, SessionStatus):
+            store.statuses.append(record)
         else:
             store.problems.append(record)
     for result in results:  # in order: a result for a row stored later waits, then applies

@@ -132,9 +132,11 @@ def touch(row: dict[str, Any], stamp: str) -> None:
 
 def merge_session(row: dict[str, Any], info: SessionInfo) -> None:
     for name, value in asdict(info).items():
-        if value is None:
+        if value is None or name == "title_fallback":
             continue
         stored = row.get(name)
+        if name == "title" and info.title_fallback and stored is not None:
+            continue  # a first prompt's title never replaces a stored one
         if stored is not None and name == "first_seen":
             row[name] = min(value, stored)
         elif stored is not None and name == "last_activity":
@@ -213,12 +215,13 @@ def exit_code(call: dict[str, Any]) -> int:
 
 
 def expected_usage(messages: list[dict[str, Any]]) -> dict[str, int]:
-    totals = {"input": 0, "output": 0, "cached": 0}
+    totals = {"input": 0, "output": 0, "cached": 0, "reasoning": 0}
     for message in messages:
         tokens = message.get("tokens") or {}
         totals["input"] += tokens.get("input", 0) - tokens.get("cached", 0) + tokens.get("tool", 0)
-        totals["output"] += tokens.get("output", 0) + tokens.get("thoughts", 0)
+        totals["output"] += tokens.get("output", 0)  # thoughts are beside the output
         totals["cached"] += tokens.get("cached", 0)
+        totals["reasoning"] += tokens.get("thoughts", 0)
     return totals
 
 
@@ -228,6 +231,7 @@ def actual_usage(store: Store) -> dict[str, int]:
         "input": sum(e.input_tokens or 0 for e in usage),
         "output": sum(e.output_tokens or 0 for e in usage),
         "cached": sum(e.cache_read_tokens or 0 for e in usage),
+        "reasoning": sum(e.reasoning_tokens or 0 for e in usage),
     }
 
 
