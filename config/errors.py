@@ -7,6 +7,8 @@
     │   └── SchemaVersionError                 database written by a newer agent-viz-monitor
     ├── InstanceLockedError(path, pid)         another daemon already owns the database
     ├── ServiceError(reason)                   installing or removing the systemd/launchd service
+    ├── SinkError                              a sink cannot be used as configured
+    │   └── CentralSchemaError                 central schema newer than us, or server too old
     └── RegistrationError(pid, reason)         ``register`` cannot name that process
 
 Exceptions carry what a person needs to act; ``str()`` of each is the one line the CLI prints.
@@ -17,12 +19,14 @@ operational one).
 from __future__ import annotations
 
 __all__ = [
+    "CentralSchemaError",
     "ConfigError",
     "InstanceLockedError",
     "MonitorError",
     "RegistrationError",
     "SchemaVersionError",
     "ServiceError",
+    "SinkError",
     "StoreError",
     "StoreOpenError",
 ]
@@ -86,3 +90,11 @@ class RegistrationError(MonitorError):
         self.pid = pid
         self.reason = reason
         super().__init__(f"pid {pid}: {reason}")
+
+
+class SinkError(MonitorError):
+    """A sink (the team PostgreSQL) cannot be used as configured."""
+
+
+class CentralSchemaError(SinkError):
+    """The central schema is newer than this code, or the server too old: shipping stops."""
