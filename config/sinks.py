@@ -36,6 +36,7 @@ class PostgresSinkConfig:
     batch_rows: int = 5000  # rows per PostgreSQL transaction
     include_raw: bool = False  # ship raw_data (the original line's prefix); off by default
     connect_timeout: int = 10  # seconds to wait for a connection
+    retry_max: float = 30.0  # longest wait between retries while the server is unreachable
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,11 @@ def _postgres(table: Mapping[str, Any], source: str, locate: Locate) -> Postgres
             raise fail(f"unknown key (expected one of: {', '.join(sorted(kinds))})")
         if kind is int and (isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0):
             raise fail(f"must be a whole number greater than 0, got {raw!r}")
+        if kind is float:
+            if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
+                raise fail(f"must be a number greater than 0, got {raw!r}")
+            values[key] = float(raw)
+            continue
         if kind is not int and not isinstance(raw, kind):
             raise fail(f"must be {'true or false' if kind is bool else 'a string'}, got {raw!r}")
         values[key] = raw

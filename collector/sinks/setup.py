@@ -58,6 +58,6 @@ def start_sinks(config: Config, store: EventStore, counters: Counters) -> Sinks:
     if sink_local.install_feed(store.connection, [SINK_NAME]):
         _log.info("sink_feed_installed", note="everything is shipped (again) from the start")
     machine = machine_identity(pg.machine)
-    shipper = PostgresShipper(pg, store.path, counters, machine)
+    shipper = PostgresShipper(pg, store.path, counters, machine, retry_cap=pg.retry_max)
     shipper.start()
     return Sinks([shipper])

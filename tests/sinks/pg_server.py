@@ -101,6 +101,12 @@ class PgServer:
         """Stop (``fast`` ends sessions; ``immediate`` is a crash)."""
         self._cmd([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
 
+    def running(self) -> bool:
+        """Does the server answer."""
+        argv = [str(self.bin / "pg_isready"), "-h", str(self.folder), "-p", str(self.port)]
+        done = subprocess.run([*argv, "-t", "2"], capture_output=True, check=False)
+        return done.returncode == 0
+
     def restart(self) -> None:
         """Stop (fast) and start again."""
         self.stop()
