@@ -5,10 +5,12 @@ with the central tables row by row."""
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 
 from store.sink_local import EVENT_COLUMNS, SESSION_COLUMNS
@@ -42,6 +44,24 @@ def place_fixtures(instance: Instance, agents: tuple[str, ...] = ("claude", "cod
         for path in sorted((FIXTURES / "codex").glob("*.jsonl")):
             name = path.name if path.name.startswith("rollout-") else f"rollout-{path.name}"
             shutil.copy(path, target / name)
+
+
+def call_and_result(session: str, n: int, at: datetime | None = None) -> tuple[bytes, bytes]:
+    """A Claude Bash tool call and, separately, its result (which completes the call in place);
+    at ``at`` (default: a fixed day in 2026)."""
+    base = at or datetime(2026, 1, 2, 10, 0, tzinfo=UTC)
+    stamp = (base + timedelta(seconds=n)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    later = (base + timedelta(seconds=n + 1.5)).isoformat(timespec="milliseconds")
+    call = {"type": "assistant", "sessionId": session, "uuid": f"a-{n}", "timestamp": stamp,
+            "cwd": "/work/live",
+            "message": {"id": f"msg-{n}", "role": "assistant", "model": "claude-opus-4-5",
+                        "content": [{"type": "tool_use", "id": f"toolu_{n}", "name": "Bash",
+                                     "input": {"command": f"echo {n}"}}]}}  # fmt: skip
+    result = {"type": "user", "sessionId": session, "uuid": f"u-{n}",
+              "timestamp": later.replace("+00:00", "Z"), "cwd": "/work/live",
+              "message": {"role": "user", "content": [{"type": "tool_result",
+                          "tool_use_id": f"toolu_{n}", "content": "ok", "is_error": False}]}}  # fmt: skip
+    return orjson.dumps(call) + b"\n", orjson.dumps(result) + b"\n"
 
 
 def local_events(database: Path, include_raw: bool = False) -> Rows:

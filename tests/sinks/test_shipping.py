@@ -15,6 +15,7 @@ from tests.daemon.daemon_harness import Instance, expect
 from tests.sinks.pg_server import PgServer
 from tests.sinks.sink_harness import (
     central_events,
+    call_and_result,
     central_sessions,
     local_events,
     local_sessions,
@@ -44,20 +45,6 @@ def test_backfill_ships_every_row_equal(tmp_path: Path, pg: PgServer, pg_db: str
     assert sink["state"] == "stopped"  # no daemon runs now; the store says nothing is behind
 
 
-def _call_and_result(session: str, n: int) -> tuple[bytes, bytes]:
-    """A Claude Bash tool call and, separately, its result (completes the call in place)."""
-    call = {"type": "assistant", "sessionId": session, "uuid": f"a-{n}",
-            "timestamp": f"2026-01-02T10:00:{n:02d}.000Z", "cwd": "/work/live",
-            "message": {"id": f"msg-{n}", "role": "assistant", "model": "claude-opus-4-5",
-                        "content": [{"type": "tool_use", "id": f"toolu_{n}", "name": "Bash",
-                                     "input": {"command": f"echo {n}"}}]}}  # fmt: skip
-    result = {"type": "user", "sessionId": session, "uuid": f"u-{n}",
-              "timestamp": f"2026-01-02T10:00:{n + 1:02d}.500Z", "cwd": "/work/live",
-              "message": {"role": "user", "content": [{"type": "tool_result",
-                          "tool_use_id": f"toolu_{n}", "content": "ok", "is_error": False}]}}  # fmt: skip
-    return orjson.dumps(call) + b"\n", orjson.dumps(result) + b"\n"
-
-
 def test_live_appends_arrive_within_a_second(tmp_path: Path, pg: PgServer, pg_db: str) -> None:
     """With the daemon running, an appended tool call is in PostgreSQL within 1 s, and its
     result, appended later, completes the same central row in place (pending → success)."""
@@ -71,7 +58,7 @@ def test_live_appends_arrive_within_a_second(tmp_path: Path, pg: PgServer, pg_db
     try:
         instance.wait_ready(proc)
         for n in range(3):
-            call, result = _call_and_result(session, n * 3)
+            call, result = call_and_result(session, n * 3)
             with transcript.open("ab") as handle:
                 handle.write(call)
             started = time.monotonic()
