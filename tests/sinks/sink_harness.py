@@ -5,8 +5,8 @@ with the central tables row by row."""
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime, timedelta
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,9 @@ def call_and_result(session: str, n: int, at: datetime | None = None) -> tuple[b
                                      "input": {"command": f"echo {n}"}}]}}  # fmt: skip
     result = {"type": "user", "sessionId": session, "uuid": f"u-{n}",
               "timestamp": later.replace("+00:00", "Z"), "cwd": "/work/live",
-              "message": {"role": "user", "content": [{"type": "tool_result",
-                          "tool_use_id": f"toolu_{n}", "content": "ok", "is_error": False}]}}  # fmt: skip
+              "message": {"role": "user", "content": [{
+                  "type": "tool_result", "tool_use_id": f"toolu_{n}", "content": "ok",
+                  "is_error": False}]}}  # fmt: skip
     return orjson.dumps(call) + b"\n", orjson.dumps(result) + b"\n"
 
 

@@ -20,19 +20,23 @@ def _sink_checks(tmp_path: Path, pg: PgServer, dbname: str, dsn: str) -> dict[st
 
 
 @pytest.mark.parametrize(
-    ("case", "cause", "fix"),
+    "case_cause_fix",
     [
-        ("password", "wrong password", "password"),
-        ("refused", "nothing listens at that host and port", "start the server"),
-        ("tls", "the server requires TLS", "sslmode=require"),
-        ("dns", "the host name does not resolve", "host"),
+        pytest.param(("password", "wrong password", "password"), id="password"),
+        pytest.param(
+            ("refused", "nothing listens at that host and port", "start the server"),
+            id="unreachable",
+        ),
+        pytest.param(("tls", "the server requires TLS", "sslmode=require"), id="tls"),
+        pytest.param(("dns", "the host name does not resolve", "host"), id="dns"),
     ],
 )
 def test_doctor_names_the_cause(
-    tmp_path: Path, pg: PgServer, pg_db: str, case: str, cause: str, fix: str
+    tmp_path: Path, pg: PgServer, pg_db: str, case_cause_fix: tuple[str, str, str]
 ) -> None:
     """Each failure is one failed ``sink postgres`` line with its cause and fix; the password
     never appears in the output."""
+    case, cause, fix = case_cause_fix
     dsn = {
         "password": pg.tcp_dsn(pg_db, password="wrong-one"),
         "refused": f"host=127.0.0.1 port={free_port()} user=avm dbname={pg_db}",

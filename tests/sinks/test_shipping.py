@@ -14,8 +14,8 @@ import psycopg
 from tests.daemon.daemon_harness import Instance, expect
 from tests.sinks.pg_server import PgServer
 from tests.sinks.sink_harness import (
-    central_events,
     call_and_result,
+    central_events,
     central_sessions,
     local_events,
     local_sessions,
