@@ -50,6 +50,13 @@ def _plans(files: list[Path]) -> tuple[list[list[str]], list[list[str]]]:
     return first, second
 
 
+def _live_lines(path: Path, start: int) -> list[list[str]]:
+    """Two tool calls and their results stamped now."""
+    now = datetime.now(UTC)
+    lines = [line for n in (start, start + 3) for line in call_and_result(path.stem, n, now)]
+    return [[str(path), line.hex(), "whole"] for line in lines]
+
+
 def _sink(instance: Instance) -> dict[str, object]:
     done = instance.run("status", "--json")
     try:
@@ -105,12 +112,11 @@ def test_kills_restarts_and_outage_lose_nothing(
     folder.mkdir(parents=True)
     files = [folder / f"{i:08x}-0000-4000-8000-{i:012x}.jsonl" for i in range(len(SOURCES))]
     first, second = _plans(files)
-    # One session written now, with no process: the tracker moves it running → unknown.
+    # One session written as it happens, with no process: the tracker moves it running →
+    # unknown (and back) as its lines come and stop.
     live = folder / "00000000-1111-4000-8000-000000000000.jsonl"
     files.append(live)
-    for n in range(4):
-        for line in call_and_result(live.stem, n * 3, datetime.now(UTC)):
-            (first if n < 2 else second).append([str(live), line.hex(), "whole"])
+    first += _live_lines(live, 0)
     dsn = pg.tcp_dsn(pg_db)
     try:
         assert run_writer(tmp_path, first, "phase1").wait(60) == 0
@@ -118,7 +124,7 @@ def test_kills_restarts_and_outage_lose_nothing(
         pending_before = _central_pending(dsn)
         # The outage: PostgreSQL is down while the transcripts grow; the store keeps collecting.
         pg.stop()
-        writer = run_writer(tmp_path, second, "phase2")
+        writer = run_writer(tmp_path, second + _live_lines(live, 6), "phase2")
         proc = instance.start()
         instance.wait_ready(proc)
         assert writer.wait(60) == 0

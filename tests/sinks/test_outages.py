@@ -1,0 +1,75 @@
+"""Outages other than a stopped server: a read-only server and a central schema changed under
+the shipper. Each time local collection goes on, ``status`` names the cause, and once the
+server is fixed the shipper catches up with nothing lost or doubled."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import orjson
+
+from tests.daemon.daemon_harness import Instance, expect
+from tests.sinks.pg_server import PgServer
+from tests.sinks.sink_harness import call_and_result, central_events, local_events, sink_instance
+
+SESSION = "0a7a6e00-0000-4000-8000-000000000001"
+
+
+def _sink(instance: Instance) -> dict[str, object]:
+    done = instance.run("status", "--json")
+    return dict(orjson.loads(done.stdout)["sinks"].get("postgres") or {})
+
+
+def _append(instance: Instance, transcript: Path, start: int) -> None:
+    with transcript.open("ab") as handle:
+        for n in range(start, start + 5):
+            handle.write(b"".join(call_and_result(SESSION, n * 3)))
+    size = transcript.stat().st_size
+    expect(lambda: instance.committed_offset(transcript) == size, 20)  # collected locally
+
+
+def _kick(pg: PgServer, dbname: str, setup: str, *, inside: bool = False) -> None:
+    """Run ``setup`` as superuser (in ``dbname`` when ``inside``) and end the shipper's
+    session, so it meets the change at once."""
+    with pg.admin(dbname if inside else "postgres") as conn:
+        conn.execute(setup)
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (dbname,),
+        )
+
+
+def test_read_only_and_changed_schema(tmp_path: Path, pg: PgServer, pg_db: str) -> None:
+    instance = sink_instance(tmp_path, pg, pg_db, sinks__postgres__machine='"outages"',
+                             sinks__postgres__retry_max=0.5)  # fmt: skip
+    transcript = instance.claude / "-work-outage" / f"{SESSION}.jsonl"
+    transcript.parent.mkdir(parents=True)
+    transcript.write_bytes(b"")
+    proc = instance.start()
+    try:
+        instance.wait_ready(proc)
+        _append(instance, transcript, 0)
+        expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
+        _kick(pg, pg_db, f"ALTER DATABASE {pg_db} SET default_transaction_read_only = on")
+        _append(instance, transcript, 10)
+        sink = expect(lambda: (s := _sink(instance)).get("state") == "retrying" and s, 20)
+        assert "read-only" in str(sink["last_error"])
+        assert sink["lag_rows"]
+        _kick(pg, pg_db, f"ALTER DATABASE {pg_db} RESET default_transaction_read_only")
+        expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
+        _kick(pg, pg_db, "ALTER TABLE events DROP COLUMN preview", inside=True)
+        _append(instance, transcript, 20)
+        sink = expect(lambda: (s := _sink(instance)).get("state") == "retrying" and s, 20)
+        assert "schema was changed under us" in str(sink["last_error"])
+        _kick(pg, pg_db, "ALTER TABLE events ADD COLUMN preview text", inside=True)
+        expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0, instance.logs()
+    central, count = central_events(pg.tcp_dsn(pg_db), "outages")
+    local = local_events(instance.database)
+    assert count == len(local) == 15  # 15 calls, each completed in place
+    assert central == local
+    assert {r["status"] for r in central.values() if r["event_type"] == "command"} == {"success"}
