@@ -36,6 +36,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -103,6 +104,7 @@ def backfill_and_ship(projects: Path, dsn: str) -> dict[str, Any]:
         events = home.query("SELECT COUNT(*) FROM events")[0][0]
         shipped = ship_store(home.database, dsn)
     return {"events": events, "backfill_s": round(done.seconds, 3),
+            "backfill_cpu_s": round(done.cpu_user + done.cpu_system, 3),
             "backfill_eps": events / done.seconds, **shipped}  # fmt: skip
 
 
@@ -124,8 +126,18 @@ def ship_store(database: Path, dsn: str) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     after = psutil.Process().cpu_times()
     events = _count(database, "SELECT COUNT(*) FROM events")
+    if _stored_lag(database) != 0 or _central_count(dsn) != events:
+        raise SystemExit("shipping incomplete: the central table does not hold every event")
     return {"ship_s": round(seconds, 3), "ship_eps": events / seconds, "ship_rows": rows,
             "ship_cpu_s": round(after.user + after.system - cpu.user - cpu.system, 2)}  # fmt: skip
+
+
+def _central_count(dsn: str) -> int:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT COUNT(*) FROM events").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _count(database: Path, sql: str) -> int:
@@ -134,7 +146,7 @@ def _count(database: Path, sql: str) -> int:
 
 
 # 2. the feed's cost on the writer ------------------------------------------------------------
-def backfill_with_feed(projects: Path) -> float:
+def backfill_with_feed(projects: Path) -> tuple[float, float]:
     """``run --once`` with the sink on but its server unreachable: triggers, no shipping."""
     dsn = f"host=127.0.0.1 port={free_port()} user=nobody dbname=none connect_timeout=1"
     with SinkHome(_sink_settings(dsn), prefix="bench-sink-feed-") as home:
@@ -142,7 +154,54 @@ def backfill_with_feed(projects: Path) -> float:
         done = home.run_once()
         if done.code != 0:
             raise SystemExit(f"run --once exited {done.code}:\n{home.log_tail()}")
-        return done.seconds
+        return done.seconds, done.cpu_user + done.cpu_system
+
+
+def writer_cost(projects: Path, reps: int) -> dict[str, float]:
+    """CPU per stored record of the writer's transaction (``apply_records`` + COMMIT, batches
+    of 100 as the writer makes them) on a fresh store, without and with the feed's triggers:
+    what the change feed costs the hot path (nothing exists to cost without a sink)."""
+    records = _parsed(projects)
+    out: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(reps):
+        for mode in ("off", "on"):
+            with (
+                tempfile.TemporaryDirectory(prefix="bench-sink-writer-") as tmp,
+                EventStore(Path(tmp) / "events.db") as store,
+            ):
+                if mode == "on":
+                    sink_local.install_feed(store.connection, [SINK_NAME])
+                out[mode].append(_apply_all(store, records) / len(records) * 1e6)
+    return {mode: statistics.median(values) for mode, values in out.items()}
+
+
+def _parsed(projects: Path) -> list[Any]:
+    from collector.parsers import make_parser
+    from collector.sources import classify
+
+    records: list[Any] = []
+    for path in sorted(projects.rglob("*.jsonl")):
+        source = classify("claude-code", str(projects), str(path))
+        if source is None:
+            continue
+        parser = make_parser(source)
+        offset = 0
+        for line in path.read_bytes().split(b"\n")[:-1]:
+            records.extend(parser.parse_line(line, offset))
+            offset += len(line) + 1
+    return records
+
+
+def _apply_all(store: EventStore, records: list[Any]) -> float:
+    from store.batch import SessionKeys, apply_records
+
+    conn, keys = store.connection, SessionKeys()
+    started = time.process_time()
+    for at in range(0, len(records), 100):
+        conn.execute("BEGIN IMMEDIATE")
+        apply_records(conn, records[at : at + 100], "2026-01-02T10:00:00.000Z", keys)
+        conn.execute("COMMIT")
+    return time.process_time() - started
 
 
 # 3. idle -------------------------------------------------------------------------------------
@@ -165,6 +224,12 @@ def idle_cpu(projects: Path, dsn: str | None, seconds: float) -> float:
 def _lag(home: DaemonHome) -> int | None:
     status = home.status() or {}
     return (status.get("sinks") or {}).get(SINK_NAME, {}).get("lag_rows")
+
+
+def _stored_lag(database: Path) -> int:
+    """The lag as the store has it (the daemon's status file lags while the server is down)."""
+    with EventStore(database, readonly=True) as store:
+        return sink_local.read_lag(store.connection, SINK_NAME).rows
 
 
 def _ingested(home: DaemonHome) -> bool:
@@ -197,7 +262,7 @@ def catch_up(server: Server, backlog: int) -> dict[str, Any]:
         server.pg.start()
         back = time.perf_counter()
         first: float | None = None
-        while (lag := _lag(home)) != 0:
+        while (lag := _stored_lag(home.database)) != 0:
             if first is None and lag is not None and lag < backlog:
                 first = time.perf_counter() - back
             if not home.alive() or time.perf_counter() - back > 900:
@@ -257,12 +322,17 @@ def _run_all(args: argparse.Namespace, projects: Path, server: Server) -> dict[s
     reps = []
     for rep in range(args.reps):
         result = backfill_and_ship(projects, server.database())
-        result["feed_backfill_s"] = round(backfill_with_feed(projects), 3)
+        wall, cpu = backfill_with_feed(projects)
+        result["feed_backfill_s"], result["feed_backfill_cpu_s"] = round(wall, 3), round(cpu, 3)
         reps.append(result)
         print(f"rep {rep + 1}: backfill {result['backfill_eps']:.0f} events/s "
               f"({result['backfill_s']} s), shipping {result['ship_eps']:.0f} events/s "
               f"({result['ship_s']} s, {result['ship_cpu_s']} s CPU), with feed triggers "
-              f"{result['feed_backfill_s']} s", flush=True)  # fmt: skip
+              f"{result['feed_backfill_s']} s; CPU {result['backfill_cpu_s']} s without, "
+              f"{result['feed_backfill_cpu_s']} s with", flush=True)  # fmt: skip
+    writer = writer_cost(projects, args.reps)
+    print(f"writer: {writer['off']:.1f} µs CPU per record without a sink, {writer['on']:.1f} µs "
+          "with the feed's triggers", flush=True)  # fmt: skip
     idle = {
         "sink_off": idle_cpu(projects, None, args.idle_seconds),
         "sink_on": idle_cpu(projects, server.database(), args.idle_seconds),
@@ -271,7 +341,7 @@ def _run_all(args: argparse.Namespace, projects: Path, server: Server) -> dict[s
           f"without, over {args.idle_seconds:.0f} s", flush=True)  # fmt: skip
     outage = catch_up(server, int(args.outage_minutes * 60 * args.rate))
     print(f"outage: {outage}", flush=True)
-    return {"reps": reps, "idle": idle, "outage": outage}
+    return {"reps": reps, "idle": idle, "outage": outage, "writer": writer}
 
 
 def _ceiling(corpus: Path, script: Path, reps: int) -> dict[str, Any]:
@@ -289,10 +359,13 @@ def _print(results: dict[str, Any], lines: int) -> None:
         return statistics.median(r[key] for r in reps)
 
     ratio = med("ship_eps") / med("backfill_eps")
-    feed = (med("feed_backfill_s") / med("backfill_s") - 1) * 100
+    feed = (med("feed_backfill_cpu_s") / med("backfill_cpu_s") - 1) * 100
+    writer = results["writer"]
+    hot = (writer["on"] / writer["off"] - 1) * 100
     text = (f"shipping {med('ship_eps'):.0f} events/s = {ratio:.2f} x backfill "
             f"({med('backfill_eps'):.0f} events/s); "
-            f"feed triggers {feed:+.1f} % backfill time")  # fmt: skip
+            f"feed triggers {hot:+.1f} % writer CPU per record, {feed:+.1f} % backfill CPU "
+            f"(no sink: no triggers, +0)")  # fmt: skip
     ceiling = results.get("ceiling")
     if ceiling:
         backfill_lines = lines / med("backfill_s")

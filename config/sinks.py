@@ -36,7 +36,7 @@ class PostgresSinkConfig:
     batch_rows: int = 5000  # rows per PostgreSQL transaction
     include_raw: bool = False  # ship raw_data (the original line's prefix); off by default
     connect_timeout: int = 10  # seconds to wait for a connection
-    retry_max: float = 30.0  # longest wait between retries while the server is unreachable
+    retry_max: float = 10.0  # longest wait between retries while the server is unreachable
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,7 @@ class PostgresShipper:
         counters: Counters,
         machine: tuple[str, str],
         *,
-        retry_cap: float = 30.0,
+        retry_cap: float = 10.0,
     ) -> None:
         self.config = config
         self.database = database
@@ -135,7 +135,9 @@ class PostgresShipper:
         try:
             while not self._stop.is_set():
                 delay = self._turn(local)
-                if delay > 0:
+                if self.backoff.failures:  # a retry waits its turn: commits do not hurry it
+                    self._stop.wait(delay)
+                elif delay > 0:
                     self._wake.wait(delay)
                 self._wake.clear()
         finally:
@@ -161,6 +163,8 @@ class PostgresShipper:
         return delay
 
     def _ship_one(self, local: sqlite3.Connection) -> float:
+        if self.backoff.failures:
+            self._connected()  # a down server is found before a batch is read for it
         pending = sink_local.read_pending(local, SINK_NAME, self._limit,
                                           include_raw=self.config.include_raw)  # fmt: skip
         if not pending.moved:
