@@ -330,6 +330,8 @@ class Daemon:
             return
         if new.store.path != self.config.store.path:
             _log.warning("config_reload_store_path_ignored", path=str(new.store.path))
+        if new.sinks != self.config.sinks:
+            _log.warning("config_reload_sinks_ignored", note="sink settings apply at restart")
         self.config = new
         configure_logging(new.log.level, new.log.format)
         assert self.reader is not None

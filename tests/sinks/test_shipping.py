@@ -70,7 +70,11 @@ def test_live_appends_arrive_within_a_second(tmp_path: Path, pg: PgServer, pg_db
             expect(lambda n=n: _central_status(dsn, f"toolu_{n * 3}") == "success", timeout=1.0)
         status = expect(lambda: _sink_status(instance, "caught_up"), timeout=10)
         assert status["lag_rows"] == 0
+        assert status["lag_seconds"] == 0
         assert status["last_error"] is None
+        assert status["machine_id"] == "live"
+        human = instance.run("status").stdout
+        assert "sink:      postgres caught_up, lag 0 rows" in human
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0, instance.logs()
