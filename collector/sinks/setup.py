@@ -9,15 +9,17 @@ write), then starts each sink's thread. The writer gets ``subscribers``; ``statu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collector.counters import Counters
 from collector.log import get_logger
 from collector.sinks.machine import machine_identity
-from collector.sinks.shipper import SINK_NAME, PostgresShipper
 from config import Config
 from store import EventStore, sink_local
 from store.feed import CommitSubscriber
+
+if TYPE_CHECKING:
+    from collector.sinks.shipper import PostgresShipper
 
 __all__ = ["Sinks", "start_sinks"]
 
@@ -55,6 +57,9 @@ def start_sinks(config: Config, store: EventStore, counters: Counters) -> Sinks:
     if not pg.enabled:
         sink_local.remove_feed(store.connection)
         return Sinks()
+    # Imported only here: a daemon without a sink never loads libpq (memory, start-up time).
+    from collector.sinks.shipper import SINK_NAME, PostgresShipper
+
     if sink_local.install_feed(store.connection, [SINK_NAME]):
         _log.info("sink_feed_installed", note="everything is shipped (again) from the start")
     machine = machine_identity(pg.machine)
