@@ -29,8 +29,11 @@ _EVENT_KEY = ("machine_id", "session_key", "agent_event_id")
 
 def prepare_connection(conn: psycopg.Connection[Any], statement_timeout_ms: int) -> None:
     """Once per connection, after ``ensure_schema``: a statement timeout (a batch that takes
-    longer is cancelled and retried) and this connection's staging tables."""
-    conn.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+    longer is cancelled and retried smaller) unless the DSN or the role set one, and this
+    connection's staging tables."""
+    row = conn.execute("SELECT current_setting('statement_timeout')").fetchone()
+    if row is None or row[0] in ("0", "0ms"):
+        conn.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
     with conn.transaction():
         for table in ("sessions", "events"):
             conn.execute(

@@ -77,3 +77,32 @@ def test_read_only_and_changed_schema(tmp_path: Path, pg: PgServer, pg_db: str) 
     assert count == len(local) == 15  # 15 calls, each completed in place
     assert central == local
     assert {r["status"] for r in central.values() if r["event_type"] == "command"} == {"success"}
+
+
+def test_slow_server_times_out_and_catches_up(tmp_path: Path, pg: PgServer, pg_db: str) -> None:
+    """A batch stuck behind a lock (a slow server) is cancelled by the statement timeout (here
+    1 s, set in the DSN), status says the server is too slow, and the batch ships once the
+    lock is gone."""
+    dsn = pg.tcp_dsn(pg_db) + " options='-c statement_timeout=1000'"
+    instance = sink_instance(tmp_path, pg, pg_db, sinks__postgres__machine='"slow"',
+                             sinks__postgres__retry_max=0.5,
+                             sinks__postgres__dsn=f'"{dsn}"')  # fmt: skip
+    transcript = instance.claude / "-work-slow" / f"{SESSION}.jsonl"
+    transcript.parent.mkdir(parents=True)
+    transcript.write_bytes(b"")
+    proc = instance.start()
+    try:
+        instance.wait_ready(proc)
+        _append(instance, transcript, 0)
+        expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
+        with pg.admin(pg_db) as blocker, blocker.transaction():
+            blocker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+            _append(instance, transcript, 10)
+            expect(lambda: _failing(instance, "did not answer in time"), 20)
+        expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0, instance.logs()
+    central, count = central_events(pg.tcp_dsn(pg_db), "slow")
+    assert central == local_events(instance.database)
+    assert count == 10
