@@ -42,6 +42,7 @@ __all__ = [
     "read_lags",
     "read_pending",
     "remove_feed",
+    "start_over",
 ]
 
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
@@ -173,21 +174,38 @@ def install_feed(conn: sqlite3.Connection, sinks: Sequence[str]) -> bool:
                 (sink, now),
             )
         if fresh:
-            top = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM sink_changes").fetchone()[0]
-            conn.execute(
-                "UPDATE sink_cursors SET event_cursor = 0, change_cursor = ?, updated_at = ?",
-                (top, now),
-            )
-            conn.execute(
-                "INSERT INTO sink_changes (kind, row_id, changed_at) "
-                "SELECT 'session', id, ? FROM sessions ORDER BY id",
-                (now,),
-            )
+            _start_over(conn, now, None)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     return fresh
+
+
+def start_over(conn: sqlite3.Connection, sink: str) -> None:
+    """Ship everything to ``sink`` again: its remote copy lost rows it had confirmed."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        _start_over(conn, _now(), sink)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _start_over(conn: sqlite3.Connection, now: str, sink: str | None) -> None:
+    """Cursors (one sink's, or all) back to the first event; every session queued once."""
+    top = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM sink_changes").fetchone()[0]
+    conn.execute(
+        "UPDATE sink_cursors SET event_cursor = 0, change_cursor = ?, updated_at = ? "
+        "WHERE ? IS NULL OR sink = ?",
+        (top, now, sink, sink),
+    )
+    conn.execute(
+        "INSERT INTO sink_changes (kind, row_id, changed_at) "
+        "SELECT 'session', id, ? FROM sessions ORDER BY id",
+        (now,),
+    )
 
 
 def remove_feed(conn: sqlite3.Connection) -> None:

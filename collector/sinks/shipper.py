@@ -33,7 +33,7 @@ from config.errors import MonitorError
 from config.sinks import PostgresSinkConfig
 from store import sink_local
 from store.feed import CommitSummary
-from store.postgres import ensure_schema, prepare_connection, ship_batch
+from store.postgres import ensure_schema, prepare_connection, ship_batch, shipped_cursor
 from store.timestamps import format_timestamp
 
 __all__ = ["SINK_NAME", "PostgresShipper"]
@@ -163,17 +163,17 @@ class PostgresShipper:
         return delay
 
     def _ship_one(self, local: sqlite3.Connection) -> float:
-        if self.backoff.failures:
-            self._connected()  # a down server is found before a batch is read for it
+        if self.backoff.failures or self._pg is None:
+            self._connected(local)  # a down server is found before a batch is read for it
         pending = sink_local.read_pending(local, SINK_NAME, self._limit,
                                           include_raw=self.config.include_raw)  # fmt: skip
         if not pending.moved:
             self._caught_up(local)
             return _IDLE_POLL
         if not pending.empty:
-            pg = self._connected()
+            pg = self._connected(local)
             started = time.perf_counter()
-            ship_batch(pg, self.machine_id, self.label, pending.sessions, pending.events)
+            ship_batch(pg, self.machine_id, self.label, pending)
             self._note_shipped(len(pending.sessions) + len(pending.events), started)
         sink_local.advance(local, SINK_NAME, pending)
         self._update_lag(local)
@@ -203,7 +203,7 @@ class PostgresShipper:
             return
         self._set(lag_rows=lag.rows, lag_seconds=lag.seconds())
 
-    def _connected(self) -> psycopg.Connection[Any]:
+    def _connected(self, local: sqlite3.Connection) -> psycopg.Connection[Any]:
         if self._pg is not None and not self._pg.closed:
             return self._pg
         self._set(state="connecting")
@@ -211,6 +211,7 @@ class PostgresShipper:
         try:
             found = ensure_schema(pg, self.machine_id)
             prepare_connection(pg, _STATEMENT_TIMEOUT_MS)
+            self._check_behind(pg, local)
         except BaseException:
             pg.close()
             raise
@@ -220,6 +221,16 @@ class PostgresShipper:
         self._set(server_version=pg.info.server_version)
         _log.info("sink_connected", machine=self.machine_id, server=pg.info.server_version)
         return pg
+
+    def _check_behind(self, pg: psycopg.Connection[Any], local: sqlite3.Connection) -> None:
+        """A central copy behind our cursor (restored from a backup, schema recreated, another
+        database) lost rows it had confirmed: ship everything again, idempotently."""
+        central = shipped_cursor(pg, self.machine_id)
+        mine = sink_local.read_cursor(local, SINK_NAME)
+        if mine.event_cursor and (central is None or central[0] < mine.event_cursor):
+            _log.warning("sink_central_behind", central=central, local=mine.event_cursor,
+                         action="shipping everything again")  # fmt: skip
+            sink_local.start_over(local, SINK_NAME)
 
     def _disconnect(self) -> None:
         pg, self._pg = self._pg, None

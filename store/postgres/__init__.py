@@ -7,7 +7,7 @@ from store.postgres.schema import (
     central_version,
     ensure_schema,
 )
-from store.postgres.upsert import prepare_connection, ship_batch
+from store.postgres.upsert import prepare_connection, ship_batch, shipped_cursor
 
 __all__ = [
     "CENTRAL_VERSION",
@@ -16,4 +16,5 @@ __all__ = [
     "ensure_schema",
     "prepare_connection",
     "ship_batch",
+    "shipped_cursor",
 ]

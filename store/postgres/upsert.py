@@ -19,9 +19,9 @@ from psycopg import sql
 
 from config.errors import CentralSchemaError
 from store.postgres.schema import CENTRAL_VERSION
-from store.sink_local import EVENT_COLUMNS, SESSION_COLUMNS
+from store.sink_local import EVENT_COLUMNS, SESSION_COLUMNS, Pending
 
-__all__ = ["prepare_connection", "ship_batch"]
+__all__ = ["prepare_connection", "ship_batch", "shipped_cursor"]
 
 _SESSION_KEY = ("machine_id", "session_key")
 _EVENT_KEY = ("machine_id", "session_key", "agent_event_id")
@@ -68,20 +68,31 @@ _UPSERT_SESSIONS = _upsert("sessions", _SESSION_COLUMNS, _SESSION_KEY)
 _UPSERT_EVENTS = _upsert("events", _EVENT_COLUMNS, _EVENT_KEY)
 _COPY = "COPY {} ({}) FROM STDIN"
 _SEEN = (
-    "INSERT INTO machines (machine_id, label) VALUES (%s, %s) "
-    "ON CONFLICT (machine_id) DO UPDATE SET label = EXCLUDED.label, last_seen = now()"
+    "INSERT INTO machines (machine_id, label, event_cursor, change_cursor) "
+    "VALUES (%s, %s, %s, %s) ON CONFLICT (machine_id) DO UPDATE SET label = EXCLUDED.label, "
+    "last_seen = now(), event_cursor = EXCLUDED.event_cursor, "
+    "change_cursor = EXCLUDED.change_cursor"
 )
+
+
+def shipped_cursor(conn: psycopg.Connection[Any], machine: str) -> tuple[int, int] | None:
+    """The cursor committed centrally with ``machine``'s last batch (None: never shipped)."""
+    row = conn.execute(
+        "SELECT event_cursor, change_cursor FROM machines WHERE machine_id = %s", (machine,)
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else None
 
 
 def ship_batch(
     conn: psycopg.Connection[Any],
     machine: str,
     label: str,
-    sessions: Sequence[Sequence[Any]],
-    events: Sequence[Sequence[Any]],
+    batch: Pending,
 ) -> None:
-    """Upsert ``sessions`` and ``events`` (rows in ``SESSION_COLUMNS`` / ``EVENT_COLUMNS``
-    order) for ``machine`` in one transaction; raises on any failure, committing nothing."""
+    """Upsert the batch's sessions and events (rows in ``SESSION_COLUMNS`` / ``EVENT_COLUMNS``
+    order) for ``machine``, and its cursor, in one transaction; raises on any failure,
+    committing nothing."""
+    sessions, events = batch.sessions, batch.events
     with conn.transaction():
         row = conn.execute("SELECT max(version) FROM agent_viz_schema").fetchone()
         version = int(row[0]) if row and row[0] is not None else 0
@@ -92,7 +103,7 @@ def ship_batch(
                 if version > CENTRAL_VERSION else
                 f"central schema version {version} is not the {CENTRAL_VERSION} we created"
             )  # fmt: skip
-        conn.execute(_SEEN, (machine, label))
+        conn.execute(_SEEN, (machine, label, batch.event_cursor, batch.change_cursor))
         if sessions:
             _copy(conn, "sessions", _SESSION_COLUMNS, machine, sessions)
             conn.execute(_UPSERT_SESSIONS)

@@ -2,11 +2,16 @@
 -- The local columns (local ids included, meaningful only with machine_id), plus machine_id and
 -- session_key, the natural key across machines. Times stay ISO-8601 UTC text as stored locally
 -- (they sort as times; cast with ::timestamptz where a time type is wanted).
+-- event_cursor/change_cursor: how far this machine's local store has shipped, committed with
+-- each batch; a shipper finding them behind its own cursor (a restored backup, a recreated
+-- schema, a new database) ships everything again.
 CREATE TABLE machines (
-    machine_id  text PRIMARY KEY,
-    label       text,
-    first_seen  timestamptz NOT NULL DEFAULT now(),
-    last_seen   timestamptz NOT NULL DEFAULT now()
+    machine_id    text PRIMARY KEY,
+    label         text,
+    first_seen    timestamptz NOT NULL DEFAULT now(),
+    last_seen     timestamptz NOT NULL DEFAULT now(),
+    event_cursor  bigint NOT NULL DEFAULT 0,
+    change_cursor bigint NOT NULL DEFAULT 0
 );
 CREATE TABLE sessions (
     machine_id          text NOT NULL,

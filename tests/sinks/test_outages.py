@@ -106,3 +106,29 @@ def test_slow_server_times_out_and_catches_up(tmp_path: Path, pg: PgServer, pg_d
     central, count = central_events(pg.tcp_dsn(pg_db), "slow")
     assert central == local_events(instance.database)
     assert count == 10
+
+
+def test_central_copy_lost_is_shipped_again(tmp_path: Path, pg: PgServer, pg_db: str) -> None:
+    """The central tables are dropped (as a restore from an older backup would lose rows): the
+    shipper sees the central cursor behind its own, recreates the schema and ships everything
+    again, old rows included."""
+    instance = sink_instance(tmp_path, pg, pg_db, sinks__postgres__machine='"restored"',
+                             sinks__postgres__retry_max=0.5)  # fmt: skip
+    transcript = instance.claude / "-work-restore" / f"{SESSION}.jsonl"
+    transcript.parent.mkdir(parents=True)
+    transcript.write_bytes(b"")
+    proc = instance.start()
+    try:
+        instance.wait_ready(proc)
+        _append(instance, transcript, 0)
+        expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
+        _kick(pg, pg_db, "DROP TABLE events, sessions, machines, agent_viz_schema CASCADE",
+              inside=True)  # fmt: skip
+        _append(instance, transcript, 10)
+        expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0, instance.logs()
+    central, count = central_events(pg.tcp_dsn(pg_db), "restored")
+    assert central == local_events(instance.database)
+    assert count == 10
