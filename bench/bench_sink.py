@@ -327,7 +327,7 @@ def _run_all(args: argparse.Namespace, projects: Path, server: Server) -> dict[s
         reps.append(result)
         print(f"rep {rep + 1}: backfill {result['backfill_eps']:.0f} events/s "
               f"({result['backfill_s']} s), shipping {result['ship_eps']:.0f} events/s "
-              f"({result['ship_s']} s, {result['ship_cpu_s']} s CPU), with feed triggers "
+              f"({result['ship_s']} s, {result['ship_cpu_s']} s client CPU), with feed triggers "
               f"{result['feed_backfill_s']} s; CPU {result['backfill_cpu_s']} s without, "
               f"{result['feed_backfill_cpu_s']} s with", flush=True)  # fmt: skip
     writer = writer_cost(projects, args.reps)
