@@ -16,7 +16,7 @@ class Diagnosis:
     """A failure's kind, its cause in words and what to do."""
 
     kind: str  # auth | tls | unreachable | dns | no_database | read_only | disk_full | slow |
-    # schema | too_old | refused | other
+    # schema | rejected (a row) | too_old | refused | other
     cause: str
     fix: str
     retry: bool = True  # worth retrying by itself (an outage) or not before someone acts
@@ -75,6 +75,10 @@ _BY_TEXT: tuple[tuple[str, tuple[str, str, str]], ...] = (
 def diagnose(sqlstate: str | None, message: str) -> Diagnosis:
     """The cause of a failure from its SQLSTATE and libpq/server message."""
     text = " ".join(message.split())
+    if sqlstate and sqlstate[:2] in ("22", "23"):  # data exception, integrity violation
+        text = " ".join(message.split())
+        fix = "the row is isolated and passed over (see the log for its key)"
+        return Diagnosis("rejected", f"PostgreSQL rejected a row: {text}", fix)
     found = _BY_STATE.get(sqlstate or "")
     if found is None:
         low = text.lower()

@@ -15,6 +15,7 @@ shipping (state ``refused``) until someone upgrades; it is still re-checked ever
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import sqlite3
 import threading
@@ -43,6 +44,7 @@ _log = get_logger(component="sink.postgres")
 _IDLE_POLL = 60.0  # seconds between turns when nothing is committed (keeps the lag fresh)
 _STATEMENT_TIMEOUT_MS = 60_000
 _MIN_ROWS = 100
+_Rows = list[tuple[Any, ...]]
 
 
 class PostgresShipper:
@@ -65,6 +67,7 @@ class PostgresShipper:
         self.machine_id, self.label = machine
         self.backoff = Backoff(cap=retry_cap)
         self._limit = config.batch_rows
+        self._skip = False  # the next (one-row) batch is the row the server rejects
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._pg: psycopg.Connection[Any] | None = None
@@ -170,7 +173,9 @@ class PostgresShipper:
         if not pending.moved:
             self._caught_up(local)
             return _IDLE_POLL
-        if not pending.empty:
+        if self._skip and not pending.empty:
+            self._isolate(self._connected(local), pending)
+        elif not pending.empty:
             pg = self._connected(local)
             started = time.perf_counter()
             ship_batch(pg, self.machine_id, self.label, pending)
@@ -238,7 +243,38 @@ class PostgresShipper:
             with contextlib.suppress(psycopg.Error):
                 pg.close()
 
+    def _isolate(self, pg: psycopg.Connection[Any], pending: sink_local.Pending) -> None:
+        """Ship a small batch PostgreSQL keeps refusing row by row: a row the server rejects
+        (a value or a constraint) is passed over so it cannot stop the rows behind it. It stays
+        in the local store; its key (never its content) is logged and counted."""
+        self._skip = False
+        rows: list[tuple[_Rows, _Rows]] = [([s], []) for s in pending.sessions]
+        rows += [([], [e]) for e in pending.events]
+        for sessions, events in rows:
+            one = dataclasses.replace(pending, sessions=sessions, events=events)
+            try:
+                ship_batch(pg, self.machine_id, self.label, one)
+            except psycopg.Error as exc:
+                if diagnose(exc.sqlstate, str(exc)).kind != "rejected":
+                    raise
+                key = f"{sessions[0][1]}" if sessions else f"{events[0][2]}/{events[0][3]}"
+                self.counters.add("sink_rows_rejected")
+                _log.error("sink_row_rejected", key=key, error=str(exc).splitlines()[0])
+
+    def _narrow(self) -> float:
+        """A batch was rejected for its data: halve it until the bad row is alone, then skip
+        that row (``_reject``). No back-off: the server is fine."""
+        if self._limit == 1:
+            self._skip = True
+        self._limit = max(1, self._limit // 2)
+        return 0.0
+
     def _failed(self, why: Diagnosis) -> float:
+        if why.kind == "rejected":
+            self._set(state="retrying", last_error=why.cause, error_kind=why.kind,
+                      last_error_at=format_timestamp(datetime.now(UTC)), fix=why.fix)  # fmt: skip
+            self.counters.add("sink_failures")
+            return self._narrow()
         self._disconnect()
         if why.kind == "slow":  # a batch too big for the server's pace: halve it
             self._limit = max(_MIN_ROWS, self._limit // 2)

@@ -11,7 +11,14 @@ import orjson
 
 from tests.daemon.daemon_harness import Instance, expect
 from tests.sinks.pg_server import PgServer
-from tests.sinks.sink_harness import call_and_result, central_events, local_events, sink_instance
+from tests.sinks.sink_harness import (
+    call_and_result,
+    central_events,
+    central_sessions,
+    local_events,
+    local_sessions,
+    sink_instance,
+)
 
 SESSION = "0a7a6e00-0000-4000-8000-000000000001"
 
@@ -132,3 +139,36 @@ def test_central_copy_lost_is_shipped_again(tmp_path: Path, pg: PgServer, pg_db:
     central, count = central_events(pg.tcp_dsn(pg_db), "restored")
     assert central == local_events(instance.database)
     assert count == 10
+
+
+def test_a_row_the_server_rejects_is_passed_over(tmp_path: Path, pg: PgServer, pg_db: str) -> None:
+    """A constraint added centrally rejects one row: the batch is narrowed down to it, that row
+    alone is skipped (logged by key, counted) and every other row ships."""
+    instance = sink_instance(tmp_path, pg, pg_db, sinks__postgres__machine='"picky"')
+    transcript = instance.claude / "-work-picky" / f"{SESSION}.jsonl"
+    transcript.parent.mkdir(parents=True)
+    transcript.write_bytes(b"")
+    proc = instance.start()
+    try:
+        instance.wait_ready(proc)
+        _append(instance, transcript, 0)
+        expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
+        with pg.admin(pg_db) as conn:
+            conn.execute(
+                "ALTER TABLE events ADD CONSTRAINT no_33 CHECK (tool_call_id <> 'toolu_33')"
+            )
+        _append(instance, transcript, 10)
+        expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
+        # Rejected twice: as a new row, and again when its result completed it in place.
+        assert instance.status()["counters"]["sink_rows_rejected"] == 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0, instance.logs()
+    central, count = central_events(pg.tcp_dsn(pg_db), "picky")
+    local = local_events(instance.database)
+    missing = [key for key in local if key not in central]
+    assert missing == [(f"claude-code:{SESSION}", "toolu_33")]
+    assert count == len(local) - 1 == 9
+    assert all(central[key] == local[key] for key in central)
+    assert central_sessions(pg.tcp_dsn(pg_db), "picky") == local_sessions(instance.database)
+    assert "sink_row_rejected" in instance.logs()
