@@ -91,6 +91,8 @@ class TestConfig:
         ("53100", "could not extend file: No space left on device", "disk_full", True),
         ("57014", "canceling statement due to statement timeout", "slow", True),
         ("42703", 'column "preview" does not exist', "schema", True),
+        ("23514", 'new row for relation "events" violates check constraint', "rejected", True),
+        ("22P02", "invalid input syntax for type bigint", "rejected", True),
         ("XX000", "something odd", "other", True),
     ],
 )  # fmt: skip
