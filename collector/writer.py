@@ -299,13 +299,16 @@ class WriterThread:
             if chunk.on_commit is not None:
                 chunk.on_commit()
         if self.subscribers:
-            self._tell_subscribers(result)
+            self._tell_subscribers(result, records)
         self.checkpointer.nudge()
 
-    def _tell_subscribers(self, result: BatchResult) -> None:
-        """The sink seam: a failing subscriber is counted and logged, never fatal here."""
+    def _tell_subscribers(self, result: BatchResult, records: list[Record]) -> None:
+        """The sink seam (only with a subscriber, so a store without one pays nothing): a
+        failing subscriber is counted and logged, never fatal here."""
+        keys = {r.session_id for r in records if not isinstance(r, ParseProblem)}
+        ids = {i for i in map(self._keys.known, keys) if i is not None} | result.session_ids
         summary = CommitSummary(result.first_event_id, result.last_event_id,
-                                frozenset(result.session_ids), result.results_applied)  # fmt: skip
+                                frozenset(ids), result.results_applied)  # fmt: skip
         for subscriber in self.subscribers:
             try:
                 subscriber.on_commit(summary)

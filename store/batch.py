@@ -130,7 +130,7 @@ class BatchResult:
     problems: int = 0
     first_event_id: int | None = None  # the inserted rows' ids (rowids only grow)
     last_event_id: int | None = None
-    session_ids: set[int] = field(default_factory=set)  # sessions with new rows or a status
+    session_ids: set[int] = field(default_factory=set)  # sessions whose status was set
 
 
 class SessionKeys:
@@ -146,6 +146,10 @@ class SessionKeys:
     def forget(self) -> None:
         """Drop every cached id (after a rollback)."""
         self._ids.clear()
+
+    def known(self, key: str) -> int | None:
+        """The id of session ``key`` if this connection has resolved it (no query)."""
+        return self._ids.get(key)
 
     def resolve(self, conn: sqlite3.Connection, key: str, now: str) -> int:
         """The id of session ``key``; a placeholder row is created when there is none."""
@@ -291,7 +295,6 @@ def _insert_events(
     inserted = int(conn.execute("SELECT COUNT(*) FROM events WHERE id > ?", (top,)).fetchone()[0])
     if inserted:
         out.first_event_id, out.last_event_id = top + 1, top + inserted
-        out.session_ids.update(resolve(conn, key, now) for key in {e.session_id for e in events})
     return inserted
 
 
