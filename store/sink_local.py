@@ -209,22 +209,27 @@ def _start_over(conn: sqlite3.Connection, now: str, sink: str | None) -> None:
 
 
 def remove_feed(conn: sqlite3.Connection) -> None:
-    """Drop the triggers and the outbox's rows (no sink is enabled)."""
-    if not feed_installed(conn) and not _has_changes(conn):
+    """Drop the triggers, the outbox and the cursors (no sink is enabled: a sink enabled again
+    later ships everything anew, since the updates made meanwhile were not logged)."""
+    if not feed_installed(conn) and not _has_rows(conn):
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
         for name in _TRIGGERS:
             conn.execute(f"DROP TRIGGER IF EXISTS {name}")
         conn.execute("DELETE FROM sink_changes")
+        conn.execute("DELETE FROM sink_cursors")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
 
 
-def _has_changes(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM sink_changes LIMIT 1").fetchone() is not None
+def _has_rows(conn: sqlite3.Connection) -> bool:
+    found = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM sink_changes) OR EXISTS (SELECT 1 FROM sink_cursors)"
+    ).fetchone()
+    return bool(found[0])
 
 
 def read_cursor(conn: sqlite3.Connection, sink: str) -> Cursor:

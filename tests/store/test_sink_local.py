@@ -125,6 +125,7 @@ def test_reinstall_starts_over(store: EventStore) -> None:
     sink_local.advance(conn, "pg", sink_local.read_pending(conn, "pg", 100))
     sink_local.remove_feed(conn)
     assert triggers(conn) == []
+    assert sink_local.read_lags(conn) == {}  # status shows no sink once it is disabled
     write(store, [done(1)])
     assert sink_local.install_feed(conn, ["pg"]) is True
     assert sink_local.install_feed(conn, ["pg"]) is False
