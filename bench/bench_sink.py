@@ -365,7 +365,8 @@ def _print(results: dict[str, Any], lines: int) -> None:
     text = (f"shipping {med('ship_eps'):.0f} events/s = {ratio:.2f} x backfill "
             f"({med('backfill_eps'):.0f} events/s); "
             f"feed triggers {hot:+.1f} % writer CPU per record (no sink: no triggers, +0); "
-            f"sink on, server unreachable: {feed:+.1f} % backfill CPU (with loading psycopg)")  # fmt: skip
+            f"sink on, server unreachable: {feed:+.1f} % backfill CPU "
+            "(with loading psycopg)")  # fmt: skip
     ceiling = results.get("ceiling")
     if ceiling:
         backfill_lines = lines / med("backfill_s")
