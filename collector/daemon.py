@@ -377,7 +377,7 @@ class Daemon:
             drained = self.writer.close(timeout=max(0.5, deadline - time.monotonic()))
         if self._once and self.writer is not None and not self.writer.alive:
             self.sinks.drain(_SINK_DRAIN_SECONDS)  # --once ships what it ingested, if it can
-        self.sinks.close()
+        self.sinks.close(timeout=1.0)  # a batch cut short is shipped again next time
         if self.reader is not None and self.writer is not None:
             self._write_status(self._started, force=True)  # the final counters
         if self.store is not None:
