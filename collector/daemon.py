@@ -35,6 +35,7 @@ from collector.notify import Notifier
 from collector.parsers import ParserOptions
 from collector.progress import BackfillProgress
 from collector.reader import ReaderOptions, ReaderThread, SavedFile, pack_state
+from collector.sinks.setup import Sinks, start_sinks
 from collector.tail import Checkpoint
 from collector.tracker import SessionTracker
 from collector.watch import Watcher
@@ -47,6 +48,7 @@ __all__ = ["Daemon", "run_daemon"]
 _log = get_logger(component="daemon")
 _STATUS_EVERY = 1.0
 _DRAIN_SECONDS = 3.5
+_SINK_DRAIN_SECONDS = 60.0
 
 
 def run_daemon(config: Config, *, once: bool = False) -> int:
@@ -89,9 +91,10 @@ class Daemon:
         self.reader: ReaderThread | None = None
         self.watcher: Watcher | None = None
         self.tracker: SessionTracker | None = None
+        self.sinks = Sinks()
         self._once = False
         self.notifier = Notifier()
-        self._status_seen: dict[str, int] | None = None
+        self._status_seen: dict[str, Any] | None = None
         self._status_at = 0.0
         self._started = time.monotonic()
         self._backlog_bytes = 0
@@ -132,10 +135,12 @@ class Daemon:
         self.store = EventStore(config.store.path, manual_checkpoint=True,
                                 busy_timeout_ms=config.store.busy_timeout_ms)  # fmt: skip
         saved = _load_saved(self.store)
+        self.sinks = start_sinks(config, self.store, self.counters)
         c = config.collector
         self.writer = WriterThread(
             self.store, self.counters, flush_interval_ms=c.flush_interval_ms,
             batch_rows=c.batch_rows, batch_bytes=c.batch_bytes, queue_bound=c.queue_bound,
+            subscribers=self.sinks.subscribers,
         )  # fmt: skip
         self.reader = ReaderThread(self.writer, self.counters, _reader_options(config), saved)
         self.writer.start()
@@ -336,6 +341,8 @@ class Daemon:
             return
         if new.store.path != self.config.store.path:
             _log.warning("config_reload_store_path_ignored", path=str(new.store.path))
+        if new.sinks != self.config.sinks:
+            _log.warning("config_reload_sinks_ignored", note="sink settings apply at restart")
         self.config = new
         configure_logging(new.log.level, new.log.format)
         assert self.reader is not None
@@ -350,6 +357,8 @@ class Daemon:
     def _write_status(self, started: float, force: bool = False) -> None:
         """status.json beside the database, when counters moved or every 10 s (idle cost)."""
         counters = self.counters.snapshot()["counters"]
+        sinks = self.sinks.snapshot().values()
+        counters["sink_states"] = [(s["state"], s["lag_rows"]) for s in sinks]
         now = time.monotonic()
         if not force and counters == self._status_seen and now - self._status_at < 10.0:
             return
@@ -361,6 +370,7 @@ class Daemon:
             "files_known": self.reader.tracked_count() if self.reader else 0,
             "watch_modes": self.watcher.modes() if self.watcher else {},
             "watch_problems": self.watcher.problems() if self.watcher else [],
+            "sinks": self.sinks.snapshot(),
         })  # fmt: skip
         _write_private(Path(self.config.store.path).with_name("status.json"), snapshot)
 
@@ -376,6 +386,9 @@ class Daemon:
         drained = True
         if self.writer is not None:
             drained = self.writer.close(timeout=max(0.5, deadline - time.monotonic()))
+        if self._once and self.writer is not None and not self.writer.alive:
+            self.sinks.drain(_SINK_DRAIN_SECONDS)  # --once ships what it ingested, if it can
+        self.sinks.close(timeout=1.0)  # a batch cut short is shipped again next time
         if self.reader is not None and self.writer is not None:
             self._write_status(self._started, force=True)  # the final counters
         if self.store is not None:

@@ -22,7 +22,8 @@ import orjson
 import psutil
 
 from collector.instance import lock_path, running_pid
-from store import EventStore
+from collector.sinks.report import print_sinks, sinks_report
+from store import EventStore, sink_local
 from store.timestamps import format_timestamp
 
 __all__ = ["ERROR_COUNTERS", "print_status", "run_status", "status_report"]
@@ -52,6 +53,7 @@ def status_report(database: Path) -> Report:
     last_commit = (daemon.pop("last_commit", None) if daemon else None) or stored["last_commit"]
     errors = {name: counters.get(name, 0) for name in ERROR_COUNTERS}
     errors["parse_problems_stored"] = stored["totals"].get("parse_problems", 0)
+    sinks = sinks_report((daemon.pop("sinks", None) if daemon else None) or {}, stored["sinks"])
     return {
         "daemon_running": pid is not None,
         "pid": pid,
@@ -66,6 +68,7 @@ def status_report(database: Path) -> Report:
         "errors": errors,
         "sources": stored["sources"],
         "files": stored["files"],
+        "sinks": sinks,
     }
 
 
@@ -81,7 +84,7 @@ def _daemon_facts(database: Path, pid: int) -> Report:
         "status_age_s": status.get("age_s"),
         "last_commit": _iso(status.get("last_commit")),
     })  # fmt: skip
-    for key in ("files_known", "watch_modes", "watch_problems", "commit_ms", "counters"):
+    for key in ("files_known", "watch_modes", "watch_problems", "commit_ms", "counters", "sinks"):
         facts[key] = status.get(key)
     return facts
 
@@ -116,7 +119,7 @@ def _database_bytes(database: Path) -> int:
 
 def _stored_facts(database: Path) -> Report:
     if not database.exists():
-        return {"totals": {}, "sources": {}, "files": [], "last_commit": None}
+        return {"totals": {}, "sources": {}, "files": [], "last_commit": None, "sinks": {}}
     with EventStore(database, readonly=True) as store:
         return _query_facts(store)
 
@@ -134,7 +137,7 @@ def _query_facts(store: EventStore) -> Report:
     totals = {"sessions": counts[0], "events": counts[1], "parse_problems": counts[2],
               "files": len(files), "lag_bytes": sum(f["lag"] for f in files)}  # fmt: skip
     return {"totals": totals, "sources": _by_source(files), "files": files,
-            "last_commit": counts[3]}  # fmt: skip
+            "last_commit": counts[3], "sinks": sink_local.read_lags(conn)}  # fmt: skip
 
 
 def _file_entry(row: Report) -> Report:
@@ -184,6 +187,7 @@ def print_status(report: Report) -> None:
         print(f"  {agent:<12} {agg['files']:>6} files {_size(agg['bytes']):>10}  "
               f"lag {_size(agg['lag_bytes'])}")  # fmt: skip
     _print_lagging(report["files"])
+    print_sinks(report.get("sinks") or {})
     if daemon and daemon.get("watch_modes"):
         for root, mode in daemon["watch_modes"].items():
             print(f"  watching {root}: {mode}")

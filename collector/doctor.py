@@ -87,6 +87,7 @@ def checks(
     yield from _permissions(database)
     yield _daemon(database)
     yield _service(args, config)
+    yield from _sinks(config)
 
 
 def _report(args: argparse.Namespace, results: list[Check]) -> int:
@@ -206,6 +207,19 @@ def _daemon(database: Path) -> Check:
         return Check("daemon", "warn", f"pid {report['pid']} running; {detail}",
                      "see the daemon's log for the lines and files concerned")  # fmt: skip
     return Check("daemon", "ok", f"pid {report['pid']} running, no errors")
+
+
+def _sinks(config: Config) -> Iterator[Check]:
+    if not config.sinks.postgres.enabled:
+        return
+    from collector.sinks.checkup import sink_checks
+
+    try:
+        sinks = status_report(config.store.path).get("sinks") or {}
+    except MonitorError:
+        sinks = {}
+    for name, level, message, fix in sink_checks(config.sinks.postgres, sinks):
+        yield Check(name, level, message, fix)
 
 
 def _service(args: argparse.Namespace, config: Config) -> Check:

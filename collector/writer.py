@@ -22,7 +22,7 @@ import gc
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -36,7 +36,8 @@ from collector.lanes import CLOSED, LaneQueue
 from collector.log import get_logger
 from collector.records import ParseProblem, Record
 from store import EventStore, apply_records
-from store.batch import SessionKeys
+from store.batch import BatchResult, SessionKeys
+from store.feed import CommitSubscriber, CommitSummary
 from store.timestamps import format_timestamp
 
 __all__ = ["Chunk", "FileUpdate", "WriterThread"]
@@ -103,8 +104,10 @@ class WriterThread:
         batch_rows: int = 100,
         batch_bytes: int = 512 << 10,
         queue_bound: int = 16,
+        subscribers: Sequence[CommitSubscriber] = (),
     ) -> None:
         self.store = store
+        self.subscribers = tuple(subscribers)  # told after each commit (store.feed)
         # WAL checkpoints run on the checkpointer's own thread and connection, never in a commit;
         # it takes the commit lock, held around each commit, to start the WAL over between two.
         self.checkpointer = Checkpointer(store.path)
@@ -295,7 +298,24 @@ class WriterThread:
         for chunk in batch:
             if chunk.on_commit is not None:
                 chunk.on_commit()
+        if self.subscribers:
+            self._tell_subscribers(result, records)
         self.checkpointer.nudge()
+
+    def _tell_subscribers(self, result: BatchResult, records: list[Record]) -> None:
+        """The sink seam (only with a subscriber, so a store without one pays nothing): a
+        failing subscriber is counted and logged, never fatal here."""
+        keys = {r.session_id for r in records if not isinstance(r, ParseProblem)}
+        ids = {i for i in map(self._keys.known, keys) if i is not None} | result.session_ids
+        summary = CommitSummary(result.first_event_id, result.last_event_id,
+                                frozenset(ids), result.results_applied)  # fmt: skip
+        for subscriber in self.subscribers:
+            try:
+                subscriber.on_commit(summary)
+            except Exception as exc:
+                self.counters.add("subscriber_errors")
+                _log.error("subscriber_failed", subscriber=type(subscriber).__name__,
+                           error=repr(exc))  # fmt: skip
 
     def _file_row(self, conn: sqlite3.Connection, f: FileUpdate, now: str) -> dict[str, Any]:
         cp = f.checkpoint

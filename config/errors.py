@@ -7,6 +7,8 @@
     │   └── SchemaVersionError                 database written by a newer agent-viz-monitor
     ├── InstanceLockedError(path, pid)         another daemon already owns the database
     ├── ServiceError(reason)                   installing or removing the systemd/launchd service
+    ├── SinkError                              a sink cannot be used as configured
+    │   └── CentralSchemaError                 central schema newer than us, or server too old
     ├── RegistrationError(pid, reason)         ``register`` cannot name that process
     └── UsageError(option, reason)             a command-line value we cannot use (exit 2)
 
@@ -18,12 +20,14 @@ operational one).
 from __future__ import annotations
 
 __all__ = [
+    "CentralSchemaError",
     "ConfigError",
     "InstanceLockedError",
     "MonitorError",
     "RegistrationError",
     "SchemaVersionError",
     "ServiceError",
+    "SinkError",
     "StoreError",
     "StoreOpenError",
     "UsageError",
@@ -98,3 +102,11 @@ class UsageError(MonitorError):
         self.option = option
         self.reason = reason
         super().__init__(f"{option}: {reason}")
+
+
+class SinkError(MonitorError):
+    """A sink (the team PostgreSQL) cannot be used as configured."""
+
+
+class CentralSchemaError(SinkError):
+    """The central schema is newer than this code, or the server too old: shipping stops."""

@@ -16,6 +16,7 @@ from typing import Any, get_type_hints
 
 from config.errors import ConfigError
 from config.paths import database_file, source_roots
+from config.sinks import SinksConfig, build_sinks
 
 __all__ = [
     "AGENTS",
@@ -102,6 +103,7 @@ class Config:
     tracker: TrackerConfig
     log: LogConfig
     source_file: str | None = None  # the file it was read from (None: defaults only)
+    sinks: SinksConfig = SinksConfig()  # noqa: RUF009  (frozen: one shared default is safe)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (paths as strings), for ``check-config`` and ``status``."""
@@ -109,6 +111,7 @@ class Config:
         for name in ("store", "collector", "tracker", "log"):
             out[name] = _plain(getattr(self, name))
         out["sources"] = {agent: _plain(src) for agent, src in self.sources.items()}
+        out["sinks"] = self.sinks.plain()
         return out
 
 
@@ -136,7 +139,9 @@ def build_config(
     data: Mapping[str, Any], env: Mapping[str, str], source: str, locate: Locate
 ) -> Config:
     """Validate ``data`` (parsed TOML plus overrides) into a ``Config``."""
-    _reject_unknown(data, {"store", "collector", "sources", "tracker", "log"}, "", source, locate)
+    _reject_unknown(
+        data, {"store", "collector", "sources", "tracker", "log", "sinks"}, "", source, locate
+    )
     store = _section(StoreConfig, data, "store", source, locate)
     if store.path == Path():
         store = dataclasses.replace(store, path=database_file(env))
@@ -154,6 +159,7 @@ def build_config(
         tracker=_section(TrackerConfig, data, "tracker", source, locate),
         log=_section(LogConfig, data, "log", source, locate),
         source_file=source,
+        sinks=build_sinks(data.get("sinks", {}), source, locate),
     )
 
 

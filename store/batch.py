@@ -17,7 +17,7 @@ from __future__ import annotations
 import operator
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import compress
 
 import orjson
@@ -126,6 +126,9 @@ class BatchResult:
     results_applied: int = 0
     results_parked: int = 0
     problems: int = 0
+    first_event_id: int | None = None  # the inserted rows' ids (rowids only grow)
+    last_event_id: int | None = None
+    session_ids: set[int] = field(default_factory=set)  # sessions whose status was set
 
 
 class SessionKeys:
@@ -141,6 +144,10 @@ class SessionKeys:
     def forget(self) -> None:
         """Drop every cached id (after a rollback)."""
         self._ids.clear()
+
+    def known(self, key: str) -> int | None:
+        """The id of session ``key`` if this connection has resolved it (no query)."""
+        return self._ids.get(key)
 
     def resolve(self, conn: sqlite3.Connection, key: str, now: str) -> int:
         """The id of session ``key``; a placeholder row is created when there is none."""
@@ -194,7 +201,7 @@ def apply_records(
     if sessions:
         _upsert_sessions(conn, sessions, now, keys)
     if events:
-        result.events_inserted = _insert_events(conn, events, now, keys)
+        result.events_inserted = _insert_events(conn, events, now, keys, result)
     if completions:
         _complete(conn, completions, result, now, keys)
     if events and result.events_inserted and _has_parked(conn):
@@ -207,12 +214,13 @@ def apply_records(
         )
         result.problems = len(problems)
     for status in statuses:
-        _set_status(conn, status, now, keys)
+        result.session_ids.add(_set_status(conn, status, now, keys))
     return result
 
 
-def _set_status(conn: sqlite3.Connection, st: SessionStatus, now: str, keys: SessionKeys) -> None:
-    """Apply the tracker's verdict; a change of status is also recorded as an event."""
+def _set_status(conn: sqlite3.Connection, st: SessionStatus, now: str, keys: SessionKeys) -> int:
+    """Apply the tracker's verdict (a change of status is also recorded as an event); returns
+    the session's id."""
     session_id = keys.resolve(conn, st.session_id, now)
     old = conn.execute("SELECT status FROM sessions WHERE id = ?", (session_id,)).fetchone()[0]
     conn.execute(
@@ -233,6 +241,7 @@ def _set_status(conn: sqlite3.Connection, st: SessionStatus, now: str, keys: Ses
              "status_change", None, None, details, None, None, None, None, st.status, None,
              None, None, None, None, None, None, None, None, now, None, None, None, None),
         )  # fmt: skip
+    return session_id
 
 
 def _agent_of(session_key: str) -> str:
@@ -260,7 +269,7 @@ def _upsert_sessions(
 
 
 def _insert_events(
-    conn: sqlite3.Connection, events: list[Event], now: str, keys: SessionKeys
+    conn: sqlite3.Connection, events: list[Event], now: str, keys: SessionKeys, out: BatchResult
 ) -> int:
     """Insert ``events`` and move their sessions' activity windows; returns how many were new.
 
@@ -284,7 +293,10 @@ def _insert_events(
     for shape, rows in shapes.items():
         conn.executemany(_shaped_sql(shape), rows)
     conn.execute(_TOUCH_SESSIONS, {"top": top, "now": now})
-    return int(conn.execute("SELECT COUNT(*) FROM events WHERE id > ?", (top,)).fetchone()[0])
+    inserted = int(conn.execute("SELECT COUNT(*) FROM events WHERE id > ?", (top,)).fetchone()[0])
+    if inserted:
+        out.first_event_id, out.last_event_id = top + 1, top + inserted
+    return inserted
 
 
 def _shaped_sql(shape: tuple[bool, ...]) -> str:

@@ -57,6 +57,10 @@ def _apply_usage_replays(conn: sqlite3.Connection) -> None:
     _run_script(conn, _frozen("0004_usage_replays.sql"))
 
 
+def _apply_sink_feed(conn: sqlite3.Connection) -> None:
+    _run_script(conn, _frozen("0005_sink_feed.sql"))
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One forward step: ``apply`` turns version ``version - 1`` into ``version``."""
@@ -71,6 +75,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "all agents, natural keys, tailing state", _apply_all_agents),
     Migration(3, "session start, reasoning tokens, previews, usage_daily", _apply_session_facts),
     Migration(4, "Claude responses counted once across sessions", _apply_usage_replays),
+    Migration(5, "sink cursors and change feed", _apply_sink_feed),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version
 

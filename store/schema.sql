@@ -128,6 +128,23 @@ CREATE TABLE parse_problems (
     UNIQUE (file_path, offset, reason)
 );
 
+-- Optional sinks (store/sink_local.py): how far each has shipped, and the rows updated in
+-- place since (filled by triggers that exist only while a sink is enabled).
+CREATE TABLE sink_cursors (
+    sink          TEXT PRIMARY KEY,
+    event_cursor  INTEGER NOT NULL DEFAULT 0,           -- events.id shipped up to
+    change_cursor INTEGER NOT NULL DEFAULT 0,           -- sink_changes.seq shipped up to
+    shipped_rows  INTEGER NOT NULL DEFAULT 0,
+    shipped_at    TEXT,
+    updated_at    TEXT NOT NULL
+);
+CREATE TABLE sink_changes (
+    seq        INTEGER PRIMARY KEY,                     -- commit order
+    kind       TEXT NOT NULL,                           -- event | session
+    row_id     INTEGER NOT NULL,
+    changed_at TEXT NOT NULL
+);
+
 CREATE VIEW file_activity AS
 SELECT session_id,
        file_path,

@@ -547,8 +547,9 @@ class TestBatchTransaction:
             ],
         )
         assert result == BatchResult(
-            events_inserted=1, results_applied=1, results_parked=1, problems=1
-        )
+            events_inserted=1, results_applied=1, results_parked=1, problems=1,
+            first_event_id=1, last_event_id=1,
+        )  # fmt: skip
         problem = store.connection.execute("SELECT * FROM parse_problems").fetchone()
         assert [problem[k] for k in ("file_path", "offset", "reason")] == [
             "/t/a.jsonl",

@@ -507,3 +507,36 @@ class TestFailingMigration:
         with EventStore(path) as opened:
             assert opened.health_check()["schema_version"] == CURRENT_VERSION
             assert len(opened.get_events()) == len(SEED_EVENTS)
+
+
+class TestSinkFeedUpgrade:
+    """Version 3 (the previous release) → 5: the sink tables appear empty; rows, offsets and
+    sessions survive; no trigger is added (a store without a sink pays nothing per write)."""
+
+    def test_version_three_upgraded(self, tmp_path: Path) -> None:
+        path = tmp_path / "v3.db"
+        seed_database(path)
+        with connect(path) as conn:
+            migrate(conn, str(path), target=3)
+            assert read_version(conn) == 3
+            conn.execute(
+                "INSERT INTO files (path, agent, offset, updated_at) "
+                "VALUES ('/t/a.jsonl', 'claude-code', 1234, '2025-11-14T10:00:00.000Z')"
+            )
+            before = {
+                t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                for t in ("sessions", "events", "files")
+            }
+        with EventStore(path) as opened:
+            conn = opened.connection
+            assert opened.health_check()["schema_version"] == CURRENT_VERSION
+            after = {
+                t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY 1")]
+                for t in ("sessions", "events", "files")
+            }
+            assert after == before
+            assert conn.execute("SELECT COUNT(*) FROM sink_cursors").fetchone()[0] == 0
+            assert conn.execute("SELECT COUNT(*) FROM sink_changes").fetchone()[0] == 0
+            names = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            assert conn.execute(names).fetchall() == []
+        assert schema_of(path)["columns"] == fresh_schema(tmp_path)["columns"]
