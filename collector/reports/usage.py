@@ -1,0 +1,271 @@
+"""Usage and cost reports over the store: the one entry point the CLI and the dashboard share.
+
+``build_usage`` opens the database read-only, sums usage in SQL (``store.usage``), prices each
+sum at its model's rates for its time and prompt-size tier (``pricing``), and folds the sums
+into the rows of the asked group. The result is the contract's JSON object: ``group``,
+``rows``, ``totals`` and ``pricing`` (the price list and version, and which price each model
+got). ``session_costs`` gives the dashboard one cost per session.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Callable, Hashable, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from collector.reports.blocks import Request, split_blocks
+from collector.reports.grouping import (
+    GROUPS,
+    KEY_FIELDS,
+    SessionIndex,
+    calendar_key,
+    local_day,
+    slot_moment,
+)
+from collector.reports.price_file import load_price_file
+from collector.reports.pricing import PriceBook, TokenCounts, price_source
+from collector.reports.tally import Tally
+from store.connection import open_database
+from store.timestamps import normalize_timestamp
+from store.usage import UsageCell, usage_cells, usage_entries, usage_sessions
+
+__all__ = ["AGENTS", "GROUPS", "UsageQuery", "build_usage", "resolve_timezone", "session_costs"]
+
+AGENTS = ("claude-code", "codex", "copilot", "gemini")
+_CALENDAR = ("daily", "weekly", "monthly")
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class UsageQuery:
+    """What to report; ``since``/``until`` are store timestamps (``collector.timespec``)."""
+
+    group: str = "daily"
+    since: str | None = None
+    until: str | None = None
+    agent: str | None = None
+    project: str | None = None
+    branch: str | None = None
+    breakdown: bool = False
+    flat: bool = False
+    timezone: str | None = None
+    pricing_file: str | None = None
+
+
+def resolve_timezone(name: str | None) -> tzinfo:
+    """An IANA zone by name; without one the machine's (``TZ``, then /etc/localtime)."""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {name!r}: use an IANA name such as Europe/Paris or UTC"
+            ) from None
+    env = os.environ.get("TZ", "").lstrip(":")
+    if env:
+        try:
+            return ZoneInfo(env)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    try:
+        with open("/etc/localtime", "rb") as handle:
+            return ZoneInfo.from_file(handle, key="localtime")
+    except (OSError, ValueError):
+        return datetime.now().astimezone().tzinfo or UTC
+
+
+class Pricer:
+    """Cost of a cell or request, with rates cached per model, tier and price date."""
+
+    def __init__(self, book: PriceBook) -> None:
+        self.book = book
+        self.thresholds = book.thresholds()
+        self._rates: dict[tuple[str, int, Any], Any] = {}
+
+    def cost(self, model: str, tier: int, moment: datetime, counts: TokenCounts,
+             agent: str) -> float | None:  # fmt: skip
+        price = self.book.lookup(model)
+        if price is None:
+            return None
+        dated = price.source_model is not None and isinstance(price.source_model.prices, list)
+        key = (model, tier, moment if dated else None)
+        rates = self._rates.get(key)
+        if rates is None:
+            prompt = self.thresholds[tier - 1] + 1 if tier > 0 else 0
+            rates = self._rates[key] = price.rates(moment, prompt)
+        return counts.cost(rates, agent)
+
+    def sources(self, models: set[str]) -> dict[str, str | None]:
+        """Which price each model got (None: unknown)."""
+        return {m: (p.name if (p := self.book.lookup(m)) else None) for m in sorted(models)}
+
+
+@dataclass
+class _Row:
+    tally: Tally = field(default_factory=Tally)
+    parts: dict[tuple[str, str], Tally] = field(default_factory=dict)
+    members: set[int] = field(default_factory=set)
+
+
+def build_usage(
+    db_path: pathlib.Path, query: UsageQuery, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """The report ``query`` asks for, as the contract's JSON object."""
+    _check(query)
+    zone = resolve_timezone(query.timezone)
+    overrides = load_price_file(query.pricing_file) if query.pricing_file else None
+    pricer = Pricer(PriceBook(overrides))
+    window = {"since": query.since, "until": query.until, "thresholds": pricer.thresholds}
+    with closing(open_database(db_path, readonly=True)) as conn:
+        index = SessionIndex(usage_sessions(conn))
+        if query.group == "blocks":
+            entries = usage_entries(conn, **window)
+        else:
+            cells = usage_cells(conn, **window)
+    totals = Tally()
+    if query.group == "blocks":
+        rows = _block_rows(entries, index, pricer, query, totals, now or datetime.now(UTC))
+    else:
+        rows = _group_rows(cells, index, pricer, query, zone, totals)
+    pricing: dict[str, Any] = {**price_source(), "overrides": query.pricing_file,
+                               "models": pricer.sources(totals.models)}  # fmt: skip
+    return {"group": query.group, "timezone": str(zone), "rows": rows,
+            "totals": totals.as_json(), "pricing": pricing}  # fmt: skip
+
+
+def _check(query: UsageQuery) -> None:
+    if query.group not in GROUPS:
+        raise ValueError(f"unknown group {query.group!r}: use one of {', '.join(GROUPS)}")
+    if query.agent is not None and query.agent not in AGENTS:
+        raise ValueError(f"unknown agent {query.agent!r}: use one of {', '.join(AGENTS)}")
+    for name in ("since", "until"):
+        value = getattr(query, name)
+        if value is not None and normalize_timestamp(value) != value:
+            raise ValueError(f"{name}: not a store timestamp: {value!r}")
+
+
+def _counts(cell: Any) -> TokenCounts:
+    return TokenCounts(cell.input_tokens, cell.output_tokens, cell.cache_creation_tokens,
+                       cell.cache_creation_1h_tokens, cell.cache_read_tokens,
+                       cell.reasoning_tokens)  # fmt: skip
+
+
+def _key_function(
+    query: UsageQuery, index: SessionIndex, zone: tzinfo
+) -> Callable[[UsageCell, datetime], Hashable]:
+    days: dict[datetime, date] = {}
+
+    def calendar(cell: UsageCell, moment: datetime) -> Hashable:
+        day = days.get(moment)
+        if day is None:
+            day = days[moment] = local_day(moment, zone)
+        return calendar_key(query.group, day)
+
+    chooser: dict[str, Callable[[UsageCell, datetime], Hashable]] = {
+        "session": lambda c, m: c.session_id if query.flat else index.root(c.session_id),
+        "project": lambda c, m: index.project(c.session_id),
+        "branch": lambda c, m: index.branch(c.session_id),
+        "model": lambda c, m: (c.model, index.agent(c.session_id)),
+    }
+    return calendar if query.group in _CALENDAR else chooser[query.group]
+
+
+def _group_rows(cells: Sequence[UsageCell], index: SessionIndex, pricer: Pricer,
+                query: UsageQuery, zone: tzinfo, totals: Tally) -> list[dict[str, Any]]:  # fmt: skip
+    key_of = _key_function(query, index, zone)
+    moments: dict[str, datetime] = {}
+    rows: dict[Hashable, _Row] = {}
+    for cell in cells:
+        sid = cell.session_id
+        if not index.selects(sid, query.agent, query.project, query.branch):
+            continue
+        moment = moments.get(cell.slot)
+        if moment is None:
+            moment = moments[cell.slot] = slot_moment(cell.slot)
+        agent, counts = index.agent(sid), _counts(cell)
+        cost = pricer.cost(cell.model, cell.tier, moment, counts, agent)
+        row = rows.get(key := key_of(cell, moment))
+        if row is None:
+            row = rows[key] = _Row()
+        row.tally.add(counts, cell.requests, cost, cell.model, agent)
+        row.members.add(sid)
+        if query.breakdown:
+            part = row.parts.setdefault((cell.model, agent), Tally())
+            part.add(counts, cell.requests, cost, cell.model, agent)
+        totals.add(counts, cell.requests, cost, cell.model, agent)
+    out = [_row_json(query, index, key, row) for key, row in rows.items()]
+    return _sorted(query.group, out)
+
+
+def _row_json(query: UsageQuery, index: SessionIndex, key: Hashable, row: _Row) -> dict[str, Any]:
+    tally = row.tally
+    agents = sorted(tally.agents)
+    head: dict[str, Any]
+    if query.group == "session":
+        assert isinstance(key, int)
+        head = index.session_row(key, subagents=len(row.members - {key}))
+    elif query.group == "model":
+        assert isinstance(key, tuple)
+        head = {"model": key[0], "agent": key[1]}
+    else:
+        head = {KEY_FIELDS[query.group][0]: key, "agent": agents[0] if len(agents) == 1 else None}
+        if query.group in ("project", "branch"):
+            head["sessions"] = len({index.root(sid) for sid in row.members})
+    out = {**head, "agents": agents, **tally.as_json()}
+    if query.breakdown:
+        out["breakdown"] = [
+            {"model": model, "agent": agent, **_without_models(part.as_json())}
+            for (model, agent), part in sorted(row.parts.items(), key=lambda kv: -kv[1].total_tokens)
+        ]
+    return out
+
+
+def _without_models(values: dict[str, Any]) -> dict[str, Any]:
+    values.pop("models", None)
+    return values
+
+
+def _sorted(group: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if group in _CALENDAR:
+        field_name = KEY_FIELDS[group][0]
+        return sorted(rows, key=lambda r: str(r[field_name]))
+    if group == "session":
+        return sorted(rows, key=lambda r: (r["last_activity"] or "", r["session_id"]))
+    return sorted(rows, key=lambda r: (-r["total_tokens"], str(r.get(KEY_FIELDS[group][0]))))
+
+
+def _block_rows(entries: Sequence[Any], index: SessionIndex, pricer: Pricer, query: UsageQuery,
+                totals: Tally, now: datetime) -> list[dict[str, Any]]:  # fmt: skip
+    requests = []
+    for entry in entries:
+        sid = entry.session_id
+        if not index.selects(sid, query.agent, query.project, query.branch):
+            continue
+        moment = datetime.fromisoformat(entry.timestamp.replace("Z", "+00:00"))
+        agent, counts = index.agent(sid), _counts(entry)
+        cost = pricer.cost(entry.model, entry.tier, moment, counts, agent)
+        requests.append(Request(moment, counts, cost, entry.model, agent))
+        totals.add(counts, 1, cost, entry.model, agent)
+    return [block.as_json(now) for block in split_blocks(requests)]
+
+
+def session_costs(db_path: pathlib.Path, session_ids: Sequence[int]) -> dict[int, float | None]:
+    """Each session's own cost in USD (its subagents are sessions of their own); None when
+    part of its usage has no price, 0.0 when it has no usage."""
+    pricer = Pricer(PriceBook())
+    ids = [int(i) for i in dict.fromkeys(session_ids)]
+    tallies = {sid: Tally() for sid in ids}
+    with closing(open_database(db_path, readonly=True)) as conn:
+        index = SessionIndex(usage_sessions(conn))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            for cell in usage_cells(conn, thresholds=pricer.thresholds, session_ids=chunk):
+                agent, counts = index.agent(cell.session_id), _counts(cell)
+                cost = pricer.cost(cell.model, cell.tier, slot_moment(cell.slot), counts, agent)
+                tallies[cell.session_id].add(counts, cell.requests, cost, cell.model, agent)
+    return {sid: tally.cost_usd for sid, tally in tallies.items()}
