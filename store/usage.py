@@ -73,7 +73,8 @@ def _tier_sql(thresholds: Sequence[int]) -> str:
 def _where(
     since: str | None, until: str | None, session_ids: Sequence[int] | None
 ) -> tuple[str, list[Any]]:
-    clauses, params = ["event_type = 'usage'"], []
+    clauses: list[str] = ["event_type = 'usage'"]
+    params: list[Any] = []
     if since is not None:
         clauses.append("timestamp >= ?")
         params.append(since)

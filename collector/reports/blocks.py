@@ -77,7 +77,9 @@ class Block:
         return {
             "burn_rate": {
                 "tokens_per_minute": round(per_minute, 1),
-                "cost_per_hour": None if cost_per_minute is None else round(cost_per_minute * 60, 4),
+                "cost_per_hour": None
+                if cost_per_minute is None
+                else round(cost_per_minute * 60, 4),
             },
             "projection": {
                 "remaining_minutes": round(remaining),

@@ -45,7 +45,7 @@ def load_price_file(path: str | Path) -> dict[str, dict[str, Tiered]]:
         raise ConfigError(where, None, "", f"not valid TOML/JSON: {exc}") from None
     models = data.get("models") if isinstance(data, dict) else None
     if not isinstance(models, dict) or not models:
-        raise ConfigError(where, None, "models", "expected a [models.\"NAME\"] table per model")
+        raise ConfigError(where, None, "models", 'expected a [models."NAME"] table per model')
     return {str(name): _model(where, str(name), spec) for name, spec in models.items()}
 
 

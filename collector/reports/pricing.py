@@ -156,7 +156,9 @@ def _source_prices(model: Any, moment: datetime) -> dict[str, Tiered]:
 
 def _all_source_tiers(model: Any) -> dict[str, Tiered]:
     """Every dated price set of a source model, merged (only their thresholds are used)."""
-    sets = [model.prices] if not isinstance(model.prices, list) else [c.prices for c in model.prices]
+    sets = (
+        [model.prices] if not isinstance(model.prices, list) else [c.prices for c in model.prices]
+    )
     out: dict[str, Tiered] = {}
     for index, price in enumerate(sets):
         for kind, key in _SOURCE_KEYS.items():

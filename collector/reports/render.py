@@ -60,22 +60,26 @@ def _key_headers(group: str) -> list[str]:
 
 
 def report_table(report: dict[str, Any], console: Console, zone: tzinfo) -> Table:
-    """The report as a rich table (totals in the footer)."""
-    group = report["group"]
+    """The report as a rich table (totals in the footer); numbers never wrap or get cut."""
+    group, rows, totals = report["group"], report["rows"], report["totals"]
     wide = console.width >= _NARROW
     columns = [c for c in _TOKEN_COLUMNS if wide or c[0] != "reasoning_tokens"]
     table = Table(title=f"Usage by {group}", show_footer=True, header_style="bold")
-    keys = _key_headers(group)
+    keys = _key_headers(group) if wide else _key_headers(group)[:1]
     for index, header in enumerate(keys):
         table.add_column(header, footer="Total" if index == 0 else "", overflow="fold")
-    table.add_column("Agent", footer="")
-    totals = report["totals"]
+    agents = [_agent(row) for row in rows]
+    table.add_column("Agent", footer="", no_wrap=True, min_width=_widest(agents, "Agent"))
     for name, header in columns:
-        table.add_column(header, justify="right", footer=f"{totals[name]:,}")
-    table.add_column("Cost (USD)", justify="right", footer=_cost(totals))
-    for row in report["rows"]:
-        agent = row.get("agent") or ", ".join(row.get("agents") or [])
-        cells = [*_key_text(group, row, zone), agent]
+        texts = [f"{row[name]:,}" for row in rows]
+        footer = f"{totals[name]:,}"
+        table.add_column(header, justify="right", footer=footer, no_wrap=True,
+                         min_width=_widest([*texts, footer], ""))  # fmt: skip
+    costs = [_cost(row) for row in rows]
+    table.add_column("Cost (USD)", justify="right", footer=_cost(totals), no_wrap=True,
+                     min_width=_widest([*costs, _cost(totals)], ""))  # fmt: skip
+    for row, agent in zip(rows, agents, strict=True):
+        cells = [*_key_text(group, row, zone)[: len(keys)], agent]
         table.add_row(*cells, *(f"{row[n]:,}" for n, _ in columns), _cost(row))
         for part in row.get("breakdown") or []:
             label = ["  " + str(part["model"]), *([""] * (len(keys) - 1))]
@@ -84,14 +88,25 @@ def report_table(report: dict[str, Any], console: Console, zone: tzinfo) -> Tabl
     return table
 
 
+def _agent(row: dict[str, Any]) -> str:
+    return str(row.get("agent") or ", ".join(row.get("agents") or []))
+
+
+def _widest(texts: list[str], header: str) -> int:
+    return max([len(header), *(len(t) for t in texts)])
+
+
 def report_notes(report: dict[str, Any]) -> list[str]:
     """Lines under the table: unpriced models, the price source, live block figures."""
     notes = []
     unpriced = report["totals"].get("unpriced_models") or {}
     if unpriced:
         names = ", ".join(f"{m} ({n} requests)" for m, n in unpriced.items())
-        why = "only models without a price" if not report["totals"].get("priced_cost_usd") else (
-            "part of the usage is from models without a price")
+        why = (
+            "only models without a price"
+            if not report["totals"].get("priced_cost_usd")
+            else ("part of the usage is from models without a price")
+        )
         notes.append(f"Cost unknown: {why}: {names}. Price them with --pricing FILE.")
     for row in report["rows"]:
         if row.get("burn_rate"):

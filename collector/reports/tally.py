@@ -12,6 +12,9 @@ from collector.reports.pricing import REASONING_BESIDE_OUTPUT, TokenCounts
 
 __all__ = ["Tally"]
 
+_SUMMED = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
+           "reasoning_tokens", "total_tokens", "requests")  # fmt: skip
+
 
 @dataclass(slots=True)
 class Tally:
@@ -49,8 +52,7 @@ class Tally:
 
     def merge(self, other: Tally) -> None:
         """Add another tally into this one."""
-        for name in ("input_tokens", "output_tokens", "cache_creation_tokens",
-                     "cache_read_tokens", "reasoning_tokens", "total_tokens", "requests"):  # fmt: skip
+        for name in _SUMMED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.known_cost += other.known_cost
         for model, count in other.unpriced.items():

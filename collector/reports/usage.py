@@ -105,6 +105,15 @@ class Pricer:
         return {m: (p.name if (p := self.book.lookup(m)) else None) for m in sorted(models)}
 
 
+@dataclass(frozen=True)
+class _Context:
+    index: SessionIndex
+    pricer: Pricer
+    query: UsageQuery
+    zone: tzinfo
+    totals: Tally
+
+
 @dataclass
 class _Row:
     tally: Tally = field(default_factory=Tally)
@@ -120,18 +129,19 @@ def build_usage(
     zone = resolve_timezone(query.timezone)
     overrides = load_price_file(query.pricing_file) if query.pricing_file else None
     pricer = Pricer(PriceBook(overrides))
-    window = {"since": query.since, "until": query.until, "thresholds": pricer.thresholds}
+    since, until, thresholds = query.since, query.until, pricer.thresholds
     with closing(open_database(db_path, readonly=True)) as conn:
         index = SessionIndex(usage_sessions(conn))
         if query.group == "blocks":
-            entries = usage_entries(conn, **window)
+            entries = usage_entries(conn, since=since, until=until, thresholds=thresholds)
         else:
-            cells = usage_cells(conn, **window)
+            cells = usage_cells(conn, since=since, until=until, thresholds=thresholds)
     totals = Tally()
+    context = _Context(index, pricer, query, zone, totals)
     if query.group == "blocks":
-        rows = _block_rows(entries, index, pricer, query, totals, now or datetime.now(UTC))
+        rows = _block_rows(context, entries, now or datetime.now(UTC))
     else:
-        rows = _group_rows(cells, index, pricer, query, zone, totals)
+        rows = _group_rows(context, cells)
     pricing: dict[str, Any] = {**price_source(), "overrides": query.pricing_file,
                                "models": pricer.sources(totals.models)}  # fmt: skip
     return {"group": query.group, "timezone": str(zone), "rows": rows,
@@ -175,9 +185,9 @@ def _key_function(
     return calendar if query.group in _CALENDAR else chooser[query.group]
 
 
-def _group_rows(cells: Sequence[UsageCell], index: SessionIndex, pricer: Pricer,
-                query: UsageQuery, zone: tzinfo, totals: Tally) -> list[dict[str, Any]]:  # fmt: skip
-    key_of = _key_function(query, index, zone)
+def _group_rows(context: _Context, cells: Sequence[UsageCell]) -> list[dict[str, Any]]:
+    index, pricer, query, totals = context.index, context.pricer, context.query, context.totals
+    key_of = _key_function(query, index, context.zone)
     moments: dict[str, datetime] = {}
     rows: dict[Hashable, _Row] = {}
     for cell in cells:
@@ -218,9 +228,10 @@ def _row_json(query: UsageQuery, index: SessionIndex, key: Hashable, row: _Row) 
             head["sessions"] = len({index.root(sid) for sid in row.members})
     out = {**head, "agents": agents, **tally.as_json()}
     if query.breakdown:
+        parts = sorted(row.parts.items(), key=lambda kv: -kv[1].total_tokens)
         out["breakdown"] = [
             {"model": model, "agent": agent, **_without_models(part.as_json())}
-            for (model, agent), part in sorted(row.parts.items(), key=lambda kv: -kv[1].total_tokens)
+            for (model, agent), part in parts
         ]
     return out
 
@@ -239,8 +250,8 @@ def _sorted(group: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (-r["total_tokens"], str(r.get(KEY_FIELDS[group][0]))))
 
 
-def _block_rows(entries: Sequence[Any], index: SessionIndex, pricer: Pricer, query: UsageQuery,
-                totals: Tally, now: datetime) -> list[dict[str, Any]]:  # fmt: skip
+def _block_rows(context: _Context, entries: Sequence[Any], now: datetime) -> list[dict[str, Any]]:
+    index, pricer, query, totals = context.index, context.pricer, context.query, context.totals
     requests = []
     for entry in entries:
         sid = entry.session_id
