@@ -9,8 +9,8 @@ transcript often outlives it, so the first is tried first and both fail soft to 
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable
-from pathlib import PurePosixPath
 
 __all__ = ["fold_worktree", "read_gitfile"]
 
@@ -42,7 +42,7 @@ def fold_worktree(
         cut = target.find(_GIT_WORKTREES)
         if cut > 0:
             if not target.startswith("/"):  # a relative link, from the worktree's own folder
-                target = str(PurePosixPath(project_dir, target))
+                target = posixpath.normpath(posixpath.join(project_dir, target))
                 cut = target.find(_GIT_WORKTREES)
             return target[:cut]
     return project_dir

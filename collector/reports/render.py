@@ -131,10 +131,8 @@ def report_notes(report: dict[str, Any]) -> list[str]:
 def report_csv(report: dict[str, Any]) -> str:
     """One line per row (and per model of a row with ``--breakdown``), with a header."""
     group = report["group"]
-    keys = [k for k in KEY_FIELDS[group] if k not in _CSV_FIXED]
-    if group == "session":
-        keys += ["project", "branch"]
-    header = [*keys, *_CSV_FIXED]
+    keys = list(KEY_FIELDS[group]) + (["project", "branch"] if group == "session" else [])
+    header = list(dict.fromkeys([*keys, *_CSV_FIXED]))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
