@@ -63,7 +63,7 @@ class Tally:
     @property
     def cost_usd(self) -> float | None:
         """The cost, or None when part of the usage has no price."""
-        return None if self.unpriced else round(self.known_cost, 6)
+        return None if self.unpriced else round(self.known_cost, 8)
 
     def as_json(self) -> dict[str, Any]:
         """The contract's token and cost fields, plus what is unpriced and the models."""
@@ -79,7 +79,7 @@ class Tally:
             "models": sorted(self.models),
         }
         if self.unpriced:
-            out["priced_cost_usd"] = round(self.known_cost, 6)
+            out["priced_cost_usd"] = round(self.known_cost, 8)
             out["unpriced_models"] = dict(sorted(self.unpriced.items()))
         return out
 
