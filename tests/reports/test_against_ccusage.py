@@ -74,7 +74,8 @@ def claude_requests(path: Path) -> list[dict[str, Any]]:
         earlier = groups.get(key, {}).get("output", 0)
         groups[key] = {
             "model": message["model"], "when": line["timestamp"],
-            "input": usage.get("input_tokens") or 0, "output": max(earlier, usage.get("output_tokens") or 0),
+            "input": usage.get("input_tokens") or 0,
+            "output": max(earlier, usage.get("output_tokens") or 0),
             "read": usage.get("cache_read_input_tokens") or 0,
             "write": usage.get("cache_creation_input_tokens") or 0,
             "write_1h": split.get("ephemeral_1h_input_tokens") or 0,

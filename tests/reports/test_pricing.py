@@ -24,7 +24,8 @@ def library_cost(model: str, counts: TokenCounts, agent: str, provider: str | No
     usage = Usage(input_tokens=prompt, cache_read_tokens=counts.cache_read_tokens,
                   cache_write_tokens=counts.cache_creation_tokens,
                   cache_write_1h_tokens=counts.cache_creation_1h_tokens,
-                  output_tokens=output, output_reasoning_tokens=counts.reasoning_tokens)  # fmt: skip
+                  output_tokens=output,
+                  output_reasoning_tokens=counts.reasoning_tokens)  # fmt: skip
     kwargs = {"provider_id": provider} if provider else {}
     return float(calc_price(usage, model, genai_request_timestamp=WHEN, **kwargs).total_price)
 
@@ -60,7 +61,8 @@ class TestAgainstTheLibrary:
     def test_request_cost(self, model: str, counts: TokenCounts, agent: str) -> None:
         """Same cost to a millionth of a cent."""
         assert our_cost(model, counts, agent) == pytest.approx(
-            library_cost(model, counts, agent), rel=1e-9, abs=1e-12)
+            library_cost(model, counts, agent), rel=1e-9, abs=1e-12
+        )
 
     def test_tier_is_a_cliff_on_the_whole_prompt(self) -> None:
         """Anthropic's rule: one token over 200k prices every token at the higher rate."""
@@ -68,9 +70,11 @@ class TestAgainstTheLibrary:
         above = TokenCounts(2, 1000, 0, 0, 199_999)
         model = "claude-sonnet-4-5"
         assert our_cost(model, below, "claude-code") == pytest.approx(
-            (1 * 3 + 1000 * 15 + 199_999 * 0.3) / 1e6)
+            (1 * 3 + 1000 * 15 + 199_999 * 0.3) / 1e6
+        )
         assert our_cost(model, above, "claude-code") == pytest.approx(
-            (2 * 6 + 1000 * 22.5 + 199_999 * 0.6) / 1e6)
+            (2 * 6 + 1000 * 22.5 + 199_999 * 0.6) / 1e6
+        )
 
     @settings(max_examples=150, deadline=None)
     @given(
@@ -80,14 +84,25 @@ class TestAgainstTheLibrary:
         write=st.integers(0, 200_000), share_1h=st.floats(0, 1), read=st.integers(0, 400_000),
         reasoning=st.integers(0, 64_000), agent=st.sampled_from(["claude-code", "codex", "gemini"]),
     )  # fmt: skip
-    def test_any_request(self, model: str, fresh: int, out: int, write: int, share_1h: float,
-                         read: int, reasoning: int, agent: str) -> None:  # fmt: skip
+    def test_any_request(
+        self,
+        model: str,
+        *,
+        fresh: int,
+        out: int,
+        write: int,
+        share_1h: float,
+        read: int,
+        reasoning: int,
+        agent: str,
+    ) -> None:
         """Any mix of token kinds and sizes, either side of any tier."""
         if agent != "gemini":
             reasoning = min(reasoning, out)
         counts = TokenCounts(fresh, out, write, int(write * share_1h), read, reasoning)
         assert our_cost(model, counts, agent) == pytest.approx(
-            library_cost(model, counts, agent), rel=1e-9, abs=1e-12)
+            library_cost(model, counts, agent), rel=1e-9, abs=1e-12
+        )
 
 
 class TestNames:

@@ -55,7 +55,8 @@ class TestBlocks:
         assert row["projection"]["total_tokens"] == 6000 + 100 * 120
         assert row["projection"]["cost_usd"] == pytest.approx(0.6 + 0.01 * 120)
         later = blocks[0].as_json(now + timedelta(hours=3))
-        assert not later["is_active"] and "burn_rate" not in later
+        assert not later["is_active"]
+        assert "burn_rate" not in later
 
     def test_unpriced_requests_make_the_block_cost_unknown(self) -> None:
         blocks = split_blocks([request(0), request(1, cost=None)])
@@ -85,10 +86,19 @@ class TestWorktrees:
 
         repo = tmp_path / "repo"
         repo.mkdir()
-        env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-               "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-        for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "x"],
-                     ["worktree", "add", "-q", str(tmp_path / "wt"), "-b", "feature"]):
+        env = {
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+            "HOME": str(tmp_path),
+            "PATH": "/usr/bin:/bin",
+        }
+        for args in (
+            ["init", "-q"],
+            ["commit", "-q", "--allow-empty", "-m", "x"],
+            ["worktree", "add", "-q", str(tmp_path / "wt"), "-b", "feature"],
+        ):
             subprocess.run(["git", *args], cwd=repo, env=env, check=True)  # fmt: skip
         assert fold_worktree(str(tmp_path / "wt")) == str(repo)
         assert fold_worktree(str(repo)) == str(repo)
@@ -125,7 +135,8 @@ class TestPriceFile:
         ('[models."x"]\ninput = 1\n', "models.x"),
         ('[models."x"]\ninput = 1\noutput = -2\n', "models.x.output"),
         ('[models."x"]\ninput = 1\noutput = 2\ncache = 3\n', "models.x.cache"),
-        ('[models."x"]\ninput = 1\noutput = 2\ntiers = [{ input = 2 }]\n', "models.x.tiers[0].above"),
+        ('[models."x"]\ninput = 1\noutput = 2\ntiers = [{ input = 2 }]\n',
+         "models.x.tiers[0].above"),
         ('[models."x"]\ninput = "a"\noutput = 2\n', "models.x.input"),
         ("models = 3\n", "models"),
         ("not toml [", ""),

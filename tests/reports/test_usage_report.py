@@ -93,7 +93,7 @@ class TestAttribution:
         bare = store.session("bare", parent_session_id=parent)  # no cwd, no branch
         other = store.session("o", agent="codex", project_dir="/src/tool", git_branch="main")
         ids = {"parent": parent, "sub": sub, "bare": bare, "other": other}
-        for name, sid in ids.items():
+        for sid in ids.values():
             store.usage(sid, "2026-03-01T10:00:00.000Z", "gpt-5", input=1000 * (sid + 1))
         return ids
 
@@ -212,8 +212,8 @@ class TestBlocksReport:
         store.usage(sid, "2026-03-01T09:40:00.000Z", "gpt-5", input=600)
         store.usage(sid, "2026-03-01T20:00:00.000Z", "gpt-5", input=100)
         now = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-        rows = build_usage(store.path, UsageQuery(group="blocks",
-                                                  until="2026-03-01T10:00:00.000Z"), now=now)["rows"]  # fmt: skip
+        query = UsageQuery(group="blocks", until="2026-03-01T10:00:00.000Z")
+        rows = build_usage(store.path, query, now=now)["rows"]
         assert [(r["block_start"], r["block_end"], r["is_active"]) for r in rows] == [
             ("2026-03-01T09:00:00.000Z", "2026-03-01T14:00:00.000Z", True)]  # fmt: skip
         assert rows[0]["burn_rate"]["tokens_per_minute"] == 40.0
@@ -236,9 +236,11 @@ class TestCommandLine:
     def test_empty_store(self, store: StoreRows, tmp_path: Path) -> None:
         done = cli(tmp_path, "--db", str(store.path))
         assert done.returncode == 0, done.stderr
-        assert "No usage recorded" in done.stdout and "Total" in done.stdout
+        assert "No usage recorded" in done.stdout
+        assert "Total" in done.stdout
         as_json = json.loads(cli(tmp_path, "session", "--json", "--db", str(store.path)).stdout)
-        assert as_json["rows"] == [] and as_json["totals"]["total_tokens"] == 0
+        assert as_json["rows"] == []
+        assert as_json["totals"]["total_tokens"] == 0
         assert as_json["totals"]["cost_usd"] == 0.0
 
     def test_only_unknown_models_says_why(self, store: StoreRows, tmp_path: Path) -> None:
@@ -247,7 +249,9 @@ class TestCommandLine:
         done = cli(tmp_path, "--db", str(store.path), "--timezone", "UTC")
         assert done.returncode == 0, done.stderr
         assert "unknown" in done.stdout
-        assert "only models without a price: qwen3:0.6b (1 requests)" in " ".join(done.stdout.split())
+        assert "only models without a price: qwen3:0.6b (1 requests)" in " ".join(
+            done.stdout.split()
+        )
 
     def test_json_shape_and_csv(self, store: StoreRows, tmp_path: Path) -> None:
         sid = store.session("s", project_dir="/src/app", git_branch="main")
@@ -255,7 +259,8 @@ class TestCommandLine:
         data = json.loads(cli(tmp_path, "session", "--json", "--db", str(store.path)).stdout)
         assert set(data) >= {"group", "rows", "totals", "pricing"}
         assert data["group"] == "session"
-        assert data["pricing"]["source"] == "genai-prices" and data["pricing"]["version"]
+        assert data["pricing"]["source"] == "genai-prices"
+        assert data["pricing"]["version"]
         row = data["rows"][0]
         for name in ("session_key", "agent_session_id", "agent", "input_tokens", "output_tokens",
                      "cache_creation_tokens", "cache_read_tokens", "reasoning_tokens",
@@ -289,3 +294,24 @@ class TestCommandLine:
         done = cli(tmp_path, "--db", str(tmp_path / "none.db"))
         assert done.returncode == 1
         assert "does not exist" in done.stderr
+
+
+class TestUsageDailyView:
+    """The SQL view a dashboard reads agrees with the report in the machine's zone."""
+
+    def test_view_matches_daily_report(self, store: StoreRows) -> None:
+        import sqlite3
+
+        claude, gemini = store.session("c"), store.session("g", agent="gemini")
+        store.usage(claude, "2026-03-01T23:50:00.000Z", "claude-opus-4-5", input=5, output=7,
+                    cache_write=11, cache_read=13)  # fmt: skip
+        store.usage(gemini, "2026-03-02T00:10:00.000Z", "gemini-2.5-pro", input=17, output=19,
+                    cache_read=23, reasoning=29)  # fmt: skip
+        rows = report(store.path)["rows"]
+        with sqlite3.connect(f"file:{store.path}?mode=ro", uri=True) as conn:
+            view = conn.execute("SELECT date, SUM(input_tokens), SUM(output_tokens), "
+                                "SUM(reasoning_tokens), SUM(total_tokens) FROM usage_daily "
+                                "GROUP BY date ORDER BY date").fetchall()  # fmt: skip
+        ours = [(r["date"], r["input_tokens"], r["output_tokens"], r["reasoning_tokens"],
+                 r["total_tokens"]) for r in rows]  # fmt: skip
+        assert ours == view
