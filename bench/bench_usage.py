@@ -44,7 +44,9 @@ START = 1_760_000_000.0  # 2025-10-09
 
 def stamp(seconds: float) -> str:
     whole = int(seconds)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int(seconds % 1 * 1000):03d}Z"
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int(seconds % 1 * 1000):03d}Z"
+    )
 
 
 def write_session(path: Path, rng: random.Random, index: int, exchanges: int) -> None:
@@ -55,32 +57,86 @@ def write_session(path: Path, rng: random.Random, index: int, exchanges: int) ->
     lines = []
     for n in range(exchanges):
         t += rng.uniform(5, 90)
-        base = {"sessionId": sid, "cwd": cwd, "version": "2.0.76", "gitBranch": f"b{index % 7}",
-                "isSidechain": False, "userType": "external"}  # fmt: skip
-        lines.append({**base, "type": "user", "uuid": f"u{index}-{n}", "timestamp": stamp(t),
-                      "message": {"role": "user", "content": f"step {n}: please continue"}})  # fmt: skip
+        base = {
+            "sessionId": sid,
+            "cwd": cwd,
+            "version": "2.0.76",
+            "gitBranch": f"b{index % 7}",
+            "isSidechain": False,
+            "userType": "external",
+        }
+        lines.append(
+            {
+                **base,
+                "type": "user",
+                "uuid": f"u{index}-{n}",
+                "timestamp": stamp(t),
+                "message": {"role": "user", "content": f"step {n}: please continue"},
+            }
+        )
         prompt = rng.choice((2_000, 40_000, 150_000, 230_000))
         write = rng.randrange(0, 8_000)
-        usage = {"input_tokens": rng.randrange(1, 50), "output_tokens": rng.randrange(10, 3_000),
-                 "cache_read_input_tokens": prompt, "cache_creation_input_tokens": write,
-                 "cache_creation": {"ephemeral_5m_input_tokens": write // 2,
-                                    "ephemeral_1h_input_tokens": write - write // 2}}  # fmt: skip
+        usage = {
+            "input_tokens": rng.randrange(1, 50),
+            "output_tokens": rng.randrange(10, 3_000),
+            "cache_read_input_tokens": prompt,
+            "cache_creation_input_tokens": write,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": write // 2,
+                "ephemeral_1h_input_tokens": write - write // 2,
+            },
+        }
         message_id, request = f"msg_{index:05d}_{n:04d}", f"req_{index:05d}_{n:04d}"
         blocks = [{"type": "text", "text": "Working on it."}]
-        blocks += [{"type": "tool_use", "id": f"toolu_{index}_{n}_{k}", "name": "Bash",
-                    "input": {"command": f"pytest -q tests/test_{k}.py"}} for k in range(2)]  # fmt: skip
+        blocks += [
+            {
+                "type": "tool_use",
+                "id": f"toolu_{index}_{n}_{k}",
+                "name": "Bash",
+                "input": {"command": f"pytest -q tests/test_{k}.py"},
+            }
+            for k in range(2)
+        ]
         for k, block in enumerate(blocks):
             t += 0.2
-            lines.append({**base, "type": "assistant", "uuid": f"a{index}-{n}-{k}",
-                          "timestamp": stamp(t), "requestId": request,
-                          "message": {"id": message_id, "type": "message", "role": "assistant",
-                                      "model": model, "content": [block], "usage": usage}})  # fmt: skip
+            lines.append(
+                {
+                    **base,
+                    "type": "assistant",
+                    "uuid": f"a{index}-{n}-{k}",
+                    "timestamp": stamp(t),
+                    "requestId": request,
+                    "message": {
+                        "id": message_id,
+                        "type": "message",
+                        "role": "assistant",
+                        "model": model,
+                        "content": [block],
+                        "usage": usage,
+                    },
+                }
+            )
         for k in range(2):
             t += rng.uniform(0.5, 5)
-            lines.append({**base, "type": "user", "uuid": f"r{index}-{n}-{k}", "timestamp": stamp(t),
-                          "message": {"role": "user", "content": [
-                              {"type": "tool_result", "tool_use_id": f"toolu_{index}_{n}_{k}",
-                               "content": "ok", "is_error": False}]}})  # fmt: skip
+            lines.append(
+                {
+                    **base,
+                    "type": "user",
+                    "uuid": f"r{index}-{n}-{k}",
+                    "timestamp": stamp(t),
+                    "message": {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "tool_result",
+                                "tool_use_id": f"toolu_{index}_{n}_{k}",
+                                "content": "ok",
+                                "is_error": False,
+                            }
+                        ],
+                    },
+                }
+            )
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
 
@@ -96,8 +152,11 @@ def build_corpus(home: Path, sessions: int, exchanges: int) -> None:
 
 
 def env_for(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("XDG_", "AGENT_VIZ")) and k not in ("CLAUDE_CONFIG_DIR", "CODEX_HOME")}  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("XDG_", "AGENT_VIZ")) and k not in ("CLAUDE_CONFIG_DIR", "CODEX_HOME")
+    }
     env["HOME"] = str(home)
     return env
 
@@ -118,7 +177,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--exchanges", type=int, default=100)
     parser.add_argument("--reps", type=int, default=7)
-    parser.add_argument("--ccusage", type=Path, default=REPO / ".cache/ccusage/node_modules/.bin/ccusage")
+    parser.add_argument(
+        "--ccusage", type=Path, default=REPO / ".cache/ccusage/node_modules/.bin/ccusage"
+    )
     parser.add_argument("--ccusage-reps", type=int, default=3)
     args = parser.parse_args()
     home = args.dir.resolve() / "home"
@@ -134,25 +195,44 @@ def main() -> None:
             "SELECT COUNT(*), SUM(event_type = 'usage'), COUNT(DISTINCT session_id) FROM events"
         ).fetchone()
     size = sum(p.stat().st_size for p in (home / ".claude/projects").rglob("*.jsonl"))
-    print(f"store: {events:,} events, {usage:,} usage rows, {sessions:,} sessions; "
-          f"transcripts {size / 1e6:,.0f} MB")  # fmt: skip
+    print(
+        f"store: {events:,} events, {usage:,} usage rows, {sessions:,} sessions; "
+        f"transcripts {size / 1e6:,.0f} MB"
+    )
     results = {}
     for group in ("daily", "session"):
         query = UsageQuery(group=group)
         results[group] = median_ms(lambda q=query: build_usage(database, q), args.reps)
-        command = [sys.executable, "-m", "collector.cli", "usage", group, "--json", "--db", str(database)]
-        whole = median_ms(lambda c=command: subprocess.run(c, env=env_for(home), check=True,
-                                                           capture_output=True), args.reps)  # fmt: skip
-        print(f"usage {group}: build_usage median {results[group]:.0f} ms; "
-              f"whole command median {whole:.0f} ms (of {args.reps})")  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "collector.cli",
+            "usage",
+            group,
+            "--json",
+            "--db",
+            str(database),
+        ]
+        whole = median_ms(
+            lambda c=command: subprocess.run(c, env=env_for(home), check=True, capture_output=True),
+            args.reps,
+        )
+        print(
+            f"usage {group}: build_usage median {results[group]:.0f} ms; "
+            f"whole command median {whole:.0f} ms (of {args.reps})"
+        )
     if not args.ccusage.exists():
         print(f"ccusage not found at {args.ccusage}: no ratio (install: see .ci/run)")
         return
     ccusage = [str(args.ccusage), "daily", "--json", "--offline"]
-    theirs = median_ms(lambda: subprocess.run(ccusage, env=env_for(home), check=True,
-                                              capture_output=True), args.ccusage_reps)  # fmt: skip
-    print(f"ccusage daily --json --offline: median {theirs:.0f} ms (of {args.ccusage_reps}); "
-          f"usage daily is {theirs / results['daily']:.1f}x faster (in-process)")  # fmt: skip
+    theirs = median_ms(
+        lambda: subprocess.run(ccusage, env=env_for(home), check=True, capture_output=True),
+        args.ccusage_reps,
+    )
+    print(
+        f"ccusage daily --json --offline: median {theirs:.0f} ms (of {args.ccusage_reps}); "
+        f"usage daily is {theirs / results['daily']:.1f}x faster (in-process)"
+    )
 
 
 if __name__ == "__main__":

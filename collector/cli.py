@@ -60,7 +60,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "hook": ("collector.hook", "Claude Code hook: record the session's process (stdin JSON)"),
     "install-hooks": ("collector.hook", "add the hook to Claude Code's settings"),
     "register": ("collector.registration", "register an agent process spawned by an orchestrator"),
-    "usage": ("collector.reports.command", "token usage and cost reports (daily, session, blocks…)"),
+    "usage": ("collector.reports.command", "token usage and cost reports, all agents"),
 }
 
 
