@@ -137,7 +137,7 @@ def write_session(path: Path, rng: random.Random, index: int, exchanges: int) ->
                     },
                 }
             )
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    path.write_text("".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines))
 
 
 def build_corpus(home: Path, sessions: int, exchanges: int) -> None:

@@ -53,6 +53,10 @@ def _apply_session_facts(conn: sqlite3.Connection) -> None:
     _run_script(conn, _frozen("0003_session_facts.sql"))
 
 
+def _apply_usage_index(conn: sqlite3.Connection) -> None:
+    _run_script(conn, _frozen("0007_usage_index.sql"))
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One forward step: ``apply`` turns version ``version - 1`` into ``version``."""
@@ -66,6 +70,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "seed schema (Copilot only)", _apply_seed),
     Migration(2, "all agents, natural keys, tailing state", _apply_all_agents),
     Migration(3, "session start, reasoning tokens, previews, usage_daily", _apply_session_facts),
+    Migration(7, "covering index of usage events for the usage reports", _apply_usage_index),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version
 

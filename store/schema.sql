@@ -82,6 +82,10 @@ CREATE INDEX idx_events_file ON events(file_path) WHERE file_path IS NOT NULL;
 CREATE INDEX idx_events_category ON events(command_category) WHERE command_category IS NOT NULL;
 CREATE INDEX idx_events_tool_call ON events(session_id, tool_call_id) WHERE tool_call_id IS NOT NULL;
 CREATE INDEX idx_events_type ON events(event_type, timestamp);
+-- Usage reports read only this (store/usage.py): usage rows in time order, every figure inside.
+CREATE INDEX idx_events_usage ON events(timestamp, session_id, model, input_tokens, output_tokens,
+    cache_creation_tokens, cache_creation_1h_tokens, cache_read_tokens, reasoning_tokens, event_type)
+    WHERE event_type = 'usage';
 
 -- Tool results whose call row is not stored yet; applied when it is.
 CREATE TABLE pending_results (

@@ -13,8 +13,9 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from collector.reports.projects import fold_worktree
+from store.timestamps import format_timestamp
 
-__all__ = ["GROUPS", "KEY_FIELDS", "SessionIndex", "slot_moment"]
+__all__ = ["GROUPS", "KEY_FIELDS", "SessionIndex", "calendar_key", "zone_offsets"]
 
 GROUPS = ("daily", "weekly", "monthly", "session", "project", "branch", "model", "blocks")
 KEY_FIELDS = {
@@ -24,12 +25,6 @@ KEY_FIELDS = {
 }  # fmt: skip
 NO_BRANCH = "(no branch)"
 NO_PROJECT = "(no project)"
-
-
-def slot_moment(slot: str) -> datetime:
-    """The UTC start of a store quarter-hour slot ``'YYYY-MM-DDTHH:q'``."""
-    return datetime(int(slot[:4]), int(slot[5:7]), int(slot[8:10]), int(slot[11:13]),
-                    15 * int(slot[14:]), tzinfo=UTC)  # fmt: skip
 
 
 class SessionIndex:
@@ -119,5 +114,42 @@ def calendar_key(group: str, day: date) -> str:
     return day.strftime("%Y-%m")
 
 
-def local_day(moment: datetime, zone: tzinfo) -> date:
-    return moment.astimezone(zone).date()
+def zone_offsets(zone: tzinfo, first: str | None, last: str | None) -> list[tuple[str | None, int]]:
+    """The zone's UTC offsets (minutes) between two store timestamps, as ``(until, minutes)``
+    in time order (the last ``until`` None): what ``store.usage.usage_by_day`` buckets by.
+    Offset changes are found day by day, then to the second."""
+    if first is None or last is None:
+        return [(None, _minutes(zone, datetime.now(UTC)))]
+    moment, end = _parse(first), _parse(last)
+    current = _minutes(zone, moment)
+    out: list[tuple[str | None, int]] = []
+    while moment < end:
+        step = min(moment + timedelta(days=1), end)
+        if _minutes(zone, step) != current:
+            change = _first_change(zone, moment, step, current)
+            out.append((format_timestamp(change), current))
+            current = _minutes(zone, change)
+            step = change
+        moment = step
+    out.append((None, current))
+    return out
+
+
+def _first_change(zone: tzinfo, low: datetime, high: datetime, offset: int) -> datetime:
+    """The first second in ``(low, high]`` whose offset differs from ``offset``."""
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if _minutes(zone, middle) == offset:
+            low = middle
+        else:
+            high = middle
+    return high.replace(microsecond=0)
+
+
+def _minutes(zone: tzinfo, moment: datetime) -> int:
+    offset = moment.astimezone(zone).utcoffset() or timedelta(0)
+    return int(offset.total_seconds() // 60)
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))

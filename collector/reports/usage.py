@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sqlite3
 from collections.abc import Callable, Hashable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -19,20 +20,21 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collector.reports.blocks import Request, split_blocks
-from collector.reports.grouping import (
-    GROUPS,
-    KEY_FIELDS,
-    SessionIndex,
-    calendar_key,
-    local_day,
-    slot_moment,
-)
+from collector.reports.grouping import GROUPS, KEY_FIELDS, SessionIndex, calendar_key, zone_offsets
 from collector.reports.price_file import load_price_file
 from collector.reports.pricing import PriceBook, TokenCounts, price_source
 from collector.reports.tally import Tally
 from store.connection import open_database
 from store.timestamps import normalize_timestamp
-from store.usage import UsageCell, usage_cells, usage_entries, usage_sessions
+from store.usage import (
+    DayCell,
+    SessionCell,
+    usage_by_day,
+    usage_by_session,
+    usage_entries,
+    usage_sessions,
+    usage_span,
+)
 
 __all__ = ["AGENTS", "GROUPS", "UsageQuery", "build_usage", "resolve_timezone", "session_costs"]
 
@@ -110,7 +112,6 @@ class _Context:
     index: SessionIndex
     pricer: Pricer
     query: UsageQuery
-    zone: tzinfo
     totals: Tally
 
 
@@ -119,6 +120,14 @@ class _Row:
     tally: Tally = field(default_factory=Tally)
     parts: dict[tuple[str, str], Tally] = field(default_factory=dict)
     members: set[int] = field(default_factory=set)
+
+    def add(self, cell: DayCell | SessionCell, agent: str, cost: float | None,
+            breakdown: bool) -> None:  # fmt: skip
+        counts = _counts(cell)
+        self.tally.add(counts, cell.requests, cost, cell.model, agent)
+        if breakdown:
+            part = self.parts.setdefault((cell.model, agent), Tally())
+            part.add(counts, cell.requests, cost, cell.model, agent)
 
 
 def build_usage(
@@ -129,23 +138,33 @@ def build_usage(
     zone = resolve_timezone(query.timezone)
     overrides = load_price_file(query.pricing_file) if query.pricing_file else None
     pricer = Pricer(PriceBook(overrides))
-    since, until, thresholds = query.since, query.until, pricer.thresholds
     with closing(open_database(db_path, readonly=True)) as conn:
         index = SessionIndex(usage_sessions(conn))
-        if query.group == "blocks":
-            entries = usage_entries(conn, since=since, until=until, thresholds=thresholds)
-        else:
-            cells = usage_cells(conn, since=since, until=until, thresholds=thresholds)
-    totals = Tally()
-    context = _Context(index, pricer, query, zone, totals)
-    if query.group == "blocks":
-        rows = _block_rows(context, entries, now or datetime.now(UTC))
-    else:
-        rows = _group_rows(context, cells)
+        context = _Context(index, pricer, query, Tally())
+        rows = _read_rows(conn, context, zone, now or datetime.now(UTC))
     pricing: dict[str, Any] = {**price_source(), "overrides": query.pricing_file,
-                               "models": pricer.sources(totals.models)}  # fmt: skip
+                               "models": pricer.sources(context.totals.models)}  # fmt: skip
     return {"group": query.group, "timezone": str(zone), "rows": rows,
-            "totals": totals.as_json(), "pricing": pricing}  # fmt: skip
+            "totals": context.totals.as_json(), "pricing": pricing}  # fmt: skip
+
+
+def _read_rows(
+    conn: sqlite3.Connection, context: _Context, zone: tzinfo, now: datetime
+) -> list[dict[str, Any]]:
+    query, index = context.query, context.index
+    window: dict[str, Any] = {"since": query.since, "until": query.until,
+                              "thresholds": context.pricer.thresholds}  # fmt: skip
+    selected = None
+    if query.agent or query.project or query.branch:
+        selected = [sid for sid in index.sessions
+                    if index.selects(sid, query.agent, query.project, query.branch)]  # fmt: skip
+    if query.group == "blocks":
+        return _block_rows(context, usage_entries(conn, **window), now)
+    if query.group in _CALENDAR:
+        offsets = zone_offsets(zone, *usage_span(conn, since=query.since, until=query.until))
+        cells = usage_by_day(conn, offsets=offsets, session_ids=selected, **window)
+        return _calendar_rows(context, cells)
+    return _session_rows(context, usage_by_session(conn, session_ids=selected, **window))
 
 
 def _check(query: UsageQuery) -> None:
@@ -165,69 +184,67 @@ def _counts(cell: Any) -> TokenCounts:
                        cell.reasoning_tokens)  # fmt: skip
 
 
-def _key_function(
-    query: UsageQuery, index: SessionIndex, zone: tzinfo
-) -> Callable[[UsageCell, datetime], Hashable]:
-    days: dict[datetime, date] = {}
-
-    def calendar(cell: UsageCell, moment: datetime) -> Hashable:
-        day = days.get(moment)
-        if day is None:
-            day = days[moment] = local_day(moment, zone)
-        return calendar_key(query.group, day)
-
-    chooser: dict[str, Callable[[UsageCell, datetime], Hashable]] = {
-        "session": lambda c, m: c.session_id if query.flat else index.root(c.session_id),
-        "project": lambda c, m: index.project(c.session_id),
-        "branch": lambda c, m: index.branch(c.session_id),
-        "model": lambda c, m: (c.model, index.agent(c.session_id)),
-    }
-    return calendar if query.group in _CALENDAR else chooser[query.group]
+def _moment(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def _group_rows(context: _Context, cells: Sequence[UsageCell]) -> list[dict[str, Any]]:
-    index, pricer, query, totals = context.index, context.pricer, context.query, context.totals
-    key_of = _key_function(query, index, context.zone)
-    moments: dict[str, datetime] = {}
+def _calendar_rows(context: _Context, cells: Sequence[DayCell]) -> list[dict[str, Any]]:
+    query, pricer, totals = context.query, context.pricer, context.totals
     rows: dict[Hashable, _Row] = {}
     for cell in cells:
-        sid = cell.session_id
-        if not index.selects(sid, query.agent, query.project, query.branch):
-            continue
-        moment = moments.get(cell.slot)
-        if moment is None:
-            moment = moments[cell.slot] = slot_moment(cell.slot)
-        agent, counts = index.agent(sid), _counts(cell)
-        cost = pricer.cost(cell.model, cell.tier, moment, counts, agent)
-        row = rows.get(key := key_of(cell, moment))
-        if row is None:
-            row = rows[key] = _Row()
-        row.tally.add(counts, cell.requests, cost, cell.model, agent)
-        row.members.add(sid)
-        if query.breakdown:
-            part = row.parts.setdefault((cell.model, agent), Tally())
-            part.add(counts, cell.requests, cost, cell.model, agent)
-        totals.add(counts, cell.requests, cost, cell.model, agent)
-    out = [_row_json(query, index, key, row) for key, row in rows.items()]
-    return _sorted(query.group, out)
+        cost = pricer.cost(cell.model, cell.tier, _moment(cell.first), _counts(cell), cell.agent)
+        key = calendar_key(query.group, date.fromisoformat(cell.day))
+        rows.setdefault(key, _Row()).add(cell, cell.agent, cost, query.breakdown)
+        totals.add(_counts(cell), cell.requests, cost, cell.model, cell.agent)
+    out = [_row_json(context, key, row) for key, row in rows.items()]
+    return sorted(out, key=lambda r: str(r[KEY_FIELDS[query.group][0]]))
 
 
-def _row_json(query: UsageQuery, index: SessionIndex, key: Hashable, row: _Row) -> dict[str, Any]:
-    tally = row.tally
-    agents = sorted(tally.agents)
-    head: dict[str, Any]
+def _session_key(context: _Context) -> Callable[[SessionCell, str], Hashable]:
+    query, index = context.query, context.index
+    chooser: dict[str, Callable[[SessionCell, str], Hashable]] = {
+        "session": lambda c, a: c.session_id if query.flat else index.root(c.session_id),
+        "project": lambda c, a: index.project(c.session_id),
+        "branch": lambda c, a: index.branch(c.session_id),
+        "model": lambda c, a: (c.model, a),
+    }
+    return chooser[query.group]
+
+
+def _session_rows(context: _Context, cells: Sequence[SessionCell]) -> list[dict[str, Any]]:
+    query, index, pricer, totals = context.query, context.index, context.pricer, context.totals
+    key_of = _session_key(context)
+    rows: dict[Hashable, _Row] = {}
+    for cell in cells:
+        agent = index.agent(cell.session_id)
+        cost = pricer.cost(cell.model, cell.tier, _moment(cell.first), _counts(cell), agent)
+        row = rows.setdefault(key_of(cell, agent), _Row())
+        row.add(cell, agent, cost, query.breakdown)
+        row.members.add(cell.session_id)
+        totals.add(_counts(cell), cell.requests, cost, cell.model, agent)
+    out = [_row_json(context, key, row) for key, row in rows.items()]
     if query.group == "session":
+        return sorted(out, key=lambda r: (r["last_activity"] or "", r["session_id"]))
+    field_name = KEY_FIELDS[query.group][0]
+    return sorted(out, key=lambda r: (-r["total_tokens"], str(r[field_name])))
+
+
+def _row_json(context: _Context, key: Hashable, row: _Row) -> dict[str, Any]:
+    group, index = context.query.group, context.index
+    agents = sorted(row.tally.agents)
+    head: dict[str, Any]
+    if group == "session":
         assert isinstance(key, int)
         head = index.session_row(key, subagents=len(row.members - {key}))
-    elif query.group == "model":
+    elif group == "model":
         assert isinstance(key, tuple)
         head = {"model": key[0], "agent": key[1]}
     else:
-        head = {KEY_FIELDS[query.group][0]: key, "agent": agents[0] if len(agents) == 1 else None}
-        if query.group in ("project", "branch"):
+        head = {KEY_FIELDS[group][0]: key, "agent": agents[0] if len(agents) == 1 else None}
+        if group in ("project", "branch"):
             head["sessions"] = len({index.root(sid) for sid in row.members})
-    out = {**head, "agents": agents, **tally.as_json()}
-    if query.breakdown:
+    out = {**head, "agents": agents, **row.tally.as_json()}
+    if context.query.breakdown:
         parts = sorted(row.parts.items(), key=lambda kv: -kv[1].total_tokens)
         out["breakdown"] = [
             {"model": model, "agent": agent, **_without_models(part.as_json())}
@@ -241,15 +258,6 @@ def _without_models(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _sorted(group: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if group in _CALENDAR:
-        field_name = KEY_FIELDS[group][0]
-        return sorted(rows, key=lambda r: str(r[field_name]))
-    if group == "session":
-        return sorted(rows, key=lambda r: (r["last_activity"] or "", r["session_id"]))
-    return sorted(rows, key=lambda r: (-r["total_tokens"], str(r.get(KEY_FIELDS[group][0]))))
-
-
 def _block_rows(context: _Context, entries: Sequence[Any], now: datetime) -> list[dict[str, Any]]:
     index, pricer, query, totals = context.index, context.pricer, context.query, context.totals
     requests = []
@@ -257,7 +265,7 @@ def _block_rows(context: _Context, entries: Sequence[Any], now: datetime) -> lis
         sid = entry.session_id
         if not index.selects(sid, query.agent, query.project, query.branch):
             continue
-        moment = datetime.fromisoformat(entry.timestamp.replace("Z", "+00:00"))
+        moment = _moment(entry.timestamp)
         agent, counts = index.agent(sid), _counts(entry)
         cost = pricer.cost(entry.model, entry.tier, moment, counts, agent)
         requests.append(Request(moment, counts, cost, entry.model, agent))
@@ -275,8 +283,8 @@ def session_costs(db_path: pathlib.Path, session_ids: Sequence[int]) -> dict[int
         index = SessionIndex(usage_sessions(conn))
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            for cell in usage_cells(conn, thresholds=pricer.thresholds, session_ids=chunk):
+            for cell in usage_by_session(conn, thresholds=pricer.thresholds, session_ids=chunk):
                 agent, counts = index.agent(cell.session_id), _counts(cell)
-                cost = pricer.cost(cell.model, cell.tier, slot_moment(cell.slot), counts, agent)
+                cost = pricer.cost(cell.model, cell.tier, _moment(cell.first), counts, agent)
                 tallies[cell.session_id].add(counts, cell.requests, cost, cell.model, agent)
     return {sid: tally.cost_usd for sid, tally in tallies.items()}

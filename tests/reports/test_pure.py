@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from collector.reports.blocks import Request, split_blocks
-from collector.reports.grouping import calendar_key, slot_moment
+from collector.reports.grouping import calendar_key
 from collector.reports.price_file import load_price_file
 from collector.reports.pricing import TokenCounts
 from collector.reports.projects import fold_worktree
@@ -111,8 +111,19 @@ class TestCalendar:
         assert calendar_key("weekly", day) == "2026-03-02"
         assert calendar_key("monthly", day) == "2026-03"
 
-    def test_slot(self) -> None:
-        assert slot_moment("2026-03-05T23:3") == datetime(2026, 3, 5, 23, 45, tzinfo=UTC)
+    def test_zone_offsets_find_each_change_to_the_second(self) -> None:
+        """Paris leaves summer time at 01:00 UTC on 2025-10-26 and starts it at 01:00 UTC on
+        2026-03-29: three spans, offsets in minutes."""
+        from zoneinfo import ZoneInfo
+
+        from collector.reports.grouping import zone_offsets
+
+        spans = zone_offsets(ZoneInfo("Europe/Paris"), "2025-10-01T00:00:00.000Z",
+                             "2026-06-01T00:00:00.000Z")  # fmt: skip
+        assert spans == [("2025-10-26T01:00:00.000Z", 120), ("2026-03-29T01:00:00.000Z", 60),
+                         (None, 120)]  # fmt: skip
+        assert zone_offsets(ZoneInfo("Asia/Kathmandu"), "2026-01-01T00:00:00.000Z",
+                            "2026-02-01T00:00:00.000Z") == [(None, 345)]  # fmt: skip
 
 
 class TestPriceFile:

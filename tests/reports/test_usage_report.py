@@ -65,6 +65,19 @@ class TestCalendar:
         assert [(r["date"], r["input_tokens"]) for r in rows] == [("2026-03-01", 1),
                                                                  ("2026-03-02", 2)]  # fmt: skip
 
+    def test_days_across_a_summer_time_change(self, store: StoreRows) -> None:
+        """Paris, 2025-10-26: +2 h until 01:00 UTC, +1 h after; each row on its own day."""
+        sid = store.session("s")
+        for stamp, tokens in (
+            ("2025-10-25T22:30:00.000Z", 1),  # 00:30 on the 26th (+2)
+            ("2025-10-26T22:30:00.000Z", 2),  # 23:30 on the 26th (+1)
+            ("2025-10-26T23:30:00.000Z", 4),
+        ):  # 00:30 on the 27th (+1)
+            store.usage(sid, stamp, "gpt-5", input=tokens)  # fmt: skip
+        rows = report(store.path, timezone="Europe/Paris")["rows"]
+        assert [(r["date"], r["input_tokens"]) for r in rows] == [("2025-10-26", 3),
+                                                                 ("2025-10-27", 4)]  # fmt: skip
+
     def test_weeks_months_and_window(self, store: StoreRows) -> None:
         sid = store.session("s")
         for stamp in ("2026-02-28T12:00:00.000Z", "2026-03-02T12:00:00.000Z",
