@@ -20,9 +20,7 @@ from typing import Any
 import orjson
 
 __all__ = [
-    "DayCell",
-    "SessionCell",
-    "UsageEntry",
+    "UsageCell",
     "usage_by_day",
     "usage_by_session",
     "usage_entries",
@@ -42,11 +40,12 @@ _SUMS = """ifnull(SUM(input_tokens), 0), ifnull(SUM(output_tokens), 0),
 
 
 @dataclass(frozen=True, slots=True)
-class DayCell:
-    """Usage of one local day, agent, model and tier."""
+class UsageCell:
+    """Summed usage sharing one price: ``key`` is the local day (``usage_by_day``, which also
+    gives the agent) or the session id; ``first`` its first request's time."""
 
-    day: str
-    agent: str
+    key: Any
+    agent: str | None
     model: str
     tier: int
     first: str
@@ -57,39 +56,6 @@ class DayCell:
     cache_read_tokens: int
     reasoning_tokens: int
     requests: int
-
-
-@dataclass(frozen=True, slots=True)
-class SessionCell:
-    """Usage of one session, model and tier."""
-
-    session_id: int
-    model: str
-    tier: int
-    first: str
-    input_tokens: int
-    output_tokens: int
-    cache_creation_tokens: int
-    cache_creation_1h_tokens: int
-    cache_read_tokens: int
-    reasoning_tokens: int
-    requests: int
-
-
-@dataclass(frozen=True, slots=True)
-class UsageEntry:
-    """One usage event, for the 5-hour blocks (which need each request's time)."""
-
-    timestamp: str
-    session_id: int
-    model: str
-    tier: int
-    input_tokens: int
-    output_tokens: int
-    cache_creation_tokens: int
-    cache_creation_1h_tokens: int
-    cache_read_tokens: int
-    reasoning_tokens: int
 
 
 def _tier_sql(thresholds: Sequence[int]) -> str:
@@ -142,14 +108,14 @@ def usage_by_day(
     since: str | None = None,
     until: str | None = None,
     session_ids: Sequence[int] | None = None,
-) -> list[DayCell]:
+) -> list[UsageCell]:
     """Usage summed per local day (``offsets``: see ``_local_day``), agent, model and tier."""
     day, day_params = _local_day(offsets)
     where, params = _where(since, until, session_ids)
     sql = f"""SELECT {day}, ifnull((SELECT agent FROM sessions WHERE id = session_id), 'unknown'),
        ifnull(model, 'unknown'), {_tier_sql(thresholds)}, MIN(timestamp), {_SUMS}
 {_FROM} WHERE {where} GROUP BY 1, 2, 3, 4"""
-    return [DayCell(*row) for row in conn.execute(sql, [*day_params, *params])]
+    return [UsageCell(*row) for row in conn.execute(sql, [*day_params, *params])]
 
 
 def usage_by_session(
@@ -159,13 +125,13 @@ def usage_by_session(
     since: str | None = None,
     until: str | None = None,
     session_ids: Sequence[int] | None = None,
-) -> list[SessionCell]:
+) -> list[UsageCell]:
     """Usage summed per session, model and tier."""
     where, params = _where(since, until, session_ids)
-    sql = f"""SELECT session_id, ifnull(model, 'unknown'), {_tier_sql(thresholds)},
+    sql = f"""SELECT session_id, NULL, ifnull(model, 'unknown'), {_tier_sql(thresholds)},
        MIN(timestamp), {_SUMS}
 {_FROM} WHERE {where} GROUP BY 1, 2, 3"""
-    return [SessionCell(*row) for row in conn.execute(sql, params)]
+    return [UsageCell(*row) for row in conn.execute(sql, params)]
 
 
 def usage_entries(
@@ -174,15 +140,15 @@ def usage_entries(
     thresholds: Sequence[int] = (),
     since: str | None = None,
     until: str | None = None,
-) -> list[UsageEntry]:
-    """Every usage event in ``[since, until)`` in time order."""
+) -> list[UsageCell]:
+    """Every usage event in ``[since, until)`` in time order, one cell each (key: session)."""
     where, params = _where(since, until, None)
-    sql = f"""SELECT timestamp, session_id, ifnull(model, 'unknown'), {_tier_sql(thresholds)},
-       ifnull(input_tokens, 0), ifnull(output_tokens, 0), ifnull(cache_creation_tokens, 0),
-       ifnull(cache_creation_1h_tokens, 0), ifnull(cache_read_tokens, 0),
-       ifnull(reasoning_tokens, 0)
+    sql = f"""SELECT session_id, NULL, ifnull(model, 'unknown'), {_tier_sql(thresholds)},
+       timestamp, ifnull(input_tokens, 0), ifnull(output_tokens, 0),
+       ifnull(cache_creation_tokens, 0), ifnull(cache_creation_1h_tokens, 0),
+       ifnull(cache_read_tokens, 0), ifnull(reasoning_tokens, 0), 1
 {_FROM} WHERE {where} ORDER BY timestamp"""
-    return [UsageEntry(*row) for row in conn.execute(sql, params)]
+    return [UsageCell(*row) for row in conn.execute(sql, params)]
 
 
 def usage_span(

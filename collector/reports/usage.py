@@ -27,8 +27,7 @@ from collector.reports.tally import Tally
 from store.connection import open_database
 from store.timestamps import normalize_timestamp
 from store.usage import (
-    DayCell,
-    SessionCell,
+    UsageCell,
     usage_by_day,
     usage_by_session,
     usage_entries,
@@ -121,7 +120,7 @@ class _Row:
     parts: dict[tuple[str, str], Tally] = field(default_factory=dict)
     members: set[int] = field(default_factory=set)
 
-    def add(self, cell: DayCell | SessionCell, agent: str, cost: float | None,
+    def add(self, cell: UsageCell, agent: str, cost: float | None,
             breakdown: bool) -> None:  # fmt: skip
         counts = _counts(cell)
         self.tally.add(counts, cell.requests, cost, cell.model, agent)
@@ -188,39 +187,40 @@ def _moment(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def _calendar_rows(context: _Context, cells: Sequence[DayCell]) -> list[dict[str, Any]]:
+def _calendar_rows(context: _Context, cells: Sequence[UsageCell]) -> list[dict[str, Any]]:
     query, pricer, totals = context.query, context.pricer, context.totals
     rows: dict[Hashable, _Row] = {}
     for cell in cells:
-        cost = pricer.cost(cell.model, cell.tier, _moment(cell.first), _counts(cell), cell.agent)
-        key = calendar_key(query.group, date.fromisoformat(cell.day))
-        rows.setdefault(key, _Row()).add(cell, cell.agent, cost, query.breakdown)
-        totals.add(_counts(cell), cell.requests, cost, cell.model, cell.agent)
+        agent = cell.agent or "unknown"
+        cost = pricer.cost(cell.model, cell.tier, _moment(cell.first), _counts(cell), agent)
+        key = calendar_key(query.group, date.fromisoformat(cell.key))
+        rows.setdefault(key, _Row()).add(cell, agent, cost, query.breakdown)
+        totals.add(_counts(cell), cell.requests, cost, cell.model, agent)
     out = [_row_json(context, key, row) for key, row in rows.items()]
     return sorted(out, key=lambda r: str(r[KEY_FIELDS[query.group][0]]))
 
 
-def _session_key(context: _Context) -> Callable[[SessionCell, str], Hashable]:
+def _session_key(context: _Context) -> Callable[[UsageCell, str], Hashable]:
     query, index = context.query, context.index
-    chooser: dict[str, Callable[[SessionCell, str], Hashable]] = {
-        "session": lambda c, a: c.session_id if query.flat else index.root(c.session_id),
-        "project": lambda c, a: index.project(c.session_id),
-        "branch": lambda c, a: index.branch(c.session_id),
+    chooser: dict[str, Callable[[UsageCell, str], Hashable]] = {
+        "session": lambda c, a: c.key if query.flat else index.root(c.key),
+        "project": lambda c, a: index.project(c.key),
+        "branch": lambda c, a: index.branch(c.key),
         "model": lambda c, a: (c.model, a),
     }
     return chooser[query.group]
 
 
-def _session_rows(context: _Context, cells: Sequence[SessionCell]) -> list[dict[str, Any]]:
+def _session_rows(context: _Context, cells: Sequence[UsageCell]) -> list[dict[str, Any]]:
     query, index, pricer, totals = context.query, context.index, context.pricer, context.totals
     key_of = _session_key(context)
     rows: dict[Hashable, _Row] = {}
     for cell in cells:
-        agent = index.agent(cell.session_id)
+        agent = index.agent(cell.key)
         cost = pricer.cost(cell.model, cell.tier, _moment(cell.first), _counts(cell), agent)
         row = rows.setdefault(key_of(cell, agent), _Row())
         row.add(cell, agent, cost, query.breakdown)
-        row.members.add(cell.session_id)
+        row.members.add(cell.key)
         totals.add(_counts(cell), cell.requests, cost, cell.model, agent)
     out = [_row_json(context, key, row) for key, row in rows.items()]
     if query.group == "session":
@@ -258,14 +258,16 @@ def _without_models(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _block_rows(context: _Context, entries: Sequence[Any], now: datetime) -> list[dict[str, Any]]:
+def _block_rows(
+    context: _Context, entries: Sequence[UsageCell], now: datetime
+) -> list[dict[str, Any]]:
     index, pricer, query, totals = context.index, context.pricer, context.query, context.totals
     requests = []
     for entry in entries:
-        sid = entry.session_id
+        sid = entry.key
         if not index.selects(sid, query.agent, query.project, query.branch):
             continue
-        moment = _moment(entry.timestamp)
+        moment = _moment(entry.first)
         agent, counts = index.agent(sid), _counts(entry)
         cost = pricer.cost(entry.model, entry.tier, moment, counts, agent)
         requests.append(Request(moment, counts, cost, entry.model, agent))
@@ -284,7 +286,7 @@ def session_costs(db_path: pathlib.Path, session_ids: Sequence[int]) -> dict[int
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             for cell in usage_by_session(conn, thresholds=pricer.thresholds, session_ids=chunk):
-                agent, counts = index.agent(cell.session_id), _counts(cell)
+                agent, counts = index.agent(cell.key), _counts(cell)
                 cost = pricer.cost(cell.model, cell.tier, _moment(cell.first), counts, agent)
-                tallies[cell.session_id].add(counts, cell.requests, cost, cell.model, agent)
+                tallies[cell.key].add(counts, cell.requests, cost, cell.model, agent)
     return {sid: tally.cost_usd for sid, tally in tallies.items()}

@@ -37,7 +37,7 @@ def test_version_3_database_gains_the_index(tmp_path: Path) -> None:
         assert "idx_events_usage" in indexes
         assert conn.execute("SELECT offset FROM files").fetchone() == (1234,)
         cells = usage_by_session(conn)
-        assert [(c.session_id, c.input_tokens, c.output_tokens) for c in cells] == [(1, 7, 3)]
+        assert [(c.key, c.input_tokens, c.output_tokens) for c in cells] == [(1, 7, 3)]
         plan = conn.execute(
             "EXPLAIN QUERY PLAN SELECT SUM(input_tokens) FROM events "
             "INDEXED BY idx_events_usage WHERE event_type = 'usage'"
