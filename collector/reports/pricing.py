@@ -13,6 +13,7 @@ reasoning tokens at the reasoning rate where a model has one (else output). A ki
 no price for falls back to its parent kind, as genai-prices does (1-hour write → write → input).
 Codex counts reasoning inside ``output_tokens``; Gemini reports its thoughts beside output, so
 they are billed on top. A model found nowhere has no price: callers show "unknown", never $0.
+Dated prices (genai-prices records list-price changes) are taken at the moment the caller gives.
 """
 
 from __future__ import annotations
