@@ -44,6 +44,7 @@ class Block:
     first: datetime
     last: datetime
     tally: Tally = field(default_factory=Tally)
+    parts: dict[tuple[str, str], Tally] = field(default_factory=dict)
 
     @property
     def end(self) -> datetime:
@@ -53,7 +54,7 @@ class Block:
         """Still open: the last request is under five hours old and the end is ahead."""
         return now - self.last < BLOCK and now < self.end
 
-    def as_json(self, now: datetime) -> dict[str, Any]:
+    def as_json(self, now: datetime, *, breakdown: bool = False) -> dict[str, Any]:
         """The contract's row for a block, with burn rate and projection when active."""
         row: dict[str, Any] = {
             "block_start": format_timestamp(self.start),
@@ -66,6 +67,12 @@ class Block:
         }
         if row["is_active"]:
             row.update(self._burn(now))
+        if breakdown:
+            row["breakdown"] = [
+                {"model": model, "agent": agent, **part.as_json(models=False)}
+                for (model, agent), part in sorted(self.parts.items(),
+                                                   key=lambda kv: -kv[1].total_tokens)
+            ]  # fmt: skip
         return row
 
     def _burn(self, now: datetime) -> dict[str, Any]:
@@ -103,4 +110,6 @@ def split_blocks(requests: Iterable[Request]) -> list[Block]:
             blocks.append(current)
         current.last = moment
         current.tally.add(request.counts, 1, request.cost, request.model, request.agent)
+        part = current.parts.setdefault((request.model, request.agent), Tally())
+        part.add(request.counts, 1, request.cost, request.model, request.agent)
     return blocks

@@ -3,8 +3,9 @@ they belong to (a branch worked on in ``repo/.claude/worktrees/x`` costs the rep
 
 Two signs of a worktree: the layout Claude Code's ``--worktree`` and its isolated subagents use
 (``<repo>/.claude/worktrees/<name>``), and git's own link — a worktree's ``.git`` is a file
-``gitdir: <repo>/.git/worktrees/<name>``. The second needs the folder to still exist; a
-transcript often outlives it, so the first is tried first and both fail soft to the folder.
+``gitdir: <repo>/.git/worktrees/<name>`` (how Codex's and hand-made worktrees are recognised).
+The second needs the folder to still exist; a transcript often outlives it, so the first is
+tried first and both fail soft to the folder.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 
 __all__ = ["fold_worktree", "read_gitfile"]
 
-_LAYOUT_MARKERS = ("/.claude/worktrees/", "/.codex/worktrees/")
+_LAYOUT_MARKER = "/.claude/worktrees/"
 _GIT_WORKTREES = "/.git/worktrees/"
 
 
@@ -33,7 +34,7 @@ def fold_worktree(
     """The repository ``project_dir`` belongs to (itself when it is not a worktree)."""
     if not project_dir:
         return project_dir
-    marker = project_dir.find(_LAYOUT_MARKERS[0])
+    marker = project_dir.find(_LAYOUT_MARKER)
     if marker > 0:
         return project_dir[:marker]
     link = gitfile(project_dir)

@@ -65,8 +65,8 @@ class Tally:
         """The cost, or None when part of the usage has no price."""
         return None if self.unpriced else round(self.known_cost, 8)
 
-    def as_json(self) -> dict[str, Any]:
-        """The contract's token and cost fields, plus what is unpriced and the models."""
+    def as_json(self, *, models: bool = True) -> dict[str, Any]:
+        """The contract's token and cost fields, plus what is unpriced (and the models)."""
         out: dict[str, Any] = {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
@@ -76,8 +76,9 @@ class Tally:
             "total_tokens": self.total_tokens,
             "cost_usd": self.cost_usd,
             "requests": self.requests,
-            "models": sorted(self.models),
         }
+        if models:
+            out["models"] = sorted(self.models)
         if self.unpriced:
             out["priced_cost_usd"] = round(self.known_cost, 8)
             out["unpriced_models"] = dict(sorted(self.unpriced.items()))

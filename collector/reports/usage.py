@@ -247,15 +247,10 @@ def _row_json(context: _Context, key: Hashable, row: _Row) -> dict[str, Any]:
     if context.query.breakdown:
         parts = sorted(row.parts.items(), key=lambda kv: -kv[1].total_tokens)
         out["breakdown"] = [
-            {"model": model, "agent": agent, **_without_models(part.as_json())}
+            {"model": model, "agent": agent, **part.as_json(models=False)}
             for (model, agent), part in parts
         ]
     return out
-
-
-def _without_models(values: dict[str, Any]) -> dict[str, Any]:
-    values.pop("models", None)
-    return values
 
 
 def _block_rows(
@@ -272,7 +267,8 @@ def _block_rows(
         cost = pricer.cost(entry.model, entry.tier, moment, counts, agent)
         requests.append(Request(moment, counts, cost, entry.model, agent))
         totals.add(counts, 1, cost, entry.model, agent)
-    return [block.as_json(now) for block in split_blocks(requests)]
+    breakdown = query.breakdown
+    return [block.as_json(now, breakdown=breakdown) for block in split_blocks(requests)]
 
 
 def session_costs(db_path: pathlib.Path, session_ids: Sequence[int]) -> dict[int, float | None]:

@@ -231,7 +231,10 @@ class TestBlocksReport:
             ("2026-03-01T09:00:00.000Z", "2026-03-01T14:00:00.000Z", True)]  # fmt: skip
         assert rows[0]["burn_rate"]["tokens_per_minute"] == 40.0
         assert rows[0]["projection"]["total_tokens"] == 1200 + 40 * 240
-        every = build_usage(store.path, UsageQuery(group="blocks"), now=now)["rows"]
+        store.usage(sid, "2026-03-01T09:50:00.000Z", "claude-haiku-4-5", output=5)
+        every = build_usage(store.path, UsageQuery(group="blocks", breakdown=True), now=now)["rows"]
+        parts = {p["model"]: p["input_tokens"] + p["output_tokens"] for p in every[0]["breakdown"]}
+        assert parts == {"gpt-5": 1200, "claude-haiku-4-5": 5}
         assert [r["block_start"] for r in every] == ["2026-03-01T09:00:00.000Z",
                                                      "2026-03-01T20:00:00.000Z"]  # fmt: skip
 
