@@ -1,11 +1,12 @@
 """The reads behind ``agent-viz-monitor usage``: token sums straight from ``usage`` events.
 
 Reports are priced per request, yet a store holds hundreds of thousands of usage rows, so
-SQLite sums them first into *cells* that share one price: per local day (calendar reports) or
-per session (the others), and per model and prompt-size tier. The tier is how many of the given
-prompt-size thresholds a request's prompt exceeds, so tiered prices stay exact; a cell keeps
-its first request's time, which dates its prices. Every read walks only ``idx_events_usage``, a
-covering index of usage rows in time order (migration 7).
+SQLite sums them first into *cells* that share one price: per local day, session, model and
+prompt-size tier. The tier is how many of the given prompt-size thresholds a request's prompt
+exceeds (a binary search in SQL), so tiered prices stay exact. Every read walks only
+``idx_events_usage``, a covering index of usage rows in time order (migration 7); sorting for
+GROUP BY is most of the cost, so each day is summed by its own query over its slice of the
+index, and cells carry nothing but their keys and sums.
 
 All functions take an open (read-only) connection and return plain tuples and dicts.
 """
@@ -19,10 +20,11 @@ from typing import Any
 
 import orjson
 
+from store.timestamps import normalize_timestamp
+
 __all__ = [
     "UsageCell",
-    "usage_by_day",
-    "usage_by_session",
+    "usage_cells",
     "usage_entries",
     "usage_sessions",
     "usage_span",
@@ -41,14 +43,13 @@ _SUMS = """ifnull(SUM(input_tokens), 0), ifnull(SUM(output_tokens), 0),
 
 @dataclass(frozen=True, slots=True)
 class UsageCell:
-    """Summed usage sharing one price: ``key`` is the local day (``usage_by_day``, which also
-    gives the agent) or the session id; ``first`` its first request's time."""
+    """Summed usage of one day (an index into the caller's day starts), session, model and
+    tier: requests that share one price."""
 
-    key: Any
-    agent: str | None
+    day: int
+    session_id: int
     model: str
     tier: int
-    first: str
     input_tokens: int
     output_tokens: int
     cache_creation_tokens: int
@@ -59,15 +60,19 @@ class UsageCell:
 
 
 def _tier_sql(thresholds: Sequence[int]) -> str:
-    """How many thresholds the prompt exceeds, as a binary search: about log2(n) evaluations
-    of the prompt per row instead of n."""
-    if not thresholds:
-        return "0"
-    middle = len(thresholds) // 2
-    low, high = thresholds[:middle], thresholds[middle + 1 :]
-    above = f"{middle + 1} + {_tier_sql(high)}" if high else str(middle + 1)
-    below = _tier_sql(low)
-    return f"(CASE WHEN {_PROMPT} > {int(thresholds[middle])} THEN {above} ELSE {below} END)"
+    """How many thresholds the prompt exceeds."""
+    return _search(_PROMPT, ">", [str(int(t)) for t in thresholds], 0)
+
+
+def _search(value: str, above: str, bounds: Sequence[str], base: int) -> str:
+    """SQL for how many of the sorted ``bounds`` ``value`` passes (``above``: ``>`` or
+    ``>=``), plus ``base``: a binary search, so about log2(n) evaluations of ``value``."""
+    if not bounds:
+        return str(base)
+    middle = len(bounds) // 2
+    high = _search(value, above, bounds[middle + 1 :], base + middle + 1)
+    low = _search(value, above, bounds[:middle], base)
+    return f"(CASE WHEN {value} {above} {bounds[middle]} THEN {high} ELSE {low} END)"
 
 
 def _where(
@@ -87,51 +92,39 @@ def _where(
     return " AND ".join(clauses), params
 
 
-def _local_day(offsets: Sequence[tuple[str | None, int]]) -> tuple[str, list[Any]]:
-    """``date(timestamp, '<offset> minutes')`` with the zone's offset at each moment:
-    ``offsets`` is ``(until, minutes)`` in time order, the last one's ``until`` None."""
-    if len(offsets) == 1:
-        return "date(timestamp, ?)", [f"{offsets[0][1]:+d} minutes"]
-    whens, params = [], []
-    for until, minutes in offsets[:-1]:
-        whens.append("WHEN timestamp < ? THEN ?")
-        params += [until, f"{minutes:+d} minutes"]
-    params.append(f"{offsets[-1][1]:+d} minutes")
-    return f"date(timestamp, CASE {' '.join(whens)} ELSE ? END)", params
-
-
-def usage_by_day(
+def usage_cells(
     conn: sqlite3.Connection,
     *,
-    offsets: Sequence[tuple[str | None, int]],
+    day_starts: Sequence[str] = (),
     thresholds: Sequence[int] = (),
     since: str | None = None,
     until: str | None = None,
     session_ids: Sequence[int] | None = None,
 ) -> list[UsageCell]:
-    """Usage summed per local day (``offsets``: see ``_local_day``), agent, model and tier."""
-    day, day_params = _local_day(offsets)
-    where, params = _where(since, until, session_ids)
-    sql = f"""SELECT {day}, ifnull((SELECT agent FROM sessions WHERE id = session_id), 'unknown'),
-       ifnull(model, 'unknown'), {_tier_sql(thresholds)}, MIN(timestamp), {_SUMS}
-{_FROM} WHERE {where} GROUP BY 1, 2, 3, 4"""
-    return [UsageCell(*row) for row in conn.execute(sql, [*day_params, *params])]
+    """Usage summed per day, session, model and tier: one query per day between the sorted
+    ``day_starts`` (the report zone's midnights, as store timestamps), each reading its slice
+    of the index and sorting only that (sorting is what GROUP BY costs)."""
+    for start in day_starts:
+        if normalize_timestamp(start) != start:
+            raise ValueError(f"not a store timestamp: {start!r}")
+    select = f"""SELECT session_id, ifnull(model, 'unknown'), {_tier_sql(thresholds)}, {_SUMS}
+{_FROM} WHERE """
+    cells: list[UsageCell] = []
+    bounds: list[str | None] = [None, *day_starts, None]
+    for day in range(len(bounds) - 1):
+        low, high = _narrower(bounds[day], since, max), _narrower(bounds[day + 1], until, min)
+        if low is not None and high is not None and low >= high:
+            continue
+        where, params = _where(low, high, session_ids)
+        sql = select + where + " GROUP BY 1, 2, 3"
+        cells += [UsageCell(day, *row) for row in conn.execute(sql, params)]
+    return cells
 
 
-def usage_by_session(
-    conn: sqlite3.Connection,
-    *,
-    thresholds: Sequence[int] = (),
-    since: str | None = None,
-    until: str | None = None,
-    session_ids: Sequence[int] | None = None,
-) -> list[UsageCell]:
-    """Usage summed per session, model and tier."""
-    where, params = _where(since, until, session_ids)
-    sql = f"""SELECT session_id, NULL, ifnull(model, 'unknown'), {_tier_sql(thresholds)},
-       MIN(timestamp), {_SUMS}
-{_FROM} WHERE {where} GROUP BY 1, 2, 3"""
-    return [UsageCell(*row) for row in conn.execute(sql, params)]
+def _narrower(bound: str | None, limit: str | None, pick: Any) -> str | None:
+    if bound is None or limit is None:
+        return bound if limit is None else limit
+    return str(pick(bound, limit))
 
 
 def usage_entries(
@@ -140,25 +133,29 @@ def usage_entries(
     thresholds: Sequence[int] = (),
     since: str | None = None,
     until: str | None = None,
-) -> list[UsageCell]:
-    """Every usage event in ``[since, until)`` in time order, one cell each (key: session)."""
+) -> list[tuple[str, UsageCell]]:
+    """Every usage event in ``[since, until)`` in time order, with its time."""
     where, params = _where(since, until, None)
-    sql = f"""SELECT session_id, NULL, ifnull(model, 'unknown'), {_tier_sql(thresholds)},
-       timestamp, ifnull(input_tokens, 0), ifnull(output_tokens, 0),
-       ifnull(cache_creation_tokens, 0), ifnull(cache_creation_1h_tokens, 0),
-       ifnull(cache_read_tokens, 0), ifnull(reasoning_tokens, 0), 1
+    sql = f"""SELECT timestamp, session_id, ifnull(model, 'unknown'), {_tier_sql(thresholds)},
+       ifnull(input_tokens, 0), ifnull(output_tokens, 0), ifnull(cache_creation_tokens, 0),
+       ifnull(cache_creation_1h_tokens, 0), ifnull(cache_read_tokens, 0),
+       ifnull(reasoning_tokens, 0), 1
 {_FROM} WHERE {where} ORDER BY timestamp"""
-    return [UsageCell(*row) for row in conn.execute(sql, params)]
+    return [(row[0], UsageCell(0, *row[1:])) for row in conn.execute(sql, params)]
 
 
 def usage_span(
     conn: sqlite3.Connection, *, since: str | None = None, until: str | None = None
 ) -> tuple[str | None, str | None]:
-    """The first and last usage timestamps in ``[since, until)`` (two index look-ups)."""
+    """The first and last usage timestamps in ``[since, until)`` (two index look-ups: SQLite
+    turns only a lone MIN or MAX into one)."""
     where, params = _where(since, until, None)
-    row = conn.execute(f"SELECT MIN(timestamp), MAX(timestamp) {_FROM} WHERE {where}", params)
-    first, last = row.fetchone()
-    return first, last
+    ends = []
+    for order in ("ASC", "DESC"):
+        sql = f"SELECT timestamp {_FROM} WHERE {where} ORDER BY timestamp {order} LIMIT 1"
+        row = conn.execute(sql, params).fetchone()
+        ends.append(row[0] if row else None)
+    return ends[0], ends[1]
 
 
 def usage_sessions(conn: sqlite3.Connection) -> dict[int, dict[str, Any]]:

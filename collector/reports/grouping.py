@@ -9,13 +9,13 @@ itself, or from its parent when the subagent's transcript does not say.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from collector.reports.projects import fold_worktree
 from store.timestamps import format_timestamp
 
-__all__ = ["GROUPS", "KEY_FIELDS", "SessionIndex", "calendar_key", "zone_offsets"]
+__all__ = ["GROUPS", "KEY_FIELDS", "SessionIndex", "calendar_key", "day_starts"]
 
 GROUPS = ("daily", "weekly", "monthly", "session", "project", "branch", "model", "blocks")
 KEY_FIELDS = {
@@ -114,41 +114,18 @@ def calendar_key(group: str, day: date) -> str:
     return day.strftime("%Y-%m")
 
 
-def zone_offsets(zone: tzinfo, first: str | None, last: str | None) -> list[tuple[str | None, int]]:
-    """The zone's UTC offsets (minutes) between two store timestamps, as ``(until, minutes)``
-    in time order (the last ``until`` None): what ``store.usage.usage_by_day`` buckets by.
-    Offset changes are found day by day, then to the second."""
+def day_starts(zone: tzinfo, first: str | None, last: str | None) -> tuple[date, list[str]]:
+    """The local day of ``first`` and the store timestamps of each following local midnight up
+    to the day of ``last``: the bounds ``store.usage.usage_by_day`` numbers days by."""
     if first is None or last is None:
-        return [(None, _minutes(zone, datetime.now(UTC)))]
-    moment, end = _parse(first), _parse(last)
-    current = _minutes(zone, moment)
-    out: list[tuple[str | None, int]] = []
-    while moment < end:
-        step = min(moment + timedelta(days=1), end)
-        if _minutes(zone, step) != current:
-            change = _first_change(zone, moment, step, current)
-            out.append((format_timestamp(change), current))
-            current = _minutes(zone, change)
-            step = change
-        moment = step
-    out.append((None, current))
-    return out
-
-
-def _first_change(zone: tzinfo, low: datetime, high: datetime, offset: int) -> datetime:
-    """The first second in ``(low, high]`` whose offset differs from ``offset``."""
-    while high - low > timedelta(seconds=1):
-        middle = low + (high - low) / 2
-        if _minutes(zone, middle) == offset:
-            low = middle
-        else:
-            high = middle
-    return high.replace(microsecond=0)
-
-
-def _minutes(zone: tzinfo, moment: datetime) -> int:
-    offset = moment.astimezone(zone).utcoffset() or timedelta(0)
-    return int(offset.total_seconds() // 60)
+        return datetime.now(zone).date(), []
+    day = _parse(first).astimezone(zone).date()
+    end = _parse(last).astimezone(zone).date()
+    starts = []
+    for offset in range(1, (end - day).days + 1):
+        midnight = datetime.combine(day + timedelta(days=offset), time(), tzinfo=zone)
+        starts.append(format_timestamp(midnight))
+    return day, starts
 
 
 def _parse(stamp: str) -> datetime:

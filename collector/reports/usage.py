@@ -15,25 +15,18 @@ import sqlite3
 from collections.abc import Callable, Hashable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collector.reports.blocks import Request, split_blocks
-from collector.reports.grouping import GROUPS, KEY_FIELDS, SessionIndex, calendar_key, zone_offsets
+from collector.reports.grouping import GROUPS, KEY_FIELDS, SessionIndex, calendar_key, day_starts
 from collector.reports.price_file import load_price_file
 from collector.reports.pricing import PriceBook, TokenCounts, price_source
 from collector.reports.tally import Tally
 from store.connection import open_database
 from store.timestamps import normalize_timestamp
-from store.usage import (
-    UsageCell,
-    usage_by_day,
-    usage_by_session,
-    usage_entries,
-    usage_sessions,
-    usage_span,
-)
+from store.usage import UsageCell, usage_cells, usage_entries, usage_sessions, usage_span
 
 __all__ = ["AGENTS", "GROUPS", "UsageQuery", "build_usage", "resolve_timezone", "session_costs"]
 
@@ -120,10 +113,10 @@ class _Row:
     parts: dict[tuple[str, str], Tally] = field(default_factory=dict)
     members: set[int] = field(default_factory=set)
 
-    def add(self, cell: UsageCell, agent: str, cost: float | None,
+    def add(self, cell: UsageCell, counts: TokenCounts, agent: str, cost: float | None,
             breakdown: bool) -> None:  # fmt: skip
-        counts = _counts(cell)
         self.tally.add(counts, cell.requests, cost, cell.model, agent)
+        self.members.add(cell.session_id)
         if breakdown:
             part = self.parts.setdefault((cell.model, agent), Tally())
             part.add(counts, cell.requests, cost, cell.model, agent)
@@ -153,17 +146,30 @@ def _read_rows(
     query, index = context.query, context.index
     window: dict[str, Any] = {"since": query.since, "until": query.until,
                               "thresholds": context.pricer.thresholds}  # fmt: skip
+    if query.group == "blocks":
+        return _block_rows(context, usage_entries(conn, **window), now)
     selected = None
     if query.agent or query.project or query.branch:
         selected = [sid for sid in index.sessions
                     if index.selects(sid, query.agent, query.project, query.branch)]  # fmt: skip
-    if query.group == "blocks":
-        return _block_rows(context, usage_entries(conn, **window), now)
-    if query.group in _CALENDAR:
-        offsets = zone_offsets(zone, *usage_span(conn, since=query.since, until=query.until))
-        cells = usage_by_day(conn, offsets=offsets, session_ids=selected, **window)
-        return _calendar_rows(context, cells)
-    return _session_rows(context, usage_by_session(conn, session_ids=selected, **window))
+    first_day, starts = day_starts(zone, *usage_span(conn, since=query.since, until=query.until))
+    cells = usage_cells(conn, day_starts=starts, session_ids=selected, **window)
+    return _cell_rows(context, cells, _Days(first_day, zone))
+
+
+class _Days:
+    """Day indexes of cells → local dates, and the moment that dates each day's prices."""
+
+    def __init__(self, first: date, zone: tzinfo) -> None:
+        self.first, self.zone = first, zone
+        self._days: dict[int, tuple[date, datetime]] = {}
+
+    def __call__(self, index: int) -> tuple[date, datetime]:
+        found = self._days.get(index)
+        if found is None:
+            day = self.first + timedelta(days=index)
+            found = self._days[index] = (day, datetime.combine(day, time(12), tzinfo=self.zone))
+        return found
 
 
 def _check(query: UsageQuery) -> None:
@@ -187,46 +193,42 @@ def _moment(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def _calendar_rows(context: _Context, cells: Sequence[UsageCell]) -> list[dict[str, Any]]:
-    query, pricer, totals = context.query, context.pricer, context.totals
-    rows: dict[Hashable, _Row] = {}
-    for cell in cells:
-        agent = cell.agent or "unknown"
-        cost = pricer.cost(cell.model, cell.tier, _moment(cell.first), _counts(cell), agent)
-        key = calendar_key(query.group, date.fromisoformat(cell.key))
-        rows.setdefault(key, _Row()).add(cell, agent, cost, query.breakdown)
-        totals.add(_counts(cell), cell.requests, cost, cell.model, agent)
-    out = [_row_json(context, key, row) for key, row in rows.items()]
-    return sorted(out, key=lambda r: str(r[KEY_FIELDS[query.group][0]]))
-
-
-def _session_key(context: _Context) -> Callable[[UsageCell, str], Hashable]:
+def _key_function(context: _Context) -> Callable[[UsageCell, str, date], Hashable]:
     query, index = context.query, context.index
-    chooser: dict[str, Callable[[UsageCell, str], Hashable]] = {
-        "session": lambda c, a: c.key if query.flat else index.root(c.key),
-        "project": lambda c, a: index.project(c.key),
-        "branch": lambda c, a: index.branch(c.key),
-        "model": lambda c, a: (c.model, a),
+    if query.group in _CALENDAR:
+        return lambda cell, agent, day: calendar_key(query.group, day)
+    chooser: dict[str, Callable[[UsageCell, str, date], Hashable]] = {
+        "session": lambda c, a, d: c.session_id if query.flat else index.root(c.session_id),
+        "project": lambda c, a, d: index.project(c.session_id),
+        "branch": lambda c, a, d: index.branch(c.session_id),
+        "model": lambda c, a, d: (c.model, a),
     }
     return chooser[query.group]
 
 
-def _session_rows(context: _Context, cells: Sequence[UsageCell]) -> list[dict[str, Any]]:
+def _cell_rows(context: _Context, cells: Sequence[UsageCell], days: _Days) -> list[dict[str, Any]]:
     query, index, pricer, totals = context.query, context.index, context.pricer, context.totals
-    key_of = _session_key(context)
+    key_of = _key_function(context)
     rows: dict[Hashable, _Row] = {}
     for cell in cells:
-        agent = index.agent(cell.key)
-        cost = pricer.cost(cell.model, cell.tier, _moment(cell.first), _counts(cell), agent)
-        row = rows.setdefault(key_of(cell, agent), _Row())
-        row.add(cell, agent, cost, query.breakdown)
-        row.members.add(cell.key)
-        totals.add(_counts(cell), cell.requests, cost, cell.model, agent)
-    out = [_row_json(context, key, row) for key, row in rows.items()]
-    if query.group == "session":
-        return sorted(out, key=lambda r: (r["last_activity"] or "", r["session_id"]))
-    field_name = KEY_FIELDS[query.group][0]
-    return sorted(out, key=lambda r: (-r["total_tokens"], str(r[field_name])))
+        agent, counts = index.agent(cell.session_id), _counts(cell)
+        day, noon = days(cell.day)
+        cost = pricer.cost(cell.model, cell.tier, noon, counts, agent)
+        row = rows.get(key := key_of(cell, agent, day))
+        if row is None:
+            row = rows[key] = _Row()
+        row.add(cell, counts, agent, cost, query.breakdown)
+        totals.add(counts, cell.requests, cost, cell.model, agent)
+    return _sorted(query.group, [_row_json(context, key, row) for key, row in rows.items()])
+
+
+def _sorted(group: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    field_name = KEY_FIELDS[group][0]
+    if group in _CALENDAR:
+        return sorted(rows, key=lambda r: str(r[field_name]))
+    if group == "session":
+        return sorted(rows, key=lambda r: (r["last_activity"] or "", r["session_id"]))
+    return sorted(rows, key=lambda r: (-r["total_tokens"], str(r[field_name])))
 
 
 def _row_json(context: _Context, key: Hashable, row: _Row) -> dict[str, Any]:
@@ -254,15 +256,15 @@ def _row_json(context: _Context, key: Hashable, row: _Row) -> dict[str, Any]:
 
 
 def _block_rows(
-    context: _Context, entries: Sequence[UsageCell], now: datetime
+    context: _Context, entries: Sequence[tuple[str, UsageCell]], now: datetime
 ) -> list[dict[str, Any]]:
     index, pricer, query, totals = context.index, context.pricer, context.query, context.totals
     requests = []
-    for entry in entries:
-        sid = entry.key
+    for stamp, entry in entries:
+        sid = entry.session_id
         if not index.selects(sid, query.agent, query.project, query.branch):
             continue
-        moment = _moment(entry.first)
+        moment = _moment(stamp)
         agent, counts = index.agent(sid), _counts(entry)
         cost = pricer.cost(entry.model, entry.tier, moment, counts, agent)
         requests.append(Request(moment, counts, cost, entry.model, agent))
@@ -279,10 +281,14 @@ def session_costs(db_path: pathlib.Path, session_ids: Sequence[int]) -> dict[int
     tallies = {sid: Tally() for sid in ids}
     with closing(open_database(db_path, readonly=True)) as conn:
         index = SessionIndex(usage_sessions(conn))
+        first_day, starts = day_starts(UTC, *usage_span(conn))
+        days = _Days(first_day, UTC)
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            for cell in usage_by_session(conn, thresholds=pricer.thresholds, session_ids=chunk):
-                agent, counts = index.agent(cell.key), _counts(cell)
-                cost = pricer.cost(cell.model, cell.tier, _moment(cell.first), counts, agent)
-                tallies[cell.key].add(counts, cell.requests, cost, cell.model, agent)
+            cells = usage_cells(conn, day_starts=starts, thresholds=pricer.thresholds,
+                                session_ids=chunk)  # fmt: skip
+            for cell in cells:
+                agent, counts = index.agent(cell.session_id), _counts(cell)
+                cost = pricer.cost(cell.model, cell.tier, days(cell.day)[1], counts, agent)
+                tallies[cell.session_id].add(counts, cell.requests, cost, cell.model, agent)
     return {sid: tally.cost_usd for sid, tally in tallies.items()}

@@ -111,19 +111,20 @@ class TestCalendar:
         assert calendar_key("weekly", day) == "2026-03-02"
         assert calendar_key("monthly", day) == "2026-03"
 
-    def test_zone_offsets_find_each_change_to_the_second(self) -> None:
-        """Paris leaves summer time at 01:00 UTC on 2025-10-26 and starts it at 01:00 UTC on
-        2026-03-29: three spans, offsets in minutes."""
+    def test_day_starts_are_local_midnights(self) -> None:
+        """Paris leaves summer time on 2025-10-26: that day starts at 22:00 UTC the day
+        before, the next at 23:00 UTC."""
         from zoneinfo import ZoneInfo
 
-        from collector.reports.grouping import zone_offsets
+        from collector.reports.grouping import day_starts
 
-        spans = zone_offsets(ZoneInfo("Europe/Paris"), "2025-10-01T00:00:00.000Z",
-                             "2026-06-01T00:00:00.000Z")  # fmt: skip
-        assert spans == [("2025-10-26T01:00:00.000Z", 120), ("2026-03-29T01:00:00.000Z", 60),
-                         (None, 120)]  # fmt: skip
-        assert zone_offsets(ZoneInfo("Asia/Kathmandu"), "2026-01-01T00:00:00.000Z",
-                            "2026-02-01T00:00:00.000Z") == [(None, 345)]  # fmt: skip
+        first_day, starts = day_starts(ZoneInfo("Europe/Paris"), "2025-10-25T22:30:00.000Z",
+                                       "2025-10-28T10:00:00.000Z")  # fmt: skip
+        assert first_day == date(2025, 10, 26)
+        assert starts == ["2025-10-26T23:00:00.000Z", "2025-10-27T23:00:00.000Z"]
+        kathmandu = day_starts(ZoneInfo("Asia/Kathmandu"), "2026-01-01T18:10:00.000Z",
+                               "2026-01-01T18:20:00.000Z")  # fmt: skip
+        assert kathmandu == (date(2026, 1, 1), ["2026-01-01T18:15:00.000Z"])
 
 
 class TestPriceFile:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from store.connection import open_database
 from store.migrate import MIGRATIONS, read_version
-from store.usage import usage_by_session
+from store.usage import usage_cells
 
 
 def test_version_3_database_gains_the_index(tmp_path: Path) -> None:
@@ -36,8 +36,8 @@ def test_version_3_database_gains_the_index(tmp_path: Path) -> None:
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert "idx_events_usage" in indexes
         assert conn.execute("SELECT offset FROM files").fetchone() == (1234,)
-        cells = usage_by_session(conn)
-        assert [(c.key, c.input_tokens, c.output_tokens) for c in cells] == [(1, 7, 3)]
+        cells = usage_cells(conn)
+        assert [(c.session_id, c.input_tokens, c.output_tokens) for c in cells] == [(1, 7, 3)]
         plan = conn.execute(
             "EXPLAIN QUERY PLAN SELECT SUM(input_tokens) FROM events "
             "INDEXED BY idx_events_usage WHERE event_type = 'usage'"
