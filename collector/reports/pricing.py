@@ -115,7 +115,7 @@ class ModelPrice:
             per_kind[kind] = _rate(prices, kind, prompt_tokens)
         return Rates(**per_kind)
 
-    def thresholds(self, moment: datetime | None = None) -> set[int]:
+    def thresholds(self) -> set[int]:
         """The prompt sizes at which any of this model's rates change."""
         prices = self.fixed if self.fixed is not None else _all_source_tiers(self.source_model)
         return {start for _, tiers in prices.values() for start, _ in tiers}

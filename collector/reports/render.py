@@ -102,11 +102,9 @@ def report_notes(report: dict[str, Any]) -> list[str]:
     unpriced = report["totals"].get("unpriced_models") or {}
     if unpriced:
         names = ", ".join(f"{m} ({n} requests)" for m, n in unpriced.items())
-        why = (
-            "only models without a price"
-            if not report["totals"].get("priced_cost_usd")
-            else ("part of the usage is from models without a price")
-        )
+        only = set(report["totals"].get("models") or []) <= set(unpriced)
+        why = ("only models without a price" if only
+               else "part of the usage is from models without a price")  # fmt: skip
         notes.append(f"Cost unknown: {why}: {names}. Price them with --pricing FILE.")
     for row in report["rows"]:
         if row.get("burn_rate"):
