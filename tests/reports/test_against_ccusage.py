@@ -143,7 +143,14 @@ def by_period(home: FixtureHome, flat: list[dict[str, Any]],
         target["cost"] = None if row["cost_usd"] is None or target.get("cost", 0) is None else (
             target.get("cost", 0) + row["cost_usd"])  # fmt: skip
         target["agent"] = fact["agent"]
-        target["split_1h"] = target.get("split_1h", True) and fact["split_1h"]
+        # Until the Claude parser stores 1-hour cache writes (issue 12) the store cannot price
+        # them; such sessions are compared once it does.
+        unsplit = (
+            fact["agent"] == "claude-code"
+            and not fact["split_1h"]
+            and any(r["write_1h"] for r in claude_requests(Path(fact["path"])))
+        )
+        target["unsplit_1h"] = target.get("unsplit_1h", False) or unsplit
     return sums
 
 
@@ -179,8 +186,7 @@ class TestAgainstCcusage:
             if unpriced:
                 assert mine["cost"] is None, period  # unknown to both: never $0 here
                 continue
-            if period in KNOWN or (mine["agent"] == "claude-code" and not mine["split_1h"]
-                                   and _has_1h(home, period)):  # fmt: skip
+            if period in KNOWN or mine["unsplit_1h"]:
                 continue
             assert mine["cost"] == pytest.approx(theirs["totalCost"], rel=0.02), period
             compared += 1
@@ -228,9 +234,3 @@ class TestGeminiByHand:
 
 def _unpriced(row: dict[str, Any]) -> list[str]:
     return [b["modelName"] for b in row["modelBreakdowns"] if not b.get("cost")]
-
-
-def _has_1h(home: FixtureHome, period: str) -> bool:
-    claude = home.instance.claude
-    files = [*claude.glob(f"*/{period}.jsonl"), *claude.glob(f"*/{period}/subagents/*.jsonl")]
-    return any(r["write_1h"] for f in files for r in claude_requests(f))
