@@ -8,6 +8,7 @@ asked to keep this for ``blocks``). A bad filter exits 2 naming the accepted val
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from datetime import UTC, datetime
@@ -93,16 +94,20 @@ def _view(report: dict[str, Any], console: Console, zone: Any) -> Group:
 
 
 def _live(database: Path, query: UsageQuery, zone: Any, refresh: float) -> int:
-    """Redraw until interrupted; the store is re-read on every redraw."""
+    """Redraw until Ctrl-C or SIGTERM; the store is re-read on every redraw. The signals only
+    set a flag, so a redraw (and its SQLite read) is never cut in half."""
     console = Console()
     stop = threading.Event()
-    with Live(console=console, auto_refresh=False, transient=False) as live:
-        try:
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
+    try:
+        with Live(console=console, auto_refresh=False, transient=False) as live:
             while not stop.is_set():
                 report = build_usage(database, query)
                 stamp = Text(f"Updated {datetime.now(zone):%H:%M:%S}; Ctrl-C to stop", "dim")
                 live.update(Group(_view(report, console, zone), stamp), refresh=True)
                 stop.wait(refresh)
-        except KeyboardInterrupt:
-            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return EXIT_OK

@@ -27,7 +27,7 @@ class Screen:
         self.fd = fd
         self.text = ""
 
-    def wait_for(self, needle: str, timeout: float = 20) -> None:
+    def wait_for(self, needle: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while needle not in self.text:
             left = deadline - time.monotonic()
@@ -65,7 +65,7 @@ def test_live_blocks_redraw_and_stop_on_ctrl_c(tmp_path: Path) -> None:
         store.usage(sid, format_timestamp(start + timedelta(minutes=10)), "gpt-5", input=1)
         screen.wait_for("111,112")  # the new request, on a later redraw
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
