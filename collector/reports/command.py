@@ -3,6 +3,9 @@
 Output: a table for people, ``--json`` the contract's object, ``--csv`` one line per row.
 ``--live`` redraws the table in place every ``--refresh`` seconds until Ctrl-C (ccusage users
 asked to keep this for ``blocks``). A bad filter exits 2 naming the accepted values.
+
+The CLI imports this module to build its parser for every command (Claude Code's hook included),
+so the report machinery, rich and the price list are imported only when ``usage`` runs.
 """
 
 from __future__ import annotations
@@ -13,18 +16,18 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.console import Console, Group
-from rich.live import Live
-from rich.text import Text
 
-from collector.reports.grouping import GROUPS
-from collector.reports.render import report_csv, report_notes, report_table
-from collector.reports.usage import AGENTS, UsageQuery, build_usage, resolve_timezone
+from collector.reports.grouping import AGENTS, GROUPS
 from collector.timespec import FORMS_HELP, TimeSpecError, parse_since, parse_until
 from config import Config
+
+if TYPE_CHECKING:
+    from rich.console import Console, Group
+
+    from collector.reports.usage import UsageQuery
 
 __all__ = ["add_arguments", "run"]
 
@@ -56,6 +59,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 def run(name: str, args: argparse.Namespace, config: Config) -> int:
     """Print the report; returns the exit code."""
+    from collector.reports.render import report_csv
+    from collector.reports.usage import UsageQuery, build_usage, resolve_timezone
+
     database = Path(args.db) if args.db else config.store.path
     try:
         zone = resolve_timezone(args.timezone)
@@ -81,12 +87,19 @@ def run(name: str, args: argparse.Namespace, config: Config) -> int:
     elif args.csv:
         sys.stdout.write(report_csv(report))
     else:
+        from rich.console import Console
+
         console = Console()
         console.print(_view(report, console, zone))
     return EXIT_OK
 
 
 def _view(report: dict[str, Any], console: Console, zone: Any) -> Group:
+    from rich.console import Group
+    from rich.text import Text
+
+    from collector.reports.render import report_notes, report_table
+
     notes = [Text(line, style="dim") for line in report_notes(report)]
     if not report["rows"]:
         notes.insert(0, Text("No usage recorded for this selection."))
@@ -96,6 +109,12 @@ def _view(report: dict[str, Any], console: Console, zone: Any) -> Group:
 def _live(database: Path, query: UsageQuery, zone: Any, refresh: float) -> int:
     """Redraw until Ctrl-C or SIGTERM; the store is re-read on every redraw. The signals only
     set a flag, so a redraw (and its SQLite read) is never cut in half."""
+    from rich.console import Console, Group
+    from rich.live import Live
+    from rich.text import Text
+
+    from collector.reports.usage import build_usage
+
     console = Console()
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())

@@ -20,7 +20,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collector.reports.blocks import Request, split_blocks
-from collector.reports.grouping import GROUPS, KEY_FIELDS, SessionIndex, calendar_key, day_starts
+from collector.reports.grouping import (
+    AGENTS,
+    GROUPS,
+    KEY_FIELDS,
+    SessionIndex,
+    calendar_key,
+    day_starts,
+)
 from collector.reports.price_file import load_price_file
 from collector.reports.pricing import PriceBook, TokenCounts, price_source
 from collector.reports.tally import Tally
@@ -30,7 +37,6 @@ from store.usage import UsageCell, usage_cells, usage_entries, usage_sessions, u
 
 __all__ = ["AGENTS", "GROUPS", "UsageQuery", "build_usage", "resolve_timezone", "session_costs"]
 
-AGENTS = ("claude-code", "codex", "copilot", "gemini")
 _CALENDAR = ("daily", "weekly", "monthly")
 _CHUNK = 500
 
