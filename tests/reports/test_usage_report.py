@@ -331,3 +331,14 @@ class TestUsageDailyView:
         ours = [(r["date"], r["input_tokens"], r["output_tokens"], r["reasoning_tokens"],
                  r["total_tokens"]) for r in rows]  # fmt: skip
         assert ours == view
+
+
+def test_cli_startup_does_not_load_the_price_list() -> None:
+    """Every command (Claude Code's hook on each event) builds the whole parser: the price
+    list and the report code load only when ``usage`` runs."""
+    code = ("import sys, collector.cli; collector.cli._parser(); "
+            "print(sorted(m for m in sys.modules if m.startswith(('genai_prices', "
+            "'collector.reports.usage', 'collector.reports.pricing'))))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]"
