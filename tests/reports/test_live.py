@@ -27,20 +27,35 @@ class Screen:
         self.fd = fd
         self.text = ""
 
+    def read(self, wait: float) -> bytes | None:
+        """What the program wrote within ``wait`` seconds: None if nothing, b"" when it closed
+        the terminal."""
+        ready, _, _ = select.select([self.fd], [], [], wait)
+        if not ready:
+            return None
+        try:
+            chunk = os.read(self.fd, 65536)
+        except OSError:  # the child closed the terminal
+            chunk = b""
+        self.text += _ANSI.sub(b"", chunk).decode(errors="replace")
+        return chunk
+
+    def wait_exit(self, proc: subprocess.Popen[bytes], timeout: float = 60) -> int:
+        """Keep reading (a full terminal would block the program's redraw) until it exits."""
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None:
+            assert time.monotonic() < deadline, "the program did not exit"
+            if self.read(0.1) == b"":
+                break
+        return proc.wait(timeout=max(deadline - time.monotonic(), 1))
+
     def wait_for(self, needle: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while needle not in self.text:
             left = deadline - time.monotonic()
             assert left > 0, f"{needle!r} not shown; screen so far:\n{self.text[-3000:]}"
-            ready, _, _ = select.select([self.fd], [], [], left)
-            if ready:
-                try:
-                    chunk = os.read(self.fd, 65536)
-                except OSError:  # the child closed the terminal
-                    chunk = b""
-                if not chunk:
-                    assert needle in self.text, f"{needle!r} never shown:\n{self.text[-3000:]}"
-                self.text += _ANSI.sub(b"", chunk).decode(errors="replace")
+            if self.read(left) == b"":
+                assert needle in self.text, f"{needle!r} never shown:\n{self.text[-3000:]}"
 
 
 def test_live_blocks_redraw_and_stop_on_ctrl_c(tmp_path: Path) -> None:
@@ -65,7 +80,7 @@ def test_live_blocks_redraw_and_stop_on_ctrl_c(tmp_path: Path) -> None:
         store.usage(sid, format_timestamp(start + timedelta(minutes=10)), "gpt-5", input=1)
         screen.wait_for("111,112")  # the new request, on a later redraw
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 0
+        assert screen.wait_exit(proc) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
