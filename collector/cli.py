@@ -67,6 +67,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "uninstall-hooks": ("collector.hook", "remove the hook from Claude Code's settings"),
     "register": ("collector.registration", "register an agent process spawned by an orchestrator"),
     "dashboard": ("collector.dashboard.command", "serve the live web dashboard (read-only)"),
+    "usage": ("collector.reports.command", "token usage and cost reports, all agents"),
 }
 
 

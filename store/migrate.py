@@ -61,6 +61,10 @@ def _apply_sink_feed(conn: sqlite3.Connection) -> None:
     _run_script(conn, _frozen("0005_sink_feed.sql"))
 
 
+def _apply_usage_index(conn: sqlite3.Connection) -> None:
+    _run_script(conn, _frozen("0006_usage_index.sql"))
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One forward step: ``apply`` turns version ``version - 1`` into ``version``."""
@@ -76,6 +80,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "session start, reasoning tokens, previews, usage_daily", _apply_session_facts),
     Migration(4, "Claude responses counted once across sessions", _apply_usage_replays),
     Migration(5, "sink cursors and change feed", _apply_sink_feed),
+    Migration(6, "covering index of usage events for the usage reports", _apply_usage_index),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version
 

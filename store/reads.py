@@ -26,7 +26,6 @@ from store.connection import open_database
 __all__ = [
     "COMPACT_COLUMNS",
     "EVENT_FILTERS",
-    "USAGE_GROUPS",
     "ReadConnections",
     "command_durations",
     "command_stats",
@@ -43,7 +42,6 @@ __all__ = [
     "session_rows",
     "session_totals",
     "session_usage_series",
-    "usage_groups",
 ]
 
 Row = dict[str, Any]
@@ -312,50 +310,6 @@ def session_usage_series(conn: sqlite3.Connection, session_id: int) -> list[Row]
         "FROM events WHERE session_id = ? AND +event_type = 'usage' ORDER BY timestamp, id"
     )
     return [dict(row) for row in conn.execute(sql, (session_id,))]
-
-
-# usage (the stand-in report's one query) ----------------------------------------------------
-_USAGE_KEYS = {
-    "daily": "date(e.timestamp, 'localtime')",
-    "weekly": "strftime('%Y-W%W', e.timestamp, 'localtime')",
-    "monthly": "strftime('%Y-%m', e.timestamp, 'localtime')",
-    "model": "COALESCE(e.model, 'unknown')",
-    "project": "COALESCE(s.project_dir, '')",
-    "branch": "COALESCE(s.git_branch, '')",
-    "session": "s.session_key",
-    "agent": "s.agent",
-}
-USAGE_GROUPS = tuple(_USAGE_KEYS)
-
-
-def usage_groups(
-    conn: sqlite3.Connection, group: str, filters: dict[str, str], by_agent: bool
-) -> list[Row]:
-    """Token sums per group key (and agent when ``by_agent``), oldest/first key first."""
-    key = _USAGE_KEYS[group]
-    where = ["e.event_type = 'usage'"]
-    params: list[Any] = []
-    for name, clause in (("since", "e.timestamp >= ?"), ("until", "e.timestamp <= ?"),
-                         ("agent", "s.agent = ?"), ("project", "s.project_dir = ?"),
-                         ("branch", "s.git_branch = ?")):  # fmt: skip
-        if name in filters:
-            where.append(clause)
-            params.append(filters[name])
-    agent = ", s.agent" if by_agent else ""
-    sql = f"""
-        SELECT {key} AS key{agent.replace(", s.agent", ", s.agent AS agent")},
-               MIN(s.agent_session_id) AS agent_session_id,
-               COALESCE(SUM(e.input_tokens), 0) AS input_tokens,
-               COALESCE(SUM(e.output_tokens), 0) AS output_tokens,
-               COALESCE(SUM(e.cache_creation_tokens), 0) AS cache_creation_tokens,
-               COALESCE(SUM(e.cache_read_tokens), 0) AS cache_read_tokens,
-               COALESCE(SUM(e.reasoning_tokens), 0) AS reasoning_tokens,
-               COALESCE(SUM(CASE WHEN s.agent = 'gemini' THEN COALESCE(e.reasoning_tokens, 0)
-                                 ELSE 0 END), 0) AS reasoning_extra
-        FROM events AS e JOIN sessions AS s ON s.id = e.session_id
-        WHERE {" AND ".join(where)} GROUP BY key{agent} ORDER BY key{agent}
-    """
-    return [dict(row) for row in conn.execute(sql, params)]
 
 
 def _like_escape(text: str) -> str:

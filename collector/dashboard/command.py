@@ -16,13 +16,13 @@ import sys
 import webbrowser
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-import uvicorn
-from starlette.applications import Starlette
-
-from collector.dashboard.app import build_app
 from collector.dashboard.guard import is_loopback
 from config import Config
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 __all__ = ["add_arguments", "run"]
 
@@ -61,6 +61,10 @@ def run(name: str, args: argparse.Namespace, config: Config) -> int:
     print(f"agent-viz-monitor dashboard: {url} (read-only, {database})", flush=True)
     if args.open:
         webbrowser.open(url)
+    # The web stack loads only here: every other command builds this parser too (the Claude
+    # Code hook on each event), and must not pay for uvicorn, Starlette and the price list.
+    from collector.dashboard.app import build_app
+
     _serve(sock, build_app(database, host=args.host, port=port, token=token))
     return EXIT_OK
 
@@ -100,6 +104,7 @@ def _url(host: str, port: int, token: str | None) -> str:
 def _serve(sock: socket.socket, app: Starlette) -> None:
     """Run uvicorn on ``sock``; a stop signal ends the serve loop, and uvicorn's re-raising
     of the captured signal afterwards lands on a no-op handler, so the process exits 0."""
+    import uvicorn
 
     def ignore(signum: int, frame: FrameType | None) -> None:
         pass

@@ -1,1 +1,1 @@
-"""Reports over the store: usage and cost (``usage``)."""
+"""Usage and cost reports: pricing, grouping and rendering over the store's usage events."""
