@@ -193,11 +193,12 @@ def usage(ctx: Context, request: Request) -> Row:
                                "breakdown"))  # fmt: skip
     group = params.choices(query, "group", USAGE_GROUPS) or ["daily"]
     now, tz = _now()
-    params.since(query, "since", now, tz)  # checked here so the message names the parameter
-    params.until(query, "until", now, tz)
+    # Parsed here, so a bad value's message names the parameter; the report takes timestamps.
+    since = params.since(query, "since", now, tz)
+    until = params.until(query, "until", now, tz)
     agents = params.choices(query, "agent", _AGENTS)
     report = UsageQuery(
-        group=group[0], since=params.text(query, "since"), until=params.text(query, "until"),
+        group=group[0], since=since, until=until,
         agent=agents[0] if agents else None, project=params.text(query, "project"),
         branch=params.text(query, "branch"), breakdown=query.get("breakdown") in ("1", "true"),
     )  # fmt: skip

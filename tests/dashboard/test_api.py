@@ -212,6 +212,15 @@ class TestUsage:
         assert len(totals) == 1
         assert totals.pop() > 0
 
+    def test_since_and_until_forms_filter(self, dash: Dashboard) -> None:
+        """``since``/``until`` take the CLI's forms and narrow the report to those days."""
+        days = [row["date"] for row in dash.json("/api/usage?group=daily")["rows"]]
+        first, last = min(days), max(days)
+        assert first < last
+        narrowed = dash.json(f"/api/usage?group=daily&since={last}&until={last}")["rows"]
+        assert {row["date"] for row in narrowed} == {last}
+        assert dash.json("/api/usage?group=daily&since=1d")["rows"] == []  # fixtures are older
+
 
 class TestErrors:
     @pytest.mark.parametrize(("path", "word"), [
