@@ -68,6 +68,7 @@ def _reader_options(config: Config) -> ReaderOptions:
         max_line_bytes=c.max_line_bytes,
         read_chunk_bytes=c.read_chunk_bytes,
         parser=ParserOptions(args_cap=c.args_cap, raw_cap=c.raw_cap),
+        redact=config.privacy.redact,
     )
 
 

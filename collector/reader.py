@@ -34,6 +34,7 @@ from collector.counters import Counters
 from collector.discovery import FoundFile
 from collector.log import get_logger
 from collector.parsers import DEFAULT_OPTIONS, ParserOptions, TranscriptParser, make_parser
+from collector.privacy import scrub_records
 from collector.records import ParseProblem, Record
 from collector.sanitize import line_prefix
 from collector.sources import SourceFile
@@ -54,6 +55,7 @@ class ReaderOptions:
     max_line_bytes: int = 64 << 20
     read_chunk_bytes: int = 1 << 20
     parser: ParserOptions = DEFAULT_OPTIONS
+    redact: bool = True  # [privacy] redact: secrets in stored text become [REDACTED:<kind>]
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,6 +449,12 @@ class ReaderThread:
         self._put(Chunk(records, update, len(data), on_commit=_setter(tracked, digest)))
 
     def _put(self, chunk: Chunk) -> None:
+        # The one place parser output passes before it is queued for storage: redaction here
+        # covers every parser and every text field (collector.privacy.scrub).
+        if self.options.redact:
+            redacted = scrub_records(chunk.records)
+            if redacted:
+                self.counters.add("redactions", redacted)
         while not self._stop.is_set():
             try:
                 self.writer.put(chunk, timeout=0.1)

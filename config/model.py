@@ -22,6 +22,7 @@ __all__ = [
     "CollectorConfig",
     "Config",
     "LogConfig",
+    "PrivacyConfig",
     "SourceConfig",
     "StoreConfig",
     "TrackerConfig",
@@ -92,6 +93,13 @@ class LogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PrivacyConfig:
+    """What is kept of transcript text."""
+
+    redact: bool = True  # replace secrets (API keys, tokens, passwords) with [REDACTED:<kind>]
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole effective configuration."""
 
@@ -101,11 +109,12 @@ class Config:
     tracker: TrackerConfig
     log: LogConfig
     source_file: str | None = None  # the file it was read from (None: defaults only)
+    privacy: PrivacyConfig = PrivacyConfig()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (paths as strings), for ``check-config`` and ``status``."""
         out: dict[str, Any] = {}
-        for name in ("store", "collector", "tracker", "log"):
+        for name in ("store", "collector", "tracker", "log", "privacy"):
             out[name] = _plain(getattr(self, name))
         out["sources"] = {agent: _plain(src) for agent, src in self.sources.items()}
         return out
@@ -135,7 +144,8 @@ def build_config(
     data: Mapping[str, Any], env: Mapping[str, str], source: str, locate: Locate
 ) -> Config:
     """Validate ``data`` (parsed TOML plus overrides) into a ``Config``."""
-    _reject_unknown(data, {"store", "collector", "sources", "tracker", "log"}, "", source, locate)
+    _reject_unknown(data, {"store", "collector", "sources", "tracker", "log", "privacy"}, "",
+                    source, locate)  # fmt: skip
     store = _section(StoreConfig, data, "store", source, locate)
     if store.path == Path():
         store = dataclasses.replace(store, path=database_file(env))
@@ -153,6 +163,7 @@ def build_config(
         tracker=_section(TrackerConfig, data, "tracker", source, locate),
         log=_section(LogConfig, data, "log", source, locate),
         source_file=source,
+        privacy=_section(PrivacyConfig, data, "privacy", source, locate),
     )
 
 
