@@ -120,6 +120,7 @@ class WriterThread:
         self._closed = False
         self._abort = threading.Event()
         self.fatal: str | None = None  # set when a batch can be neither committed nor isolated
+        self.failing: str | None = None  # the last commit error while commits keep failing
         self.last_progress = time.monotonic()
         self._commits = 0  # since the checkpointer was last nudged by an idle spell
         self._quiet_since: float | None = None
@@ -197,6 +198,7 @@ class WriterThread:
             except sqlite3.OperationalError as exc:
                 failures += 1
                 self.counters.add("commit_failures")
+                self.failing = f"{exc} (attempt {failures})"
                 if failures == 1 or failures % 50 == 0:  # once per burst, then rarely
                     _log.error("commit_failed", error=str(exc), attempts=failures,
                                chunks=len(batch))  # fmt: skip
@@ -209,7 +211,8 @@ class WriterThread:
                 _log.error("batch_rejected", error=repr(exc), chunks=len(batch))
                 self._commit_isolating(batch)
             if failures:
-                _log.info("commit_recovered", attempts=failures)
+                self.failing = None
+                _log.warning("commit_recovered", attempts=failures)
             return
 
     def _commit_isolating(self, batch: list[Chunk]) -> None:
