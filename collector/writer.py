@@ -37,6 +37,7 @@ from collector.log import get_logger
 from collector.records import ParseProblem, Record
 from store import EventStore, apply_records
 from store.batch import SessionKeys
+from store.crashpoint import crash_point
 from store.timestamps import format_timestamp
 
 __all__ = ["Chunk", "FileUpdate", "WriterThread"]
@@ -285,11 +286,14 @@ class WriterThread:
                 files = _latest_files(batch)
                 if files:
                     conn.executemany(_UPSERT_FILE, [self._file_row(conn, f, now) for f in files])
+                    crash_point("after_offsets")
+                crash_point("before_commit")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 self._keys.forget()
                 raise
+        crash_point("after_commit")
         elapsed = (time.perf_counter() - started) * 1000
         self.last_progress = time.monotonic()
         self._commits += 1
