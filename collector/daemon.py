@@ -19,6 +19,7 @@ import contextlib
 import faulthandler
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -182,7 +183,7 @@ class Daemon:
         root = self._root_of(path)
         if root is None:
             return
-        if os.path.isdir(path):
+        if _is_real_dir(path):  # a symlinked folder is never walked into
             with self._subtree_lock:
                 self._subtrees[path] = root  # walked by the main loop
             self._wake.set()
@@ -479,6 +480,13 @@ def _load_saved(store: EventStore) -> dict[str, SavedFile]:
         # The state stays packed JSON text until the file is opened (see SavedFile).
         saved[row["path"]] = SavedFile(checkpoint, pack_state(row["parser_state"] or None))
     return saved
+
+
+def _is_real_dir(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def _identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:

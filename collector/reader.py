@@ -38,7 +38,7 @@ from collector.privacy import scrub_records
 from collector.records import ParseProblem, Record
 from collector.sanitize import line_prefix
 from collector.sources import SourceFile
-from collector.tail import Checkpoint, FileTail, Fragment, TailRead
+from collector.tail import Checkpoint, FileTail, Fragment, TailRead, open_regular
 from collector.writer import Chunk, FileUpdate, WriterThread
 
 __all__ = ["ReaderOptions", "ReaderThread", "SavedFile"]
@@ -421,7 +421,7 @@ class ReaderThread:
         """Whole-file JSON (Gemini ≤ 0.38): re-parse when the content changed."""
         path = tracked.source.path
         try:
-            with open(path, "rb") as handle:
+            with open(open_regular(path), "rb") as handle:
                 st = os.fstat(handle.fileno())
                 if st.st_size > self.options.max_line_bytes:
                     self.counters.add("oversized_lines")
@@ -495,7 +495,7 @@ def _sidecar(source: SourceFile) -> dict[str, Any] | None:
     if not source.sidecar_path:
         return None
     try:
-        with open(source.sidecar_path, "rb") as handle:
+        with open(open_regular(source.sidecar_path), "rb") as handle:
             value = orjson.loads(handle.read(_SIDECAR_MAX))
     except (OSError, orjson.JSONDecodeError):
         return None

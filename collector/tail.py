@@ -48,6 +48,7 @@ None and ``last_error`` says why. Only misuse (polling a closed tail, bad argume
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -56,11 +57,33 @@ from typing import Any
 
 from collector.lines import LineSplitter, OversizedLine
 
-__all__ = ["HEAD_BYTES", "MARKER_BYTES", "Checkpoint", "FileTail", "Fragment", "TailRead"]
+__all__ = [
+    "HEAD_BYTES", "MARKER_BYTES", "Checkpoint", "FileTail", "Fragment", "TailRead", "open_regular",
+]  # fmt: skip
 
 HEAD_BYTES = 4096
 MARKER_BYTES = 256
 _FIELDS = ("dev", "inode", "offset", "head_hash", "head_len", "marker_hash")
+
+
+# Never follow a link (a symlink to /etc/passwd planted in a root must not be read), never block
+# on a FIFO (O_NONBLOCK makes its open return at once; a regular file ignores the flag).
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+
+
+def open_regular(path: str) -> int:
+    """A read descriptor of the regular file at ``path``; ``OSError`` for a symlink (ELOOP), a
+    FIFO, a device or a socket, which are never read, whoever put them in a root."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file (never read)", path)
+    return fd
 
 
 def _sha(data: bytes) -> str:
@@ -254,7 +277,7 @@ class FileTail:
             self._release()  # shrank under us: decide afresh below
         if self._fd is None:
             try:
-                fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+                fd = open_regular(self._path)
             except FileNotFoundError:
                 return self._problem(deleted=True)
             self._fd = fd

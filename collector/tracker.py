@@ -238,7 +238,7 @@ class SessionTracker:
             if not path or (t.exited_at is None and book.process_of(t)[0] != "alive"):
                 continue
             try:
-                st = os.stat(path)
+                st = os.stat(path, follow_symlinks=False)
             except OSError:
                 continue
             if (st.st_size, st.st_mtime_ns) != t.file_stamp:
@@ -281,7 +281,7 @@ class SessionTracker:
         if not path:
             return True
         try:
-            size = os.stat(path).st_size
+            size = os.stat(path, follow_symlinks=False).st_size
         except OSError:
             return True
         offset = book.reader.committed_offset(path)
