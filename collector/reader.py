@@ -46,6 +46,12 @@ __all__ = ["ReaderOptions", "ReaderThread", "SavedFile"]
 _log = get_logger(component="reader")
 _SIDECAR_MAX = 64 * 1024
 _BULK_STEP = 256 * 1024  # bytes read from a backlog file before the live lane is looked at
+# A live file that got lines keeps its descriptor this long past EOF (at most _HOT_MAX files):
+# lines appended just before a rename or unlink are then read through it (R11, R21) rather than
+# lost with the path. Quiet files close theirs, so idle transcripts hold none (R15).
+_HOT_SECONDS = 30.0
+_HOT_MAX = 32
+_MOVED_MAX = 1024  # retired positions kept for a renamed file to resume from
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +110,8 @@ class _Tracked:
     """One file being tailed: its source, tail and parser, and what was last handed on."""
 
     __slots__ = (
-        "bulk_done", "bulk_sent", "doc_hash", "live", "parser", "sent", "size", "source", "tail",
+        "active_at", "adopted", "bulk_done", "bulk_sent", "doc_hash", "live", "parser", "sent",
+        "size", "source", "tail",
     )  # fmt: skip
 
     def __init__(
@@ -127,6 +134,8 @@ class _Tracked:
         self.bulk_sent = 0
         self.bulk_done = 0
         self.size = -1  # file size at the last read: a rescan seeing another size marks it
+        self.active_at = time.monotonic()  # when it was last seen written to (see _hot)
+        self.adopted = False  # renamed here from a known path: its files row is still to write
 
     def lane_for(self, eof: bool) -> bool:
         """True for the live lane; switching only when nothing of this file is queued keeps
@@ -166,6 +175,10 @@ class ReaderThread:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="reader", daemon=True)
         self.last_progress = time.monotonic()
+        self._swept = 0.0
+        # (dev, inode) → where a file renamed away from its path stopped: a new path with that
+        # identity resumes there instead of reading it again (R11: identity kept in a root).
+        self._moved: dict[tuple[int, int], SavedFile] = {}
 
     # control -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -260,10 +273,11 @@ class ReaderThread:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.last_progress = time.monotonic()
+            self._sweep()
             with self._cond:
-                while not self._dirty and not self._dirty_live and not self._stop.is_set():
+                if not self._dirty and not self._dirty_live:
                     self._cond.wait(0.5)
-                    self.last_progress = time.monotonic()
+                    continue
                 if self._stop.is_set():
                     return
                 lane = self._dirty_live or self._dirty
@@ -310,7 +324,8 @@ class ReaderThread:
         assert tracked.tail is not None
         # Backlog steps are short so a live file waits for at most one of them.
         step = self.options.read_chunk_bytes if tracked.live else _BULK_STEP
-        read = tracked.tail.poll(min(step, self.options.read_chunk_bytes))
+        # The tail keeps its descriptor at EOF; _settle decides whether the file stays open.
+        read = tracked.tail.poll(min(step, self.options.read_chunk_bytes), keep_open=True)
         if read is None:
             return False
         if read.error:
@@ -325,11 +340,77 @@ class ReaderThread:
         tracked.size = read.size
         if read.eof and not tracked.live and tracked.bulk_sent == tracked.bulk_done:
             tracked.live = True  # its backlog is committed: an empty read at the end says so
-        if read.deleted and read.eof:
-            self._forget(path)
-        elif read.eof and not read.partial_bytes and tracked.live:
-            self._park(path, tracked)
+        if read.eof:
+            self._settle(path, tracked, read)
         return not read.eof
+
+    def _settle(self, path: str, tracked: _Tracked, read: TailRead) -> None:
+        """At EOF: retire a file whose path is gone, keep a hot one open, park or close the
+        rest (R15: idle files hold no descriptor)."""
+        if read.deleted or read.moved:
+            self._remember_moved(tracked.sent)
+            self._forget(path)
+        elif self._hot(tracked):
+            return
+        elif not read.partial_bytes and tracked.live:
+            self._park(path, tracked)
+        elif tracked.tail is not None:
+            tracked.tail.release()
+
+    def _hot(self, tracked: _Tracked) -> bool:
+        """Keep this caught-up file's descriptor open (it is being written to: modified in the
+        last ``_HOT_SECONDS``; an old transcript just backfilled is not)?"""
+        try:
+            mtime = os.stat(tracked.source.path, follow_symlinks=False).st_mtime
+        except OSError:
+            return True  # gone since the read: the next poll drains the descriptor and retires it
+        tracked.active_at = time.monotonic() - max(0.0, time.time() - mtime)
+        if time.monotonic() - tracked.active_at > _HOT_SECONDS:
+            return False
+        held = sum(1 for t in self._files.values() if t.tail and t.tail.holds_descriptor)
+        return held <= _HOT_MAX
+
+    def _remember_moved(self, sent: SavedFile) -> None:
+        """Where a retired path stopped, by identity: if it was renamed (not unlinked) a path
+        with that identity resumes there. A reused inode is harmless: the tail's head and
+        marker check then restarts at 0. Bounded: the oldest are dropped."""
+        cp = sent.checkpoint
+        if cp is None:
+            return
+        self._moved[(cp.dev, cp.inode)] = sent
+        while len(self._moved) > _MOVED_MAX:
+            del self._moved[next(iter(self._moved))]
+
+    def _sweep(self) -> None:
+        """Once a second: park the files kept open that went quiet."""
+        now = time.monotonic()
+        if now - self._swept < 1.0:
+            return
+        self._swept = now
+        for path, tracked in list(self._files.items()):
+            tail = tracked.tail
+            if tail is None or not tail.holds_descriptor or now - tracked.active_at < _HOT_SECONDS:
+                continue
+            if tail.buffered_bytes or not tracked.live:
+                tail.release()
+            else:
+                self._park(path, tracked)
+
+    def _adopt(self, path: str) -> SavedFile | None:
+        """Where to resume a path never seen before that is a known file renamed here: drain
+        the old path's open descriptor first, then take its position (no re-read)."""
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError:
+            return None
+        key = (st.st_dev, st.st_ino)
+        for old, tracked in list(self._files.items()):
+            cp = tracked.tail.checkpoint if tracked.tail else None
+            if cp is not None and (cp.dev, cp.inode) == key and old != path:
+                for _ in range(10_000):  # drains to EOF, then retires (moved) the old path
+                    if old not in self._files or not self._step(old):
+                        break
+        return self._moved.pop(key, None)
 
     def _bulk_committed(self, tracked: _Tracked) -> None:
         """Writer thread: a backlog chunk of ``tracked`` committed. After its last one, look at
@@ -355,6 +436,10 @@ class ReaderThread:
         if source is None:
             return None
         saved = self._saved.pop(path, None)
+        adopted = False
+        if saved is None and (self._moved or self._files):
+            saved = self._adopt(path)
+            adopted = saved is not None
         state = saved.parser_state if saved else None
         if isinstance(state, bytes):
             state = _decode_state(unpack_state(state))
@@ -367,6 +452,7 @@ class ReaderThread:
             tail = FileTail(path, checkpoint, self.options.max_line_bytes)
         tracked = _Tracked(source, tail, parser, saved or SavedFile(None, None))
         tracked.live = bool(saved and saved.live)
+        tracked.adopted = adopted
         if saved and saved.checkpoint and source.kind == "json-document":
             tracked.doc_hash = saved.checkpoint.marker_hash
         self._files[path] = tracked
@@ -404,13 +490,15 @@ class ReaderThread:
         self.counters.add("lines_read", len(read.lines))
         self.counters.add("parse_problems", problems - len(read.oversized))
         self.counters.add("oversized_lines", len(read.oversized))
-        if not records and not read.reset and not read.deleted and not nbytes:
+        news = records or nbytes or read.reset or read.deleted or read.moved or tracked.adopted
+        if not news:
             return
+        tracked.adopted = False
         update = FileUpdate(
             path=source.path, agent=source.agent, session_key=source.session_id,
             checkpoint=checkpoint.to_dict(), parser_state=tracked.parser.state(),
             size=read.size, lines=len(read.lines), problems=problems,
-            oversized=len(read.oversized), reset=read.reset, deleted=read.deleted,
+            oversized=len(read.oversized), reset=read.reset, deleted=read.deleted or read.moved,
         )  # fmt: skip
         live = tracked.lane_for(read.eof)
         on_commit = None if live else functools.partial(self._bulk_committed, tracked)
