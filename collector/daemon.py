@@ -379,6 +379,7 @@ class Daemon:
             "files_known": self.reader.tracked_count() if self.reader else 0,
             "watch_modes": self.watcher.modes() if self.watcher else {},
             "watch_problems": self.watcher.problems() if self.watcher else [],
+            "file_problems": self.reader.problem_files() if self.reader else {},
         })  # fmt: skip
         path = Path(self.config.store.path).with_name("status.json")
         try:

@@ -94,6 +94,7 @@ def _daemon_facts(database: Path, pid: int) -> Report:
         "commit_ms",
         "counters",
         "commit_failing",
+        "file_problems",
     ):
         facts[key] = status.get(key)
     return facts
@@ -215,6 +216,8 @@ def print_status(report: Report) -> None:
         print(f"  {agent:<12} {agg['files']:>6} files {_size(agg['bytes']):>10}  "
               f"lag {_size(agg['lag_bytes'])}")  # fmt: skip
     _print_lagging(report["files"])
+    for path, why in ((daemon or {}).get("file_problems") or {}).items():
+        print(f"  unreadable {path}: {why}")
     if daemon and daemon.get("watch_modes"):
         for root, mode in daemon["watch_modes"].items():
             print(f"  watching {root}: {mode}")

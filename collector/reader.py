@@ -51,6 +51,8 @@ _BULK_STEP = 256 * 1024  # bytes read from a backlog file before the live lane i
 # lost with the path. Quiet files close theirs, so idle transcripts hold none (R15).
 _HOT_SECONDS = 30.0
 _HOT_MAX = 32
+_BOM = b"\xef\xbb\xbf"
+_PROBLEMS_SHOWN = 100
 _MOVED_MAX = 1024  # retired positions kept for a renamed file to resume from
 
 
@@ -179,6 +181,8 @@ class ReaderThread:
         # (dev, inode) → where a file renamed away from its path stopped: a new path with that
         # identity resumes there instead of reading it again (R11: identity kept in a root).
         self._moved: dict[tuple[int, int], SavedFile] = {}
+        # Transcripts that cannot be read (permissions, a link, a FIFO) → why; for `status`.
+        self._problems: dict[str, str] = {}
 
     # control -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -326,11 +330,12 @@ class ReaderThread:
         step = self.options.read_chunk_bytes if tracked.live else _BULK_STEP
         # The tail keeps its descriptor at EOF; _settle decides whether the file stays open.
         read = tracked.tail.poll(min(step, self.options.read_chunk_bytes), keep_open=True)
+        error = read.error if read is not None else tracked.tail.last_error
+        self._note_problem(path, error if error != "vanished" else None)
         if read is None:
             return False
         if read.error:
             self.counters.add("read_errors")
-            _log.warning("file_read_failed", path=path, error=read.error)
         fragment = None
         if read.deleted and read.eof and read.partial_bytes:
             # R7: the file is gone, so no newline can complete its last line: parse it once
@@ -356,6 +361,22 @@ class ReaderThread:
             self._park(path, tracked)
         elif tracked.tail is not None:
             tracked.tail.release()
+
+    def _note_problem(self, path: str, error: str | None) -> None:
+        """Count and log a file that cannot be read once per new reason; forget it once read."""
+        if error is None:
+            self._problems.pop(path, None)
+            return
+        if self._problems.get(path) == error:
+            return
+        self.counters.add("file_errors")
+        _log.warning("file_unreadable", path=path, error=error)
+        if path in self._problems or len(self._problems) < _PROBLEMS_SHOWN:
+            self._problems[path] = error
+
+    def problem_files(self) -> dict[str, str]:
+        """Transcripts that could not be read at their last attempt, and why (a copy)."""
+        return dict(self._problems)
 
     def _hot(self, tracked: _Tracked) -> bool:
         """Keep this caught-up file's descriptor open (it is being written to: modified in the
@@ -474,7 +495,8 @@ class ReaderThread:
         records: list[Record] = []
         nbytes = 0
         for offset, line in read.lines:
-            records.extend(tracked.parser.parse_line(line, offset))
+            text = line[len(_BOM) :] if offset == 0 and line.startswith(_BOM) else line
+            records.extend(tracked.parser.parse_line(text, offset))  # a BOM is not JSON
             nbytes += len(line) + 1
         checkpoint = read.checkpoint
         if fragment is not None:
