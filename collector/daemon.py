@@ -366,6 +366,7 @@ class Daemon:
     def _write_status(self, started: float, force: bool = False) -> None:
         """status.json beside the database, when counters moved or every 10 s (idle cost)."""
         counters = self.counters.snapshot()["counters"]
+        counters["tracker_steps"] = self.tracker.steps if self.tracker else 0
         now = time.monotonic()
         if not force and counters == self._status_seen and now - self._status_at < _STATUS_REFRESH:
             return
@@ -380,6 +381,7 @@ class Daemon:
             "watch_modes": self.watcher.modes() if self.watcher else {},
             "watch_problems": self.watcher.problems() if self.watcher else [],
             "file_problems": self.reader.problem_files() if self.reader else {},
+            "tracker_steps": counters["tracker_steps"],
         })  # fmt: skip
         path = Path(self.config.store.path).with_name("status.json")
         try:

@@ -102,6 +102,7 @@ class SessionTracker:
         self._failures = 0
         self._identities = IdentityFile(config.store.path)
         self.last_progress = time.monotonic()
+        self.steps = 0  # steps completed: `status` shows it, tests wait on it instead of sleeping
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -136,6 +137,7 @@ class SessionTracker:
                 if reader is None:
                     reader = self._open()
                 self._step(exited, self._clock())
+                self.steps += 1
             except MonitorError as exc:  # the database is not there (yet)
                 self._failures += 1
                 if self._failures == 1 or self._failures % 100 == 0:
