@@ -38,10 +38,16 @@ class Rule:
     kind: str
     keywords: tuple[str, ...]
     pattern: re.Pattern[str]
+    # Matched only where one of the keywords occurs (``pattern.match`` there), not by a scan
+    # of every position: Python's re tries a case-insensitive alternation at each character,
+    # which made the assignment rule cost more than parsing the line.
+    anchored: bool = False
 
 
-def _rule(kind: str, keywords: tuple[str, ...], pattern: str, flags: int = 0) -> Rule:
-    return Rule(kind, keywords, re.compile(pattern, flags))
+def _rule(
+    kind: str, keywords: tuple[str, ...], pattern: str, flags: int = 0, *, anchored: bool = False
+) -> Rule:
+    return Rule(kind, keywords, re.compile(pattern, flags), anchored)
 
 
 _B = r"(?<![A-Za-z0-9_\-])"  # a token starts at a boundary (not inside "task-…" or a hash)
@@ -98,24 +104,43 @@ RULES: tuple[Rule, ...] = (
         ("://",),
         r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@\"'\\\[\]]{1,100}:(?P<secret>[^\s@/\"'\\]{1,200})@",
     ),
+    # The two generic rules start at the keyword itself (a cheap first-character test at each
+    # position), and ``_name_of`` widens the match to the whole name for ``_NAMES`` to judge.
     _rule(
         "secret_assignment",
         ("key", "token", "secret", "pass", "pwd", "credential"),
-        r"(?<![A-Za-z0-9_])(?:[A-Za-z0-9]+_)*(?:[A-Za-z0-9]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD"
-        r"|PWD|CREDENTIALS?)|(?i:api_?key|secret_?key|access_?key|auth_?token|access_?token"
-        r"|token|secret|password|passwd|client_secret))(?![A-Za-z0-9_])"
+        r"(?P<name>(?i:key|token|secret|passw|pwd|credential)[A-Za-z0-9_]{0,40})"
         r"\s*=\s*[\"']?(?P<secret>[^\s\"'\\$<%{(`;|&]{4,})",
+        anchored=True,
     ),
     _rule(
         "secret_field",
         ("key", "token", "secret", "pass"),
-        r"(?i:\\?\"(?:[a-z0-9_\-]*(?:api_?key|secret|password|passwd|access_?token"
-        r"|auth_?token|private_?key|refresh_?token|client_?secret)|token)\\?\"\s*:\s*\\?\")"
-        r"(?P<secret>[^\"\\]{4,})",
+        r"(?P<name>(?i:key|token|secret|passw)[A-Za-z0-9_\-]{0,40})"
+        r"\\?\"\s*:\s*\\?\"(?P<secret>[^\"\\]{4,})",
+        anchored=True,
     ),
 )
 
 _MARK = "[REDACTED:"
+_KEYWORDS = tuple(sorted({keyword for rule in RULES for keyword in rule.keywords}))
+# Names whose value is a secret: an upper-case variable ending in KEY, TOKEN, SECRET, PASSWORD
+# (OPENAI_API_KEY, GH_TOKEN, DB_PASSWORD), or one of the usual lower-case words, alone or after
+# a prefix (api_key, client_secret, auth_token). "max_tokens", "monkey", "keyboard" are not.
+_NAMES = re.compile(
+    r"(?:[A-Za-z0-9]+_)*(?:[A-Z0-9]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PWD|CREDENTIALS?)"
+    r"|(?i:api_?key|apikey|secret_?key|access_?key|private_?key|auth_?token|access_?token"
+    r"|refresh_?token|token|secret|client_?secret|password|passwd))"
+)
+
+
+def _name_of(match: re.Match[str]) -> str:
+    """The whole identifier the match's ``name`` group ends (it may start mid-name)."""
+    text, start = match.string, match.start("name")
+    begin = start
+    while begin > 0 and (text[begin - 1].isalnum() or text[begin - 1] in "_-"):
+        begin -= 1
+    return text[begin:start] + match.group("name")
 
 
 def _replacer(kind: str, count: list[int]) -> _Sub:
@@ -129,6 +154,8 @@ def _replacer(kind: str, count: list[int]) -> _Sub:
         value = match.group("secret")
         if value.startswith(_MARK) or value.startswith("REDACTED"):
             return whole
+        if "name" in match.re.groupindex and not _NAMES.fullmatch(_name_of(match)):
+            return whole
         count[0] += 1
         start = match.start("secret") - match.start(0)
         return whole[:start] + label + whole[start + len(value) :]
@@ -139,10 +166,39 @@ def _replacer(kind: str, count: list[int]) -> _Sub:
 def redact(text: str) -> tuple[str, int]:
     """``text`` with every known secret shape replaced by ``[REDACTED:<kind>]``, and how many."""
     lowered = text.lower()
+    found = {keyword for keyword in _KEYWORDS if keyword in lowered}
+    if not found:
+        return text, 0  # most text: one lower() and a few substring searches
     count = [0]
     for rule in RULES:
-        for keyword in rule.keywords:
-            if keyword in lowered:
-                text = rule.pattern.sub(_replacer(rule.kind, count), text)
-                break
+        if found.isdisjoint(rule.keywords):
+            continue
+        before = count[0]
+        if rule.anchored:
+            text = _sub_anchored(rule, text, lowered, _replacer(rule.kind, count))
+        else:
+            text = rule.pattern.sub(_replacer(rule.kind, count), text)
+        if count[0] != before:
+            lowered = text.lower()  # keep positions in step with the text
     return text, count[0]
+
+
+def _sub_anchored(rule: Rule, text: str, lowered: str, replace: _Sub) -> str:
+    """``rule.pattern.sub`` tried only at the keywords' occurrences (see ``Rule.anchored``)."""
+    starts = []
+    for keyword in rule.keywords:
+        at = lowered.find(keyword)
+        while at != -1:
+            starts.append(at)
+            at = lowered.find(keyword, at + 1)
+    out, done = [], 0
+    for at in sorted(starts):
+        if at < done:
+            continue
+        match = rule.pattern.match(text, at)
+        if match is None:
+            continue
+        out.append(text[done : match.start()])
+        out.append(replace(match))
+        done = match.end()
+    return "".join(out) + text[done:] if out else text
