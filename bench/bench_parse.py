@@ -26,7 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collector.parsers import make_parser
 from collector.privacy import scrub_records
+from collector.records import Record
 from collector.sources import classify
+
+_STEP = 256 * 1024
 
 
 def load(corpus: Path) -> list[tuple[str, list[bytes]]]:
@@ -57,13 +60,19 @@ def time_parsers(
         source = classify("claude-code", root, path)
         assert source is not None
         parser = make_parser(source)
-        offset = 0
+        offset = chunk_start = 0
+        chunk: list[Record] = []
         for line in lines:
             parsed = parser.parse_line(line, offset)
-            if redact:
-                scrub_records(parsed)
             records += len(parsed)
             offset += len(line) + 1
+            if redact:  # per read step, as the reader does (a backlog step is 256 KiB)
+                chunk.extend(parsed)
+                if offset - chunk_start >= _STEP:
+                    scrub_records(chunk)
+                    chunk, chunk_start = [], offset
+        if chunk:
+            scrub_records(chunk)
     return time.perf_counter() - start, records
 
 

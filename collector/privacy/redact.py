@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["RULES", "Rule", "redact"]
+__all__ = ["RULES", "TRIGGERS", "Rule", "redact"]
 
 _Sub = Callable[[re.Match[str]], str]
 
@@ -124,6 +124,26 @@ RULES: tuple[Rule, ...] = (
 
 _MARK = "[REDACTED:"
 _KEYWORDS = tuple(sorted({keyword for rule in RULES for keyword in rule.keywords}))
+# Substrings, in the cases they are written, of which a text must hold one to be worth
+# ``redact``: a multi-pattern matcher finds them in one pass over many texts (collector.privacy
+# .scrub), so the usual text costs no ``lower()`` and no regular expression at all. The generic
+# rules' names must *end* in one of these words, so their triggers include what follows the
+# name ("token=", 'token"'): "input_tokens" — in every usage line — triggers nothing.
+_NAME_ENDS = ("key", "token", "secret", "password", "passwd", "pwd", "credential", "credentials")
+_GENERIC = ("secret_assignment", "secret_field")
+
+
+def _cases(word: str) -> set[str]:
+    return {word, word.upper(), word.capitalize(), word.title()}
+
+
+TRIGGERS = tuple(sorted(
+    {f"{variant}{after}" for word in _NAME_ENDS for variant in _cases(word)
+     for after in ("=", " =", '"', '\\"')}
+    | {variant for rule in RULES if rule.kind not in _GENERIC for word in rule.keywords
+       for variant in _cases(word)}
+    | {"eyJ", "AIza", "PRIVATE KEY", "github_pat_"}
+))  # fmt: skip
 # Names whose value is a secret: an upper-case variable ending in KEY, TOKEN, SECRET, PASSWORD
 # (OPENAI_API_KEY, GH_TOKEN, DB_PASSWORD), or one of the usual lower-case words, alone or after
 # a prefix (api_key, client_secret, auth_token). "max_tokens", "monkey", "keyboard" are not.
