@@ -23,6 +23,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ahocorasick_rs import AhoCorasick
+
 __all__ = ["RULES", "TRIGGERS", "Rule", "redact"]
 
 _Sub = Callable[[re.Match[str]], str]
@@ -124,6 +126,7 @@ RULES: tuple[Rule, ...] = (
 
 _MARK = "[REDACTED:"
 _KEYWORDS = tuple(sorted({keyword for rule in RULES for keyword in rule.keywords}))
+_KEYWORD_MATCHER = AhoCorasick(list(_KEYWORDS))  # which rules a text needs, in one pass
 # Substrings, in the cases they are written, of which a text must hold one to be worth
 # ``redact``: a multi-pattern matcher finds them in one pass over many texts (collector.privacy
 # .scrub), so the usual text costs no ``lower()`` and no regular expression at all. The generic
@@ -186,9 +189,10 @@ def _replacer(kind: str, count: list[int]) -> _Sub:
 def redact(text: str) -> tuple[str, int]:
     """``text`` with every known secret shape replaced by ``[REDACTED:<kind>]``, and how many."""
     lowered = text.lower()
-    found = {keyword for keyword in _KEYWORDS if keyword in lowered}
+    hits = _KEYWORD_MATCHER.find_matches_as_indexes(lowered, overlapping=True)
+    found = {_KEYWORDS[i] for i, _, _ in hits}
     if not found:
-        return text, 0  # most text: one lower() and a few substring searches
+        return text, 0  # most text: one lower() and one pass of the keyword matcher
     count = [0]
     for rule in RULES:
         if found.isdisjoint(rule.keywords):

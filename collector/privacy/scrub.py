@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
+from itertools import accumulate, chain
+from operator import attrgetter
+from typing import Any
 
-from ahocorasick_rs import AhoCorasick, Implementation, MatchKind
+from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
 
 from collector.privacy.redact import TRIGGERS, redact
 from collector.records import Event, ParseProblem, Record, SessionInfo, SessionStatus, ToolResult
@@ -46,29 +49,56 @@ _FIELDS: dict[type, tuple[str, ...]] = {
 # One pass of a compiled Aho-Corasick automaton (Rust, ahocorasick-rs) over all of a chunk's
 # text finds the few texts worth a closer look; per text, 27 substring searches and a lower()
 # cost ~6 µs, half the parse of a line (bench/bench_parse.py).
-_MATCHER = AhoCorasick(
-    list(TRIGGERS), matchkind=MatchKind.LeftmostFirst, implementation=Implementation.DFA
+_MATCHER = BytesAhoCorasick(
+    [trigger.encode() for trigger in TRIGGERS],
+    matchkind=MatchKind.LeftmostFirst,
+    implementation=Implementation.DFA,
 )
 
 
-def scrub_records(records: Iterable[Record]) -> int:
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """All of a record's text fields in one C call (attrgetter), always as a tuple."""
+    if not names:
+        return lambda _record: ()
+    if len(names) == 1:
+        one = attrgetter(names[0])
+        return lambda record: (one(record),)
+    return attrgetter(*names)
+
+
+_GETTERS = {cls: _getter(names) for cls, names in _FIELDS.items()}
+
+
+def scrub_records(records: Sequence[Record]) -> int:
     """Redact every free-text field of ``records`` in place; the number of replacements."""
-    slots = [(record, name) for record in records for name in _FIELDS[type(record)]]
-    values = [getattr(record, name) or "" for record, name in slots]
-    if not values:
+    fields = [_GETTERS[type(record)](record) for record in records]
+    flat = list(chain.from_iterable(fields))
+    if not flat:
         return 0
-    hits = _MATCHER.find_matches_as_indexes("\x00".join(values))
+    # None → "None", which holds no trigger. Bytes: matching UTF-8 in Rust without mapping
+    # back to character positions is twice as fast as matching the str.
+    joined = "\x00".join(map(str, flat)).encode()
+    hits = _MATCHER.find_matches_as_indexes(joined)
     if not hits:
-        return 0
-    starts, at = [], 0
-    for value in values:
-        starts.append(at)
-        at += len(value) + 1
+        return 0  # the usual chunk: one pass in Rust, nothing to do
+    suspects: list[int] = []
+    index = at = 0
+    for start in sorted({start for _, start, _ in hits}):
+        index += joined.count(b"\x00", at, start)  # separators before it: its text's index
+        at = start
+        if not suspects or suspects[-1] != index:
+            suspects.append(index)
+    ends = list(accumulate(map(len, fields)))
     total = 0
-    for index in sorted({bisect_right(starts, start) - 1 for _, start, _ in hits}):
-        clean, count = redact(values[index])
+    for index in suspects:
+        value = flat[index]
+        if not value:
+            continue
+        clean, count = redact(value)
         if count:
-            record, name = slots[index]
+            which = bisect_right(ends, index)
+            record = records[which]
+            name = _FIELDS[type(record)][index - (ends[which - 1] if which else 0)]
             setattr(record, name, clean)
             total += count
     return total
