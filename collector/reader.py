@@ -353,7 +353,11 @@ class ReaderThread:
         """At EOF: retire a file whose path is gone, keep a hot one open, park or close the
         rest (R15: idle files hold no descriptor)."""
         if read.deleted or read.moved:
-            self._remember_moved(tracked.sent)
+            # Renamed (seen through the descriptor), or gone from the path unseen (it may have
+            # been renamed): remember where it stopped. Unlinked for sure (no link left): no.
+            vanished = tracked.tail is not None and tracked.tail.last_error == "vanished"
+            if read.moved or vanished:
+                self._remember_moved(tracked.sent)
             self._forget(path)
         elif self._hot(tracked):
             return

@@ -305,11 +305,12 @@ class FileTail:
             return self._result(lines, oversized, eof=True, error=_describe(exc))
         self.last_error = None
         deleted, moved = st.st_nlink == 0, False
-        if eof and keep_open and not deleted:
-            moved = self._path_moved(st)
-            if moved and self._path_taken():  # replaced: the new file is read on the next poll
+        if eof and keep_open:
+            gone = deleted or self._path_moved(st)
+            if gone and self._path_taken():  # replaced: the new file is read on the next poll
                 self._release()
                 return self._result(lines, oversized, eof=False, size=st.st_size)
+            moved = gone and not deleted
         if eof and not (keep_open and not deleted and not moved):
             self._release()
         return self._result(lines, oversized, eof=eof, size=st.st_size, deleted=deleted,
