@@ -106,7 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_hook(args)
     try:
         config = load_config(args.config, os.environ)
-        return _dispatch(args, config)
+        code = _dispatch(args, config)
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:  # `status | head -1`: the reader had enough; end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except ConfigError as exc:
         if args.command == "doctor":  # a broken config is one of the things doctor reports
             return int(_extension("collector.doctor").run_with_config_error(args, exc))

@@ -15,9 +15,12 @@ close the writer (drains, commits, checkpoints the WAL), close the store, releas
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import os
 import signal
+import stat
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +52,9 @@ _log = get_logger(component="daemon")
 _STATUS_EVERY = 1.0
 _DRAIN_SECONDS = 3.5
 _SINK_DRAIN_SECONDS = 60.0
+# status.json is rewritten at least this often, so `status` can tell a stale one (disk full)
+# from a quiet daemon: it says "stale" past a few of these (collector.daemon_status).
+_STATUS_REFRESH = 5.0
 
 
 def run_daemon(config: Config, *, once: bool = False) -> int:
@@ -70,6 +76,7 @@ def _reader_options(config: Config) -> ReaderOptions:
         max_line_bytes=c.max_line_bytes,
         read_chunk_bytes=c.read_chunk_bytes,
         parser=ParserOptions(args_cap=c.args_cap, raw_cap=c.raw_cap, preview_chars=c.preview_chars),
+        redact=config.privacy.redact,
     )
 
 
@@ -101,6 +108,8 @@ class Daemon:
         self._backlog_files = 0
         self._rate = _Rate()
         self._rounds = ScanRounds()  # which known files each rescan stats
+        self._db_identity: tuple[int, int] | None = None
+        self._status_failing = False
 
     # signals ---------------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -134,6 +143,7 @@ class Daemon:
         config = self.config
         self.store = EventStore(config.store.path, manual_checkpoint=True,
                                 busy_timeout_ms=config.store.busy_timeout_ms)  # fmt: skip
+        self._db_identity = _identity(config.store.path)
         saved = _load_saved(self.store)
         self.sinks = start_sinks(config, self.store, self.counters)
         c = config.collector
@@ -180,7 +190,7 @@ class Daemon:
         root = self._root_of(path)
         if root is None:
             return
-        if os.path.isdir(path):
+        if _is_real_dir(path):  # a symlinked folder is never walked into
             with self._subtree_lock:
                 self._subtrees[path] = root  # walked by the main loop
             self._wake.set()
@@ -299,12 +309,27 @@ class Daemon:
             self._write_status(started)
             self.notifier.status(self._summary())
             self.notifier.watchdog(self.healthy())
+            self._check_database()
             if self.writer.fatal:
                 _log.error("daemon_failing", reason=self.writer.fatal)
                 raise SystemExit(1)
             if not self.reader.alive or not self.writer.alive:
                 _log.error("worker_thread_died", reader=self.reader.alive, writer=self.writer.alive)
                 raise SystemExit(1)
+
+    def _check_database(self) -> None:
+        """Exit (1) when the database path no longer names the file the writer commits into:
+        ``rm events.db*`` leaves the daemon writing into an unlinked inode that nobody can
+        read. A restart by the service manager starts a fresh database at the path."""
+        now = _identity(self.config.store.path)
+        if now == self._db_identity:
+            return
+        path = str(self.config.store.path)
+        reason = "deleted" if now is None else "replaced by another file"
+        _log.error("database_deleted", path=path, reason=reason)
+        sys.stderr.write(f"agent-viz-monitor: the database {path} was {reason} while running; "
+                         "stopping (a restart creates a new one)\n")  # fmt: skip
+        raise SystemExit(1)
 
     def healthy(self, now: float | None = None) -> bool:
         """Every worker made progress recently (a wedged writer or reader stops the pings)."""
@@ -323,6 +348,9 @@ class Daemon:
         backlog = max(0, self._backlog_bytes - self.counters.get("bytes_committed"))
         files = self.reader.tracked_count() if self.reader else 0
         text = f"{files} files, {events} events, {rate:.0f} events/s"
+        failing = self.writer.failing if self.writer else None
+        if failing:  # the first thing `systemctl status` shows: commits are not landing
+            text = f"COMMITS FAILING: {failing}; {text}"
         return f"{text}, backfill {backlog / 1e6:.1f} MB left" if backlog else text
 
     def _apply_reload(self) -> None:
@@ -359,20 +387,37 @@ class Daemon:
         counters = self.counters.snapshot()["counters"]
         sinks = self.sinks.snapshot().values()
         counters["sink_states"] = [(s["state"], s["lag_rows"]) for s in sinks]
+        counters["tracker_steps"] = self.tracker.steps if self.tracker else 0
         now = time.monotonic()
-        if not force and counters == self._status_seen and now - self._status_at < 10.0:
+        if not force and counters == self._status_seen and now - self._status_at < _STATUS_REFRESH:
             return
         self._status_seen, self._status_at = counters, now
         self._started = started
         snapshot = self.counters.snapshot()
         snapshot.update({
             "pid": os.getpid(), "uptime_s": round(time.monotonic() - started, 1),
+            "refresh_s": _STATUS_REFRESH, "written_at": time.time(),
+            "commit_failing": self.writer.failing if self.writer else None,
             "files_known": self.reader.tracked_count() if self.reader else 0,
             "watch_modes": self.watcher.modes() if self.watcher else {},
             "watch_problems": self.watcher.problems() if self.watcher else [],
             "sinks": self.sinks.snapshot(),
+            "file_problems": self.reader.problem_files() if self.reader else {},
+            "tracker_steps": counters["tracker_steps"],
         })  # fmt: skip
-        _write_private(Path(self.config.store.path).with_name("status.json"), snapshot)
+        path = Path(self.config.store.path).with_name("status.json")
+        try:
+            _write_private(path, snapshot)
+        except OSError as exc:
+            # `status` then reports its information stale (collector.daemon_status); say why
+            # here, once per burst of failures.
+            if not self._status_failing:
+                _log.error("status_write_failed", path=str(path), error=str(exc))
+            self._status_failing = True
+            return
+        if self._status_failing:
+            _log.warning("status_write_recovered", path=str(path))
+        self._status_failing = False
 
     def _shutdown(self) -> None:
         self.notifier.stopping()
@@ -434,6 +479,23 @@ def _load_saved(store: EventStore) -> dict[str, SavedFile]:
     return saved
 
 
+def _is_real_dir(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(dev, inode) of the file at ``path`` (a stat of the path, never an open: see
+    store.connection on POSIX locks), or None when it is gone."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 def _write_private(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -441,5 +503,7 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(orjson.dumps(data, default=str))
         os.replace(tmp, path)
-    except OSError as exc:
-        _log.warning("status_write_failed", error=str(exc))
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

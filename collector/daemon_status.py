@@ -32,6 +32,9 @@ Report = dict[str, Any]
 ERROR_COUNTERS = ("commit_failures", "chunks_dropped", "file_errors", "read_errors",
                   "parse_problems", "oversized_lines")  # fmt: skip
 _LAGGING_SHOWN = 20
+# status.json older than this many of its refresh intervals is stale: the daemon could not
+# write it (disk full, read-only folder) or is wedged; its counters are then old news.
+_STALE_REFRESHES = 4
 
 
 def run_status(args: argparse.Namespace, database: Path) -> int:
@@ -73,7 +76,8 @@ def status_report(database: Path) -> Report:
 
 
 def _daemon_facts(database: Path, pid: int) -> Report:
-    facts: Report = {"started": None, "uptime_s": None, "status_age_s": None}
+    facts: Report = {"started": None, "uptime_s": None, "status_age_s": None,
+                     "status_stale": False, "status_written": None}  # fmt: skip
     status = _read_status(database.with_name("status.json"))
     if status.get("pid") != pid:  # not written yet, or left by an earlier daemon
         return {**facts, **_process_start(pid)} if pid > 0 else facts
@@ -83,10 +87,30 @@ def _daemon_facts(database: Path, pid: int) -> Report:
         "uptime_s": _round(time.time() - started) if isinstance(started, int | float) else None,
         "status_age_s": status.get("age_s"),
         "last_commit": _iso(status.get("last_commit")),
+        "status_written": _iso(status.get("written_at")),
+        "status_stale": _is_stale(status),
     })  # fmt: skip
-    for key in ("files_known", "watch_modes", "watch_problems", "commit_ms", "counters", "sinks"):
+    for key in (
+        "files_known",
+        "watch_modes",
+        "watch_problems",
+        "commit_ms",
+        "counters",
+        "commit_failing",
+        "file_problems",
+        "sinks",
+    ):
         facts[key] = status.get(key)
     return facts
+
+
+def _is_stale(status: Report) -> bool:
+    """Has the daemon stopped rewriting its status file (it promises ``refresh_s``)."""
+    refresh = status.get("refresh_s")
+    age = status.get("age_s")
+    if not isinstance(refresh, int | float) or not isinstance(age, int | float):
+        return False  # written by a version that did not promise a refresh interval
+    return age > _STALE_REFRESHES * refresh
 
 
 def _read_status(path: Path) -> Report:
@@ -175,6 +199,13 @@ def print_status(report: Report) -> None:
     else:
         up = _duration(daemon.get("uptime_s"))
         print(f"daemon:    running, pid {report['pid']}, up {up}")
+        if daemon.get("status_stale"):
+            age = _duration(daemon.get("status_age_s"))
+            print(f"STALE:     the daemon has not updated its status since "
+                  f"{daemon.get('status_written')} ({age} ago; disk full or folder read-only? "
+                  "see its log); figures below may be old")  # fmt: skip
+        if daemon.get("commit_failing"):
+            print(f"FAILING:   commits fail: {daemon['commit_failing']}")
     db = report["database"]
     print(f"database:  {db['path']}, {_size(db['bytes'])}, last commit {db['last_commit'] or '-'}")
     t = report["totals"]
@@ -183,11 +214,15 @@ def print_status(report: Report) -> None:
               f"{_size(t['lag_bytes'])} not yet ingested")  # fmt: skip
     errors = {k: v for k, v in report["errors"].items() if v}
     print("errors:    " + (", ".join(f"{k} {v}" for k, v in errors.items()) or "none"))
+    redactions = report["counters"].get("redactions", 0)
+    print(f"privacy:   {redactions} secret(s) redacted by this daemon")
     for agent, agg in report["sources"].items():
         print(f"  {agent:<12} {agg['files']:>6} files {_size(agg['bytes']):>10}  "
               f"lag {_size(agg['lag_bytes'])}")  # fmt: skip
     _print_lagging(report["files"])
     print_sinks(report.get("sinks") or {})
+    for path, why in ((daemon or {}).get("file_problems") or {}).items():
+        print(f"  unreadable {path}: {why}")
     if daemon and daemon.get("watch_modes"):
         for root, mode in daemon["watch_modes"].items():
             print(f"  watching {root}: {mode}")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -180,7 +181,7 @@ def found_file(agent: str, root: str, path: str) -> FoundFile | None:
         st = os.stat(path, follow_symlinks=False)
     except OSError:
         return None
-    if not os.path.isfile(path):
+    if not stat.S_ISREG(st.st_mode):  # a symlink, FIFO or device is never a transcript
         return None
     return FoundFile(source, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino)
 

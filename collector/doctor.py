@@ -86,6 +86,7 @@ def checks(
     yield _database(database)
     yield from _permissions(database)
     yield _daemon(database)
+    yield _unreadable(database)
     yield _service(args, config)
     yield from _sinks(config)
 
@@ -220,6 +221,21 @@ def _sinks(config: Config) -> Iterator[Check]:
         sinks = {}
     for name, level, message, fix in sink_checks(config.sinks.postgres, sinks):
         yield Check(name, level, message, fix)
+
+
+def _unreadable(database: Path) -> Check:
+    """Transcripts the running daemon could not read, by path (mode 000, a link, a FIFO)."""
+    try:
+        daemon = status_report(database)["daemon"] or {}
+    except MonitorError:
+        daemon = {}
+    problems = daemon.get("file_problems") or {}
+    if not problems:
+        return Check("transcripts", "ok", "every transcript found could be read")
+    listed = "; ".join(f"{path} ({why})" for path, why in list(problems.items())[:5])
+    more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+    return Check("transcripts", "warn", f"{len(problems)} unreadable: {listed}{more}",
+                 "check these files' owner and permissions (ls -l)")  # fmt: skip
 
 
 def _service(args: argparse.Namespace, config: Config) -> Check:

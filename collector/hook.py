@@ -320,6 +320,10 @@ def _backup(path: Path) -> Path | None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    # A settings.json that is a link (dotfiles repositories) is written through to its target,
+    # keeping the link and the target's mode; replacing the link would silently fork the file.
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
     temp = path.with_name(f".{path.name}.agent-viz-monitor.tmp")

@@ -11,7 +11,8 @@ import fcntl
 import os
 from pathlib import Path
 
-from config.errors import InstanceLockedError
+from config.errors import InstanceLockedError, StoreOpenError
+from store.connection import make_private_folder
 
 __all__ = ["InstanceLock", "lock_path", "running_pid"]
 
@@ -30,15 +31,21 @@ class InstanceLock:
 
     def acquire(self) -> None:
         """Take the lock or raise ``InstanceLockedError`` naming the holder."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        database = str(self.path.with_suffix(""))
+        try:
+            make_private_folder(self.path.parent)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:  # a read-only folder: the same words as a read-only database
+            raise StoreOpenError(
+                database,
+                f"database folder is read-only or unreachable ({exc.strerror}: "
+                f"{self.path}); check the folder's permissions",
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise InstanceLockedError(
-                str(self.path.with_suffix("")), running_pid(self.path)
-            ) from None
+            raise InstanceLockedError(database, running_pid(self.path)) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd

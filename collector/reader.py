@@ -34,10 +34,11 @@ from collector.counters import Counters
 from collector.discovery import FoundFile
 from collector.log import get_logger
 from collector.parsers import DEFAULT_OPTIONS, ParserOptions, TranscriptParser, make_parser
+from collector.privacy import scrub_records
 from collector.records import ParseProblem, Record
 from collector.sanitize import line_prefix
 from collector.sources import SourceFile
-from collector.tail import Checkpoint, FileTail, Fragment, TailRead
+from collector.tail import Checkpoint, FileTail, Fragment, TailRead, open_regular
 from collector.writer import Chunk, FileUpdate, WriterThread
 
 __all__ = ["ReaderOptions", "ReaderThread", "SavedFile"]
@@ -45,6 +46,14 @@ __all__ = ["ReaderOptions", "ReaderThread", "SavedFile"]
 _log = get_logger(component="reader")
 _SIDECAR_MAX = 64 * 1024
 _BULK_STEP = 256 * 1024  # bytes read from a backlog file before the live lane is looked at
+# A live file that got lines keeps its descriptor this long past EOF (at most _HOT_MAX files):
+# lines appended just before a rename or unlink are then read through it (R11, R21) rather than
+# lost with the path. Quiet files close theirs, so idle transcripts hold none (R15).
+_HOT_SECONDS = 30.0
+_HOT_MAX = 32
+_BOM = b"\xef\xbb\xbf"
+_PROBLEMS_SHOWN = 100
+_MOVED_MAX = 1024  # retired positions kept for a renamed file to resume from
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +63,7 @@ class ReaderOptions:
     max_line_bytes: int = 64 << 20
     read_chunk_bytes: int = 1 << 20
     parser: ParserOptions = DEFAULT_OPTIONS
+    redact: bool = True  # [privacy] redact: secrets in stored text become [REDACTED:<kind>]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +112,8 @@ class _Tracked:
     """One file being tailed: its source, tail and parser, and what was last handed on."""
 
     __slots__ = (
-        "bulk_done", "bulk_sent", "doc_hash", "live", "parser", "sent", "size", "source", "tail",
+        "active_at", "adopted", "bulk_done", "bulk_sent", "doc_hash", "live", "parser", "sent",
+        "size", "source", "tail",
     )  # fmt: skip
 
     def __init__(
@@ -125,6 +136,8 @@ class _Tracked:
         self.bulk_sent = 0
         self.bulk_done = 0
         self.size = -1  # file size at the last read: a rescan seeing another size marks it
+        self.active_at = time.monotonic()  # when it was last seen written to (see _hot)
+        self.adopted = False  # renamed here from a known path: its files row is still to write
 
     def lane_for(self, eof: bool) -> bool:
         """True for the live lane; switching only when nothing of this file is queued keeps
@@ -164,6 +177,12 @@ class ReaderThread:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="reader", daemon=True)
         self.last_progress = time.monotonic()
+        self._swept = 0.0
+        # (dev, inode) → where a file renamed away from its path stopped: a new path with that
+        # identity resumes there instead of reading it again (R11: identity kept in a root).
+        self._moved: dict[tuple[int, int], SavedFile] = {}
+        # Transcripts that cannot be read (permissions, a link, a FIFO) → why; for `status`.
+        self._problems: dict[str, str] = {}
 
     # control -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -258,10 +277,11 @@ class ReaderThread:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.last_progress = time.monotonic()
+            self._sweep()
             with self._cond:
-                while not self._dirty and not self._dirty_live and not self._stop.is_set():
+                if not self._dirty and not self._dirty_live:
                     self._cond.wait(0.5)
-                    self.last_progress = time.monotonic()
+                    continue
                 if self._stop.is_set():
                     return
                 lane = self._dirty_live or self._dirty
@@ -308,12 +328,14 @@ class ReaderThread:
         assert tracked.tail is not None
         # Backlog steps are short so a live file waits for at most one of them.
         step = self.options.read_chunk_bytes if tracked.live else _BULK_STEP
-        read = tracked.tail.poll(min(step, self.options.read_chunk_bytes))
+        # The tail keeps its descriptor at EOF; _settle decides whether the file stays open.
+        read = tracked.tail.poll(min(step, self.options.read_chunk_bytes), keep_open=True)
+        error = read.error if read is not None else tracked.tail.last_error
+        self._note_problem(path, error if error != "vanished" else None)
         if read is None:
             return False
         if read.error:
             self.counters.add("read_errors")
-            _log.warning("file_read_failed", path=path, error=read.error)
         fragment = None
         if read.deleted and read.eof and read.partial_bytes:
             # R7: the file is gone, so no newline can complete its last line: parse it once
@@ -323,11 +345,97 @@ class ReaderThread:
         tracked.size = read.size
         if read.eof and not tracked.live and tracked.bulk_sent == tracked.bulk_done:
             tracked.live = True  # its backlog is committed: an empty read at the end says so
-        if read.deleted and read.eof:
-            self._forget(path)
-        elif read.eof and not read.partial_bytes and tracked.live:
-            self._park(path, tracked)
+        if read.eof:
+            self._settle(path, tracked, read)
         return not read.eof
+
+    def _settle(self, path: str, tracked: _Tracked, read: TailRead) -> None:
+        """At EOF: retire a file whose path is gone, keep a hot one open, park or close the
+        rest (R15: idle files hold no descriptor)."""
+        if read.deleted or read.moved:
+            # Renamed (seen through the descriptor), or gone from the path unseen (it may have
+            # been renamed): remember where it stopped. Unlinked for sure (no link left): no.
+            vanished = tracked.tail is not None and tracked.tail.last_error == "vanished"
+            if read.moved or vanished:
+                self._remember_moved(tracked.sent)
+            self._forget(path)
+        elif self._hot(tracked):
+            return
+        elif not read.partial_bytes and tracked.live:
+            self._park(path, tracked)
+        elif tracked.tail is not None:
+            tracked.tail.release()
+
+    def _note_problem(self, path: str, error: str | None) -> None:
+        """Count and log a file that cannot be read once per new reason; forget it once read."""
+        if error is None:
+            self._problems.pop(path, None)
+            return
+        if self._problems.get(path) == error:
+            return
+        self.counters.add("file_errors")
+        _log.warning("file_unreadable", path=path, error=error)
+        if path in self._problems or len(self._problems) < _PROBLEMS_SHOWN:
+            self._problems[path] = error
+
+    def problem_files(self) -> dict[str, str]:
+        """Transcripts that could not be read at their last attempt, and why (a copy)."""
+        return dict(self._problems)
+
+    def _hot(self, tracked: _Tracked) -> bool:
+        """Keep this caught-up file's descriptor open (it is being written to: modified in the
+        last ``_HOT_SECONDS``; an old transcript just backfilled is not)?"""
+        try:
+            mtime = os.stat(tracked.source.path, follow_symlinks=False).st_mtime
+        except OSError:
+            return True  # gone since the read: the next poll drains the descriptor and retires it
+        tracked.active_at = time.monotonic() - max(0.0, time.time() - mtime)
+        if time.monotonic() - tracked.active_at > _HOT_SECONDS:
+            return False
+        held = sum(1 for t in self._files.values() if t.tail and t.tail.holds_descriptor)
+        return held <= _HOT_MAX
+
+    def _remember_moved(self, sent: SavedFile) -> None:
+        """Where a retired path stopped, by identity: if it was renamed (not unlinked) a path
+        with that identity resumes there. A reused inode is harmless: the tail's head and
+        marker check then restarts at 0. Bounded: the oldest are dropped."""
+        cp = sent.checkpoint
+        if cp is None:
+            return
+        self._moved[(cp.dev, cp.inode)] = sent
+        while len(self._moved) > _MOVED_MAX:
+            del self._moved[next(iter(self._moved))]
+
+    def _sweep(self) -> None:
+        """Once a second: park the files kept open that went quiet."""
+        now = time.monotonic()
+        if now - self._swept < 1.0:
+            return
+        self._swept = now
+        for path, tracked in list(self._files.items()):
+            tail = tracked.tail
+            if tail is None or not tail.holds_descriptor or now - tracked.active_at < _HOT_SECONDS:
+                continue
+            if tail.buffered_bytes or not tracked.live:
+                tail.release()
+            else:
+                self._park(path, tracked)
+
+    def _adopt(self, path: str) -> SavedFile | None:
+        """Where to resume a path never seen before that is a known file renamed here: drain
+        the old path's open descriptor first, then take its position (no re-read)."""
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError:
+            return None
+        key = (st.st_dev, st.st_ino)
+        for old, tracked in list(self._files.items()):
+            cp = tracked.tail.checkpoint if tracked.tail else None
+            if cp is not None and (cp.dev, cp.inode) == key and old != path:
+                for _ in range(10_000):  # drains to EOF, then retires (moved) the old path
+                    if old not in self._files or not self._step(old):
+                        break
+        return self._moved.pop(key, None)
 
     def _bulk_committed(self, tracked: _Tracked) -> None:
         """Writer thread: a backlog chunk of ``tracked`` committed. After its last one, look at
@@ -353,6 +461,10 @@ class ReaderThread:
         if source is None:
             return None
         saved = self._saved.pop(path, None)
+        adopted = False
+        if saved is None and (self._moved or self._files):
+            saved = self._adopt(path)
+            adopted = saved is not None
         state = saved.parser_state if saved else None
         if isinstance(state, bytes):
             state = _decode_state(unpack_state(state))
@@ -365,6 +477,7 @@ class ReaderThread:
             tail = FileTail(path, checkpoint, self.options.max_line_bytes)
         tracked = _Tracked(source, tail, parser, saved or SavedFile(None, None))
         tracked.live = bool(saved and saved.live)
+        tracked.adopted = adopted
         if saved and saved.checkpoint and source.kind == "json-document":
             tracked.doc_hash = saved.checkpoint.marker_hash
         self._files[path] = tracked
@@ -386,7 +499,8 @@ class ReaderThread:
         records: list[Record] = []
         nbytes = 0
         for offset, line in read.lines:
-            records.extend(tracked.parser.parse_line(line, offset))
+            text = line[len(_BOM) :] if offset == 0 and line.startswith(_BOM) else line
+            records.extend(tracked.parser.parse_line(text, offset))  # a BOM is not JSON
             nbytes += len(line) + 1
         checkpoint = read.checkpoint
         if fragment is not None:
@@ -402,13 +516,15 @@ class ReaderThread:
         self.counters.add("lines_read", len(read.lines))
         self.counters.add("parse_problems", problems - len(read.oversized))
         self.counters.add("oversized_lines", len(read.oversized))
-        if not records and not read.reset and not read.deleted and not nbytes:
+        news = records or nbytes or read.reset or read.deleted or read.moved or tracked.adopted
+        if not news:
             return
+        tracked.adopted = False
         update = FileUpdate(
             path=source.path, agent=source.agent, session_key=source.session_id,
             checkpoint=checkpoint.to_dict(), parser_state=tracked.parser.state(),
             size=read.size, lines=len(read.lines), problems=problems,
-            oversized=len(read.oversized), reset=read.reset, deleted=read.deleted,
+            oversized=len(read.oversized), reset=read.reset, deleted=read.deleted or read.moved,
         )  # fmt: skip
         live = tracked.lane_for(read.eof)
         on_commit = None if live else functools.partial(self._bulk_committed, tracked)
@@ -419,7 +535,7 @@ class ReaderThread:
         """Whole-file JSON (Gemini ≤ 0.38): re-parse when the content changed."""
         path = tracked.source.path
         try:
-            with open(path, "rb") as handle:
+            with open(open_regular(path), "rb") as handle:
                 st = os.fstat(handle.fileno())
                 if st.st_size > self.options.max_line_bytes:
                     self.counters.add("oversized_lines")
@@ -447,6 +563,12 @@ class ReaderThread:
         self._put(Chunk(records, update, len(data), on_commit=_setter(tracked, digest)))
 
     def _put(self, chunk: Chunk) -> None:
+        # The one place parser output passes before it is queued for storage: redaction here
+        # covers every parser and every text field (collector.privacy.scrub).
+        if self.options.redact:
+            redacted = scrub_records(chunk.records)
+            if redacted:
+                self.counters.add("redactions", redacted)
         while not self._stop.is_set():
             try:
                 self.writer.put(chunk, timeout=0.1)
@@ -487,7 +609,7 @@ def _sidecar(source: SourceFile) -> dict[str, Any] | None:
     if not source.sidecar_path:
         return None
     try:
-        with open(source.sidecar_path, "rb") as handle:
+        with open(open_regular(source.sidecar_path), "rb") as handle:
             value = orjson.loads(handle.read(_SIDECAR_MAX))
     except (OSError, orjson.JSONDecodeError):
         return None

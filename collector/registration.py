@@ -32,6 +32,8 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+import psutil
+
 from collector.process import read_cwd, read_identity
 from collector.records import AGENTS
 from collector.spool import spool_dir, write_record
@@ -95,6 +97,7 @@ def register(
         raise RegistrationError(pid, "no such process (or it cannot be read)")
     if agent is not None and agent not in AGENTS:
         raise RegistrationError(pid, f"unknown agent {agent!r} (one of {', '.join(AGENTS)})")
+    _check_owner(pid)
     folder = project_dir if project_dir is not None else read_cwd(pid)
     reg_id = uuid.uuid4().hex
     record = {
@@ -118,6 +121,21 @@ def mark_stopped(
     record = {"kind": "stop", "ts": time.time(), "pid": pid,
               "identity": identity.to_dict() if identity else None}  # fmt: skip
     write_record(_spool(database, env), record, durable=True)
+
+
+def _check_owner(pid: int) -> None:
+    """Only one's own processes may be registered (root may register any): another user's
+    process would otherwise be attached to this user's sessions and store."""
+    me = os.geteuid()
+    if me == 0:
+        return
+    try:
+        owner = psutil.Process(pid).uids().real
+    except psutil.Error:
+        raise RegistrationError(pid, "no such process (or it cannot be read)") from None
+    if owner != me:
+        raise RegistrationError(pid, f"belongs to another user (uid {owner}); only your own "
+                                "processes can be registered (root may register any)")  # fmt: skip
 
 
 def _spool(database: str | os.PathLike[str] | None, env: Mapping[str, str] | None) -> Path:

@@ -48,6 +48,7 @@ None and ``last_error`` says why. Only misuse (polling a closed tail, bad argume
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -56,11 +57,33 @@ from typing import Any
 
 from collector.lines import LineSplitter, OversizedLine
 
-__all__ = ["HEAD_BYTES", "MARKER_BYTES", "Checkpoint", "FileTail", "Fragment", "TailRead"]
+__all__ = [
+    "HEAD_BYTES", "MARKER_BYTES", "Checkpoint", "FileTail", "Fragment", "TailRead", "open_regular",
+]  # fmt: skip
 
 HEAD_BYTES = 4096
 MARKER_BYTES = 256
 _FIELDS = ("dev", "inode", "offset", "head_hash", "head_len", "marker_hash")
+
+
+# Never follow a link (a symlink to /etc/passwd planted in a root must not be read), never block
+# on a FIFO (O_NONBLOCK makes its open return at once; a regular file ignores the flag).
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+
+
+def open_regular(path: str) -> int:
+    """A read descriptor of the regular file at ``path``; ``OSError`` for a symlink (ELOOP), a
+    FIFO, a device or a socket, which are never read, whoever put them in a root."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file (never read)", path)
+    return fd
 
 
 def _sha(data: bytes) -> str:
@@ -132,6 +155,7 @@ class TailRead:
     deleted: bool = False
     error: str | None = None
     partial_bytes: int = 0
+    moved: bool = False  # drained to EOF, and the path no longer names this file (renamed)
 
 
 @dataclass(slots=True)
@@ -222,14 +246,20 @@ class FileTail:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def poll(self, max_bytes: int) -> TailRead | None:
-        """Read up to about ``max_bytes`` more and return the complete lines among them."""
+    def poll(self, max_bytes: int, keep_open: bool = False) -> TailRead | None:
+        """Read up to about ``max_bytes`` more and return the complete lines among them.
+
+        ``keep_open``: keep the descriptor at EOF (a file being written to), so lines appended
+        just before a rename or unlink are still read through it. At each EOF the path is then
+        checked: gone (or another file) means this one is drained and done — ``deleted`` when
+        unlinked, ``moved`` when it lives on under another name.
+        """
         if self._closed:
             raise RuntimeError(f"poll on a closed FileTail ({self._path})")
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
         try:
-            return self._poll(max_bytes)
+            return self._poll(max_bytes, keep_open)
         except OSError as exc:
             self._release()
             return self._problem(error=_describe(exc))
@@ -249,12 +279,16 @@ class FileTail:
         cp = self._checkpoint_at(self._splitter.committed_end, self._marker)
         return Fragment(taken[0], taken[1], cp)
 
-    def _poll(self, max_bytes: int) -> TailRead | None:
+    def release(self) -> None:
+        """Close the descriptor kept past EOF (the file went quiet); polls may go on."""
+        self._release()
+
+    def _poll(self, max_bytes: int, keep_open: bool) -> TailRead | None:
         if self._fd is not None and os.fstat(self._fd).st_size < self._splitter.position:
             self._release()  # shrank under us: decide afresh below
         if self._fd is None:
             try:
-                fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+                fd = open_regular(self._path)
             except FileNotFoundError:
                 return self._problem(deleted=True)
             self._fd = fd
@@ -269,10 +303,29 @@ class FileTail:
             # run ahead of what the writer ever sees.
             self._release()
             return self._result(lines, oversized, eof=True, error=_describe(exc))
-        if eof:
-            self._release()
         self.last_error = None
-        return self._result(lines, oversized, eof=eof, size=st.st_size, deleted=st.st_nlink == 0)
+        deleted, moved = st.st_nlink == 0, False
+        if eof and keep_open:
+            gone = deleted or self._path_moved(st)
+            if gone and self._path_taken():  # replaced: the new file is read on the next poll
+                self._release()
+                return self._result(lines, oversized, eof=False, size=st.st_size)
+            moved = gone and not deleted
+        if eof and not (keep_open and not deleted and not moved):
+            self._release()
+        return self._result(lines, oversized, eof=eof, size=st.st_size, deleted=deleted,
+                            moved=moved)  # fmt: skip
+
+    def _path_moved(self, st: os.stat_result) -> bool:
+        """Does the path no longer name the open file (a stat of the path, no open)."""
+        try:
+            now = os.stat(self._path, follow_symlinks=False)
+        except FileNotFoundError:
+            return True
+        return (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino)
+
+    def _path_taken(self) -> bool:
+        return os.path.lexists(self._path)
 
     def _result(
         self,
@@ -283,6 +336,7 @@ class FileTail:
         size: int = 0,
         deleted: bool = False,
         error: str | None = None,
+        moved: bool = False,
     ) -> TailRead:
         """Package a read, reporting a pending reset exactly once."""
         reason, self._pending_reset = self._pending_reset, None
@@ -297,6 +351,7 @@ class FileTail:
             deleted=deleted,
             error=error,
             partial_bytes=self._splitter.pending,
+            moved=moved,
         )
 
     def _attach(self, fd: int) -> None:

@@ -102,6 +102,7 @@ class SessionTracker:
         self._failures = 0
         self._identities = IdentityFile(config.store.path)
         self.last_progress = time.monotonic()
+        self.steps = 0  # steps completed: `status` shows it, tests wait on it instead of sleeping
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -136,6 +137,7 @@ class SessionTracker:
                 if reader is None:
                     reader = self._open()
                 self._step(exited, self._clock())
+                self.steps += 1
             except MonitorError as exc:  # the database is not there (yet)
                 self._failures += 1
                 if self._failures == 1 or self._failures % 100 == 0:
@@ -238,7 +240,7 @@ class SessionTracker:
             if not path or (t.exited_at is None and book.process_of(t)[0] != "alive"):
                 continue
             try:
-                st = os.stat(path)
+                st = os.stat(path, follow_symlinks=False)
             except OSError:
                 continue
             if (st.st_size, st.st_mtime_ns) != t.file_stamp:
@@ -281,7 +283,7 @@ class SessionTracker:
         if not path:
             return True
         try:
-            size = os.stat(path).st_size
+            size = os.stat(path, follow_symlinks=False).st_size
         except OSError:
             return True
         offset = book.reader.committed_offset(path)

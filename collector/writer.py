@@ -37,6 +37,7 @@ from collector.log import get_logger
 from collector.records import ParseProblem, Record
 from store import EventStore, apply_records
 from store.batch import BatchResult, SessionKeys
+from store.crashpoint import crash_point
 from store.feed import CommitSubscriber, CommitSummary
 from store.timestamps import format_timestamp
 
@@ -123,6 +124,7 @@ class WriterThread:
         self._closed = False
         self._abort = threading.Event()
         self.fatal: str | None = None  # set when a batch can be neither committed nor isolated
+        self.failing: str | None = None  # the last commit error while commits keep failing
         self.last_progress = time.monotonic()
         self._commits = 0  # since the checkpointer was last nudged by an idle spell
         self._quiet_since: float | None = None
@@ -200,6 +202,7 @@ class WriterThread:
             except sqlite3.OperationalError as exc:
                 failures += 1
                 self.counters.add("commit_failures")
+                self.failing = f"{exc} (attempt {failures})"
                 if failures == 1 or failures % 50 == 0:  # once per burst, then rarely
                     _log.error("commit_failed", error=str(exc), attempts=failures,
                                chunks=len(batch))  # fmt: skip
@@ -212,7 +215,8 @@ class WriterThread:
                 _log.error("batch_rejected", error=repr(exc), chunks=len(batch))
                 self._commit_isolating(batch)
             if failures:
-                _log.info("commit_recovered", attempts=failures)
+                self.failing = None
+                _log.warning("commit_recovered", attempts=failures)
             return
 
     def _commit_isolating(self, batch: list[Chunk]) -> None:
@@ -285,11 +289,14 @@ class WriterThread:
                 files = _latest_files(batch)
                 if files:
                     conn.executemany(_UPSERT_FILE, [self._file_row(conn, f, now) for f in files])
+                    crash_point("after_offsets")
+                crash_point("before_commit")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 self._keys.forget()
                 raise
+        crash_point("after_commit")
         elapsed = (time.perf_counter() - started) * 1000
         self.last_progress = time.monotonic()
         self._commits += 1

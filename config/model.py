@@ -23,6 +23,7 @@ __all__ = [
     "CollectorConfig",
     "Config",
     "LogConfig",
+    "PrivacyConfig",
     "SourceConfig",
     "StoreConfig",
     "TrackerConfig",
@@ -94,6 +95,13 @@ class LogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PrivacyConfig:
+    """What is kept of transcript text."""
+
+    redact: bool = True  # replace secrets (API keys, tokens, passwords) with [REDACTED:<kind>]
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole effective configuration."""
 
@@ -104,11 +112,12 @@ class Config:
     log: LogConfig
     source_file: str | None = None  # the file it was read from (None: defaults only)
     sinks: SinksConfig = SinksConfig()  # noqa: RUF009  (frozen: one shared default is safe)
+    privacy: PrivacyConfig = PrivacyConfig()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (paths as strings), for ``check-config`` and ``status``."""
         out: dict[str, Any] = {}
-        for name in ("store", "collector", "tracker", "log"):
+        for name in ("store", "collector", "tracker", "log", "privacy"):
             out[name] = _plain(getattr(self, name))
         out["sources"] = {agent: _plain(src) for agent, src in self.sources.items()}
         out["sinks"] = self.sinks.plain()
@@ -140,7 +149,11 @@ def build_config(
 ) -> Config:
     """Validate ``data`` (parsed TOML plus overrides) into a ``Config``."""
     _reject_unknown(
-        data, {"store", "collector", "sources", "tracker", "log", "sinks"}, "", source, locate
+        data,
+        {"store", "collector", "sources", "tracker", "log", "sinks", "privacy"},
+        "",
+        source,
+        locate,
     )
     store = _section(StoreConfig, data, "store", source, locate)
     if store.path == Path():
@@ -160,6 +173,7 @@ def build_config(
         log=_section(LogConfig, data, "log", source, locate),
         source_file=source,
         sinks=build_sinks(data.get("sinks", {}), source, locate),
+        privacy=_section(PrivacyConfig, data, "privacy", source, locate),
     )
 
 

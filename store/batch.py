@@ -30,6 +30,7 @@ from collector.records import (
     SessionStatus,
     ToolResult,
 )
+from store.crashpoint import crash_point
 from store.cross_session import TOKEN_COLUMNS, inherit_parent_facts, replayed_usage
 
 __all__ = ["BatchResult", "SessionKeys", "apply_records", "event_row"]
@@ -200,10 +201,13 @@ def apply_records(
             problems.append(record)
     if sessions:
         _upsert_sessions(conn, sessions, now, keys)
+        crash_point("after_sessions")
     if events:
         result.events_inserted = _insert_events(conn, events, now, keys, result)
+        crash_point("after_events")
     if completions:
         _complete(conn, completions, result, now, keys)
+        crash_point("after_completions")
     if events and result.events_inserted and _has_parked(conn):
         _unpark(conn, events, result, now, keys)
     if problems:
@@ -213,6 +217,7 @@ def apply_records(
             [(p.source_path, p.offset, p.reason, p.prefix, now) for p in problems],
         )
         result.problems = len(problems)
+        crash_point("after_problems")
     for status in statuses:
         result.session_ids.add(_set_status(conn, status, now, keys))
     return result

@@ -9,6 +9,15 @@
   another connection delays rather than fails.
 - Privacy: the folder is created 0700 and the file 0600 before SQLite touches it; SQLite
   gives the ``-wal``/``-shm`` files the database file's mode.
+- Outside readers: nothing here opens the database file except SQLite. On Linux, closing *any*
+  descriptor of a file drops every POSIX lock this process holds on it (fcntl(2); SQLite's
+  "How To Corrupt An SQLite Database File", §2.2): a header sniff or a writability probe in
+  the daemon, while its writer holds the database, would let the next ``sqlite3`` shell that
+  closes believe it is the last connection and delete the live WAL. So a file that is not
+  SQLite is refused by SQLite itself (it reads page 1 and writes nothing to a non-database),
+  and writability is asked of the path (``os.access``). The one exception is creating a new,
+  empty file with ``O_EXCL``: no connection of this process can hold locks on a file that did
+  not exist.
 
 Every ``sqlite3.Error`` at open time becomes one ``StoreOpenError`` naming the path.
 """
@@ -22,10 +31,9 @@ from pathlib import Path
 from config.errors import SchemaVersionError, StoreOpenError
 from store.migrate import CURRENT_VERSION, migrate, read_version
 
-__all__ = ["BUSY_TIMEOUT_MS", "open_checkpointer", "open_database"]
+__all__ = ["BUSY_TIMEOUT_MS", "make_private_folder", "open_checkpointer", "open_database"]
 
 BUSY_TIMEOUT_MS = 5000
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def open_database(
@@ -38,13 +46,9 @@ def open_database(
     """A ready connection to the database at ``path``, created and migrated if needed."""
     where = str(path)
     if readonly:
-        # No header check: SQLite refuses a non-database file for reading by itself, and our
-        # own open() and close() of the file would drop the POSIX locks that this process's
-        # other connections hold on it. A dashboard opens connections while others are open;
-        # without their locks, a stopping daemon believes itself the last user, deletes the
-        # WAL and unlinks the -shm, and every open reader goes blind to later commits.
+        # A dashboard opens connections while others are open: one plain open() and close() of
+        # the file here would drop their locks (see the module docstring).
         return _open_readonly(where, busy_timeout_ms)
-    _check_header(where)
     _prepare_files(where)
     try:
         conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
@@ -103,7 +107,6 @@ def _open_readonly(where: str, busy_timeout_ms: int) -> sqlite3.Connection:
         _check_version(where, read_version(conn))
     except sqlite3.Error as exc:
         conn.close()
-        _check_header(where)  # now that the open failed, say so plainly if it is not SQLite
         raise StoreOpenError(where, _explain(exc)) from None
     except BaseException:
         conn.close()
@@ -126,25 +129,11 @@ def _check_version(where: str, version: int) -> None:
         )
 
 
-def _check_header(where: str) -> None:
-    """Refuse a non-empty file that is not SQLite before SQLite can write anything to it."""
-    try:
-        with open(where, "rb") as handle:
-            head = handle.read(16)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise StoreOpenError(where, f"cannot read database file: {exc.strerror}") from None
-    if head and head != _SQLITE_MAGIC:
-        raise StoreOpenError(where, "file is not an SQLite database; refusing to touch it")
-
-
 def _prepare_files(where: str) -> None:
     folder = Path(where).parent
     try:
         if not folder.exists():
-            folder.mkdir(mode=0o700, parents=True)
-            folder.chmod(0o700)
+            make_private_folder(folder)
         if not os.path.exists(where):
             fd = os.open(where, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
             os.close(fd)
@@ -153,13 +142,31 @@ def _prepare_files(where: str) -> None:
     except OSError as exc:
         raise StoreOpenError(where, f"cannot create database: {exc.strerror}") from None
     # SQLite silently opens a file it cannot write read-only, and a migrated database needs no
-    # write at open time: without this probe the first batch would fail, not the open.
-    try:
-        os.close(os.open(where, os.O_RDWR))
-    except OSError as exc:
-        raise StoreOpenError(
-            where, f"database is read-only ({exc.strerror}); check the file's permissions"
-        ) from None
+    # write at open time: without this check the first batch would fail, not the open. Asked of
+    # the path, never by opening the file (see the module docstring).
+    if os.path.isdir(where):
+        raise StoreOpenError(where, "is a directory, not a database file")
+    if not os.access(where, os.W_OK):
+        raise StoreOpenError(where, "database is read-only (Permission denied); "
+                             "check the file's permissions")  # fmt: skip
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create ``folder`` and every missing parent 0700, whatever the umask (``mkdir -p``
+    applies the umask to the parents: ``~/.local/share`` would be 0777 under ``umask 000``)."""
+    missing: list[Path] = []
+    here = folder
+    while not here.exists():
+        missing.append(here)
+        if here.parent == here:
+            break
+        here = here.parent
+    for item in reversed(missing):
+        try:
+            item.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        item.chmod(0o700)
 
 
 def _configure(conn: sqlite3.Connection, busy_timeout_ms: int, *, wal: bool) -> None:
@@ -182,5 +189,6 @@ def _explain(exc: sqlite3.Error) -> str:
     if "locked" in text or "busy" in text:
         return f"database is locked by another writer ({text})"
     if "not a database" in text or "malformed" in text:
-        return f"file is not a usable SQLite database ({text})"
+        return (f"file is not a usable SQLite database ({text}): not an SQLite database, or a "
+                "damaged one; nothing was written to it")  # fmt: skip
     return text

@@ -160,11 +160,17 @@ class TestParking:
         assert len(packed) < len(orjson.dumps(parser.state())) / 2
 
     def test_parked_file_resumes_with_its_state(
-        self, tmp_path: Path, pipeline: tuple[EventStore, WriterThread, ReaderThread]
+        self,
+        tmp_path: Path,
+        pipeline: tuple[EventStore, WriterThread, ReaderThread],
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """Half a transcript is read and parked; the other half, read after it wakes, gives the
         same events as the whole file parsed at once (tool results complete earlier calls)."""
         store, _writer, reader = pipeline
+        # A file written seconds ago stays open a while (drained if renamed); parking is what
+        # is under test here, so it parks as soon as it is caught up.
+        monkeypatch.setattr(reader_module, "_HOT_SECONDS", 0.0)
         root = tmp_path / "projects"
         path = root / "-p" / f"{SESSION}.jsonl"
         path.parent.mkdir(parents=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -425,7 +426,7 @@ class TestRealLimits:
         ("watches", "instances", "problem"),
         [
             ("0", "128", "inotify watch limit reached"),  # ENOSPC on the root itself
-            ("3", "128", "inotify watch limit reached: 3 of 6 directories watched"),  # swallowed
+            ("3", "128", "inotify watch limit reached"),  # below the root: raised or swallowed
             ("8192", "0", "inotify instance limit reached"),  # EMFILE from inotify_init
         ],
     )
@@ -434,7 +435,14 @@ class TestRealLimits:
     ) -> None:
         result = run_with_limits(tmp_path, watches, instances)
         assert result["modes"] == {str(tmp_path): "polling"}
-        assert result["problems"] == [f"{tmp_path}: polling, {problem}"]
+        [said] = result["problems"]
+        # Whether watchdog raises ENOSPC for a folder below the root or swallows it (then our
+        # coverage check counts "N of 6 directories watched") depends on its version and on
+        # the order it walks the tree, not on us: either way the root is polled and the
+        # reason named. Nothing here depends on watches held elsewhere on the machine.
+        assert said.startswith(f"{tmp_path}: polling, {problem}")
+        rest = said.removeprefix(f"{tmp_path}: polling, {problem}")
+        assert rest == "" or re.fullmatch(r": [0-5] of 6 directories watched", rest), said
         assert result["seen"] is True
 
     def test_enough_watches_stays_on_inotify(self, tmp_path: Path) -> None:

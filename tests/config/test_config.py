@@ -205,7 +205,7 @@ class TestFiles:
     def test_to_dict_plain(self, env: dict[str, str]) -> None:
         """to_dict gives plain values (paths as strings) for every section."""
         plain = load_config(None, env).to_dict()
-        assert set(plain) == {"store", "collector", "sources", "tracker", "log", "sinks"}
+        assert set(plain) == {"store", "collector", "sources", "tracker", "log", "sinks", "privacy"}
         assert plain["store"]["path"] == str(database_file(env))
         assert set(plain["sources"]) == set(AGENTS)
         assert all(isinstance(s["root"], str) for s in plain["sources"].values())

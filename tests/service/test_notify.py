@@ -153,7 +153,14 @@ class TestSupervisedDaemon:
             # The writer's last progress came before this failure was counted; the daemon
             # calls it wedged after max(2 s, WATCHDOG_USEC) and its loop ticks every 0.25 s.
             failed_at = time.monotonic()
-            time.sleep(4.0)
+
+            def looped_while_wedged() -> bool:
+                # Positive signal: the main loop kept running (it reports the failing commits in
+                # STATUS=) well past the point where a ping would be due; none may have come.
+                return any(at > failed_at + 3.5 and "COMMITS FAILING" in f.get("STATUS", "")
+                           for at, f in path_listener.messages())  # fmt: skip
+
+            expect(looped_while_wedged, 15)
             late = path_listener.times("WATCHDOG", after=failed_at + 2.75)
             assert late == [], f"pings while wedged at +{[round(t - failed_at, 2) for t in late]}"
             assert path_listener.times("WATCHDOG", after=failed_at - 1.0)  # it did ping before

@@ -272,7 +272,10 @@ class TestFollow:
                     writer.execute("UPDATE sessions SET title = ? WHERE id = 1", (f"t{i}",))
                     writer.execute("COMMIT")
                     time.sleep(0.01)
+                title = writer.execute("SELECT title FROM sessions WHERE id = 1").fetchone()
             finally:
                 writer.close()
+            assert title == ("t29",)  # all 30 commits landed, none refused as busy
+            assert proc.poll() is None  # and the follower is still following
         finally:
             interrupt(proc, lines)

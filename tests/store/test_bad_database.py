@@ -32,7 +32,7 @@ import pytest
 from config.errors import StoreOpenError
 from store import EventStore
 from store.connection import open_database
-from store.migrate import MIGRATIONS
+from store.migrate import CURRENT_VERSION, MIGRATIONS, read_version
 
 BIN = Path(sys.executable).parent
 
@@ -290,7 +290,11 @@ class TestLocked:
         with connect(path) as holder:
             holder.execute("BEGIN IMMEDIATE")
             connection = open_database(path, busy_timeout_ms=200)
-            connection.close()
+            try:
+                assert read_version(connection) == CURRENT_VERSION
+                assert connection.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
+            finally:
+                connection.close()
             holder.execute("ROLLBACK")
 
 

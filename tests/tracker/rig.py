@@ -6,6 +6,7 @@ import json
 import signal
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,23 @@ class Rig:
         except AssertionError:
             raise AssertionError(f"{key}: wanted {want}, have {self.session(key)}\n"
                                  f"{self.instance.logs()}") from None  # fmt: skip
+
+    def settled(self) -> None:
+        """Return once the tracker has run a whole step that began after this call: the
+        positive signal that it has seen everything done before (never a fixed sleep)."""
+        asked = time.time()
+
+        def fresh() -> int | None:
+            status = self.instance.status()
+            written = status.get("written_at")
+            if isinstance(written, int | float) and written > asked:
+                return int(status.get("tracker_steps", 0)) + 1  # +1: 0 is falsy
+            return None
+
+        # A status written after this call counts at least the steps done by then; two more
+        # means one began after this call and completed.
+        base = expect(fresh, 20) - 1
+        expect(lambda: int(self.instance.status().get("tracker_steps", 0)) >= base + 2, 20)
 
     def changes(self, key: str) -> list[dict[str, Any]]:
         rows = self.instance.query(

@@ -189,7 +189,9 @@ class TestPidReuse:
             rig.wait_for(tr.key, status="crashed")
             with open(tr.path, "ab") as handle:  # late lines, written by nobody alive
                 handle.write(tr.tool_result("toolu_reuse") + tr.answer())
-            time.sleep(1.0)
+            size = tr.path.stat().st_size
+            expect(lambda: rig.instance.committed_offset(tr.path) == size)  # lines stored
+            rig.settled()  # … and seen by the tracker
             final = rig.session(tr.key)
             assert final is not None
             assert final["status"] == "crashed"
@@ -209,7 +211,7 @@ class TestPidReuse:
         rig.wait_for(tr.key, status="running", pid=agent.pid)
         rig.stop()
         rig.start()
-        time.sleep(1.0)
+        rig.settled()
         assert rig.session(tr.key)["status"] == "running"  # type: ignore[index]
         agent.kill()
         rig.wait_for(tr.key, status="crashed")
@@ -234,5 +236,5 @@ class TestPidReuse:
             "identity": stale.to_dict(),
         })  # fmt: skip
         expect(lambda: not list(spool_dir(rig.instance.database).glob("*.json")))
-        time.sleep(0.5)
+        rig.settled()
         assert rig.session(tr.key)["pid"] is None  # type: ignore[index]

@@ -44,7 +44,7 @@ class TestAgentRecords:
         with open(tr.path, "ab") as handle:
             handle.write(tr.prompt())
         rig.wait_for(tr.key, status="running", pid=None)
-        time.sleep(0.6)
+        rig.settled()
         assert rig.session(tr.key)["pid"] is None  # type: ignore[index]
         record["procStart"] = str(identity.start_ticks)
         (sessions / f"{worker.pid}.json").write_text(json.dumps(record))
@@ -74,7 +74,7 @@ class TestHooks:
         assert row["ended_at"] is not None
         assert "SessionEnd hook (prompt_input_exit)" in rig.changes(tr.key)[-1]["reason"]
         assert agent.finish() == 0
-        time.sleep(0.5)
+        rig.settled()
         assert rig.session(tr.key)["status"] == "completed"  # type: ignore[index]
         expect(lambda: not list(spool_dir(rig.instance.database).glob("*.json")))
 
@@ -132,13 +132,13 @@ class TestRegistration:
         register(rig, "--pid", str(worker.pid), "--project-dir", str(rig.project),
                  "--task-file", str(task), "--spawned-by", "orchestrator-7",
                  "--importance", "high")  # fmt: skip
-        time.sleep(0.5)
+        rig.settled()
         assert rig.session(tr.key) is None
         worker.write(tr.prompt(), tr.tool_use("toolu_reg"))
         rig.wait_for(tr.key, status="running", pid=worker.pid, spawned_by="orchestrator-7",
                      task_file=str(task), importance="high")  # fmt: skip
         register(rig, "--pid", str(worker.pid), "--stopped")
-        time.sleep(0.3)
+        expect(lambda: not list(spool_dir(rig.instance.database).glob("*.json")))  # applied
         worker.kill()
         rig.wait_for(tr.key, status="stopped")
         expect(lambda: not list(spool_dir(rig.instance.database).glob("*.json")))

@@ -357,6 +357,23 @@ class TestFixtures:
         assert parse_path(path) == parse_path(path)
 
 
+def subagent_files() -> set[str]:
+    """Every subagent transcript in the fixtures whose parent transcript is there too, found
+    from the tree itself (``<parent>/subagents/agent-*.jsonl``, or a legacy ``agent-*.jsonl``
+    beside the parent named by its ``sessionId``), not from the parser under test."""
+    found = set()
+    for path in ROOT.rglob("agent-*.jsonl"):
+        if path.parent.name == "subagents":
+            parent, folder = path.parent.parent.name, path.parent.parent.parent
+        else:
+            ids = [json.loads(line).get("sessionId") for line in path.read_bytes().split(b"\n")
+                   if line.strip().startswith(b"{")]  # fmt: skip
+            parent, folder = next((i for i in ids if i), ""), path.parent
+        if parent and (folder / f"{parent}.jsonl").exists():
+            found.add(str(path))
+    return found
+
+
 class TestSubagentLinks:
     def test_child_sessions_point_at_real_files(self) -> None:
         """A child announced by its parent has the id and path discovery gives that file."""
@@ -367,7 +384,18 @@ class TestSubagentLinks:
             if isinstance(record, SessionInfo) and record.parent_tool_call_id is not None
         ]
         existing = [c for c in children if Path(c.transcript_path).exists()]
-        assert len(existing) == 10
+        on_disk = subagent_files()
+        assert len(on_disk) == len(list(ROOT.rglob("agent-*.jsonl")))  # each has its parent here
+        announced = {c.transcript_path for c in existing}
+        assert announced <= on_disk
+        # The rest name their parent themselves (legacy agents the parent never announced).
+        self_named = {
+            path
+            for path in on_disk - announced
+            for record in parse_path(Path(path))
+            if isinstance(record, SessionInfo) and record.parent_session_id is not None
+        }
+        assert announced | self_named == on_disk
         for child in existing:
             found = source_for(Path(child.transcript_path))
             assert found.session_id == child.session_id

@@ -1,0 +1,228 @@
+"""Secret redaction: known token shapes in free text become ``[REDACTED:<kind>]``.
+
+Pure (no I/O, no state). Transcripts carry whatever the user pasted or the agent ran —
+``export OPENAI_API_KEY=…``, ``curl -H "Authorization: Bearer …"``, a ``.env`` read back — and
+the store outlives the transcripts and may be shipped to a team server, so every stored text is
+passed through ``redact`` first.
+
+Why a table of our own rather than a scanner library: detect-secrets and its kin scan files
+line by line through plugin objects and filters, which costs far more than the whole parse of a
+line; gitleaks and trufflehog are Go binaries. The rule shapes below follow gitleaks' rule set
+(keywords first, then one regular expression per provider). A rule runs only when one of its
+keywords occurs in the lower-cased text, so a text without any keyword — most of them — costs
+one ``lower()`` and a few substring searches.
+
+Order matters: specific token shapes run first, so ``export OPENAI_API_KEY=sk-proj-…`` reports
+``openai_key``; the generic rules (assignments, JSON keys, headers, URL passwords) then skip
+values that are already redacted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ahocorasick_rs import AhoCorasick
+
+__all__ = ["RULES", "TRIGGERS", "Rule", "redact"]
+
+_Sub = Callable[[re.Match[str]], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One secret shape: its kind, the keywords that must occur (lower case), its pattern.
+
+    The pattern's group ``secret`` (or the whole match) is what gets replaced.
+    """
+
+    kind: str
+    keywords: tuple[str, ...]
+    pattern: re.Pattern[str]
+    # Matched only where one of the keywords occurs (``pattern.match`` there), not by a scan
+    # of every position: Python's re tries a case-insensitive alternation at each character,
+    # which made the assignment rule cost more than parsing the line.
+    anchored: bool = False
+
+
+def _rule(
+    kind: str, keywords: tuple[str, ...], pattern: str, flags: int = 0, *, anchored: bool = False
+) -> Rule:
+    return Rule(kind, keywords, re.compile(pattern, flags), anchored)
+
+
+_B = r"(?<![A-Za-z0-9_\-])"  # a token starts at a boundary (not inside "task-…" or a hash)
+_E = r"(?![A-Za-z0-9_\-])"
+
+RULES: tuple[Rule, ...] = (
+    _rule(
+        "private_key",
+        ("private key",),
+        r"-----BEGIN[A-Z0-9 ]{0,30} PRIVATE KEY( BLOCK)?-----"
+        r"(?:.*?-----END[A-Z0-9 ]{0,30} PRIVATE KEY( BLOCK)?-----|[A-Za-z0-9+/=\s\\]*)",
+        re.DOTALL,
+    ),
+    _rule("anthropic_key", ("sk-ant-",), _B + r"sk-ant-[a-z0-9]{2,10}-[A-Za-z0-9_\-]{20,}" + _E),
+    _rule(
+        "openai_key", ("sk-",), _B + r"sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}" + _E
+    ),
+    _rule(
+        "github_token",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+        _B + r"gh[pousr]_[A-Za-z0-9]{36,255}" + _E,
+    ),
+    _rule("github_token", ("github_pat_",), _B + r"github_pat_[A-Za-z0-9_]{22,255}" + _E),
+    _rule(
+        "aws_access_key",
+        ("akia", "asia", "abia", "acca"),
+        r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])",
+    ),
+    _rule(
+        "aws_secret_key",
+        ("aws",),
+        r"(?i:aws)[A-Za-z0-9_.\-]{0,20}?(?i:secret)[A-Za-z0-9_.\-]{0,20}"
+        r"[\"'\\]*\s*[:=]>?\s*[\"'\\]*(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
+    ),
+    _rule(
+        "slack_token",
+        ("xox", "xapp-"),
+        _B + r"(?:xox[abposr]-[A-Za-z0-9\-]{10,250}|xapp-\d-[A-Za-z0-9\-]{10,250})" + _E,
+    ),
+    _rule("google_api_key", ("aiza",), _B + r"AIza[0-9A-Za-z_\-]{35}" + _E),
+    _rule(
+        "jwt",
+        ("eyj",),
+        _B + r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}" + _E,
+    ),
+    _rule(
+        "authorization",
+        ("authorization", "bearer "),
+        r"(?i:authorization[\"'\\]*\s*[:=]\s*[\"'\\]*(?:bearer|basic|token|bot)?\s*"
+        r"|\bbearer\s+)(?P<secret>[A-Za-z0-9._~+/=\-]{8,})",
+    ),
+    _rule(
+        "url_password",
+        ("://",),
+        r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@\"'\\\[\]]{1,100}:(?P<secret>[^\s@/\"'\\]{1,200})@",
+    ),
+    # The two generic rules start at the keyword itself (a cheap first-character test at each
+    # position), and ``_name_of`` widens the match to the whole name for ``_NAMES`` to judge.
+    _rule(
+        "secret_assignment",
+        ("key", "token", "secret", "pass", "pwd", "credential"),
+        r"(?P<name>(?i:key|token|secret|passw|pwd|credential)[A-Za-z0-9_]{0,40})"
+        r"\s*=\s*[\"']?(?P<secret>[^\s\"'\\$<%{(`;|&]{4,})",
+        anchored=True,
+    ),
+    _rule(
+        "secret_field",
+        ("key", "token", "secret", "pass"),
+        r"(?P<name>(?i:key|token|secret|passw)[A-Za-z0-9_\-]{0,40})"
+        r"\\?\"\s*:\s*\\?\"(?P<secret>[^\"\\]{4,})",
+        anchored=True,
+    ),
+)
+
+_MARK = "[REDACTED:"
+_KEYWORDS = tuple(sorted({keyword for rule in RULES for keyword in rule.keywords}))
+_KEYWORD_MATCHER = AhoCorasick(list(_KEYWORDS))  # which rules a text needs, in one pass
+# Substrings, in the cases they are written, of which a text must hold one to be worth
+# ``redact``: a multi-pattern matcher finds them in one pass over many texts (collector.privacy
+# .scrub), so the usual text costs no ``lower()`` and no regular expression at all. The generic
+# rules' names must *end* in one of these words, so their triggers include what follows the
+# name ("token=", 'token"'): "input_tokens" — in every usage line — triggers nothing.
+_NAME_ENDS = ("key", "token", "secret", "password", "passwd", "pwd", "credential", "credentials")
+_GENERIC = ("secret_assignment", "secret_field")
+
+
+def _cases(word: str) -> set[str]:
+    return {word, word.upper(), word.capitalize(), word.title()}
+
+
+TRIGGERS = tuple(sorted(
+    {f"{variant}{after}" for word in _NAME_ENDS for variant in _cases(word)
+     for after in ("=", " =", '"', '\\"')}
+    | {variant for rule in RULES if rule.kind not in _GENERIC for word in rule.keywords
+       for variant in _cases(word)}
+    | {"eyJ", "AIza", "PRIVATE KEY", "github_pat_"}
+))  # fmt: skip
+# Names whose value is a secret: an upper-case variable ending in KEY, TOKEN, SECRET, PASSWORD
+# (OPENAI_API_KEY, GH_TOKEN, DB_PASSWORD), or one of the usual lower-case words, alone or after
+# a prefix (api_key, client_secret, auth_token). "max_tokens", "monkey", "keyboard" are not.
+_NAMES = re.compile(
+    r"(?:[A-Za-z0-9]+_)*(?:[A-Z0-9]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PWD|CREDENTIALS?)"
+    r"|(?i:api_?key|apikey|secret_?key|access_?key|private_?key|auth_?token|access_?token"
+    r"|refresh_?token|token|secret|client_?secret|password|passwd))"
+)
+
+
+def _name_of(match: re.Match[str]) -> str:
+    """The whole identifier the match's ``name`` group ends (it may start mid-name)."""
+    text, start = match.string, match.start("name")
+    begin = start
+    while begin > 0 and (text[begin - 1].isalnum() or text[begin - 1] in "_-"):
+        begin -= 1
+    return text[begin:start] + match.group("name")
+
+
+def _replacer(kind: str, count: list[int]) -> _Sub:
+    label = f"{_MARK}{kind}]"
+
+    def replace(match: re.Match[str]) -> str:
+        whole = match.group(0)
+        if "secret" not in match.re.groupindex:
+            count[0] += 1
+            return label
+        value = match.group("secret")
+        if value.startswith(_MARK) or value.startswith("REDACTED"):
+            return whole
+        if "name" in match.re.groupindex and not _NAMES.fullmatch(_name_of(match)):
+            return whole
+        count[0] += 1
+        start = match.start("secret") - match.start(0)
+        return whole[:start] + label + whole[start + len(value) :]
+
+    return replace
+
+
+def redact(text: str) -> tuple[str, int]:
+    """``text`` with every known secret shape replaced by ``[REDACTED:<kind>]``, and how many."""
+    lowered = text.lower()
+    hits = _KEYWORD_MATCHER.find_matches_as_indexes(lowered, overlapping=True)
+    found = {_KEYWORDS[i] for i, _, _ in hits}
+    if not found:
+        return text, 0  # most text: one lower() and one pass of the keyword matcher
+    count = [0]
+    for rule in RULES:
+        if found.isdisjoint(rule.keywords):
+            continue
+        before = count[0]
+        if rule.anchored:
+            text = _sub_anchored(rule, text, lowered, _replacer(rule.kind, count))
+        else:
+            text = rule.pattern.sub(_replacer(rule.kind, count), text)
+        if count[0] != before:
+            lowered = text.lower()  # keep positions in step with the text
+    return text, count[0]
+
+
+def _sub_anchored(rule: Rule, text: str, lowered: str, replace: _Sub) -> str:
+    """``rule.pattern.sub`` tried only at the keywords' occurrences (see ``Rule.anchored``)."""
+    starts = []
+    for keyword in rule.keywords:
+        at = lowered.find(keyword)
+        while at != -1:
+            starts.append(at)
+            at = lowered.find(keyword, at + 1)
+    out, done = [], 0
+    for at in sorted(starts):
+        if at < done:
+            continue
+        match = rule.pattern.match(text, at)
+        if match is None:
+            continue
+        out.append(text[done : match.start()])
+        out.append(replace(match))
+        done = match.end()
+    return "".join(out) + text[done:] if out else text
