@@ -6,7 +6,8 @@ Pure: values in, ``Verdict`` out; no clock, files or processes (the tracker gath
 | --------- | ---------------------------------------------------------------------------- |
 | running   | process alive, transcript moved within `idle_after` (or the agent's own      |
 |           | record says busy); also a transcript moving while no process is known        |
-| idle      | process alive, quiet for `idle_after` or more                                |
+| idle      | process alive, quiet for `idle_after` or more, or the agent says it is idle  |
+|           | (Claude Code registry `idle`, a Stop hook with nothing written since)        |
 | waiting   | alive, and the agent's own record says it waits for the user (Claude Code    |
 |           | registry `waiting`, a `permission_prompt` / `elicitation_dialog` hook), or a |
 |           | tool call pending with nothing else moving for `waiting_after`               |
@@ -125,6 +126,8 @@ def _alive(facts: Facts, idle_after: float, waiting_after: float) -> Verdict:
     quiet = _quiet_for(facts)
     if facts.agent_report == "busy":
         return Verdict("running", "agent reports busy")
+    if facts.agent_report == "idle":
+        return Verdict("idle", "agent reports idle")
     pending = facts.transcript.pending_since
     if (
         pending is not None

@@ -43,7 +43,7 @@ from collector.identities import IdentityFile
 from collector.liveness import ExitWatcher
 from collector.log import get_logger
 from collector.process import ProcessIdentity, is_alive, stored_identity_alive
-from collector.records import SessionStatus
+from collector.records import SessionStatus, ToolWait
 from collector.spool import remove, spool_dir
 from collector.status import ACTIVE, TERMINAL, Verdict, decide, transcript_state
 from collector.tmux import PaneMap
@@ -57,6 +57,8 @@ __all__ = ["SessionTracker", "Sink"]
 _log = get_logger(component="tracker")
 _HORIZON = 6 * 3600.0  # sessions active this recently are candidates for a process
 _EXIT_GRACE = 5.0
+_END_GRACE = 3.0  # after a SessionEnd hook, how long the exit is awaited to date ended_at
+_FAST_TICK = 0.05  # while hooks wait for their session's first rows (its pid is known already)
 _PUT_TIMEOUT = 0.5
 _REFRESH_BUDGET = 0.1  # seconds of new-event reading per tick (a backfill goes on next tick)
 
@@ -98,6 +100,8 @@ class SessionTracker:
         self._cursor = 0
         self._next_scan = 0.0
         self._outbox: list[tuple[Tracked | None, SessionStatus, float]] = []
+        self._waits: list[ToolWait] = []
+        self._poked = threading.Event()
         self._finished: list[Path] = []
         self._failures = 0
         self._identities = IdentityFile(config.store.path)
@@ -120,6 +124,12 @@ class SessionTracker:
                 self._exits.close()
         return not self._thread.is_alive()
 
+    def poke(self) -> None:
+        """An agent's own record or the spool changed (the observer saw it): look now rather
+        than at the next scan. Any thread may call it."""
+        self._poked.set()
+        self._exits.wake()
+
     @property
     def alive(self) -> bool:
         """Is the thread running."""
@@ -129,7 +139,8 @@ class SessionTracker:
     def _run(self) -> None:
         reader: ActivityReader | None = None
         while not self._stop.is_set():
-            exited = self._exits.wait(self._tick)
+            holding = self._intake is not None and self._intake.holding
+            exited = self._exits.wait(_FAST_TICK if holding else self._tick)
             if self._stop.is_set():
                 break
             try:
@@ -190,14 +201,22 @@ class SessionTracker:
             t = book.exited(session_id, now)
             if t is not None and t.last_identity is not None:
                 _log.info("agent_exited", session=t.row.key, pid=t.last_identity.pid)
+        poked = self._poked.is_set()
+        self._poked.clear()
         intake.read(now)
         self._refresh(book, now)
+        intake.release_held()  # a SessionStart hook names the pid of a session just stored
         self._watch_transcripts(book)
         if now >= self._next_scan:
             self._next_scan = now + self._scan_every
             scan.run(now)
+        elif poked:
+            scan.records(now)
         for t in book:
             self._judge(book, t, now)
+            self._waits.extend(ToolWait(t.row.key, _iso(since), round(seconds * 1000))
+                               for since, seconds in t.waits)  # fmt: skip
+            t.waits.clear()
         self._expire_registrations(book, now)
         self._prune(book, now)
         self._flush()
@@ -252,6 +271,10 @@ class SessionTracker:
         process, identity = book.process_of(t)
         if not self._worth_judging(t, process, now):
             return
+        if t.end_hook is not None and t.identity is not None:
+            if now - (t.end_at or now) < _END_GRACE:
+                return  # its exit, moments away, dates ended_at
+            book.release(t)  # it lives on (or hangs): the hook's time dates the end
         if process == "exited":
             if not self._settled(book, t, now):
                 return
@@ -309,7 +332,9 @@ class SessionTracker:
             if terminal:
                 t.exited_at = None
             return
-        stamp = t.exited_at if terminal and t.exited_at is not None else now
+        stamp = now
+        if terminal:
+            stamp = t.exited_at or t.end_at or now
         reg = t.registration if t.fields_pending else None
         status = SessionStatus(
             t.row.key, verdict.status, _iso(stamp), verdict.reason, pid=pid,
@@ -353,20 +378,21 @@ class SessionTracker:
 
     # writing ---------------------------------------------------------------------------------
     def _flush(self) -> None:
-        outbox, finished = self._outbox, list(self._finished)
-        self._outbox = []
+        outbox, finished, waits = self._outbox, list(self._finished), self._waits
+        self._outbox, self._waits = [], []
         self._finished.clear()  # the same list: SpoolIntake appends to it
-        if not outbox:
+        if not outbox and not waits:
             for path in finished:
                 remove(path)
             return
-        chunk = Chunk(records=[status for _, status, _ in outbox],
+        chunk = Chunk(records=[*(status for _, status, _ in outbox), *waits],
                       on_commit=lambda: _remove_all(finished))  # fmt: skip
         try:
             self._sink.put(chunk, timeout=_PUT_TIMEOUT)
         except queue.Full:  # nothing is written: sessions are decided again next tick, and
             self._finished.extend(finished)  # records of no tracked session are kept for it
             self._outbox = [item for item in outbox if item[0] is None]
+            self._waits = waits
             return
         for t, status, stamp in outbox:
             self._written(t, status, stamp)

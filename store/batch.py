@@ -29,6 +29,7 @@ from collector.records import (
     SessionInfo,
     SessionStatus,
     ToolResult,
+    ToolWait,
 )
 
 __all__ = ["BatchResult", "SessionKeys", "apply_records", "event_row"]
@@ -69,8 +70,9 @@ _COMPLETE = """
 UPDATE events SET
     status = CASE WHEN status = 'error' THEN 'error' ELSE :status END,
     exit_code = COALESCE(:exit_code, exit_code),
-    duration_ms = COALESCE(:duration_ms, duration_ms,
-        CAST(round((julianday(:timestamp) - julianday(timestamp)) * 86400000) AS INTEGER))
+    duration_ms = COALESCE(:duration_ms, duration_ms, MAX(0,
+        CAST(round((julianday(:timestamp) - julianday(timestamp)) * 86400000) AS INTEGER)
+        - COALESCE(wait_ms, 0)))
 WHERE session_id = :session_id AND tool_call_id = :tool_call_id
   AND event_type IN ('file_op', 'command', 'tool_call')
 """
@@ -182,6 +184,7 @@ def apply_records(
     completions: list[ToolResult] = []
     problems: list[ParseProblem] = []
     statuses: list[SessionStatus] = []
+    waits: list[ToolWait] = []
     for record in records:
         if isinstance(record, Event):
             events.append(record)
@@ -191,6 +194,8 @@ def apply_records(
             sessions.append(record)
         elif isinstance(record, SessionStatus):
             statuses.append(record)
+        elif isinstance(record, ToolWait):
+            waits.append(record)
         else:
             problems.append(record)
     if sessions:
@@ -210,7 +215,30 @@ def apply_records(
         result.problems = len(problems)
     for status in statuses:
         _set_status(conn, status, now, keys)
+    for wait in waits:
+        _set_wait(conn, wait, now, keys)
     return result
+
+
+# The call that waited: the session's newest tool call begun by the wait's start and not yet
+# given a wait. A call already completed (its result committed first) gives the wait back
+# from its duration; a pending one subtracts it when its result arrives (_COMPLETE).
+_SET_WAIT = """
+UPDATE events SET
+    wait_ms = :wait_ms,
+    duration_ms = CASE WHEN duration_ms IS NULL THEN NULL
+                       ELSE MAX(0, duration_ms - :wait_ms) END
+WHERE id = (SELECT id FROM events
+            WHERE session_id = :session_id AND event_type IN ('file_op', 'command', 'tool_call')
+              AND wait_ms IS NULL AND timestamp <= :since
+            ORDER BY timestamp DESC, id DESC LIMIT 1)
+"""
+
+
+def _set_wait(conn: sqlite3.Connection, wait: ToolWait, now: str, keys: SessionKeys) -> None:
+    session_id = keys.resolve(conn, wait.session_id, now)
+    conn.execute(_SET_WAIT, {"session_id": session_id, "since": wait.since,
+                             "wait_ms": wait.wait_ms})  # fmt: skip
 
 
 def _set_status(conn: sqlite3.Connection, st: SessionStatus, now: str, keys: SessionKeys) -> None:
