@@ -201,8 +201,12 @@ class Daemon:
         found = found_file(root.agent, root.path, path)
         if found is not None:  # a new transcript; sidecars, temp files and logs are ignored
             reader.add_found(found)
+            if self.tracker is not None:  # its process is to be found while it lives
+                self.tracker.poke()
 
     def _on_root_appeared(self, root: Root) -> None:
+        if self.tracker is not None:  # records or transcripts written before the watch began
+            self.tracker.poke()
         if root.agent == _TRACKER:
             return
         self._rescan.set()

@@ -21,7 +21,8 @@ Pure: values in, ``Verdict`` out; no clock, files or processes (the tracker gath
 Which rows of a transcript's tail make a turn "finished" is ``transcript_state``: the newest
 decisive event wins — ``session_end`` and a completed ``turn`` finish, a user message or a
 completed tool call open one, an assistant message finishes it (Claude writes the final
-answer last), an interrupt marker means the user stopped it.
+answer last; an empty one only precedes its tool calls), an interrupt marker means the user
+stopped it.
 """
 
 from __future__ import annotations
@@ -186,8 +187,8 @@ def _decisive(kind: object, row: Mapping[str, Any]) -> str | None:
         return "open" if args.get("phase") == "started" else "finished"
     if kind == "message":
         role = args.get("role")
-        if role == "assistant":
-            return "finished"
+        if role == "assistant":  # an empty one only announces its tool calls (Gemini writes
+            return None if args.get("chars") == 0 else "finished"  # them once they are done)
         if role == "user":
             raw = row.get("raw_data")
             if isinstance(raw, str) and _USER_INTERRUPT in raw:

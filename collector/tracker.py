@@ -59,6 +59,7 @@ _HORIZON = 6 * 3600.0  # sessions active this recently are candidates for a proc
 _EXIT_GRACE = 5.0
 _END_GRACE = 3.0  # after a SessionEnd hook, how long the exit is awaited to date ended_at
 _FAST_TICK = 0.05  # while hooks wait for their session's first rows (its pid is known already)
+_HURRY = 2.0  # seconds of fast ticks after a poke: a new session's rows are moments away
 _PUT_TIMEOUT = 0.5
 _REFRESH_BUDGET = 0.1  # seconds of new-event reading per tick (a backfill goes on next tick)
 
@@ -102,6 +103,7 @@ class SessionTracker:
         self._outbox: list[tuple[Tracked | None, SessionStatus, float]] = []
         self._waits: list[ToolWait] = []
         self._poked = threading.Event()
+        self._hurry_until = 0.0
         self._finished: list[Path] = []
         self._failures = 0
         self._identities = IdentityFile(config.store.path)
@@ -125,8 +127,10 @@ class SessionTracker:
         return not self._thread.is_alive()
 
     def poke(self) -> None:
-        """An agent's own record or the spool changed (the observer saw it): look now rather
-        than at the next scan. Any thread may call it."""
+        """An agent's own record, the spool or a new transcript appeared or changed (the
+        observer saw it): look now, and tick fast for a moment, rather than at the next scan
+        (a short headless run may be over within a second). Any thread may call it."""
+        self._hurry_until = time.monotonic() + _HURRY
         self._poked.set()
         self._exits.wake()
 
@@ -139,8 +143,9 @@ class SessionTracker:
     def _run(self) -> None:
         reader: ActivityReader | None = None
         while not self._stop.is_set():
-            holding = self._intake is not None and self._intake.holding
-            exited = self._exits.wait(_FAST_TICK if holding else self._tick)
+            fast = reader is None or time.monotonic() < self._hurry_until
+            fast = fast or (self._intake is not None and self._intake.holding)
+            exited = self._exits.wait(_FAST_TICK if fast else self._tick)
             if self._stop.is_set():
                 break
             try:
@@ -241,6 +246,8 @@ class SessionTracker:
                 if row.last_activity is None or row.last_activity < now - _HORIZON:
                     continue
                 t = book.admit(row)
+                if row.parent_id is None:  # a new session: find its process now, not in
+                    self._next_scan = min(self._next_scan, now)  # up to scan_interval
             else:
                 t.row = row
             t.tail_dirty = True

@@ -14,7 +14,8 @@ What each record becomes:
 - metadata / ``$set``: ``SessionInfo`` (agent session id, start, ``lastUpdated``, ``summary`` as
   title); a ``$set.messages`` checkpoint is read as a re-append of each message it holds.
 - ``user``: ``message`` ``{"role": "user", "chars"}`` — except ``<session_context>`` scaffolding,
-  which is not a prompt and yields nothing; ``gemini`` (and ``model``): ``message`` with role
+  which is not a prompt and yields nothing, and a message of ``functionResponse`` parts only (the
+  tool results handed back to the model), which yields a ``ToolResult`` per part; ``gemini`` (and ``model``): ``message`` with role
   assistant, a ``usage`` row from ``tokens``, and one row per ``toolCalls[]`` entry; ``error``:
   ``error``; ``info`` / ``warning``: nothing.
 - tool calls: ``file_op`` (read_file/read_many_files → read, write_file → write, replace/edit →
@@ -254,6 +255,9 @@ class GeminiParser:
         content = msg.get("content")
         if _first_text(content).lstrip().startswith(_CONTEXT_MARK):
             return []  # injected scaffolding, not a prompt
+        responses = _function_responses(content)
+        if responses:  # tool results handed back to the model, not something the user said
+            return [self._result(call_id, at.ts, status) for call_id, status in responses]
         return [self._sizes(at, "user", content)]
 
     def _on_assistant(self, msg: dict[str, Any], at: _At) -> list[Record]:
@@ -318,7 +322,9 @@ class GeminiParser:
                 self._remember_open(call_id)
             else:
                 self._forget_open(call_id)
-                records.append(self._result(call_id, done_at, outcome, _exit_code(call, outcome)))
+                code = _exit_code(call, outcome)
+                outcome = "error" if code else outcome  # Gemini says success for exit 2 too
+                records.append(self._result(call_id, done_at, outcome, code))
             start = max(start, done_at)
         return records
 
@@ -444,6 +450,21 @@ def _exit_code(call: dict[str, Any], outcome: str) -> int | None:
         if found:
             return int(found[-1])
     return 0 if outcome == "success" else None
+
+
+def _function_responses(content: Any) -> list[tuple[str, str]]:
+    """(call id, success | error) of each ``functionResponse`` part, when every part is one."""
+    parts = [_mapping(p) for p in content] if isinstance(content, list) else []
+    if not parts or not all("functionResponse" in p for p in parts):
+        return []
+    out = []
+    for part in parts:
+        response = _mapping(part["functionResponse"])
+        call_id = _text(response.get("id"))
+        if call_id is not None:
+            failed = "error" in _mapping(response.get("response"))
+            out.append((call_id, "error" if failed else "success"))
+    return out
 
 
 def _first_text(content: Any) -> str:
