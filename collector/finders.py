@@ -51,6 +51,7 @@ _log = get_logger(component="tracker")
 _STOP_WINDOW = 60.0  # a stop notice applies to an exit this close to it
 _HELD_FOR = 24 * 3600.0  # a hook whose session never appears is dropped after this
 _MIN_AGE = 0.5  # seconds: a younger process may sit between fork and exec
+_REPORT_LINGER = 5.0  # seconds an agent's vanished record still speaks while its process lives
 Finish = Callable[[Path], None]
 
 
@@ -220,12 +221,16 @@ class ProcessScan:
                 continue
             if t.identity is not None and t.identity.matches(identity):
                 _note_wait(t, record, now)
-                t.report = record
+                t.report, t.report_lost_at = record, None
                 reported.add(t.row.id)
         for t in self.book:
-            if t.row.id not in reported:
-                t.report = None
-                t.waiting_since = None
+            if t.row.id in reported or t.report is None:
+                continue
+            # Claude Code removes its record as it exits (/exit): its last word stands for
+            # the moment until the exit, rather than a "running" blip in between.
+            t.report_lost_at = t.report_lost_at or now
+            if t.identity is None or now - t.report_lost_at > _REPORT_LINGER:
+                t.report, t.waiting_since, t.report_lost_at = None, None, None
 
     def _scan(self, now: float) -> None:
         candidates = [c for t in self.book if (c := _candidate(t)) is not None]

@@ -105,6 +105,7 @@ class Tracked:
     hook_at: float | None = None  # newest activity a hook reported
     notice: tuple[str, float] | None = None  # a waiting notification and its time
     report: AgentRecord | None = None
+    report_lost_at: float | None = None  # its file vanished (the agent is exiting)
     stop_requested: bool = False
     registration: Registration | None = None
     fields_pending: bool = False  # the registration's fields are not written yet

@@ -15,9 +15,9 @@ What each record becomes:
   title); a ``$set.messages`` checkpoint is read as a re-append of each message it holds.
 - ``user``: ``message`` ``{"role": "user", "chars"}`` — except ``<session_context>`` scaffolding,
   which is not a prompt and yields nothing, and a message of ``functionResponse`` parts only (the
-  tool results handed back to the model), which yields a ``ToolResult`` per part; ``gemini`` (and ``model``): ``message`` with role
-  assistant, a ``usage`` row from ``tokens``, and one row per ``toolCalls[]`` entry; ``error``:
-  ``error``; ``info`` / ``warning``: nothing.
+  tool results handed back to the model), which yields a ``ToolResult`` per part; ``gemini``
+  (and ``model``): ``message`` with role assistant, a ``usage`` row from ``tokens``, and one
+  row per ``toolCalls[]`` entry; ``error``: ``error``; ``info`` / ``warning``: nothing.
 - tool calls: ``file_op`` (read_file/read_many_files → read, write_file → write, replace/edit →
   edit, glob/search_file_content/grep_search/list_directory → search, the directory listed or
   searched being the path), ``command`` for run_shell_command, else ``tool_call``.

@@ -39,10 +39,13 @@ def assert_session(world: World, run: Run, row: dict[str, Any], status: str) -> 
     assert row["project_dir"] == str(world.project), row
     assert row["status"] == status, (row, world.instance.logs())
     assert row["importance"] == "normal"
-    assert row["task_file"] is None and row["spawned_by"] is None and row["tmux_target"] is None
+    assert row["task_file"] is None
+    assert row["spawned_by"] is None
+    assert row["tmux_target"] is None
     assert row["parent_session_id"] is None
     path = Path(row["transcript_path"])
-    assert path.is_file() and world.home in path.parents, row
+    assert path.is_file(), row
+    assert world.home in path.parents, row
     # the process: one the agent's run really had, started when it really started
     assert row["pid"] in run.tree, (row["pid"], run.tree)
     started = epoch(row["pid_started_at"])
@@ -69,10 +72,13 @@ def assert_command(world: World, row: dict[str, Any], command: str) -> dict[str,
     assert call["tool_name"] == SHELL_TOOLS[world.agent]
     assert call["command"] == command
     assert call["command_category"] == categorize_command(command)
-    assert call["tool_call_id"] and call["agent_event_id"]
-    assert call["file_path"] is None and call["operation"] is None
+    assert call["tool_call_id"]
+    assert call["agent_event_id"]
+    assert call["file_path"] is None
+    assert call["operation"] is None
     assert call["source"] == "transcript"
-    assert ISO.match(call["timestamp"]) and ISO.match(call["created_at"])
+    assert ISO.match(call["timestamp"])
+    assert ISO.match(call["created_at"])
     sent = [r.tool_call_id for r in world.mock.replies("tool_call")]
     if world.agent in ("claude-code", "codex"):  # the id the model gave the call
         assert call["tool_call_id"] in sent

@@ -254,7 +254,7 @@ def _scan_line(
             _scan_result(block, obj, source, exp, top_level=top_level)
         if not results and obj.get("isCompactSummary"):
             exp.compactions += 1
-        elif not results and not obj.get("isMeta"):
+        elif not results and not obj.get("isMeta") and not _local_command_line(content):
             exp.messages[obj["uuid"]] += 1
     elif kind == "system":
         exp.compactions += obj.get("subtype") == "compact_boundary"
@@ -288,6 +288,15 @@ def _scan_result(
         exp.exit_codes[0] += not detail.get("backgroundTaskId")
     if "agentId" in detail and top_level and source.parent_session_id is None:
         exp.sessions[child_id(source, detail["agentId"], obj["version"])] = source.session_id
+
+
+def _local_command_line(content: object) -> bool:
+    """A slash command typed in the terminal or its output: not a message (stored as other)."""
+    if isinstance(content, list) and len(content) == 1 and isinstance(content[0], dict):
+        content = content[0].get("text")
+    text = content.lstrip() if isinstance(content, str) else ""
+    return text.startswith(("<command-name>", "<command-message>", "<local-command-stdout>",
+                            "<local-command-stderr>"))  # fmt: skip
 
 
 def observed(store: Store, source: SourceFile) -> Expected:

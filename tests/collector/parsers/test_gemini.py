@@ -192,13 +192,16 @@ def expected_calls(messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             op = FILE_TOOLS.get(name)
             path = args.get("file_path") or args.get("dir_path") or args.get("path")
             shell = name == "run_shell_command"
+            status = TERMINAL.get(call.get("status"), "pending")
+            if shell and status != "pending" and exit_code(call):
+                status = "error"  # a non-zero exit is an error whatever Gemini says
             calls[f"tool:{call['id']}"] = {
                 "tool_name": name,
                 "event_type": "file_op" if op else "command" if shell else "tool_call",
                 "operation": op,
                 "file_path": path if op else None,
                 "command": args["command"] if shell else None,
-                "status": TERMINAL.get(call.get("status"), "pending"),
+                "status": status,
                 "exit_code": exit_code(call) if shell else None,
                 "duration_ms": max(0, millis(call["timestamp"]) - millis(previous)),
             }
@@ -357,12 +360,13 @@ class TestUpserts:
         assert collapse(feed(GeminiParser(SOURCE), lines)).events["tool:c1"].status == "success"
 
     def test_nonzero_exit(self) -> None:
-        """``Exit Code: N`` in the output is the exit code; the call itself still succeeded."""
+        """``Exit Code: N`` in the output is the exit code, and a non-zero one an error (as the
+        other agents' shell calls are), although Gemini marks the call itself a success."""
         result = [{"functionResponse": {"response": {"output": "Output: x\nExit Code: 2"}}}]
         lines = jsonl(META, gemini([shell("success", result=result)]))
         row = collapse(feed(GeminiParser(SOURCE), lines)).events["tool:c1"]
         assert (row.status, row.exit_code, row.command_category) == (
-            "success",
+            "error",
             2,
             categorize_command("pytest -x"),
         )
