@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -83,11 +85,15 @@ class World:
     def __init__(self, root: Path, agent: str, binary: Path, **overrides: Any) -> None:
         self.agent, self.binary = agent, binary
         self.instance = Instance(root, **overrides)
+        # tmux sockets live in ${TMUX_TMPDIR}/tmux-<uid>/: short, and this world's own
+        self.sockets = Path(tempfile.mkdtemp(prefix="avm-e2e-"))
+        self.instance.env["TMUX_TMPDIR"] = str(self.sockets)
         self.home = self.instance.home
         self.project = self.home / "project"
         self.project.mkdir()
         self.mock = MockModel(Script()).start()
         self.env = setup_home(agent, self.home, self.project, self.mock.url)
+        self.env["TMUX_TMPDIR"] = str(self.sockets)
         self.runs: list[Run] = []
         self.daemon: subprocess.Popen[bytes] | None = None
 
@@ -157,3 +163,4 @@ class World:
                 run.proc.wait(10)
         self.instance.stop_all()
         self.mock.close()
+        shutil.rmtree(self.sockets, ignore_errors=True)
