@@ -155,7 +155,9 @@ def test_permission_prompt_in_tmux(make_world: Any, hooks: bool) -> None:
 
     # the statuses, in order, from the prompt on
     changes = [to for _at, to in world.changes(sid)]
-    assert changes[changes.index("waiting"):] == ["waiting", "running", "idle", "completed"], changes
+    assert changes[changes.index("waiting") :] == ["waiting", "running", "idle", "completed"], (
+        changes
+    )
     # the process: Claude's own pid, its exact start, its pane, its real exit
     assert row["pid"] == pid
     assert row["tmux_target"] == "agents:0.0"

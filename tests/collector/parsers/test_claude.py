@@ -1225,3 +1225,30 @@ class TestCutting:
         monkeypatch.setattr(claude_module, "Event", Reordered)
         with pytest.raises(ImportError, match="_EVENT_FIELDS"):
             claude_module._check_event_fields()
+
+
+class TestLocalCommands:
+    """Slash commands typed in the terminal, and their output, are not user messages."""
+
+    @pytest.mark.parametrize(
+        ("content", "args"),
+        [
+            ("<command-name>/exit</command-name>\n  <command-message>exit</command-message>\n"
+             "  <command-args></command-args>", {"kind": "local_command", "name": "/exit"}),
+            ("<command-message>clear</command-message>\n<command-name>/clear</command-name>",
+             {"kind": "local_command", "name": "/clear"}),
+            ("<local-command-stdout>See ya!</local-command-stdout>",
+             {"kind": "local_command_stdout", "chars": 7}),
+            ([{"type": "text", "text": "<local-command-stderr>no</local-command-stderr>"}],
+             {"kind": "local_command_stderr", "chars": 2}),
+        ],
+    )  # fmt: skip
+    def test_stored_as_what_they_are(self, content: Any, args: dict[str, Any]) -> None:
+        (event,) = events_of(envelope("user", message={"role": "user", "content": content}))
+        assert event.event_type == "other"
+        assert json.loads(event.tool_arguments or "{}") == args
+
+    def test_a_prompt_mentioning_them_is_a_message(self) -> None:
+        content = "why does <command-name>/exit</command-name> show up?"
+        (event,) = events_of(envelope("user", message={"role": "user", "content": content}))
+        assert event.event_type == "message"

@@ -604,3 +604,24 @@ class TestHostileInput:
         )
         assert internal_errors(feed(parser, jsonl(META, USER))) == []
         json.dumps(parser.state())
+
+
+class TestFunctionResponses:
+    """A user message of ``functionResponse`` parts is the tool results going back to the
+    model: it completes the calls and is no user message."""
+
+    def test_results_not_a_prompt(self) -> None:
+        response = {"id": "c1", "name": "run_shell_command", "response": {"output": "ok"}}
+        failed = {"id": "c2", "name": "run_shell_command", "response": {"error": "boom"}}
+        back = {"id": "u2", "timestamp": TS, "type": "user",
+                "content": [{"functionResponse": response}, {"functionResponse": failed}]}  # fmt: skip
+        records = feed(GeminiParser(SOURCE), jsonl(META, back))
+        assert [r for r in records if isinstance(r, Event)] == []
+        results = [(r.tool_call_id, r.status) for r in records if isinstance(r, ToolResult)]
+        assert results == [("c1", "success"), ("c2", "error")]
+
+    def test_text_beside_a_response_is_a_message(self) -> None:
+        mixed = {"id": "u2", "timestamp": TS, "type": "user",
+                 "content": [{"text": "also"}, {"functionResponse": {"id": "c1"}}]}  # fmt: skip
+        records = feed(GeminiParser(SOURCE), jsonl(META, mixed))
+        assert [r.event_type for r in records if isinstance(r, Event)] == ["message"]
