@@ -41,7 +41,7 @@ def test_projects_json_when_the_marker_is_missing(tmp_path: Path) -> None:
 
 def test_nothing_to_read(tmp_path: Path) -> None:
     """No marker and no list, or a bad list: no sidecar, the parser goes on without it."""
-    root, transcript = gemini_home(tmp_path)
+    root, _transcript = gemini_home(tmp_path)
     marker = str(root / "proj" / ".project_root")
     assert read_sidecar(marker) is None
     (tmp_path / ".gemini" / "projects.json").write_text("[not json")

@@ -133,7 +133,7 @@ def test_permission_prompt_in_tmux(make_world: Any, hooks: bool) -> None:
         tmux.keys("Run the command, please.", "Enter")
 
         asked = said(world, "waiting")
-        row = expect(lambda: world.session(), 15)
+        row = expect(world.session, 15)
         sid = row["id"]
         waiting = status_at(world, sid, "waiting", asked)
         assert waiting - asked <= 1.0, (waiting, asked)

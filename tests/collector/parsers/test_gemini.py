@@ -613,8 +613,8 @@ class TestFunctionResponses:
     def test_results_not_a_prompt(self) -> None:
         response = {"id": "c1", "name": "run_shell_command", "response": {"output": "ok"}}
         failed = {"id": "c2", "name": "run_shell_command", "response": {"error": "boom"}}
-        back = {"id": "u2", "timestamp": TS, "type": "user",
-                "content": [{"functionResponse": response}, {"functionResponse": failed}]}  # fmt: skip
+        parts = [{"functionResponse": response}, {"functionResponse": failed}]
+        back = {"id": "u2", "timestamp": TS, "type": "user", "content": parts}
         records = feed(GeminiParser(SOURCE), jsonl(META, back))
         assert [r for r in records if isinstance(r, Event)] == []
         results = [(r.tool_call_id, r.status) for r in records if isinstance(r, ToolResult)]
