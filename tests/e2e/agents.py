@@ -69,8 +69,19 @@ def installed(agent: Agent) -> tuple[Path, str] | str:
         return str(exc)
     folder = cache_root() / f"{agent.binary}-{version}"
     binary = folder / "node_modules" / ".bin" / agent.binary
-    if binary.exists():
-        return binary, version
+    if not binary.exists():
+        failed = _npm_install(agent, version, folder)
+        if failed:
+            return failed
+    probe = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
+                           timeout=120, check=False, stdin=subprocess.DEVNULL)  # fmt: skip
+    if probe.returncode != 0:  # e.g. a Node.js older than the package needs
+        return f"{binary} --version failed: {(probe.stderr or probe.stdout).strip()[-300:]}"
+    return binary, version
+
+
+def _npm_install(agent: Agent, version: str, folder: Path) -> str | None:
+    binary = folder / "node_modules" / ".bin" / agent.binary
     folder.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(folder),
@@ -79,7 +90,7 @@ def installed(agent: Agent) -> tuple[Path, str] | str:
     )  # fmt: skip
     if done.returncode != 0 or not binary.exists():
         return f"npm install {agent.package}@{version} failed: {done.stderr.strip()[-500:]}"
-    return binary, version
+    return None
 
 
 def setup_home(agent: str, home: Path, project: Path, base_url: str) -> dict[str, str]:
@@ -134,3 +145,20 @@ def headless_argv(agent: str, binary: Path, prompt: str) -> list[str]:
     if agent == "gemini":
         return [str(binary), "-p", prompt, "--yolo"]
     return [str(binary), "-p", prompt, "--allow-all-tools"]
+
+
+def main() -> int:
+    """Install every agent into the cache (``.ci/run`` calls this before the tests)."""
+    missing = 0
+    for agent in AGENTS.values():
+        found = installed(agent)
+        if isinstance(found, str):
+            missing += 1
+            print(f"e2e: {agent.name}: {found}")
+        else:
+            print(f"e2e: {agent.name} {found[1]} at {found[0]}")
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 
 from tests.daemon.daemon_harness import expect
-from tests.e2e.world import World, epoch
+from tests.e2e.world import World, epoch, pause
 
 HOLD = 2.5  # seconds the permission prompt stays open
-COMMAND = "touch e2e-marker; sleep 1; echo e2e-ok"
+COMMAND = f"touch e2e-marker; {pause(1)}; echo e2e-ok"
 
 
 class Tmux:
@@ -40,7 +40,9 @@ class Tmux:
         self.env = world.env
         self.base = ["tmux", "-f", "/dev/null", "-L", "avm"]
         subprocess.run([*self.base, "new-session", "-d", "-s", "agents", "-x", "160", "-y", "45",
-                        "-c", str(world.project), str(world.binary)],
+                        "-c", str(world.project), str(world.binary),
+                        # newer versions default to "auto" mode, which asks nothing
+                        "--permission-mode", "default"],
                        env=self.env, check=True, timeout=10)  # fmt: skip
 
     def screen(self) -> str:
@@ -126,7 +128,7 @@ def test_permission_prompt_in_tmux(make_world: Any, hooks: bool) -> None:
     log = install_timed_hooks(world) if hooks else None
     tmux = Tmux(world)
     try:
-        expect(lambda: "for shortcuts" in tmux.screen(), 60)
+        expect(lambda: "for agents" in tmux.screen(), 60)  # the input box is ready
         own = expect(lambda: record(world), 15)
         pid = int(own["pid"])
         exited = exit_time(pid)

@@ -21,7 +21,7 @@ import pytest
 from collector.categories import categorize_command
 from tests.daemon.daemon_harness import expect
 from tests.e2e.conftest import agent_binary
-from tests.e2e.world import Run, World, epoch
+from tests.e2e.world import Run, World, epoch, pause
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SHELL_TOOLS = {"claude-code": "Bash", "codex": "exec_command", "gemini": "run_shell_command",
@@ -123,7 +123,7 @@ def assert_messages(world: World, row: dict[str, Any]) -> None:
 def test_one_turn_with_a_shell_call(make_world: Any, agent: str) -> None:
     """Success: completed at the exit, the real pid, the command's outcome and the usage."""
     world: World = make_world(agent)
-    command = world.mock.script.command = "sleep 1; echo e2e-ok"
+    command = world.mock.script.command = f"{pause(1)}; echo e2e-ok"
     run = world.headless()
     assert run.wait() == 0, world.output()
     row = world.wait_session(status="completed")
@@ -148,7 +148,7 @@ def test_one_turn_with_a_shell_call(make_world: Any, agent: str) -> None:
 def test_failing_command(make_world: Any, agent: str) -> None:
     """A command exiting 2: an error row with exit code 2; the turn still ends cleanly."""
     world: World = make_world(agent)
-    command = world.mock.script.command = "sleep 1; echo e2e-failing >&2; exit 2"
+    command = world.mock.script.command = f"{pause(1)}; echo e2e-failing >&2; exit 2"
     run = world.headless()
     run.wait()
     row = world.wait_session(status="completed")
@@ -169,10 +169,10 @@ def test_failing_command(make_world: Any, agent: str) -> None:
 def test_sigkill_mid_call(make_world: Any, agent: str) -> None:
     """The agent killed while its command runs: crashed, ended at the kill, the call pending."""
     world: World = make_world(agent)
-    command = world.mock.script.command = "sleep 60"
+    command = world.mock.script.command = pause(60)
     run = world.headless()
     expect(lambda: world.session() if world.session() and world.session()["pid"] else None, 30)
-    expect(lambda: any(p for p in run.tree if p != run.proc.pid and _runs(p, "sleep")), 30)
+    expect(lambda: any(p for p in run.tree if p != run.proc.pid and _runs(p, "time.sleep")), 30)
     killed = time.time()
     os.killpg(run.proc.pid, signal.SIGKILL)
     run.wait()

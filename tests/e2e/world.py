@@ -36,6 +36,12 @@ EVENT_COLUMNS = (
 )
 
 
+def pause(seconds: float) -> str:
+    """A shell command that takes ``seconds``. Not ``sleep``: Claude Code 2.1.332 does not run
+    a bare ``sleep`` in the foreground, it returns at once."""
+    return f"python3 -c 'import time; time.sleep({seconds})'"
+
+
 def epoch(iso: str) -> float:
     """Seconds since the epoch of a contract timestamp."""
     from datetime import datetime
