@@ -154,12 +154,13 @@ class World:
     def output(self, index: int = -1) -> str:
         return sorted(self.home.glob("agent-*.log"))[index].read_text(errors="replace")[-3000:]
 
-    def changes(self, session_id: int) -> list[tuple[float, str]]:
-        """(time the tracker wrote it, status) of each status change."""
+    def changes(self, session_id: int, *, reasons: bool = False) -> list[Any]:
+        """(time the tracker wrote it, status[, reason]) of each status change."""
         rows = self.instance.query(
             "SELECT timestamp, tool_arguments FROM events WHERE session_id = ? "
             "AND event_type = 'status_change' ORDER BY id", (session_id,))  # fmt: skip
-        return [(epoch(r[0]), json.loads(r[1])["to"]) for r in rows]
+        out = [(epoch(r[0]), json.loads(r[1])["to"], json.loads(r[1])["reason"]) for r in rows]
+        return out if reasons else [(at, to) for at, to, _why in out]
 
     def close(self) -> None:
         for run in self.runs:
