@@ -159,7 +159,7 @@ def test_permission_prompt_in_tmux(make_world: Any, hooks: bool, hold: float) ->
 
         tmux.keys("/exit", "Enter")
         row = world.wait_session(status="completed")
-        assert "at" in exited
+        expect(lambda: "at" in exited, 10)  # the test's own pidfd saw the exit
     finally:
         tmux.close()
 
