@@ -14,10 +14,10 @@ What each record becomes:
 - metadata / ``$set``: ``SessionInfo`` (agent session id, start, ``lastUpdated``, ``summary`` as
   title); a ``$set.messages`` checkpoint is read as a re-append of each message it holds.
 - ``user``: ``message`` ``{"role": "user", "chars"}`` — except ``<session_context>`` scaffolding,
-  which is not a prompt and yields nothing, and a message of ``functionResponse`` parts only (the
-  tool results handed back to the model), which yields a ``ToolResult`` per part; ``gemini``
-  (and ``model``): ``message`` with role assistant, a ``usage`` row from ``tokens``, and one
-  row per ``toolCalls[]`` entry; ``error``: ``error``; ``info`` / ``warning``: nothing.
+  which is not a prompt, and a message of ``functionResponse`` parts only (the tool results
+  handed back to the model, already in the calls' rows), which yield nothing; ``gemini`` (and
+  ``model``): ``message`` with role assistant, a ``usage`` row from ``tokens``, and one row per
+  ``toolCalls[]`` entry; ``error``: ``error``; ``info`` / ``warning``: nothing.
 - tool calls: ``file_op`` (read_file/read_many_files → read, write_file → write, replace/edit →
   edit, glob/search_file_content/grep_search/list_directory → search, the directory listed or
   searched being the path), ``command`` for run_shell_command, else ``tool_call``.
@@ -255,9 +255,10 @@ class GeminiParser:
         content = msg.get("content")
         if _first_text(content).lstrip().startswith(_CONTEXT_MARK):
             return []  # injected scaffolding, not a prompt
-        responses = _function_responses(content)
-        if responses:  # tool results handed back to the model, not something the user said
-            return [self._result(call_id, at.ts, status) for call_id, status in responses]
+        if _function_responses(content):
+            # The tool results handed back to the model, not something the user said; the same
+            # message's toolCalls entries already completed the call rows with them.
+            return []
         return [self._sizes(at, "user", content)]
 
     def _on_assistant(self, msg: dict[str, Any], at: _At) -> list[Record]:
@@ -452,19 +453,10 @@ def _exit_code(call: dict[str, Any], outcome: str) -> int | None:
     return 0 if outcome == "success" else None
 
 
-def _function_responses(content: Any) -> list[tuple[str, str]]:
-    """(call id, success | error) of each ``functionResponse`` part, when every part is one."""
+def _function_responses(content: Any) -> bool:
+    """Is ``content`` made of ``functionResponse`` parts only (tool results going back)?"""
     parts = [_mapping(p) for p in content] if isinstance(content, list) else []
-    if not parts or not all("functionResponse" in p for p in parts):
-        return []
-    out = []
-    for part in parts:
-        response = _mapping(part["functionResponse"])
-        call_id = _text(response.get("id"))
-        if call_id is not None:
-            failed = "error" in _mapping(response.get("response"))
-            out.append((call_id, "error" if failed else "success"))
-    return out
+    return bool(parts) and all("functionResponse" in p for p in parts)
 
 
 def _first_text(content: Any) -> str:
