@@ -31,6 +31,7 @@ from collector.records import (
     ToolResult,
     ToolWait,
 )
+from store.waits import set_waits
 
 __all__ = ["BatchResult", "SessionKeys", "apply_records", "event_row"]
 
@@ -215,30 +216,9 @@ def apply_records(
         result.problems = len(problems)
     for status in statuses:
         _set_status(conn, status, now, keys)
-    for wait in waits:
-        _set_wait(conn, wait, now, keys)
+    if waits:
+        set_waits(conn, waits, [keys.resolve(conn, w.session_id, now) for w in waits])
     return result
-
-
-# The call that waited: the session's newest tool call begun by the wait's start and not yet
-# given a wait. A call already completed (its result committed first) gives the wait back
-# from its duration; a pending one subtracts it when its result arrives (_COMPLETE).
-_SET_WAIT = """
-UPDATE events SET
-    wait_ms = :wait_ms,
-    duration_ms = CASE WHEN duration_ms IS NULL THEN NULL
-                       ELSE MAX(0, duration_ms - :wait_ms) END
-WHERE id = (SELECT id FROM events
-            WHERE session_id = :session_id AND event_type IN ('file_op', 'command', 'tool_call')
-              AND wait_ms IS NULL AND timestamp <= :since
-            ORDER BY timestamp DESC, id DESC LIMIT 1)
-"""
-
-
-def _set_wait(conn: sqlite3.Connection, wait: ToolWait, now: str, keys: SessionKeys) -> None:
-    session_id = keys.resolve(conn, wait.session_id, now)
-    conn.execute(_SET_WAIT, {"session_id": session_id, "since": wait.since,
-                             "wait_ms": wait.wait_ms})  # fmt: skip
 
 
 def _set_status(conn: sqlite3.Connection, st: SessionStatus, now: str, keys: SessionKeys) -> None:
