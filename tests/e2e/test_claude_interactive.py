@@ -190,7 +190,7 @@ def test_permission_prompt_in_tmux(make_world: Any, hooks: bool, hold: float) ->
     assert call["tool_call_id"] in [r.tool_call_id for r in world.mock.replies("tool_call")]
     held = (answered - asked) * 1000
     assert call["wait_ms"] is not None, call
-    assert abs(call["wait_ms"] - held) <= 100, (call["wait_ms"], held)
+    assert abs(call["wait_ms"] - held) <= 250, (call["wait_ms"], held)
     assert 1000 <= call["duration_ms"] < 1000 + HOLD * 1000 * 0.6, call  # the run, not the wait
     # one typed prompt; /exit is not a user message
     roles = [json.loads(m["tool_arguments"])["role"] for m in world.events(sid, "message")]
