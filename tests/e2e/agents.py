@@ -148,16 +148,17 @@ def headless_argv(agent: str, binary: Path, prompt: str) -> list[str]:
 
 
 def main() -> int:
-    """Install every agent into the cache (``.ci/run`` calls this before the tests)."""
-    missing = 0
-    for agent in AGENTS.values():
-        found = installed(agent)
+    """Install every agent into the cache, side by side (``.ci/run`` calls this first)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(AGENTS)) as pool:
+        results = list(pool.map(installed, AGENTS.values()))
+    for agent, found in zip(AGENTS.values(), results, strict=True):
         if isinstance(found, str):
-            missing += 1
             print(f"e2e: {agent.name}: {found}")
         else:
             print(f"e2e: {agent.name} {found[1]} at {found[0]}")
-    return 1 if missing else 0
+    return 1 if any(isinstance(found, str) for found in results) else 0
 
 
 if __name__ == "__main__":

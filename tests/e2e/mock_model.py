@@ -198,208 +198,187 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
         self.wfile.flush()
 
-    def _decide(self, tools: list[str], has_result: bool) -> tuple[str, str | None]:
-        """(kind, shell tool name): a call when a shell tool is offered and nothing ran yet."""
-        shell = next((t for t in _SHELL_TOOLS if t in tools), None)
-        if shell is not None and not has_result:
-            return "tool_call", shell
-        return ("final" if shell is not None or has_result else "text"), None
-
-    # -- Anthropic Messages --------------------------------------------------------------------
+    # -- the three APIs ------------------------------------------------------------------------
 
     def _anthropic(self, body: dict[str, Any]) -> None:
         tools = [t.get("name", "") for t in body.get("tools") or [] if isinstance(t, dict)]
-        kind, shell = self._decide(tools, _anthropic_has_result(body))
+        kind, shell = _decide(tools, _anthropic_has_result(body))
         if kind == "text" and "title" in json.dumps(body.get("system", "")).lower():
             kind = "title"
         reply = self._reply("anthropic", kind)
-        u = reply.usage
-        model = body.get("model") or "claude-mock"
         if shell is not None:
             reply.tool_call_id = f"toolu_mock{reply.started * 1000:.0f}"
-            block = {"type": "tool_use", "id": reply.tool_call_id, "name": shell, "input": {}}
-            delta = {
-                "type": "input_json_delta",
-                "partial_json": json.dumps(_SHELL_TOOLS[shell](self.state.script.command)),
-            }
-            stop = "tool_use"
+        block, delta, stop = _anthropic_block(kind, shell, self.state.script, reply.tool_call_id)
+        message = _anthropic_message(reply, str(body.get("model") or "claude-mock"))
+        if body.get("stream"):
+            self._sse(_anthropic_stream(message, block, delta, stop, reply.usage))
         else:
-            text = (
-                json.dumps({"title": self.state.script.title})
-                if kind == "title"
-                else self.state.script.answer
-                if kind == "final"
-                else "Mock text."
-            )
-            block = {"type": "text", "text": ""}
-            delta = {"type": "text_delta", "text": text}
-            stop = "end_turn"
-        usage = {
-            "input_tokens": u.input,
-            "cache_creation_input_tokens": u.cache_creation,
-            "cache_read_input_tokens": u.cache_read,
-            "output_tokens": 1,
-        }
-        message = {
-            "id": f"msg_mock{reply.started * 1000:.0f}",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": usage,
-        }
-        if not body.get("stream"):
-            done = dict(block)
-            if shell is not None:
-                done["input"] = json.loads(delta["partial_json"])
-            else:
-                done["text"] = delta["text"]
-            self._json(
-                {
-                    **message,
-                    "content": [done],
-                    "stop_reason": stop,
-                    "usage": {**usage, "output_tokens": u.output},
-                }
-            )
-            return
-        self._sse([
-            ("message_start", {"type": "message_start", "message": message}),
-            ("content_block_start", {"type": "content_block_start", "index": 0,
-                                     "content_block": block}),
-            ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
-            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-            ("message_delta", {"type": "message_delta",
-                               "delta": {"stop_reason": stop, "stop_sequence": None},
-                               "usage": {"output_tokens": u.output}}),
-            ("message_stop", {"type": "message_stop"}),
-        ])  # fmt: skip
-
-    # -- OpenAI Responses ----------------------------------------------------------------------
+            self._json(_anthropic_whole(message, block, delta, stop, reply.usage))
 
     def _openai(self, body: dict[str, Any]) -> None:
         tools = [t.get("name", "") for t in body.get("tools") or [] if isinstance(t, dict)]
-        kind, shell = self._decide(tools, _openai_has_result(body))
+        kind, shell = _decide(tools, _openai_has_result(body))
         reply = self._reply("openai", kind)
-        u = reply.usage
         rid = f"resp_mock{reply.started * 1000:.0f}"
         if shell is not None:
             reply.tool_call_id = f"call_mock{reply.started * 1000:.0f}"
-            args = json.dumps(_SHELL_TOOLS[shell](self.state.script.command))
-            item = {
-                "type": "function_call",
-                "id": f"fc_{rid}",
-                "call_id": reply.tool_call_id,
-                "name": shell,
-                "arguments": args,
-                "status": "completed",
-            }
-            added = {**item, "arguments": "", "status": "in_progress"}
-            middle: list[tuple[str | None, dict[str, Any]]] = []
-        else:
-            text = self.state.script.answer if kind == "final" else "Mock text."
-            item = {
-                "type": "message",
-                "id": f"msg_{rid}",
-                "role": "assistant",
-                "status": "completed",
-                "content": [{"type": "output_text", "text": text, "annotations": []}],
-            }
-            added = {**item, "content": [], "status": "in_progress"}
-            middle = [
-                (
-                    "response.output_text.delta",
-                    {
-                        "type": "response.output_text.delta",
-                        "item_id": item["id"],
-                        "output_index": 0,
-                        "content_index": 0,
-                        "delta": text,
-                    },
-                )
-            ]
-        usage = {
-            "input_tokens": u.input + u.cache_read,
-            "input_tokens_details": {"cached_tokens": u.cache_read},
-            "output_tokens": u.output,
-            "output_tokens_details": {"reasoning_tokens": u.reasoning},
-            "total_tokens": u.input + u.cache_read + u.output,
-        }
-        model = body.get("model") or "gpt-mock"
+        item, added, middle = _openai_item(kind, shell, self.state.script, rid, reply.tool_call_id)
         head = {
             "id": rid,
             "object": "response",
             "created_at": int(reply.started),
             "status": "in_progress",
-            "model": model,
+            "model": body.get("model") or "gpt-mock",
             "output": [],
         }
-        self._sse([
-            ("response.created", {"type": "response.created", "response": head}),
-            ("response.in_progress", {"type": "response.in_progress", "response": head}),
-            ("response.output_item.added", {"type": "response.output_item.added",
-                                            "output_index": 0, "item": added}),
-            *middle,
-            ("response.output_item.done", {"type": "response.output_item.done",
-                                           "output_index": 0, "item": item}),
-            ("response.completed", {"type": "response.completed",
-                                    "response": {**head, "status": "completed",
-                                                 "output": [item], "usage": usage}}),
-        ])  # fmt: skip
-
-    # -- Gemini --------------------------------------------------------------------------------
+        self._sse(_openai_stream(head, item, added, middle, reply.usage))
 
     def _gemini(self, body: dict[str, Any], *, stream: bool) -> None:
-        tools = [
-            d.get("name", "")
-            for t in body.get("tools") or []
-            if isinstance(t, dict)
-            for d in t.get("functionDeclarations") or []
-            if isinstance(d, dict)
-        ]
-        kind, shell = self._decide(tools, _gemini_has_result(body))
+        tools = [d.get("name", "") for t in body.get("tools") or [] if isinstance(t, dict)
+                 for d in t.get("functionDeclarations") or [] if isinstance(d, dict)]  # fmt: skip
+        kind, shell = _decide(tools, _gemini_has_result(body))
         config = body.get("generationConfig") or {}
         if kind == "text" and "json" in str(config.get("responseMimeType", "")):
             kind = "router"
-        reply = self._reply("gemini", kind)
-        u = reply.usage
-        if shell is not None:
-            reply.tool_call_id = None  # Gemini CLI names the call itself
-            part: dict[str, Any] = {
-                "functionCall": {
-                    "name": shell,
-                    "args": _SHELL_TOOLS[shell](self.state.script.command),
-                }
-            }
-        elif kind == "router":
-            part = {
-                "text": json.dumps(
-                    {
-                        "reasoning": "mock router: simple task",
-                        "complexity_reasoning": "mock",
-                        "complexity_score": 10,
-                        "model_choice": "flash",
-                    }
-                )
-            }
-        else:
-            part = {"text": self.state.script.answer if kind == "final" else "Mock text."}
-        answer = {
-            "candidates": [{"content": {"role": "model", "parts": [part]},
-                            "finishReason": "STOP", "index": 0}],
-            "usageMetadata": {"promptTokenCount": u.input + u.cache_read,
-                              "cachedContentTokenCount": u.cache_read,
-                              "candidatesTokenCount": u.output,
-                              "thoughtsTokenCount": u.reasoning,
-                              "totalTokenCount": u.input + u.cache_read + u.output + u.reasoning},
-            "modelVersion": "gemini-mock",
-        }  # fmt: skip
+        reply = self._reply("gemini", kind)  # Gemini CLI names its calls itself
+        answer = _gemini_answer(_gemini_part(kind, shell, self.state.script), reply.usage)
         if stream:
             self._sse([(None, answer)])
         else:
             self._json(answer)
+
+
+Events = list[tuple[str | None, dict[str, Any]]]
+
+
+def _decide(tools: list[str], has_result: bool) -> tuple[str, str | None]:
+    """(kind, shell tool name): a call when a shell tool is offered and nothing ran yet."""
+    shell = next((t for t in _SHELL_TOOLS if t in tools), None)
+    if shell is not None and not has_result:
+        return "tool_call", shell
+    return ("final" if shell is not None or has_result else "text"), None
+
+
+def _text(kind: str, script: Script) -> str:
+    if kind == "title":  # Claude Code's tool-less title request wants JSON
+        return json.dumps({"title": script.title})
+    return script.answer if kind == "final" else "Mock text."
+
+
+# -- Anthropic Messages: message_start, one content block, message_delta (usage), message_stop
+
+
+def _anthropic_block(
+    kind: str, shell: str | None, script: Script, call_id: str | None
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """(content_block_start block, its one delta, stop reason)."""
+    if shell is not None:
+        block = {"type": "tool_use", "id": call_id, "name": shell, "input": {}}
+        arguments = json.dumps(_SHELL_TOOLS[shell](script.command))
+        return block, {"type": "input_json_delta", "partial_json": arguments}, "tool_use"
+    delta = {"type": "text_delta", "text": _text(kind, script)}
+    return {"type": "text", "text": ""}, delta, "end_turn"
+
+
+def _anthropic_message(reply: Reply, model: str) -> dict[str, Any]:
+    u = reply.usage
+    usage = {"input_tokens": u.input, "cache_creation_input_tokens": u.cache_creation,
+             "cache_read_input_tokens": u.cache_read, "output_tokens": 1}  # fmt: skip
+    return {"id": f"msg_mock{reply.started * 1000:.0f}", "type": "message", "role": "assistant",
+            "model": model, "content": [], "stop_reason": None, "stop_sequence": None,
+            "usage": usage}  # fmt: skip
+
+
+def _anthropic_stream(message: dict[str, Any], block: dict[str, Any], delta: dict[str, Any],
+                      stop: str, usage: Usage) -> Events:  # fmt: skip
+    return [
+        ("message_start", {"type": "message_start", "message": message}),
+        ("content_block_start", {"type": "content_block_start", "index": 0,
+                                 "content_block": block}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta",
+                           "delta": {"stop_reason": stop, "stop_sequence": None},
+                           "usage": {"output_tokens": usage.output}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]  # fmt: skip
+
+
+def _anthropic_whole(message: dict[str, Any], block: dict[str, Any], delta: dict[str, Any],
+                     stop: str, usage: Usage) -> dict[str, Any]:  # fmt: skip
+    done = dict(block)
+    if block["type"] == "tool_use":
+        done["input"] = json.loads(delta["partial_json"])
+    else:
+        done["text"] = delta["text"]
+    return {**message, "content": [done], "stop_reason": stop,
+            "usage": {**message["usage"], "output_tokens": usage.output}}  # fmt: skip
+
+
+# -- OpenAI Responses: created, output_item.added, (text delta), output_item.done, completed
+
+
+def _openai_item(
+    kind: str, shell: str | None, script: Script, rid: str, call_id: str | None
+) -> tuple[dict[str, Any], dict[str, Any], Events]:
+    """(the finished output item, the same as first announced, the events between)."""
+    if shell is not None:
+        arguments = json.dumps(_SHELL_TOOLS[shell](script.command))
+        item = {"type": "function_call", "id": f"fc_{rid}", "call_id": call_id, "name": shell,
+                "arguments": arguments, "status": "completed"}  # fmt: skip
+        return item, {**item, "arguments": "", "status": "in_progress"}, []
+    text = _text(kind, script)
+    item = {"type": "message", "id": f"msg_{rid}", "role": "assistant", "status": "completed",
+            "content": [{"type": "output_text", "text": text, "annotations": []}]}  # fmt: skip
+    delta = {"type": "response.output_text.delta", "item_id": item["id"], "output_index": 0,
+             "content_index": 0, "delta": text}  # fmt: skip
+    added = {**item, "content": [], "status": "in_progress"}
+    return item, added, [("response.output_text.delta", delta)]
+
+
+def _openai_stream(head: dict[str, Any], item: dict[str, Any], added: dict[str, Any],
+                   middle: Events, u: Usage) -> Events:  # fmt: skip
+    usage = {"input_tokens": u.input + u.cache_read,
+             "input_tokens_details": {"cached_tokens": u.cache_read},
+             "output_tokens": u.output, "output_tokens_details": {"reasoning_tokens": u.reasoning},
+             "total_tokens": u.input + u.cache_read + u.output}  # fmt: skip
+    done = {**head, "status": "completed", "output": [item], "usage": usage}
+    return [
+        ("response.created", {"type": "response.created", "response": head}),
+        ("response.in_progress", {"type": "response.in_progress", "response": head}),
+        ("response.output_item.added", {"type": "response.output_item.added",
+                                        "output_index": 0, "item": added}),
+        *middle,
+        ("response.output_item.done", {"type": "response.output_item.done",
+                                       "output_index": 0, "item": item}),
+        ("response.completed", {"type": "response.completed", "response": done}),
+    ]  # fmt: skip
+
+
+# -- Gemini: one GenerateContentResponse (a single server-sent event when streamed)
+
+
+def _gemini_part(kind: str, shell: str | None, script: Script) -> dict[str, Any]:
+    if shell is not None:
+        return {"functionCall": {"name": shell, "args": _SHELL_TOOLS[shell](script.command)}}
+    if kind == "router":  # the model router's JSON answer
+        return {"text": json.dumps({"reasoning": "mock router: simple task",
+                                    "complexity_reasoning": "mock", "complexity_score": 10,
+                                    "model_choice": "flash"})}  # fmt: skip
+    return {"text": _text(kind, script)}
+
+
+def _gemini_answer(part: dict[str, Any], u: Usage) -> dict[str, Any]:
+    total = u.input + u.cache_read + u.output + u.reasoning
+    return {
+        "candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": "STOP",
+                        "index": 0}],
+        "usageMetadata": {"promptTokenCount": u.input + u.cache_read,
+                          "cachedContentTokenCount": u.cache_read,
+                          "candidatesTokenCount": u.output, "thoughtsTokenCount": u.reasoning,
+                          "totalTokenCount": total},
+        "modelVersion": "gemini-mock",
+    }  # fmt: skip
 
 
 def _anthropic_has_result(body: dict[str, Any]) -> bool:

@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -136,71 +137,100 @@ def test_permission_prompt_in_tmux(make_world: Any, hooks: bool, hold: float) ->
     log = install_timed_hooks(world) if hooks else None
     tmux = Tmux(world)
     try:
-        expect(lambda: "for agents" in tmux.screen(), 60)  # the input box is ready
-        own = expect(lambda: record(world), 15)
-        pid = int(own["pid"])
-        exited = exit_time(pid)
-        tmux.keys("Run the command, please.", "Enter")
-
-        asked = said(world, "waiting")
-        row = expect(world.session, 15)
-        sid = row["id"]
-        waiting = status_at(world, sid, "waiting", asked)
-        assert waiting - asked <= 1.0, (waiting, asked)
-        time.sleep(hold)  # the user reads the prompt: the wait being measured
-        tmux.keys("Enter")  # "1. Yes"
-        answered = said(world, "busy")
-        running = status_at(world, sid, "running", answered)
-        assert running - answered <= 1.0, (running, answered)
-        idle_said = said(world, "idle")
-        idle = status_at(world, sid, "idle", idle_said)
-        assert idle - idle_said <= 2.0, (idle, idle_said)
-        assert (world.project / "e2e-marker").exists()
-
-        tmux.keys("/exit", "Enter")
-        row = world.wait_session(status="completed")
-        expect(lambda: "at" in exited, 10)  # the test's own pidfd saw the exit
+        turn = take_turn(world, tmux, hold)
     finally:
         tmux.close()
+    assert_statuses(world, turn.sid)
+    assert_process(world, turn)
+    assert_call(world, turn)
+    if log is not None:
+        assert_hooks(log)
 
-    # the statuses, in order, from the prompt on
+
+@dataclass
+class Turn:
+    """What the test saw of the turn: Claude's own record and times, and the stored session."""
+
+    own: dict[str, Any]
+    exited: dict[str, float]
+    sid: int
+    asked: float  # the record said waiting
+    answered: float  # …and busy again
+    row: dict[str, Any]
+
+
+def take_turn(world: World, tmux: Tmux, hold: float) -> Turn:
+    """Prompt, permission, answer, idle, /exit; each status within reach of the agent's word."""
+    expect(lambda: "for agents" in tmux.screen(), 60)  # the input box is ready
+    own = expect(lambda: record(world), 15)
+    exited = exit_time(int(own["pid"]))
+    tmux.keys("Run the command, please.", "Enter")
+    asked = said(world, "waiting")
+    sid = expect(world.session, 15)["id"]
+    waiting = status_at(world, sid, "waiting", asked)
+    assert waiting - asked <= 1.0, (waiting, asked)
+    time.sleep(hold)  # the user reads the prompt: the wait being measured
+    tmux.keys("Enter")  # "1. Yes"
+    answered = said(world, "busy")
+    running = status_at(world, sid, "running", answered)
+    assert running - answered <= 1.0, (running, answered)
+    idle_said = said(world, "idle")
+    idle = status_at(world, sid, "idle", idle_said)
+    assert idle - idle_said <= 2.0, (idle, idle_said)
+    assert (world.project / "e2e-marker").exists()
+    tmux.keys("/exit", "Enter")
+    row = world.wait_session(status="completed")
+    expect(lambda: "at" in exited, 10)  # the test's own pidfd saw the exit
+    return Turn(own, exited, sid, asked, answered, row)
+
+
+def assert_statuses(world: World, sid: int) -> None:
+    """From the prompt on: waiting → running → idle → completed, nothing else."""
     changes = [(to, why) for _at, to, why in world.changes(sid, reasons=True)]
     after = [to for to, _why in changes[[c[0] for c in changes].index("waiting") :]]
     if after[-2:] == ["running", "completed"] and changes[-2][1] == "agent reports busy":
         del after[-2]  # 2.1.332 says "busy" while /exit runs: its own word, faithfully kept
     assert after == ["waiting", "running", "idle", "completed"], changes
-    # the process: Claude's own pid, its exact start, its pane, its real exit
-    assert row["pid"] == pid
+
+
+def assert_process(world: World, turn: Turn) -> None:
+    """Claude's own pid, its exact start, its pane, its real exit, known from the start."""
+    row, own = turn.row, turn.own
+    assert row["pid"] == own["pid"]
     assert row["tmux_target"] == "agents:0.0"
     boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
     start = boot + int(own["procStart"]) / os.sysconf("SC_CLK_TCK")
     assert abs(epoch(row["pid_started_at"]) - start) <= 0.02, (row["pid_started_at"], start)
     assert epoch(row["pid_started_at"]) <= own["startedAt"] / 1000
-    assert abs(epoch(row["ended_at"]) - exited["at"]) <= 0.3, (row["ended_at"], exited)
-    # the pid was known as soon as the session was stored
-    first = next(at for at, to in world.changes(sid))
-    assert first - epoch(row["created_at"]) <= 0.5, (first, row["created_at"])
-    assert world.changes(sid)[0][1] != "unknown"
-    # the call: the permission wait kept apart from the run time
-    calls = world.events(sid, "command")
+    assert abs(epoch(row["ended_at"]) - turn.exited["at"]) <= 0.3, (row["ended_at"], turn.exited)
+    first_at, first = world.changes(turn.sid)[0]
+    assert first != "unknown"
+    assert first_at - epoch(row["created_at"]) <= 0.5, (first_at, row["created_at"])
+
+
+def assert_call(world: World, turn: Turn) -> None:
+    """The command row: the permission wait kept apart from the run time; one typed prompt."""
+    calls = world.events(turn.sid, "command")
     assert len(calls) == 1, calls
     call = calls[0]
     assert call["command"] == COMMAND
     assert call["status"] == "success"
     assert call["tool_call_id"] in [r.tool_call_id for r in world.mock.replies("tool_call")]
-    held = (answered - asked) * 1000
+    held = (turn.answered - turn.asked) * 1000
     assert call["wait_ms"] is not None, call
     assert abs(call["wait_ms"] - held) <= 250, (call["wait_ms"], held)
     assert 1000 <= call["duration_ms"] < 1000 + HOLD * 1000 * 0.6, call  # the run, not the wait
-    # one typed prompt; /exit is not a user message
-    roles = [json.loads(m["tool_arguments"])["role"] for m in world.events(sid, "message")]
-    assert roles.count("user") == 1, roles
-    if log is not None:
-        lines = [line.split() for line in log.read_text().splitlines()]
-        events = {event for event, _s, _e in lines}
-        # (Notification comes only after the prompt has waited several seconds)
-        assert {"SessionStart", "UserPromptSubmit", "Stop", "SessionEnd"} <= events, lines
-        times = [float(e) - float(s) for _event, s, e in lines]
-        print(f"hook calls: {len(times)}, median {statistics.median(times) * 1000:.0f} ms, "
-              f"max {max(times) * 1000:.0f} ms")  # fmt: skip
-        assert max(times) < 2.0, lines
+    roles = [json.loads(m["tool_arguments"])["role"] for m in world.events(turn.sid, "message")]
+    assert roles.count("user") == 1, roles  # /exit is no user message
+
+
+def assert_hooks(log: Path) -> None:
+    """Every hook ran, each quickly (Claude Code waits for it)."""
+    lines = [line.split() for line in log.read_text().splitlines()]
+    events = {event for event, _s, _e in lines}
+    # (Notification comes only after the prompt has waited several seconds)
+    assert {"SessionStart", "UserPromptSubmit", "Stop", "SessionEnd"} <= events, lines
+    times = [float(e) - float(s) for _event, s, e in lines]
+    print(f"hook calls: {len(times)}, median {statistics.median(times) * 1000:.0f} ms, "
+          f"max {max(times) * 1000:.0f} ms")  # fmt: skip
+    assert max(times) < 2.0, lines
