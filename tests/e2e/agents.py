@@ -84,9 +84,9 @@ def _npm_install(agent: Agent, version: str, folder: Path) -> str | None:
     binary = folder / "node_modules" / ".bin" / agent.binary
     folder.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(folder),
-         f"{agent.package}@{version}"],
-        capture_output=True, text=True, timeout=900, check=False,
+        ["npm", "install", "--no-audit", "--no-fund", "--fetch-retries=1", "--prefix",
+         str(folder), f"{agent.package}@{version}"],
+        capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     if done.returncode != 0 or not binary.exists():
         return f"npm install {agent.package}@{version} failed: {done.stderr.strip()[-500:]}"

@@ -28,6 +28,8 @@ import pytest
 from tests.daemon.daemon_harness import expect
 from tests.e2e.world import World, epoch, pause
 
+# The first test of an agent may install it (when .ci/run has not): more than the default.
+pytestmark = pytest.mark.timeout(900)
 HOLD = 2.5  # seconds the permission prompt stays open
 COMMAND = f"touch e2e-marker; {pause(1)}; echo e2e-ok"
 

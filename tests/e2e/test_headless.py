@@ -23,6 +23,8 @@ from tests.daemon.daemon_harness import expect
 from tests.e2e.conftest import agent_binary
 from tests.e2e.world import Run, World, epoch, pause
 
+# The first test of an agent may install it (when .ci/run has not): more than the default.
+pytestmark = pytest.mark.timeout(900)
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SHELL_TOOLS = {"claude-code": "Bash", "codex": "exec_command", "gemini": "run_shell_command",
                "copilot": "bash"}  # fmt: skip
