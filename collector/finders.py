@@ -317,6 +317,8 @@ class ProcessScan:
 def _note_wait(t: Tracked, record: AgentRecord, now: float) -> None:
     """Time the agent's ``waiting`` spells by its own clock: a tool call's permission wait."""
     at = record.status_at or now
+    if record.status == "waiting" and "input" in (record.waiting_for or ""):
+        return  # waiting for the next prompt, not for a permission
     if record.status == "waiting":
         if t.waiting_since is None:
             t.waiting_since = at

@@ -2,7 +2,8 @@
 
 The tracker sees a session wait for the user (Claude Code's record says ``waiting``, then
 ``busy``) and sends a ``ToolWait``; it belongs to the session's newest tool call begun by the
-wait's start and not yet given one. A call already completed (its result committed first)
+wait's start, not yet given one and still running then (a wait between turns, for input, has
+no call and changes nothing). A call already completed (its result committed first)
 gives the wait back from its duration; a pending one has it subtracted when its result arrives
 (``store.batch._COMPLETE``).
 """
@@ -24,6 +25,8 @@ UPDATE events SET
 WHERE id = (SELECT id FROM events
             WHERE session_id = :session_id AND event_type IN ('file_op', 'command', 'tool_call')
               AND wait_ms IS NULL AND timestamp <= :since
+              AND (status = 'pending'
+                   OR julianday(timestamp) + duration_ms / 86400000.0 >= julianday(:since))
             ORDER BY timestamp DESC, id DESC LIMIT 1)
 """
 

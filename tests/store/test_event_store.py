@@ -1251,3 +1251,9 @@ class TestPermissionWait:
         write(store, [ToolWait(KEY, ts(6), 1_000), ToolWait(KEY, ts(7), 500)])
         waits = dict(store.connection.execute("SELECT tool_call_id, wait_ms FROM events"))
         assert waits == {"c1": 1_000, "c0": 500}
+
+    def test_a_call_finished_before_the_wait_keeps_its_duration(self, store: EventStore) -> None:
+        """A wait with no call running (input between turns) changes nothing."""
+        write(store, [call(1, "c1", at=0), ToolResult(KEY, "c1", ts(2), "success")])
+        write(store, [ToolWait(KEY, ts(10), 5_000)])
+        assert self._row(store) == (2_000, None)
