@@ -9,6 +9,7 @@ comes from the tracker's scan alone.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -58,6 +59,7 @@ def assert_session(world: World, run: Run, row: dict[str, Any], status: str) -> 
     for column in ("started_at", "last_activity", "ended_at", "created_at", "updated_at"):
         assert ISO.match(row[column]), (column, row[column])
     assert run.before - 1 <= epoch(row["started_at"]) <= epoch(row["last_activity"])
+    assert row["spawned_at"] == row["started_at"]
     assert run.exited_at is not None
     assert abs(epoch(row["ended_at"]) - run.exited_at) < 0.5, (row["ended_at"], run.exited_at)
     assert row["model"], row
@@ -73,6 +75,7 @@ def assert_command(world: World, row: dict[str, Any], command: str) -> dict[str,
     assert call["event_type"] == "command"
     assert call["tool_name"] == SHELL_TOOLS[world.agent]
     assert call["command"] == command
+    assert command in json.loads(call["tool_arguments"]).values()  # the model's arguments
     assert call["command_category"] == categorize_command(command)
     assert call["tool_call_id"]
     assert call["agent_event_id"]
@@ -113,8 +116,6 @@ def assert_usage(world: World, row: dict[str, Any]) -> None:
 
 def assert_messages(world: World, row: dict[str, Any]) -> None:
     """One user prompt (tool results are not user messages) and an assistant answer."""
-    import json
-
     messages = world.events(row["id"], "message")
     roles = [json.loads(m["tool_arguments"])["role"] for m in messages]
     assert roles.count("user") == 1, roles
