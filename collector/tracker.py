@@ -133,7 +133,7 @@ class SessionTracker:
     def _run(self) -> None:
         reader: ActivityReader | None = None
         while not self._stop.is_set():
-            fast = reader is None or time.monotonic() < self._hurry_until
+            fast = time.monotonic() < self._hurry_until
             fast = fast or (self._intake is not None and self._intake.holding)
             exited = self._exits.wait(_FAST_TICK if fast else self._tick)
             if self._stop.is_set():
