@@ -300,6 +300,12 @@ class ProcessScan:
                     del self.book.registrations[reg.reg_id]
                     break
 
+    def map_new_panes(self) -> None:
+        """Find the pane of a process attached since the last scan (its lineage is unknown):
+        a short session may be over before the next full scan."""
+        if any(t.identity is not None and not t.lineage for t in self.book):
+            self._map_panes()
+
     def _map_panes(self) -> None:
         if self.panes is None or not self.panes.available:
             return

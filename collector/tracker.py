@@ -207,6 +207,7 @@ class SessionTracker:
             scan.run(now)
         elif poked:
             scan.records(now)
+        scan.map_new_panes()
         for t in book:
             self._judge(book, t, now)
             self._out.waits.extend(ToolWait(t.row.key, _iso(since), round(seconds * 1000))
