@@ -39,6 +39,7 @@ from collector.parsers import ParserOptions
 from collector.progress import BackfillProgress
 from collector.reader import ReaderOptions, ReaderThread, SavedFile, pack_state
 from collector.sinks.setup import Sinks, start_sinks
+from collector.spool import spool_dir
 from collector.tail import Checkpoint
 from collector.tracker import SessionTracker
 from collector.watch import Watcher
@@ -50,6 +51,7 @@ __all__ = ["Daemon", "run_daemon"]
 
 _log = get_logger(component="daemon")
 _STATUS_EVERY = 1.0
+_TRACKER = "tracker"  # the watched folders that only wake the session tracker
 _DRAIN_SECONDS = 3.5
 _SINK_DRAIN_SECONDS = 60.0
 # status.json is rewritten at least this often, so `status` can tell a stale one (disk full)
@@ -68,6 +70,10 @@ def run_daemon(config: Config, *, once: bool = False) -> int:
 
 def _roots(config: Config) -> list[Root]:
     return [Root(agent, str(src.root)) for agent, src in config.sources.items() if src.enabled]
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _reader_options(config: Config) -> ReaderOptions:
@@ -168,7 +174,7 @@ class Daemon:
         assert self.reader is not None
         reader = self.reader
         self.watcher = Watcher(
-            _roots(self.config),
+            _roots(self.config) + self._tracker_roots(),
             on_dirty=self._on_dirty,
             on_root_appeared=self._on_root_appeared,
             force_polling=self.config.collector.force_polling,
@@ -178,8 +184,21 @@ class Daemon:
             _log.warning("watch_degraded", problem=problem)
         del reader
 
+    def _tracker_roots(self) -> list[Root]:
+        """Folders whose changes the tracker wants at once: Claude Code's own per-process
+        records (busy / waiting / idle) and the spool the hooks write."""
+        if self.tracker is None:
+            return []
+        registry = self.config.sources["claude-code"].root.parent / "sessions"
+        spool = spool_dir(self.config.store.path)
+        return [Root(_TRACKER, str(registry)), Root(_TRACKER, str(spool))]
+
     def _on_dirty(self, path: str) -> None:
         """Runs on watchdog's threads: only cheap, thread-safe marking (a stat at most)."""
+        tracker = self.tracker
+        if tracker is not None and any(_under(path, r.path) for r in self._tracker_roots()):
+            tracker.poke()
+            return
         reader = self.reader
         if reader is None:
             return
@@ -198,8 +217,14 @@ class Daemon:
         found = found_file(root.agent, root.path, path)
         if found is not None:  # a new transcript; sidecars, temp files and logs are ignored
             reader.add_found(found)
+            if self.tracker is not None:  # its process is to be found while it lives
+                self.tracker.poke()
 
-    def _on_root_appeared(self, _root: Root) -> None:
+    def _on_root_appeared(self, root: Root) -> None:
+        if self.tracker is not None:  # records or transcripts written before the watch began
+            self.tracker.poke()
+        if root.agent == _TRACKER:
+            return
         self._rescan.set()
         self._wake.set()
 

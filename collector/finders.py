@@ -31,7 +31,7 @@ from collector.process import (
     recognize_agent,
     worth_reading,
 )
-from collector.registry import RecordReader
+from collector.registry import AgentRecord, RecordReader
 from collector.sources import classify
 from collector.spool import read_records, record_names
 from collector.status import TERMINAL
@@ -51,6 +51,7 @@ _log = get_logger(component="tracker")
 _STOP_WINDOW = 60.0  # a stop notice applies to an exit this close to it
 _HELD_FOR = 24 * 3600.0  # a hook whose session never appears is dropped after this
 _MIN_AGE = 0.5  # seconds: a younger process may sit between fork and exec
+_REPORT_LINGER = 5.0  # seconds an agent's vanished record still speaks while its process lives
 Finish = Callable[[Path], None]
 
 
@@ -85,6 +86,15 @@ class SpoolIntake:
         self._release_held()
         self._apply_stops(now)
         self._expire_held(now)
+
+    @property
+    def holding(self) -> bool:
+        """Are hooks waiting for their session to be stored (the tracker then ticks fast)?"""
+        return bool(self._held)
+
+    def release_held(self) -> None:
+        """Apply held hooks whose session the tracker now knows (call after admitting rows)."""
+        self._release_held()
 
     def _release_held(self) -> None:
         """Apply the hooks that waited for a session the tracker now knows."""
@@ -124,11 +134,16 @@ class SpoolIntake:
         t.hook_at = max(t.hook_at or 0.0, event.at)
         if event.event in ("SessionStart", "UserPromptSubmit", "Stop", "PostToolUse"):
             t.notice = None
+        if event.event in ("Stop", "UserPromptSubmit", "SessionStart"):
+            t.stop_at = event.at if event.event == "Stop" else None
         if waiting_notice(event):
             t.notice = (event.detail or "waiting", event.at)
         if event.event == "SessionEnd":
-            t.end_hook = event.detail or "other"
-            self.book.release(t)
+            # The process exits right after (0.5-0.7 s): it stays watched so ended_at is the
+            # exit. After /clear it lives on in a new session, so it is let go at once.
+            t.end_hook, t.end_at = event.detail or "other", event.at
+            if event.detail == "clear":
+                self.book.release(t)
             return
         if event.event == "SessionStart":
             t.end_hook, t.superseded = None, False
@@ -190,11 +205,12 @@ class ProcessScan:
 
     def run(self, now: float) -> None:
         """One full scan."""
-        self._records()
+        self.records(now)
         self._scan(now)
         self._map_panes()
 
-    def _records(self) -> None:
+    def records(self, now: float) -> None:
+        """Read the agents' own records (also on its own, when the observer saw one change)."""
         reported: set[int] = set()
         for record in self.registry.read():
             identity = read_identity(record.pid)
@@ -204,11 +220,17 @@ class ProcessScan:
             if t is None or not self.book.attach(t, identity, "registry"):
                 continue
             if t.identity is not None and t.identity.matches(identity):
-                t.report = record
+                _note_wait(t, record, now)
+                t.report, t.report_lost_at = record, None
                 reported.add(t.row.id)
         for t in self.book:
-            if t.row.id not in reported:
-                t.report = None
+            if t.row.id in reported or t.report is None:
+                continue
+            # Claude Code removes its record as it exits (/exit): its last word stands for
+            # the moment until the exit, rather than a "running" blip in between.
+            t.report_lost_at = t.report_lost_at or now
+            if t.identity is None or now - t.report_lost_at > _REPORT_LINGER:
+                t.report, t.waiting_since, t.report_lost_at = None, None, None
 
     def _scan(self, now: float) -> None:
         candidates = [c for t in self.book if (c := _candidate(t)) is not None]
@@ -278,6 +300,12 @@ class ProcessScan:
                     del self.book.registrations[reg.reg_id]
                     break
 
+    def map_new_panes(self) -> None:
+        """Find the pane of a process attached since the last scan (its lineage is unknown):
+        a short session may be over before the next full scan."""
+        if any(t.identity is not None and not t.lineage for t in self.book):
+            self._map_panes()
+
     def _map_panes(self) -> None:
         if self.panes is None or not self.panes.available:
             return
@@ -290,6 +318,19 @@ class ProcessScan:
             if not t.lineage:
                 t.lineage = (t.identity.pid, *(a.identity.pid for a in ancestry(t.identity.pid)))
             t.tmux = pane_for(t.lineage, panes) or t.tmux
+
+
+def _note_wait(t: Tracked, record: AgentRecord, now: float) -> None:
+    """Time the agent's ``waiting`` spells by its own clock: a tool call's permission wait."""
+    at = record.status_at or now
+    if record.status == "waiting" and "input" in (record.waiting_for or ""):
+        return  # waiting for the next prompt, not for a permission
+    if record.status == "waiting":
+        if t.waiting_since is None:
+            t.waiting_since = at
+    elif t.waiting_since is not None:
+        t.waits.append((t.waiting_since, max(0.0, at - t.waiting_since)))
+        t.waiting_since = None
 
 
 def _candidate(t: Tracked) -> Candidate | None:

@@ -27,6 +27,7 @@ import functools
 import os
 import re
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -193,8 +194,19 @@ def boot_id() -> str | None:
 
 @functools.cache
 def _boot_time() -> float:
-    # btime (whole seconds, what psutil uses too) is the same in every process, so the
-    # started_at of one process reads the same in the hook, the daemon and after a restart.
+    """When this machine booted, to the microsecond: now minus ``CLOCK_BOOTTIME`` (the clock
+    process start ticks count on). ``btime`` in /proc/stat is whole seconds, which put every
+    ``pid_started_at`` up to a second early; it remains the fallback."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    if boottime is not None:
+        return time.time() - time.clock_gettime(boottime)
+    return _btime()
+
+
+@functools.cache
+def _btime() -> float:
+    # Whole seconds, the same in every process: what releases before the exact boot time
+    # derived ``pid_started_at`` from (stored values of theirs still compare against it).
     with open("/proc/stat", encoding="ascii") as handle:
         for line in handle:
             if line.startswith("btime "):
@@ -307,8 +319,9 @@ def stored_identity_alive(pid: int, pid_started_at: str | None) -> ProcessIdenti
     """The live process a stored ``(pid, pid_started_at)`` names, or None when it is gone.
 
     The stored start has no ticks. It was derived from the same start tick and boot time as the
-    value read now, so the two agree to the 10 ms of a tick, except that the boot time (whole
-    seconds) moves by a second when the clock is stepped: equal fractions, at most 2 s apart.
+    value read now, so the two agree to a tick or two, except that the boot time moves by whole
+    seconds when the clock is stepped: equal fractions, at most 2 s apart. A value written by a
+    release that took the boot time in whole seconds (``btime``) is compared against that.
     """
     if pid_started_at is None:
         return None
@@ -320,9 +333,15 @@ def stored_identity_alive(pid: int, pid_started_at: str | None) -> ProcessIdenti
     if now is None or _is_zombie(pid):
         return None
     diff = now.started_at - stored
-    if abs(diff) > 2.0 or abs(diff - round(diff)) > _TICK_SLACK:
+    if abs(diff) <= 2.0 and abs(diff - round(diff)) <= 2 * _TICK_SLACK:
+        return now
+    if now.start_ticks is None or not _LINUX:
         return None
-    return now
+    try:  # an older release's value, from btime; compared exactly (the identities file
+        legacy = _btime() + now.start_ticks / _clock_ticks()  # covers a stepped clock)
+    except OSError:
+        return None
+    return now if abs(legacy - stored) <= 2 * _TICK_SLACK else None
 
 
 def ancestry(pid: int, depth: int = 8) -> list[ProcessInfo]:

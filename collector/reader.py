@@ -37,6 +37,7 @@ from collector.parsers import DEFAULT_OPTIONS, ParserOptions, TranscriptParser, 
 from collector.privacy import scrub_records
 from collector.records import ParseProblem, Record
 from collector.sanitize import line_prefix
+from collector.sidecars import read_sidecar
 from collector.sources import SourceFile
 from collector.tail import Checkpoint, FileTail, Fragment, TailRead, open_regular
 from collector.writer import Chunk, FileUpdate, WriterThread
@@ -44,7 +45,6 @@ from collector.writer import Chunk, FileUpdate, WriterThread
 __all__ = ["ReaderOptions", "ReaderThread", "SavedFile"]
 
 _log = get_logger(component="reader")
-_SIDECAR_MAX = 64 * 1024
 _BULK_STEP = 256 * 1024  # bytes read from a backlog file before the live lane is looked at
 # A live file that got lines keeps its descriptor this long past EOF (at most _HOT_MAX files):
 # lines appended just before a rename or unlink are then read through it (R11, R21) rather than
@@ -606,11 +606,4 @@ def _decode_state(text: str) -> dict[str, Any] | None:
 
 
 def _sidecar(source: SourceFile) -> dict[str, Any] | None:
-    if not source.sidecar_path:
-        return None
-    try:
-        with open(open_regular(source.sidecar_path), "rb") as handle:
-            value = orjson.loads(handle.read(_SIDECAR_MAX))
-    except (OSError, orjson.JSONDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
+    return read_sidecar(source.sidecar_path) if source.sidecar_path else None

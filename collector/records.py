@@ -40,6 +40,7 @@ __all__ = [
     "SessionInfo",
     "SessionStatus",
     "ToolResult",
+    "ToolWait",
 ]
 
 AGENTS = ("claude-code", "codex", "copilot", "gemini")
@@ -158,4 +159,14 @@ class SessionStatus:
     project_dir: str | None = None  # only fills an empty project_dir
 
 
-Record = SessionInfo | Event | ToolResult | ParseProblem | SessionStatus
+@dataclass(slots=True, unsafe_hash=True)
+class ToolWait:
+    """The tracker saw a session wait ``wait_ms`` for the user from ``since``: the permission
+    prompt of its newest tool call begun by then, whose ``duration_ms`` then leaves it out."""
+
+    session_id: str  # our session key
+    since: str  # when the wait began (contract form)
+    wait_ms: int
+
+
+Record = SessionInfo | Event | ToolResult | ParseProblem | SessionStatus | ToolWait

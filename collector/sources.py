@@ -36,7 +36,7 @@ class SourceFile:
     kind: str = "jsonl"  # jsonl | json-document (re-read whole when it changes)
     parent_session_id: str | None = None
     subagent_id: str | None = None  # Claude agentId from the file name, Gemini child id
-    sidecar_path: str | None = None  # Claude ``agent-<id>.meta.json``
+    sidecar_path: str | None = None  # Claude ``agent-<id>.meta.json``, Gemini ``.project_root``
 
 
 def classify(agent: str, root: str, path: str) -> SourceFile | None:
@@ -117,6 +117,9 @@ def _gemini(path: str, parts: tuple[str, ...]) -> SourceFile | None:
     at = len(parts) - 1 - parts[::-1].index("chats")
     project = "/".join(parts[:at]) or "_"
     inner = parts[at + 1 : -1]
+    folders = PurePath(path).parents  # <project>/.project_root holds the project's path
+    depth = len(inner) + 1
+    marker = str(folders[depth] / ".project_root") if len(folders) > depth else None
     if inner:  # chats/<parent>/<id>.jsonl is a subagent of <parent>
         parent = f"gemini:{project}/{'/'.join(inner)}"
         return SourceFile(
@@ -126,5 +129,7 @@ def _gemini(path: str, parts: tuple[str, ...]) -> SourceFile | None:
             kind=kind,
             parent_session_id=parent,
             subagent_id=stem,
+            sidecar_path=marker,
         )
-    return SourceFile(agent="gemini", path=path, session_id=f"gemini:{project}/{stem}", kind=kind)
+    return SourceFile(agent="gemini", path=path, session_id=f"gemini:{project}/{stem}", kind=kind,
+                      sidecar_path=marker)  # fmt: skip

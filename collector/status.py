@@ -6,7 +6,8 @@ Pure: values in, ``Verdict`` out; no clock, files or processes (the tracker gath
 | --------- | ---------------------------------------------------------------------------- |
 | running   | process alive, transcript moved within `idle_after` (or the agent's own      |
 |           | record says busy); also a transcript moving while no process is known        |
-| idle      | process alive, quiet for `idle_after` or more                                |
+| idle      | process alive, quiet for `idle_after` or more, or the agent says it is idle  |
+|           | (Claude Code registry `idle`, a Stop hook with nothing written since)        |
 | waiting   | alive, and the agent's own record says it waits for the user (Claude Code    |
 |           | registry `waiting`, a `permission_prompt` / `elicitation_dialog` hook), or a |
 |           | tool call pending with nothing else moving for `waiting_after`               |
@@ -20,7 +21,8 @@ Pure: values in, ``Verdict`` out; no clock, files or processes (the tracker gath
 Which rows of a transcript's tail make a turn "finished" is ``transcript_state``: the newest
 decisive event wins — ``session_end`` and a completed ``turn`` finish, a user message or a
 completed tool call open one, an assistant message finishes it (Claude writes the final
-answer last), an interrupt marker means the user stopped it.
+answer last; an empty one only precedes its tool calls), an interrupt marker means the user
+stopped it.
 """
 
 from __future__ import annotations
@@ -125,6 +127,8 @@ def _alive(facts: Facts, idle_after: float, waiting_after: float) -> Verdict:
     quiet = _quiet_for(facts)
     if facts.agent_report == "busy":
         return Verdict("running", "agent reports busy")
+    if facts.agent_report == "idle":
+        return Verdict("idle", "agent reports idle")
     pending = facts.transcript.pending_since
     if (
         pending is not None
@@ -183,8 +187,8 @@ def _decisive(kind: object, row: Mapping[str, Any]) -> str | None:
         return "open" if args.get("phase") == "started" else "finished"
     if kind == "message":
         role = args.get("role")
-        if role == "assistant":
-            return "finished"
+        if role == "assistant":  # an empty one only announces its tool calls (Gemini writes
+            return None if args.get("chars") == 0 else "finished"  # them once they are done)
         if role == "user":
             raw = row.get("raw_data")
             if isinstance(raw, str) and _USER_INTERRUPT in raw:

@@ -1,21 +1,25 @@
 """The session tracker: keeps ``sessions.status``, ``pid``, ``pid_started_at``, ``ended_at`` and
 ``tmux_target`` true, from processes rather than from transcripts alone.
 
-One thread. Each tick (about a second; ``scan_interval / 2`` when that is shorter) it:
+One thread. Each tick (about a second; ``scan_interval / 2`` when that is shorter; 50 ms for a
+moment after ``poke()`` — the daemon's observer saw Claude Code's own record, the spool or a new
+transcript change — and while hooks wait for their session's first rows) it:
 
 1. collects exits — a pidfd per attached process wakes the thread the moment one dies
    (``collector.liveness``);
 2. reads the spool (hooks, registrations, stop notices: ``collector.finders.SpoolIntake``);
 3. reads which sessions have new events (rowid cursor, ``collector.activity``);
-4. every ``scan_interval``: the agents' own records, the process scan, tmux panes
-   (``collector.finders.ProcessScan``);
+4. every ``scan_interval``, and at once for a new session: the agents' own records, the process
+   scan, tmux panes (``collector.finders.ProcessScan``); the records alone after a poke;
 5. decides the status of every session that has a process, an exit to judge, a non-final
    stored status or recent activity (``collector.status.decide``), and queues a
-   ``SessionStatus`` for each change on the writer (the daemon's single write connection).
+   ``SessionStatus`` for each change, and a ``ToolWait`` for each permission wait the agent's
+   record timed, on the writer (``collector.outbox``; the daemon's single write connection).
 
-An exit is judged once its transcript is fully ingested (committed offset = file size) or after
-``_EXIT_GRACE`` seconds, so the agent's last lines — the finished turn that makes it
-``completed`` rather than ``crashed`` — are seen first.
+After a SessionEnd hook the process stays watched for ``_END_GRACE`` seconds, so ``ended_at``
+is the real exit rather than the hook's moment. An exit is judged once its transcript is fully
+ingested (committed offset = file size) or after ``_EXIT_GRACE`` seconds, so the agent's last
+lines — the finished turn that makes it ``completed`` rather than ``crashed`` — are seen first.
 
 Cost: the tracker's work follows live agents and new events, not the size of the history; the
 process scan (a ``comm`` read per process, argv only for likely agents, cached per identity) runs
@@ -28,13 +32,10 @@ Lifecycle: ``start()``; ``close()`` stops and joins it (idempotent). A failing s
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Protocol
 
 from collector.activity import ActivityReader
 from collector.book import SessionBook
@@ -42,13 +43,13 @@ from collector.finders import ProcessScan, SpoolIntake
 from collector.identities import IdentityFile
 from collector.liveness import ExitWatcher
 from collector.log import get_logger
+from collector.outbox import Outbox, Sink
 from collector.process import ProcessIdentity, is_alive, stored_identity_alive
-from collector.records import SessionStatus
-from collector.spool import remove, spool_dir
+from collector.records import SessionStatus, ToolWait
+from collector.spool import spool_dir
 from collector.status import ACTIVE, TERMINAL, Verdict, decide, transcript_state
 from collector.tmux import PaneMap
 from collector.tracking import Tracked, facts_for
-from collector.writer import Chunk
 from config import Config, MonitorError
 from store.timestamps import format_timestamp
 
@@ -57,15 +58,10 @@ __all__ = ["SessionTracker", "Sink"]
 _log = get_logger(component="tracker")
 _HORIZON = 6 * 3600.0  # sessions active this recently are candidates for a process
 _EXIT_GRACE = 5.0
-_PUT_TIMEOUT = 0.5
+_END_GRACE = 3.0  # after a SessionEnd hook, how long the exit is awaited to date ended_at
+_FAST_TICK = 0.05  # while hooks wait for their session's first rows (its pid is known already)
+_HURRY = 2.0  # seconds of fast ticks after a poke: a new session's rows are moments away
 _REFRESH_BUDGET = 0.1  # seconds of new-event reading per tick (a backfill goes on next tick)
-
-
-class Sink(Protocol):
-    """Where records go: the writer thread."""
-
-    def put(self, chunk: Chunk, timeout: float | None = None) -> None:
-        """Queue a chunk; raises ``queue.Full`` after ``timeout``."""
 
 
 def _iso(moment: float) -> str:
@@ -87,7 +83,7 @@ class SessionTracker:
         claude = config.sources["claude-code"].root
         self._claude_root, self._registry = str(claude), claude.parent / "sessions"
         self._panes = PaneMap(os.environ) if cfg.tmux else None
-        self._sink, self._clock = sink, clock
+        self._out, self._clock = Outbox(sink), clock
         self._exits = ExitWatcher()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tracker", daemon=True)
@@ -97,8 +93,8 @@ class SessionTracker:
         self._scan: ProcessScan | None = None
         self._cursor = 0
         self._next_scan = 0.0
-        self._outbox: list[tuple[Tracked | None, SessionStatus, float]] = []
-        self._finished: list[Path] = []
+        self._poked = threading.Event()
+        self._hurry_until = 0.0
         self._failures = 0
         self._identities = IdentityFile(config.store.path)
         self.last_progress = time.monotonic()
@@ -121,6 +117,14 @@ class SessionTracker:
                 self._exits.close()
         return not self._thread.is_alive()
 
+    def poke(self) -> None:
+        """An agent's own record, the spool or a new transcript appeared or changed (the
+        observer saw it): look now, and tick fast for a moment, rather than at the next scan
+        (a short headless run may be over within a second). Any thread may call it."""
+        self._hurry_until = time.monotonic() + _HURRY
+        self._poked.set()
+        self._exits.wake()
+
     @property
     def alive(self) -> bool:
         """Is the thread running."""
@@ -130,7 +134,9 @@ class SessionTracker:
     def _run(self) -> None:
         reader: ActivityReader | None = None
         while not self._stop.is_set():
-            exited = self._exits.wait(self._tick)
+            fast = time.monotonic() < self._hurry_until
+            fast = fast or (self._intake is not None and self._intake.holding)
+            exited = self._exits.wait(_FAST_TICK if fast else self._tick)
             if self._stop.is_set():
                 break
             try:
@@ -155,7 +161,7 @@ class SessionTracker:
         book = SessionBook(reader, self._exits)
         self._book = book
         self._intake = SpoolIntake(book, spool_dir(self._database), self._claude_root,
-                                   self._finished.append)  # fmt: skip
+                                   self._out.finished.append)  # fmt: skip
         self._scan = ProcessScan(book, self._registry, self._panes)
         self._load(reader, self._clock())
         return reader
@@ -192,17 +198,26 @@ class SessionTracker:
             t = book.exited(session_id, now)
             if t is not None and t.last_identity is not None:
                 _log.info("agent_exited", session=t.row.key, pid=t.last_identity.pid)
+        poked = self._poked.is_set()
+        self._poked.clear()
         intake.read(now)
         self._refresh(book, now)
+        intake.release_held()  # a SessionStart hook names the pid of a session just stored
         self._watch_transcripts(book)
         if now >= self._next_scan:
             self._next_scan = now + self._scan_every
             scan.run(now)
+        elif poked:
+            scan.records(now)
+        scan.map_new_panes()
         for t in book:
             self._judge(book, t, now)
+            self._out.waits.extend(ToolWait(t.row.key, _iso(since), round(seconds * 1000))
+                               for since, seconds in t.waits)  # fmt: skip
+            t.waits.clear()
         self._expire_registrations(book, now)
         self._prune(book, now)
-        self._flush()
+        self._out.flush()
         self._identities.save({t.row.key: t.identity for t in book if t.identity is not None})
 
     def _refresh(self, book: SessionBook, now: float) -> None:
@@ -224,6 +239,8 @@ class SessionTracker:
                 if row.last_activity is None or row.last_activity < now - _HORIZON:
                     continue
                 t = book.admit(row)
+                if row.parent_id is None:  # a new session: find its process now, not in
+                    self._next_scan = min(self._next_scan, now)  # up to scan_interval
             else:
                 t.row = row
             t.tail_dirty = True
@@ -254,6 +271,10 @@ class SessionTracker:
         process, identity = book.process_of(t)
         if not self._worth_judging(t, process, now):
             return
+        if t.end_hook is not None and t.identity is not None:
+            if now - (t.end_at or now) < _END_GRACE:
+                return  # its exit, moments away, dates ended_at
+            book.release(t)  # it lives on (or hangs): the hook's time dates the end
         if process == "exited":
             if not self._settled(book, t, now):
                 return
@@ -311,7 +332,9 @@ class SessionTracker:
             if terminal:
                 t.exited_at = None
             return
-        stamp = t.exited_at if terminal and t.exited_at is not None else now
+        stamp = now
+        if terminal:
+            stamp = t.exited_at or t.end_at or now
         reg = t.registration if t.fields_pending else None
         status = SessionStatus(
             t.row.key, verdict.status, _iso(stamp), verdict.reason, pid=pid,
@@ -319,9 +342,9 @@ class SessionTracker:
             ended_at=_iso(stamp) if terminal else None, tmux_target=tmux,
             **(reg.fields() if reg is not None else {}),
         )  # fmt: skip
-        self._outbox.append((t, status, stamp))
+        self._out.statuses.append((t, status, stamp))
         if reg is not None:
-            self._finished.append(reg.path)
+            self._out.finished.append(reg.path)
 
     def _expire_registrations(self, book: SessionBook, now: float) -> None:
         """A registered agent that died before any session appeared is recorded on its own."""
@@ -336,11 +359,11 @@ class SessionTracker:
             status = "stopped" if reg.stop_requested else "crashed"
             reason = "registered process exited before any transcript appeared"
             stamp = _iso(now)
-            self._outbox.append((None, SessionStatus(
+            self._out.statuses.append((None, SessionStatus(
                 f"registered:{reg.reg_id}", status, stamp, reason, pid=reg.identity.pid,
                 pid_started_at=reg.identity.started_iso, ended_at=stamp, **reg.fields(),
             ), now))  # fmt: skip
-            self._finished.append(reg.path)
+            self._out.finished.append(reg.path)
             _log.info("agent_exited", session=f"registered:{reg.reg_id}",
                       pid=reg.identity.pid, status=status)  # fmt: skip
 
@@ -352,42 +375,3 @@ class SessionTracker:
                 continue
             if (t.last_activity or 0.0) < now - _HORIZON:
                 book.forget(t)
-
-    # writing ---------------------------------------------------------------------------------
-    def _flush(self) -> None:
-        outbox, finished = self._outbox, list(self._finished)
-        self._outbox = []
-        self._finished.clear()  # the same list: SpoolIntake appends to it
-        if not outbox:
-            for path in finished:
-                remove(path)
-            return
-        chunk = Chunk(records=[status for _, status, _ in outbox],
-                      on_commit=lambda: _remove_all(finished))  # fmt: skip
-        try:
-            self._sink.put(chunk, timeout=_PUT_TIMEOUT)
-        except queue.Full:  # nothing is written: sessions are decided again next tick, and
-            self._finished.extend(finished)  # records of no tracked session are kept for it
-            self._outbox = [item for item in outbox if item[0] is None]
-            return
-        for t, status, stamp in outbox:
-            self._written(t, status, stamp)
-
-    def _written(self, t: Tracked | None, status: SessionStatus, stamp: float) -> None:
-        if t is None:
-            return
-        if status.status != t.stored_status:
-            _log.info("session_status_changed", session=t.row.key, status=status.status,
-                      previous=t.stored_status, reason=status.reason, pid=status.pid)  # fmt: skip
-        t.stored_status = status.status
-        t.stored_pid = status.pid if status.pid is not None else t.stored_pid
-        t.stored_tmux = status.tmux_target or t.stored_tmux
-        t.fields_pending = False
-        if status.status in TERMINAL:
-            t.exited_at, t.row.ended_at = None, stamp
-
-
-def _remove_all(paths: list[Path]) -> None:
-    """Runs on the writer thread after the commit: it must never raise."""
-    for path in paths:
-        remove(path)

@@ -97,10 +97,15 @@ class Tracked:
     exited_at: float | None = None  # exit noticed, verdict not yet written
     ever_process: bool = False
     end_hook: str | None = None
+    end_at: float | None = None  # when the SessionEnd hook ran (ended_at unless the exit is seen)
+    stop_at: float | None = None  # when the Stop hook said the turn is over
+    waiting_since: float | None = None  # the agent's record turned ``waiting`` at this time
+    waits: list[tuple[float, float]] = field(default_factory=list)  # (since, seconds) to write
     superseded: bool = False  # its process went on to another session (Claude /clear)
     hook_at: float | None = None  # newest activity a hook reported
     notice: tuple[str, float] | None = None  # a waiting notification and its time
     report: AgentRecord | None = None
+    report_lost_at: float | None = None  # its file vanished (the agent is exiting)
     stop_requested: bool = False
     registration: Registration | None = None
     fields_pending: bool = False  # the registration's fields are not written yet
@@ -129,6 +134,8 @@ def facts_for(t: Tracked, process: str, now: float) -> Facts:
     transcript_at = max(t.row.last_activity or 0.0, t.file_at or 0.0)
     if report is None and t.notice is not None and t.notice[1] >= transcript_at:
         report, waiting_for = "waiting", t.notice[0].replace("_", " ")
+    if report is None and process == "alive" and _stopped(t):
+        report = "idle"
     end = t.end_hook
     if end is None and t.superseded:
         end = "its process went on to another session"
@@ -142,6 +149,18 @@ def facts_for(t: Tracked, process: str, now: float) -> Facts:
         agent_waiting_for=waiting_for,
         stop_requested=t.stop_requested,
     )
+
+
+# Lines Claude writes right after its Stop hook (stop_hook_summary, turn_duration) are not a
+# new turn: activity this close after the hook still counts as the turn it ended.
+_AFTER_STOP = 2.0
+
+
+def _stopped(t: Tracked) -> bool:
+    """Did the Stop hook end the turn, with nothing new since (the agent's own "idle")?"""
+    if t.stop_at is None or t.tail.turn != "finished" or t.tail.pending_since is not None:
+        return False
+    return (t.row.last_activity or 0.0) <= t.stop_at + _AFTER_STOP
 
 
 # -- spool records ---------------------------------------------------------------------------

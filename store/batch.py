@@ -29,9 +29,11 @@ from collector.records import (
     SessionInfo,
     SessionStatus,
     ToolResult,
+    ToolWait,
 )
 from store.crashpoint import crash_point
 from store.cross_session import TOKEN_COLUMNS, inherit_parent_facts, replayed_usage
+from store.waits import set_waits
 
 __all__ = ["BatchResult", "SessionKeys", "apply_records", "event_row"]
 
@@ -67,8 +69,9 @@ _COMPLETE = """
 UPDATE events SET
     status = CASE WHEN status = 'error' THEN 'error' ELSE :status END,
     exit_code = COALESCE(:exit_code, exit_code),
-    duration_ms = COALESCE(:duration_ms, duration_ms,
-        CAST(round((julianday(:timestamp) - julianday(timestamp)) * 86400000) AS INTEGER))
+    duration_ms = COALESCE(:duration_ms, duration_ms, MAX(0,
+        CAST(round((julianday(:timestamp) - julianday(timestamp)) * 86400000) AS INTEGER)
+        - COALESCE(wait_ms, 0)))
 WHERE session_id = :session_id AND tool_call_id = :tool_call_id
   AND event_type IN ('file_op', 'command', 'tool_call')
 """
@@ -188,6 +191,7 @@ def apply_records(
     completions: list[ToolResult] = []
     problems: list[ParseProblem] = []
     statuses: list[SessionStatus] = []
+    waits: list[ToolWait] = []
     for record in records:
         if isinstance(record, Event):
             events.append(record)
@@ -197,6 +201,8 @@ def apply_records(
             sessions.append(record)
         elif isinstance(record, SessionStatus):
             statuses.append(record)
+        elif isinstance(record, ToolWait):
+            waits.append(record)
         else:
             problems.append(record)
     if sessions:
@@ -220,6 +226,8 @@ def apply_records(
         crash_point("after_problems")
     for status in statuses:
         result.session_ids.add(_set_status(conn, status, now, keys))
+    if waits:
+        set_waits(conn, waits, [keys.resolve(conn, w.session_id, now) for w in waits])
     return result
 
 

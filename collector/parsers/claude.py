@@ -49,6 +49,7 @@ them, and the per-line events are built positionally (see ``_EVENT_FIELDS``).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import MISSING, fields
 from typing import Any
 
@@ -333,6 +334,10 @@ class ClaudeParser:
                 return
         if obj.get("isMeta") is True:
             return  # injected caveats and hook text, not typed by the user
+        local = _local_command(content)
+        if local is not None:  # a slash command run in the terminal, or what it printed
+            out.append(self._line_event(ln, "other", local))
+            return
         chars, images = _content_size(content)
         if obj.get("isCompactSummary") is True:
             args: dict[str, Any] = {"role": "summary", "chars": chars}
@@ -800,6 +805,32 @@ def _child_location(session_id: str, path: str, agent_id: str, new_layout: bool)
     if new_layout:
         return f"{session_id}/agent-{agent_id}", f"{prefix}{stem}{sep}subagents{sep}{file_name}"
     return f"{AGENT}:agent-{agent_id}", f"{prefix}{file_name}"
+
+
+_COMMAND_NAME = re.compile(r"<command-name>\s*([^<]{1,64}?)\s*</command-name>")
+_COMMAND_OUTPUT = re.compile(r"^<local-command-(stdout|stderr)>(.*?)(?:</local-command-\1>|$)",
+                             re.DOTALL)  # fmt: skip
+
+
+def _local_command(content: Any) -> dict[str, Any] | None:
+    """``/exit``, ``/clear`` … typed in the terminal (``<command-name>`` lines) and their output
+    (``<local-command-stdout>``): Claude Code writes them as user lines, but nobody said them to
+    the model. None for anything else."""
+    text = content if isinstance(content, str) else None
+    if isinstance(content, list) and len(content) == 1 and isinstance(content[0], dict):
+        block = content[0]
+        text = block.get("text") if block.get("type") == "text" else None
+    if not isinstance(text, str):
+        return None
+    text = text.lstrip()
+    if text.startswith(("<command-name>", "<command-message>")):
+        found = _COMMAND_NAME.search(text)
+        if found is not None:
+            return {"kind": "local_command", "name": clean_text(found[1])}
+    output = _COMMAND_OUTPUT.match(text)
+    if output is not None:
+        return {"kind": f"local_command_{output[1]}", "chars": len(output[2])}
+    return None
 
 
 def _sidecar_title(sidecar: dict[str, Any] | None) -> str | None:

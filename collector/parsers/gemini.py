@@ -14,9 +14,10 @@ What each record becomes:
 - metadata / ``$set``: ``SessionInfo`` (agent session id, start, ``lastUpdated``, ``summary`` as
   title); a ``$set.messages`` checkpoint is read as a re-append of each message it holds.
 - ``user``: ``message`` ``{"role": "user", "chars"}`` — except ``<session_context>`` scaffolding,
-  which is not a prompt and yields nothing; ``gemini`` (and ``model``): ``message`` with role
-  assistant, a ``usage`` row from ``tokens``, and one row per ``toolCalls[]`` entry; ``error``:
-  ``error``; ``info`` / ``warning``: nothing.
+  which is not a prompt, and a message of ``functionResponse`` parts only (the tool results
+  handed back to the model, already in the calls' rows), which yield nothing; ``gemini`` (and
+  ``model``): ``message`` with role assistant, a ``usage`` row from ``tokens``, and one row per
+  ``toolCalls[]`` entry; ``error``: ``error``; ``info`` / ``warning``: nothing.
 - tool calls: ``file_op`` (read_file/read_many_files → read, write_file → write, replace/edit →
   edit, glob/search_file_content/grep_search/list_directory → search, the directory listed or
   searched being the path), ``command`` for run_shell_command, else ``tool_call``.
@@ -261,6 +262,10 @@ class GeminiParser:
         content = msg.get("content")
         if _first_text(content).lstrip().startswith(_CONTEXT_MARK):
             return []  # injected scaffolding, not a prompt
+        if _function_responses(content):
+            # The tool results handed back to the model, not something the user said; the same
+            # message's toolCalls entries already completed the call rows with them.
+            return []
         records: list[Record] = [self._sizes(at, "user", content)]
         if not self._titled:
             title = title_from_prompt(content_text(content, 400))
@@ -334,7 +339,9 @@ class GeminiParser:
                 self._remember_open(call_id)
             else:
                 self._forget_open(call_id)
-                records.append(self._result(call_id, done_at, outcome, _exit_code(call, outcome)))
+                code = _exit_code(call, outcome)
+                outcome = "error" if code else outcome  # Gemini says success for exit 2 too
+                records.append(self._result(call_id, done_at, outcome, code))
             start = max(start, done_at)
         return records
 
@@ -460,6 +467,12 @@ def _exit_code(call: dict[str, Any], outcome: str) -> int | None:
         if found:
             return int(found[-1])
     return 0 if outcome == "success" else None
+
+
+def _function_responses(content: Any) -> bool:
+    """Is ``content`` made of ``functionResponse`` parts only (tool results going back)?"""
+    parts = [_mapping(p) for p in content] if isinstance(content, list) else []
+    return bool(parts) and all("functionResponse" in p for p in parts)
 
 
 def _first_text(content: Any) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult
+from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult, ToolWait
 from config.errors import StoreError
 from store import CURRENT_VERSION, EventStore
 from store.batch import BatchResult, SessionKeys, apply_records
@@ -1223,3 +1223,38 @@ class TestConcurrentReader:
         assert any(n > 0 for n in seen)
         assert written == [self.BATCH] * len(written)
         assert count(db_path) == self.BATCH * len(written)
+
+
+class TestPermissionWait:
+    """A tool call's permission wait (the tracker's ToolWait) is kept out of its duration."""
+
+    def _row(self, store: EventStore) -> tuple[int, int]:
+        row = store.connection.execute(
+            "SELECT duration_ms, wait_ms FROM events WHERE tool_call_id = 'c1'"
+        ).fetchone()
+        return row[0], row[1]
+
+    def test_wait_before_the_result(self, store: EventStore) -> None:
+        """The usual order: the prompt is answered, then the command runs and returns."""
+        write(store, [call(1, "c1", at=0), ToolWait(KEY, ts(1), 48_000)])
+        write(store, [ToolResult(KEY, "c1", ts(50), "success")])
+        assert self._row(store) == (2_000, 48_000)
+
+    def test_wait_after_the_result(self, store: EventStore) -> None:
+        """A fast command's result committed first: the wait is given back from the duration."""
+        write(store, [call(1, "c1", at=0), ToolResult(KEY, "c1", ts(50), "success")])
+        write(store, [ToolWait(KEY, ts(1), 48_000)])
+        assert self._row(store) == (2_000, 48_000)
+
+    def test_the_newest_call_begun_by_then_waited(self, store: EventStore) -> None:
+        """Only one call takes the wait; a second ToolWait goes to no call twice."""
+        write(store, [call(1, "c0", at=0), call(2, "c1", at=5)])
+        write(store, [ToolWait(KEY, ts(6), 1_000), ToolWait(KEY, ts(7), 500)])
+        waits = dict(store.connection.execute("SELECT tool_call_id, wait_ms FROM events"))
+        assert waits == {"c1": 1_000, "c0": 500}
+
+    def test_a_call_finished_before_the_wait_keeps_its_duration(self, store: EventStore) -> None:
+        """A wait with no call running (input between turns) changes nothing."""
+        write(store, [call(1, "c1", at=0), ToolResult(KEY, "c1", ts(2), "success")])
+        write(store, [ToolWait(KEY, ts(10), 5_000)])
+        assert self._row(store) == (2_000, None)

@@ -260,3 +260,31 @@ class TestScanCost:
         finally:
             watcher.close()
             reader.close()
+
+
+class TestExactStart:
+    """``started_at`` is the real start to a tick, not up to a second early (btime)."""
+
+    def test_start_within_the_fork(self) -> None:
+        before = time.time()
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+        after = time.time()
+        try:
+            identity = read_identity(proc.pid)
+            assert identity is not None
+            assert before - 0.02 <= identity.started_at <= after + 0.02, (before, identity, after)
+        finally:
+            proc.kill()
+            proc.wait()
+
+    @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="btime is Linux's")
+    def test_an_older_release_value_still_names_it(self) -> None:
+        """A ``pid_started_at`` stored from btime (whole seconds) by an earlier release."""
+        from collector.process import _btime, _clock_ticks
+
+        own = read_identity(os.getpid())
+        assert own is not None
+        assert own.start_ticks is not None
+        legacy = _btime() + own.start_ticks / _clock_ticks()
+        stored = ProcessIdentity(own.pid, legacy).started_iso
+        assert stored_identity_alive(own.pid, stored) is not None

@@ -133,3 +133,40 @@ class TestTranscriptState:
         """Non-JSON tool_arguments never raise."""
         rows = [{"event_type": "message", "tool_arguments": "{not json", "at": 1.0}]
         assert transcript_state(rows).turn == "none"
+
+
+class TestAgentsOwnWord:
+    """The agent saying it is idle wins at once, not after ``idle_after``."""
+
+    def test_registry_idle(self) -> None:
+        assert verdict(process="alive", last_activity=NOW - 1, agent_report="idle") == (
+            "idle", "agent reports idle")  # fmt: skip
+
+    @pytest.mark.parametrize(
+        ("stop_at", "last_activity", "tail", "status"),
+        [
+            (NOW - 3, NOW - 2, FINISHED, "idle"),  # lines written just after the Stop hook
+            (NOW - 30, NOW - 2, FINISHED, "running"),  # a new turn wrote since
+            (NOW - 3, NOW - 2, OPEN, "running"),  # the turn is not over
+            (None, NOW - 2, FINISHED, "running"),  # no Stop hook
+        ],
+    )
+    def test_stop_hook(
+        self, stop_at: float | None, last_activity: float, tail: TranscriptState, status: str
+    ) -> None:
+        from collector.activity import SessionRow
+        from collector.tracking import Tracked, facts_for
+
+        row = SessionRow(1, "claude-code:s", "claude-code", "/p", "/t.jsonl", None, NOW - 60,
+                         last_activity, "running", 7, None, None, None)  # fmt: skip
+        t = Tracked(row, "running", 7, None, stop_at=stop_at, tail=tail)
+        facts = facts_for(t, "alive", NOW)
+        assert decide(facts, idle_after=IDLE, waiting_after=WAIT).status == status
+
+    def test_empty_assistant_message_decides_nothing(self) -> None:
+        """Gemini writes a tool-calling message before its calls: the user's turn stays open."""
+        rows = [
+            row("message", NOW - 1, role="assistant", chars=0),
+            row("message", NOW - 2, role="user", chars=9),
+        ]
+        assert transcript_state(rows).turn == "open"

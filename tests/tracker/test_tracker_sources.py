@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,8 @@ class TestHooks:
 
     def test_hook_attaches_and_session_end_completes(self, rig: Rig, tmp_path: Path) -> None:
         """SessionStart through ``sh -c`` from a stand-in whose cwd is not the project: the
-        hook's ancestry walk gives the pid; SessionEnd completes the session at once."""
+        hook's ancestry walk gives the pid; SessionEnd completes the session (at the latest a
+        few seconds after the hook, when the process lives on)."""
         rig.start()
         tr = rig.transcript()
         outside = tmp_path / "outside"
@@ -77,6 +79,30 @@ class TestHooks:
         rig.settled()
         assert rig.session(tr.key)["status"] == "completed"  # type: ignore[index]
         expect(lambda: not list(spool_dir(rig.instance.database).glob("*.json")))
+
+    def test_pid_from_the_first_status_and_end_at_the_exit(self, rig: Rig, tmp_path: Path) -> None:
+        """A SessionStart hook spooled before the transcript exists names the pid in the
+        session's very first status (no scan can: the cwd is elsewhere); after SessionEnd,
+        ``ended_at`` is the process's exit, not the hook's moment."""
+        rig.start()
+        tr = rig.transcript()
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        env = dict(rig.instance.env, STAND_IN_HOOK=" ".join(rig.instance.command("hook")))
+        agent = rig.agent("claude", tr, cwd=outside, env=env)
+        agent.hook(tr.hook_payload("SessionStart", source="startup"))
+        agent.write(tr.prompt())
+        rig.wait_for(tr.key, status="running", pid=agent.pid)
+        assert rig.changes(tr.key)[0]["pid"] == agent.pid
+        agent.write(tr.answer())
+        agent.hook(tr.hook_payload("SessionEnd", reason="prompt_input_exit"))
+        time.sleep(0.6)  # Claude Code exits 0.5-0.7 s after its SessionEnd hook
+        before = time.time()
+        assert agent.finish() == 0
+        after = time.time()
+        row = rig.wait_for(tr.key, status="completed")
+        ended = datetime.fromisoformat(row["ended_at"].replace("Z", "+00:00")).timestamp()
+        assert before - 0.05 <= ended <= after + 0.3, (before, row["ended_at"], after)  # load
 
     def test_bad_and_orphan_spool_records_are_dropped(self, rig: Rig) -> None:
         """Garbage in the spool and a session that ended before writing anything: both files

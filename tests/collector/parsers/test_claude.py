@@ -254,7 +254,7 @@ def _scan_line(
             _scan_result(block, obj, source, exp, top_level=top_level)
         if not results and obj.get("isCompactSummary"):
             exp.compactions += 1
-        elif not results and not obj.get("isMeta"):
+        elif not results and not obj.get("isMeta") and not _local_command_line(content):
             exp.messages[obj["uuid"]] += 1
     elif kind == "system":
         exp.compactions += obj.get("subtype") == "compact_boundary"
@@ -288,6 +288,15 @@ def _scan_result(
         exp.exit_codes[0] += not detail.get("backgroundTaskId")
     if "agentId" in detail and top_level and source.parent_session_id is None:
         exp.sessions[child_id(source, detail["agentId"], obj["version"])] = source.session_id
+
+
+def _local_command_line(content: object) -> bool:
+    """A slash command typed in the terminal or its output: not a message (stored as other)."""
+    if isinstance(content, list) and len(content) == 1 and isinstance(content[0], dict):
+        content = content[0].get("text")
+    text = content.lstrip() if isinstance(content, str) else ""
+    return text.startswith(("<command-name>", "<command-message>", "<local-command-stdout>",
+                            "<local-command-stderr>"))  # fmt: skip
 
 
 def observed(store: Store, source: SourceFile) -> Expected:
@@ -1244,3 +1253,30 @@ class TestCutting:
         monkeypatch.setattr(claude_module, "Event", Reordered)
         with pytest.raises(ImportError, match="_EVENT_FIELDS"):
             claude_module._check_event_fields()
+
+
+class TestLocalCommands:
+    """Slash commands typed in the terminal, and their output, are not user messages."""
+
+    @pytest.mark.parametrize(
+        ("content", "args"),
+        [
+            ("<command-name>/exit</command-name>\n  <command-message>exit</command-message>\n"
+             "  <command-args></command-args>", {"kind": "local_command", "name": "/exit"}),
+            ("<command-message>clear</command-message>\n<command-name>/clear</command-name>",
+             {"kind": "local_command", "name": "/clear"}),
+            ("<local-command-stdout>See ya!</local-command-stdout>",
+             {"kind": "local_command_stdout", "chars": 7}),
+            ([{"type": "text", "text": "<local-command-stderr>no</local-command-stderr>"}],
+             {"kind": "local_command_stderr", "chars": 2}),
+        ],
+    )  # fmt: skip
+    def test_stored_as_what_they_are(self, content: Any, args: dict[str, Any]) -> None:
+        (event,) = events_of(envelope("user", message={"role": "user", "content": content}))
+        assert event.event_type == "other"
+        assert json.loads(event.tool_arguments or "{}") == args
+
+    def test_a_prompt_mentioning_them_is_a_message(self) -> None:
+        content = "why does <command-name>/exit</command-name> show up?"
+        (event,) = events_of(envelope("user", message={"role": "user", "content": content}))
+        assert event.event_type == "message"

@@ -194,13 +194,16 @@ def expected_calls(messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             op = FILE_TOOLS.get(name)
             path = args.get("file_path") or args.get("dir_path") or args.get("path")
             shell = name == "run_shell_command"
+            status = TERMINAL.get(call.get("status"), "pending")
+            if shell and status != "pending" and exit_code(call):
+                status = "error"  # a non-zero exit is an error whatever Gemini says
             calls[f"tool:{call['id']}"] = {
                 "tool_name": name,
                 "event_type": "file_op" if op else "command" if shell else "tool_call",
                 "operation": op,
                 "file_path": path if op else None,
                 "command": args["command"] if shell else None,
-                "status": TERMINAL.get(call.get("status"), "pending"),
+                "status": status,
                 "exit_code": exit_code(call) if shell else None,
                 "duration_ms": max(0, millis(call["timestamp"]) - millis(previous)),
             }
@@ -233,6 +236,13 @@ def actual_usage(store: Store) -> dict[str, int]:
         "cached": sum(e.cache_read_tokens or 0 for e in usage),
         "reasoning": sum(e.reasoning_tokens or 0 for e in usage),
     }
+
+
+def tool_results_back(message: dict[str, Any]) -> bool:
+    """A user record that only hands tool results back to the model."""
+    parts = message.get("content")
+    return (message["type"] == "user" and isinstance(parts, list) and bool(parts)
+            and all(isinstance(p, dict) and "functionResponse" in p for p in parts))  # fmt: skip
 
 
 def roles(store: Store) -> list[str]:
@@ -280,7 +290,8 @@ class TestFixtures:
         _, messages = final_messages(path)
         store = collapse(parse_path(path))
         kinds = {"user": "user", "gemini": "assistant", "model": "assistant"}
-        assert roles(store) == sorted(kinds[m["type"]] for m in messages if m["type"] in kinds)
+        said = [m for m in messages if m["type"] in kinds and not tool_results_back(m)]
+        assert roles(store) == sorted(kinds[m["type"]] for m in said)
         assert actual_usage(store) == expected_usage(messages)
 
 
@@ -361,12 +372,13 @@ class TestUpserts:
         assert collapse(feed(GeminiParser(SOURCE), lines)).events["tool:c1"].status == "success"
 
     def test_nonzero_exit(self) -> None:
-        """``Exit Code: N`` in the output is the exit code; the call itself still succeeded."""
+        """``Exit Code: N`` in the output is the exit code, and a non-zero one an error (as the
+        other agents' shell calls are), although Gemini marks the call itself a success."""
         result = [{"functionResponse": {"response": {"output": "Output: x\nExit Code: 2"}}}]
         lines = jsonl(META, gemini([shell("success", result=result)]))
         row = collapse(feed(GeminiParser(SOURCE), lines)).events["tool:c1"]
         assert (row.status, row.exit_code, row.command_category) == (
-            "success",
+            "error",
             2,
             categorize_command("pytest -x"),
         )
@@ -604,3 +616,22 @@ class TestHostileInput:
         )
         assert internal_errors(feed(parser, jsonl(META, USER))) == []
         json.dumps(parser.state())
+
+
+class TestFunctionResponses:
+    """A user message of ``functionResponse`` parts is the tool results going back to the
+    model (the calls' rows already hold them): no user message."""
+
+    def test_results_not_a_prompt(self) -> None:
+        response = {"id": "c1", "name": "run_shell_command", "response": {"output": "ok"}}
+        failed = {"id": "c2", "name": "run_shell_command", "response": {"error": "boom"}}
+        parts = [{"functionResponse": response}, {"functionResponse": failed}]
+        back = {"id": "u2", "timestamp": TS, "type": "user", "content": parts}
+        records = feed(GeminiParser(SOURCE), jsonl(META, back))
+        assert [r for r in records if isinstance(r, Event | ToolResult)] == []
+
+    def test_text_beside_a_response_is_a_message(self) -> None:
+        mixed = {"id": "u2", "timestamp": TS, "type": "user",
+                 "content": [{"text": "also"}, {"functionResponse": {"id": "c1"}}]}  # fmt: skip
+        records = feed(GeminiParser(SOURCE), jsonl(META, mixed))
+        assert [r.event_type for r in records if isinstance(r, Event)] == ["message"]
