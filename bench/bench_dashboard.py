@@ -48,8 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_store import Project
 from daemon_home import CLI, DaemonHome, machine_note, percentile
 
-from collector.records import Event
 from store import EventStore
+from store.records import Event
 
 EVENTS, SESSIONS, BIG = 1_000_000, 2_000, 20_000
 CHROMIUM = "/usr/bin/chromium"

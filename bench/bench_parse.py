@@ -25,9 +25,9 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collector.parsers import make_parser
+from collector.parsers.sources import classify
 from collector.privacy import scrub_records
-from collector.records import Record
-from collector.sources import classify
+from store.records import Record
 
 _STEP = 256 * 1024
 

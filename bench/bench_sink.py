@@ -52,7 +52,7 @@ from collector.counters import Counters
 from collector.sinks.shipper import SINK_NAME, PostgresShipper
 from config.sinks import PostgresSinkConfig
 from store import EventStore, sink_local
-from tests.sinks.pg_server import PgServer, free_port
+from tests.collector.sinks.pg_server import PgServer, free_port
 
 
 class SinkHome(DaemonHome):
@@ -177,7 +177,7 @@ def writer_cost(projects: Path, reps: int) -> dict[str, float]:
 
 def _parsed(projects: Path) -> list[Any]:
     from collector.parsers import make_parser
-    from collector.sources import classify
+    from collector.parsers.sources import classify
 
     records: list[Any] = []
     for path in sorted(projects.rglob("*.jsonl")):

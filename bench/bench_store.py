@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collector.records import Event
 from store import EventStore
+from store.records import Event
 
 _CATEGORIES = ("git", "test", "build", "package", "run", "search", "filesystem")
 _OPS = ("read", "read", "read", "edit", "write", "search")

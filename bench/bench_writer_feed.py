@@ -32,7 +32,7 @@ _TREE = _HERE.parents[1]
 def child(projects: Path, feed: bool) -> float:
     """In a child: µs of CPU per record, whole corpus, one fresh store."""
     from collector.parsers import make_parser
-    from collector.sources import classify
+    from collector.parsers.sources import classify
     from store import EventStore
     from store.batch import SessionKeys, apply_records
 

@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=_CONFIG_HELP)
     status = sub.add_parser("status", help="is a daemon running; per-file lag; counters")
     _common_query(status)
-    from collector.queries import add_query_commands
+    from collector.service.queries import add_query_commands
 
     add_query_commands(sub, _common_query)
     for name, (module, text) in EXTENSIONS.items():
@@ -59,13 +59,25 @@ def _parser() -> argparse.ArgumentParser:
 # Commands implemented in their own modules: each module has
 # ``add_arguments(name, parser)`` and ``run(name, args, config) -> exit code``.
 EXTENSIONS: dict[str, tuple[str, str]] = {
-    "install-service": ("collector.service", "install and start the systemd/launchd service"),
-    "uninstall-service": ("collector.service", "stop and remove the service"),
-    "doctor": ("collector.doctor", "check the installation: limits, paths, database, service"),
-    "hook": ("collector.hook", "Claude Code hook: record the session's process (stdin JSON)"),
-    "install-hooks": ("collector.hook", "add the hook to Claude Code's settings"),
-    "uninstall-hooks": ("collector.hook", "remove the hook from Claude Code's settings"),
-    "register": ("collector.registration", "register an agent process spawned by an orchestrator"),
+    "install-service": (
+        "collector.service.installer",
+        "install and start the systemd/launchd service",
+    ),
+    "uninstall-service": ("collector.service.installer", "stop and remove the service"),
+    "doctor": (
+        "collector.service.doctor",
+        "check the installation: limits, paths, database, service",
+    ),
+    "hook": (
+        "collector.tracker.hook",
+        "Claude Code hook: record the session's process (stdin JSON)",
+    ),
+    "install-hooks": ("collector.tracker.hook", "add the hook to Claude Code's settings"),
+    "uninstall-hooks": ("collector.tracker.hook", "remove the hook from Claude Code's settings"),
+    "register": (
+        "collector.tracker.registration",
+        "register an agent process spawned by an orchestrator",
+    ),
     "dashboard": ("collector.dashboard.command", "serve the live web dashboard (read-only)"),
     "usage": ("collector.reports.command", "token usage and cost reports, all agents"),
 }
@@ -114,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except ConfigError as exc:
         if args.command == "doctor":  # a broken config is one of the things doctor reports
-            return int(_extension("collector.doctor").run_with_config_error(args, exc))
+            return int(_extension("collector.service.doctor").run_with_config_error(args, exc))
         print(f"agent-viz-monitor: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except UsageError as exc:
@@ -152,13 +164,13 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         _print_toml(config.to_dict())
         return EXIT_OK
     if args.command == "run":
-        from collector.daemon import run_daemon
+        from collector.service.daemon import run_daemon
 
         return run_daemon(config, once=args.once)
     if args.command in EXTENSIONS:
         module = _extension(EXTENSIONS[args.command][0])
         return int(module.run(args.command, args, config))
-    from collector.queries import run_query
+    from collector.service.queries import run_query
 
     return run_query(args, config)
 

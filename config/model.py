@@ -48,7 +48,7 @@ class CollectorConfig:
 
     flush_interval_ms: int = 2  # a batch is committed at most this long after its first record
     # … or once it holds this many records or bytes of transcript lines. A live line waits for
-    # at most one backlog commit (collector/lanes.py): 1000 rows / 4 MiB made that ~130 ms at
+    # at most one backlog commit (collector/ingest/lanes.py): 1000 rows / 4 MiB made that ~130 ms at
     # p99 during a backfill, 100 / 512 KiB ~45 ms, at the same throughput
     # (bench/bench_latency.py, bench/bench_backfill.py).
     batch_rows: int = 100
@@ -57,7 +57,8 @@ class CollectorConfig:
     max_line_bytes: int = 64 * 1024 * 1024  # longer lines are recorded as oversized, skipped
     read_chunk_bytes: int = 1024 * 1024  # bytes read from one file before turning to the next
     # Seconds between rescans (notifications are hints). Each lists every folder and stats the
-    # files changed in the last 15 minutes plus a rotating tenth of the rest (collector.discovery
+    # files changed in the last 15 minutes plus a rotating tenth of the rest
+    # (collector.ingest.discovery
     # .ScanRounds): 20,000 idle files cost ~0.1 s of CPU a minute, and a lost notification on a
     # quiet file delays its lines by at most 10 intervals.
     rescan_interval: float = 60.0

@@ -22,7 +22,9 @@ from itertools import compress
 
 import orjson
 
-from collector.records import (
+from store.crashpoint import crash_point
+from store.cross_session import TOKEN_COLUMNS, inherit_parent_facts, replayed_usage
+from store.records import (
     Event,
     ParseProblem,
     Record,
@@ -31,8 +33,6 @@ from collector.records import (
     ToolResult,
     ToolWait,
 )
-from store.crashpoint import crash_point
-from store.cross_session import TOKEN_COLUMNS, inherit_parent_facts, replayed_usage
 from store.waits import set_waits
 
 __all__ = ["BatchResult", "SessionKeys", "apply_records", "event_row"]

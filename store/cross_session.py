@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 import orjson
 
-from collector.records import Event
+from store.records import Event
 
 __all__ = ["TOKEN_COLUMNS", "inherit_parent_facts", "replayed_usage"]
 

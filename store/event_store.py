@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from collector.records import Event
 from config.errors import StoreError
 from store.batch import SessionKeys, apply_records
 from store.connection import BUSY_TIMEOUT_MS, open_database
 from store.migrate import read_version
+from store.records import Event
 from store.timestamps import normalize_timestamp
 
 __all__ = ["EventStore"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from collector.records import ToolWait
+from store.records import ToolWait
 
 __all__ = ["set_waits"]
 

@@ -23,11 +23,11 @@ from starlette.routing import Route
 
 from collector.dashboard import params, shapes
 from collector.dashboard.totals import SessionTotals
-from collector.records import AGENTS
 from collector.reports.usage import UsageQuery, build_usage
 from config.errors import StoreError
 from store import reads
 from store.event_store import STATUSES
+from store.records import AGENTS
 
 __all__ = ["Context", "JSONResponse", "routes"]
 

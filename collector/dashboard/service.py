@@ -1,6 +1,6 @@
 """``install-service --dashboard``: the dashboard as a second user service beside the daemon.
 
-The same managers as the daemon's service (``collector.service``) with another name and
+The same managers as the daemon's service (``collector.service.installer``) with another name and
 command: ``agent-viz-monitor-dashboard.service`` / ``io.github.agent-viz-monitor.dashboard``
 running ``… -m collector.cli dashboard`` on loopback. It differs from the daemon's unit where
 a web server differs from the collector:
@@ -20,8 +20,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from collector.service import LaunchAgent, Manager, SystemdUser, environment
-from collector.service_files import (
+from collector.service.installer import LaunchAgent, Manager, SystemdUser, environment
+from collector.service.service_files import (
     HARDENING,
     MARKER,
     UNIT_NAME,

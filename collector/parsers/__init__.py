@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions, TranscriptParser
-from collector.sources import SourceFile
+from collector.parsers.sources import SourceFile
 
 __all__ = ["DEFAULT_OPTIONS", "ParserOptions", "TranscriptParser", "make_parser"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from collector.records import Record
+from store.records import Record
 
 __all__ = ["DEFAULT_OPTIONS", "ParserOptions", "TranscriptParser"]
 

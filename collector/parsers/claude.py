@@ -31,8 +31,8 @@ Subagents (quirk 7): a ``<session>/subagents/agent-<id>.jsonl`` file has its par
 and its title from the sidecar; a legacy sibling ``agent-<id>.jsonl`` (first envelope line
 ``isSidechain``) names its parent only through ``sessionId`` → ``claude-code:<sessionId>``. A
 top-level file announces each child it spawns with ``parent_tool_call_id`` and the Task
-description as title, under the id and path ``collector.sources`` gives that child's file in the
-layout of the line's version (≥ 2.1.2 nested, else sibling); a child whose file never appears is
+description as title, under the id and path ``collector.parsers.sources`` gives that child's file in
+the layout of the line's version (≥ 2.1.2 nested, else sibling); a child whose file never appears is
 a session row without events.
 
 Messages store sizes (``tool_arguments`` ``{"role", "chars", …}``) and a bounded ``preview`` of
@@ -53,13 +53,13 @@ import re
 from dataclasses import MISSING, fields
 from typing import Any
 
-from collector.categories import categorize_command
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
+from collector.parsers.categories import categorize_command
 from collector.parsers.decode import decode_line, resolve_path
+from collector.parsers.sanitize import cap_json, clean_text, cut_utf8, line_prefix
+from collector.parsers.sources import SourceFile
 from collector.parsers.text import content_text, preview, title_from_prompt
-from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult
-from collector.sanitize import cap_json, clean_text, cut_utf8, line_prefix
-from collector.sources import SourceFile
+from store.records import Event, ParseProblem, Record, SessionInfo, ToolResult
 from store.timestamps import match_contract_form, normalize_timestamp
 
 __all__ = ["ClaudeParser"]
@@ -111,7 +111,7 @@ def _check_event_fields() -> None:
     ]
     if names != _EVENT_FIELDS or required:
         raise ImportError(
-            f"collector.records.Event fields {names} + required {required} no longer match "
+            f"store.records.Event fields {names} + required {required} no longer match "
             "the positional calls in collector.parsers.claude (_EVENT_FIELDS)"
         )
 

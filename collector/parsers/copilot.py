@@ -71,13 +71,13 @@ from typing import Any
 
 import orjson
 
-from collector.categories import categorize_command
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
+from collector.parsers.categories import categorize_command
 from collector.parsers.decode import clean_tree, decode_line, resolve_path
+from collector.parsers.sanitize import cap_json, clean_text, line_prefix
+from collector.parsers.sources import SourceFile
 from collector.parsers.text import content_text, preview, title_from_prompt
-from collector.records import Event, ParseProblem, Record, SessionInfo, SessionStatus, ToolResult
-from collector.sanitize import cap_json, clean_text, line_prefix
-from collector.sources import SourceFile
+from store.records import Event, ParseProblem, Record, SessionInfo, SessionStatus, ToolResult
 from store.timestamps import normalize_timestamp
 
 __all__ = ["CopilotParser"]

@@ -2,7 +2,7 @@
 
 orjson is fast but rejects JSON escapes of lone surrogates (``"\\udcb2"``), which Claude Code
 writes legally; those lines fall back to the standard library's ``json`` and every string is then
-cleaned (see ``collector.sanitize``) before it can reach SQLite.
+cleaned (see ``collector.parsers.sanitize``) before it can reach SQLite.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from collector.records import ParseProblem
-from collector.sanitize import clean_text, line_prefix
+from collector.parsers.sanitize import clean_text, line_prefix
+from store.records import ParseProblem
 
 __all__ = ["clean_tree", "decode_line", "resolve_path"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.sanitize import clean_text
+from collector.parsers.sanitize import clean_text
 
 __all__ = ["content_text", "is_scaffolding", "preview", "title_from_prompt"]
 

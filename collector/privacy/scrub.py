@@ -17,7 +17,7 @@ from typing import Any
 from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
 
 from collector.privacy.redact import TRIGGERS, redact
-from collector.records import Event, ParseProblem, Record, SessionInfo, SessionStatus, ToolResult
+from store.records import Event, ParseProblem, Record, SessionInfo, SessionStatus, ToolResult
 
 __all__ = ["scrub_records", "text_fields"]
 

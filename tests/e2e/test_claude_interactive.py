@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.daemon.daemon_harness import expect
+from tests.collector.service.daemon_harness import expect
 from tests.e2e.world import World, epoch, pause
 
 # The first test of an agent may install it (when .ci/run has not): more than the default.

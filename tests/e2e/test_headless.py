@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from collector.categories import categorize_command
-from tests.daemon.daemon_harness import expect
+from collector.parsers.categories import categorize_command
+from tests.collector.service.daemon_harness import expect
 from tests.e2e.conftest import agent_binary
 from tests.e2e.world import Run, World, epoch, pause
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from tests.daemon.daemon_harness import Instance, expect
+from tests.collector.service.daemon_harness import Instance, expect
 from tests.e2e.agents import headless_argv, setup_home
 from tests.e2e.mock_model import MockModel, Script
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult, ToolWait
 from config.errors import StoreError
 from store import CURRENT_VERSION, EventStore
 from store.batch import BatchResult, SessionKeys, apply_records
+from store.records import Event, ParseProblem, Record, SessionInfo, ToolResult, ToolWait
 from store.timestamps import format_timestamp
 
 BASE = datetime(2025, 11, 14, 10, 0, 0, tzinfo=UTC)
@@ -559,7 +559,7 @@ class TestBatchTransaction:
 
     def test_session_info_upsert(self, store: EventStore) -> None:
         """SessionInfo: a non-None field overwrites, None keeps the stored value, first_seen keeps
-        the minimum and last_activity the maximum (collector/records.py)."""
+        the minimum and last_activity the maximum (store/records.py)."""
         info = SessionInfo(
             session_id=KEY,
             agent="claude-code",

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from collector.records import Event, SessionStatus, ToolResult
 from store import EventStore, sink_local
 from store.batch import SessionKeys, apply_records
+from store.records import Event, SessionStatus, ToolResult
 
 NOW = "2026-01-02T10:00:00.000Z"
 KEY = "claude-code:11111111-2222-3333-4444-555555555555"

@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from store import CURRENT_VERSION
-from tests.daemon.daemon_harness import Instance
+from tests.collector.service.daemon_harness import Instance
 from tests.store.upgrade_layout import V2_DATABASE, V2_HOME, lay_out
 
 EVENT_COLUMNS = (

@@ -2,7 +2,7 @@
 
 Expected values are computed here by a plain ``json`` scan of each fixture, independently of the
 parser, and compared with the parser's records after collapsing them the way the store does
-(``collector/records.py``): events unique by key with token counts merged by maximum, tool results
+(``store/records.py``): events unique by key with token counts merged by maximum, tool results
 applied per call id, session facts upserted.
 """
 
@@ -21,13 +21,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.categories import categorize_command
 from collector.parsers import claude as claude_module
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
+from collector.parsers.categories import categorize_command
 from collector.parsers.claude import ClaudeParser
-from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult
-from collector.sanitize import cap_json, cut_utf8
-from collector.sources import SourceFile, classify
+from collector.parsers.sanitize import cap_json, cut_utf8
+from collector.parsers.sources import SourceFile, classify
+from store.records import Event, ParseProblem, Record, SessionInfo, ToolResult
 
 ROOT = Path(__file__).resolve().parents[2] / "fixtures" / "claude"
 FIXTURES = sorted(ROOT.rglob("*.jsonl"))
@@ -96,7 +96,7 @@ _TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation
 
 
 def collapse(records: list[Record]) -> Store:
-    """Apply records as the store does (see collector/records.py)."""
+    """Apply records as the store does (see store/records.py)."""
     store = Store()
     for record in records:
         if isinstance(record, SessionInfo):

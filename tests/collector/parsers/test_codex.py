@@ -2,7 +2,7 @@
 
 Expected values are computed here by a plain ``json`` scan of each fixture (and a plain regex over
 patch text), independently of the parser, and compared with the parser's records after
-collapsing them the way the store does (``collector/records.py``): events unique by key with
+collapsing them the way the store does (``store/records.py``): events unique by key with
 token counts merged by maximum, tool results applied in order per call id (non-None fields win),
 session facts upserted.
 """
@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
 from collector.parsers.codex import CodexParser
-from collector.records import Event, ParseProblem, Record, SessionInfo, ToolResult
-from collector.sources import SourceFile, classify
+from collector.parsers.sources import SourceFile, classify
+from store.records import Event, ParseProblem, Record, SessionInfo, ToolResult
 
 ROOT = Path(__file__).resolve().parents[2] / "fixtures" / "codex"
 FIXTURES = sorted(ROOT.rglob("*.jsonl"))
@@ -109,7 +109,7 @@ class Store:
 
 
 def collapse(records: list[Record]) -> Store:
-    """Apply records as the store does (see collector/records.py).
+    """Apply records as the store does (see store/records.py).
 
     Results are applied after all events, in order: the store keeps a result whose call row is
     not stored yet and applies it when the row arrives, which ends in the same rows.

@@ -2,7 +2,7 @@
 
 Expected values come from a plain ``json`` scan of each fixture written here, independently of the
 parser, and are compared with the parser's records after collapsing them the way the store does
-(``collector/records.py``): events unique by key (first insert wins) with token counts merged by
+(``store/records.py``): events unique by key (first insert wins) with token counts merged by
 maximum, tool results applied in order per call id, session facts upserted.
 """
 
@@ -20,10 +20,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.categories import categorize_command
+from collector.parsers.categories import categorize_command
 from collector.parsers.copilot import CopilotParser
-from collector.records import Event, ParseProblem, Record, SessionInfo, SessionStatus, ToolResult
-from collector.sources import SourceFile, classify
+from collector.parsers.sources import SourceFile, classify
+from store.records import Event, ParseProblem, Record, SessionInfo, SessionStatus, ToolResult
 
 ROOT = Path(__file__).resolve().parents[2] / "fixtures" / "copilot"
 FIXTURES = sorted(ROOT.rglob("*.jsonl"))

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collector.parsers import make_parser
+from collector.parsers.sources import classify
 from collector.privacy import redact, scrub_records
-from collector.records import Event, Record
-from collector.sources import classify
+from store.records import Event, Record
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 

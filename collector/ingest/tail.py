@@ -1,0 +1,446 @@
+"""Read one transcript file: complete lines, an exact resumable position, and its identity.
+
+``FileTail`` is the I/O edge for a single path, driven by the reader thread. Everything it needs
+to resume is in a ``Checkpoint`` value, which the writer commits in the same SQLite transaction as
+the events of the lines before it; after a crash the daemon rebuilds the tail from the last
+committed checkpoint and re-reads whatever came after it (a held partial line included).
+
+Identity (R10, R11). A checkpoint records the file's ``(dev, inode)``, a hash of its first
+``head_len`` bytes (``min(offset, HEAD_BYTES)``: it grows with the file while small, so a
+one-line file is fingerprinted too) and a hash of the up-to-``MARKER_BYTES`` bytes just before
+``offset``. Whenever the tail opens the path (first poll, and every poll after it closed the
+descriptor at EOF) it re-reads those bytes and decides:
+
+=========================  =========  ==========  ===============  ================================
+(dev, inode) vs checkpoint  size       head bytes  marker bytes     decision
+=========================  =========  ==========  ===============  ================================
+same                       >= offset  match       match            resume at offset
+same                       < offset   -           -                restart at 0, ``truncated``
+same                       >= offset  differ      -                restart at 0, ``head-changed``
+same                       >= offset  match       differ           restart at 0, ``marker-changed``
+different                  >= offset  match       match            continue at offset (R11 replace)
+different                  any        otherwise                    restart at 0, ``inode-changed``
+=========================  =========  ==========  ===============  ================================
+
+- Inode reuse (delete, then a new file gets the same inode) shows as ``head-changed`` or
+  ``marker-changed``: the inode alone is never trusted.
+- A rewrite to a *larger* size while the daemon was stopped (copytruncate then re-grow, the
+  case Promtail documents as undetectable) fails the head or marker check the same way.
+- A rename that keeps the bytes (write-temp-then-rename with the same prefix) keeps its
+  position; the old inode was fully drained through its descriptor before it was closed.
+- While a partial line is held in memory the tail first checks the bytes just before its read
+  position, so a writer pausing mid-line does not cost a re-read; if that check fails it falls
+  back to the table above with the committed checkpoint.
+- A checkpoint at offset 0 matches any file: nothing was consumed, so nothing can be lost.
+
+Descriptors (R14, R15, R21). The descriptor stays open only while data remains (a poll stopped
+at ``max_bytes``); a poll that reaches EOF closes it, so idle files hold none and each wake-up
+costs one ``open``, ``fstat`` and two small ``pread``s. A file unlinked while the descriptor is
+open is drained through it to EOF and reported ``deleted=True``. The caller must clear the
+file's dirty mark *before* polling, so an append racing with the EOF close marks it again.
+
+Ordinary file problems never raise. If the path is missing, the read is ``deleted=True`` with
+nothing read; any other ``OSError`` (permission denied, EMFILE) is reported in ``error`` and the
+position is kept, so a retry neither loses nor re-reads anything (R14). When there is nothing to
+report against — no checkpoint was given and the file was never opened — ``poll`` returns
+None and ``last_error`` says why. Only misuse (polling a closed tail, bad arguments) raises.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector.ingest.lines import LineSplitter, OversizedLine
+
+__all__ = [
+    "HEAD_BYTES", "MARKER_BYTES", "Checkpoint", "FileTail", "Fragment", "TailRead", "open_regular",
+]  # fmt: skip
+
+HEAD_BYTES = 4096
+MARKER_BYTES = 256
+_FIELDS = ("dev", "inode", "offset", "head_hash", "head_len", "marker_hash")
+
+
+# Never follow a link (a symlink to /etc/passwd planted in a root must not be read), never block
+# on a FIFO (O_NONBLOCK makes its open return at once; a regular file ignores the flag).
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+
+
+def open_regular(path: str) -> int:
+    """A read descriptor of the regular file at ``path``; ``OSError`` for a symlink (ELOOP), a
+    FIFO, a device or a socket, which are never read, whoever put them in a root."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file (never read)", path)
+    return fd
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _describe(exc: OSError) -> str:
+    """A one-line reason for an ordinary file problem: ``PermissionError: Permission denied``."""
+    return f"{type(exc).__name__}: {exc.strerror or exc}"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Where to resume one file, and the fingerprints that prove it is still the same file."""
+
+    dev: int
+    inode: int
+    offset: int
+    head_hash: str
+    head_len: int
+    marker_hash: str
+
+    def to_dict(self) -> dict[str, int | str]:
+        """A JSON-able form for the store."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
+        """Rebuild from ``to_dict`` output; a malformed value raises rather than resetting."""
+        missing = [name for name in _FIELDS if name not in data]
+        if missing:
+            raise ValueError(f"checkpoint lacks {', '.join(missing)}: {data!r}")
+        for name in ("dev", "inode", "offset", "head_len"):
+            value = data[name]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"checkpoint {name} must be an int >= 0: {value!r}")
+        for name in ("head_hash", "marker_hash"):
+            if not isinstance(data[name], str):
+                raise ValueError(f"checkpoint {name} must be a str: {data[name]!r}")
+        return cls(**{name: data[name] for name in _FIELDS})
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    """An unterminated last line handed out under the EOF policy, and the position after it."""
+
+    offset: int
+    data: bytes
+    checkpoint: Checkpoint
+
+
+@dataclass(frozen=True, slots=True)
+class TailRead:
+    """The outcome of one poll.
+
+    ``checkpoint`` is the position after the last complete (or oversized) line returned; the
+    writer commits it with these lines' events. ``partial_bytes`` is the unterminated fragment
+    read past it and held back. A read flagged ``error`` or ``deleted`` before anything could be
+    read has no lines, ``eof=True`` and ``size=0``.
+    """
+
+    checkpoint: Checkpoint
+    lines: list[tuple[int, bytes]] = field(default_factory=list)
+    oversized: list[OversizedLine] = field(default_factory=list)
+    reset: bool = False
+    reset_reason: str | None = None
+    eof: bool = False
+    size: int = 0
+    deleted: bool = False
+    error: str | None = None
+    partial_bytes: int = 0
+    moved: bool = False  # drained to EOF, and the path no longer names this file (renamed)
+
+
+@dataclass(slots=True)
+class _Verified:
+    """What an identity check read: the head bytes and the marker bytes, or why it failed."""
+
+    reason: str | None
+    head: bytes = b""
+    marker: bytes = b""
+
+
+def _verify(fd: int, st: os.stat_result, cp: Checkpoint) -> _Verified:
+    """Check an open file against ``cp`` (see the module table); reads at most two blocks."""
+    same_inode = (st.st_dev, st.st_ino) == (cp.dev, cp.inode)
+    failed = "inode-changed" if not same_inode else None
+    if st.st_size < cp.offset:
+        return _Verified(failed or "truncated")
+    head = os.pread(fd, min(st.st_size, HEAD_BYTES), 0)
+    if len(head) < cp.head_len or _sha(head[: cp.head_len]) != cp.head_hash:
+        return _Verified(failed or "head-changed")
+    start = max(0, cp.offset - MARKER_BYTES)
+    if cp.offset <= len(head):
+        marker = head[start : cp.offset]
+    else:
+        marker = os.pread(fd, cp.offset - start, start)
+    if _sha(marker) != cp.marker_hash:
+        return _Verified(failed or "marker-changed")
+    return _Verified(None, head, marker)
+
+
+class FileTail:
+    """Tail one path: complete lines since the checkpoint, and the checkpoint after them."""
+
+    def __init__(
+        self,
+        path: str,
+        checkpoint: Checkpoint | None,
+        max_line_bytes: int,
+        chunk_bytes: int = 1 << 20,
+    ) -> None:
+        if chunk_bytes < 1:
+            raise ValueError(f"chunk_bytes must be >= 1, got {chunk_bytes}")
+        self._path = path
+        self._max_line = max_line_bytes
+        self._chunk = chunk_bytes
+        self._saved = checkpoint
+        self._splitter = LineSplitter(max_line_bytes, checkpoint.offset if checkpoint else 0)
+        self._fd: int | None = None
+        self._closed = False
+        self._identity: tuple[int, int] | None = None
+        self._head = b""
+        self._recent = b""  # the MARKER_BYTES bytes before the read position
+        self._marker = b""  # the MARKER_BYTES bytes before the committed offset
+        self._head_cache: tuple[int, str] = (0, _sha(b""))
+        self._pending_reset: str | None = None
+        self.last_error: str | None = None
+
+    @property
+    def path(self) -> str:
+        """The path this tail follows."""
+        return self._path
+
+    @property
+    def holds_descriptor(self) -> bool:
+        """True while a descriptor is open (between a poll that stopped short of EOF and EOF)."""
+        return self._fd is not None
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of a partial line held in memory; bounded by ``max_line_bytes``."""
+        return self._splitter.buffered
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        """The position after the last complete line read, or the one given if none read yet."""
+        if self._identity is None:
+            return self._saved
+        return self._checkpoint_at(self._splitter.committed_end, self._marker)
+
+    def close(self) -> None:
+        """Release the descriptor; later polls refuse. Safe to call more than once."""
+        self._release()
+        self._closed = True
+
+    def __enter__(self) -> FileTail:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def poll(self, max_bytes: int, keep_open: bool = False) -> TailRead | None:
+        """Read up to about ``max_bytes`` more and return the complete lines among them.
+
+        ``keep_open``: keep the descriptor at EOF (a file being written to), so lines appended
+        just before a rename or unlink are still read through it. At each EOF the path is then
+        checked: gone (or another file) means this one is drained and done — ``deleted`` when
+        unlinked, ``moved`` when it lives on under another name.
+        """
+        if self._closed:
+            raise RuntimeError(f"poll on a closed FileTail ({self._path})")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
+        try:
+            return self._poll(max_bytes, keep_open)
+        except OSError as exc:
+            self._release()
+            return self._problem(error=_describe(exc))
+
+    def take_fragment(self) -> Fragment | None:
+        """Hand out the held unterminated last line and move the checkpoint past it (R7).
+
+        Only for when no ``\\n`` can follow any more (the read said ``deleted``, or the caller's
+        idle policy gave up on the writer); None if nothing is held or it was oversized.
+        """
+        if self._identity is None:
+            return None
+        taken = self._splitter.take_fragment()
+        if taken is None:
+            return None
+        self._marker = self._recent
+        cp = self._checkpoint_at(self._splitter.committed_end, self._marker)
+        return Fragment(taken[0], taken[1], cp)
+
+    def release(self) -> None:
+        """Close the descriptor kept past EOF (the file went quiet); polls may go on."""
+        self._release()
+
+    def _poll(self, max_bytes: int, keep_open: bool) -> TailRead | None:
+        if self._fd is not None and os.fstat(self._fd).st_size < self._splitter.position:
+            self._release()  # shrank under us: decide afresh below
+        if self._fd is None:
+            try:
+                fd = open_regular(self._path)
+            except FileNotFoundError:
+                return self._problem(deleted=True)
+            self._fd = fd
+            self._attach(fd)
+        lines: list[tuple[int, bytes]] = []
+        oversized: list[OversizedLine] = []
+        try:
+            eof = self._read(self._fd, max_bytes, lines, oversized)
+            st = os.fstat(self._fd)
+        except OSError as exc:
+            # Lines already consumed must still be handed out, or the in-memory position would
+            # run ahead of what the writer ever sees.
+            self._release()
+            return self._result(lines, oversized, eof=True, error=_describe(exc))
+        self.last_error = None
+        deleted, moved = st.st_nlink == 0, False
+        if eof and keep_open:
+            gone = deleted or self._path_moved(st)
+            if gone and self._path_taken():  # replaced: the new file is read on the next poll
+                self._release()
+                return self._result(lines, oversized, eof=False, size=st.st_size)
+            moved = gone and not deleted
+        if eof and not (keep_open and not deleted and not moved):
+            self._release()
+        return self._result(lines, oversized, eof=eof, size=st.st_size, deleted=deleted,
+                            moved=moved)  # fmt: skip
+
+    def _path_moved(self, st: os.stat_result) -> bool:
+        """Does the path no longer name the open file (a stat of the path, no open)."""
+        try:
+            now = os.stat(self._path, follow_symlinks=False)
+        except FileNotFoundError:
+            return True
+        return (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino)
+
+    def _path_taken(self) -> bool:
+        return os.path.lexists(self._path)
+
+    def _result(
+        self,
+        lines: list[tuple[int, bytes]],
+        oversized: list[OversizedLine],
+        *,
+        eof: bool,
+        size: int = 0,
+        deleted: bool = False,
+        error: str | None = None,
+        moved: bool = False,
+    ) -> TailRead:
+        """Package a read, reporting a pending reset exactly once."""
+        reason, self._pending_reset = self._pending_reset, None
+        return TailRead(
+            checkpoint=self._checkpoint_at(self._splitter.committed_end, self._marker),
+            lines=lines,
+            oversized=oversized,
+            reset=reason is not None,
+            reset_reason=reason,
+            eof=eof,
+            size=size,
+            deleted=deleted,
+            error=error,
+            partial_bytes=self._splitter.pending,
+            moved=moved,
+        )
+
+    def _attach(self, fd: int) -> None:
+        """Decide where to read an opened file from, noting a reset for the next read."""
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(0, f"not a regular file: {self._path}")
+        if self._identity is not None and self._splitter.pending:
+            here = self._checkpoint_at(self._splitter.position, self._recent)
+            if _verify(fd, st, here).reason is None:
+                self._identity = (st.st_dev, st.st_ino)
+                return
+        cp = self.checkpoint
+        found = _verify(fd, st, cp) if cp is not None else _Verified(None)
+        self._identity = (st.st_dev, st.st_ino)
+        if found.reason is None and cp is not None:
+            self._start(cp.offset, found.head, found.marker)
+        else:
+            self._start(0, b"", b"")
+        if found.reason is not None:
+            # Kept until a read reports it: an error right after the restart must not hide it.
+            self._pending_reset = found.reason
+
+    def _start(self, offset: int, head: bytes, marker: bytes) -> None:
+        """Restart line splitting at ``offset`` with the bytes known to precede it."""
+        self._splitter = LineSplitter(self._max_line, offset)
+        self._head = head
+        self._recent = self._marker = marker
+        self._head_cache = (0, _sha(b""))
+
+    def _read(
+        self,
+        fd: int,
+        max_bytes: int,
+        lines: list[tuple[int, bytes]],
+        oversized: list[OversizedLine],
+    ) -> bool:
+        """Read chunks into ``lines``/``oversized`` until ``max_bytes`` or EOF; True at EOF.
+
+        A short read of a regular file means EOF for now; appending to the caller's lists as
+        we go keeps what was consumed even if a later read fails.
+        """
+        total = 0
+        while total < max_bytes:
+            want = min(self._chunk, max_bytes - total)
+            chunk = os.pread(fd, want, self._splitter.position)
+            self._consume(chunk, lines, oversized)
+            total += len(chunk)
+            if len(chunk) < want:
+                return True
+        return False
+
+    def _consume(
+        self, chunk: bytes, lines: list[tuple[int, bytes]], oversized: list[OversizedLine]
+    ) -> None:
+        """Feed a chunk and keep the head and marker bytes in step with what was read."""
+        begin = self._splitter.position
+        before = self._splitter.committed_end
+        self._splitter.feed_into(chunk, lines, oversized)
+        after = self._splitter.committed_end
+        if after != before:
+            # The marker must fingerprint exactly the bytes before the committed offset, as read
+            # here, so a checkpoint never vouches for bytes it did not see.
+            upto = after - begin
+            recent = self._recent + chunk[max(0, upto - MARKER_BYTES) : upto]
+            self._marker = recent[-MARKER_BYTES:]
+        self._recent = (self._recent + chunk[-MARKER_BYTES:])[-MARKER_BYTES:]
+        if len(self._head) < HEAD_BYTES and begin <= len(self._head):
+            self._head += chunk[len(self._head) - begin : HEAD_BYTES - begin]
+
+    def _checkpoint_at(self, offset: int, marker: bytes) -> Checkpoint:
+        """The checkpoint for ``offset``, whose preceding bytes are ``marker``."""
+        assert self._identity is not None
+        head_len = min(offset, HEAD_BYTES)
+        if self._head_cache[0] != head_len:
+            self._head_cache = (head_len, _sha(self._head[:head_len]))
+        dev, inode = self._identity
+        return Checkpoint(dev, inode, offset, self._head_cache[1], head_len, _sha(marker))
+
+    def _problem(self, *, deleted: bool = False, error: str | None = None) -> TailRead | None:
+        """A read with nothing in it, or None when there is no position to report against."""
+        self.last_error = error or ("vanished" if deleted else None)
+        if self._identity is not None:
+            return self._result([], [], eof=True, deleted=deleted, error=error)
+        if self._saved is None:
+            return None
+        return TailRead(self._saved, eof=True, deleted=deleted, error=error)
+
+    def _release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)

@@ -1,0 +1,404 @@
+"""The writer thread: the only connection that writes, fed by a bounded queue.
+
+Each item is a ``Chunk``: the records parsed from one read of one file plus that file's new
+checkpoint. The thread gathers chunks into a batch until ``flush_interval_ms`` has passed since
+the first, or the batch reaches its row or byte bound, then commits the records AND the files'
+checkpoints in one ``BEGIN IMMEDIATE`` transaction. A checkpoint therefore never runs ahead of
+its events: after a crash the file is read again from the last committed offset, and the
+natural keys make any overlap harmless.
+
+A failing commit (locked, disk full, read-only) is rolled back, retried with exponential
+back-off, logged once per burst and counted; the batch is kept, so no offset advances past
+events that are not stored. Readers block on the full queue meanwhile: memory stays bounded.
+
+WAL checkpoints run here when the queue is idle (or the WAL passes a bound), not inside commits.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import orjson
+
+from collector.counters import Counters
+from collector.ingest.checkpointer import Checkpointer
+from collector.ingest.lanes import CLOSED, LaneQueue
+from collector.log import get_logger
+from store import EventStore, apply_records
+from store.batch import BatchResult, SessionKeys
+from store.crashpoint import crash_point
+from store.feed import CommitSubscriber, CommitSummary
+from store.records import ParseProblem, Record
+from store.timestamps import format_timestamp
+
+__all__ = ["Chunk", "FileUpdate", "WriterThread"]
+
+_log = get_logger(component="writer")
+# SQLite's own checkpoint inside a commit, at this many WAL pages (128 MiB): only a backstop
+# for the checkpointer thread (collector.ingest.checkpointer).
+_AUTOCHECKPOINT_PAGES = 32768
+
+
+@dataclass(frozen=True, slots=True)
+class FileUpdate:
+    """A file's tailing state to commit with its records (``files`` row)."""
+
+    path: str
+    agent: str
+    session_key: str | None
+    checkpoint: dict[str, Any]  # collector.ingest.tail.Checkpoint.to_dict()
+    parser_state: dict[str, Any] | None
+    size: int
+    lines: int = 0
+    problems: int = 0
+    oversized: int = 0
+    reset: bool = False
+    deleted: bool = False
+
+
+@dataclass(slots=True)
+class Chunk:
+    """What one read of one file produced."""
+
+    records: list[Record]
+    file: FileUpdate | None = None
+    nbytes: int = 0
+    on_commit: Callable[[], None] | None = field(default=None, repr=False)
+    live: bool = True  # False for backlog chunks (see collector.ingest.lanes)
+
+
+_UPSERT_FILE = """
+INSERT INTO files (path, agent, session_id, dev, inode, offset, head_hash, head_len, marker_hash,
+                   parser_state, size, lines, problems, oversized, resets, deleted_at, updated_at)
+VALUES (:path, :agent, :session_id, :dev, :inode, :offset, :head_hash, :head_len, :marker_hash,
+        :parser_state, :size, :lines, :problems, :oversized, :resets, :deleted_at, :now)
+ON CONFLICT (path) DO UPDATE SET
+    agent = excluded.agent, session_id = COALESCE(excluded.session_id, session_id),
+    dev = excluded.dev, inode = excluded.inode, offset = excluded.offset,
+    head_hash = excluded.head_hash, head_len = excluded.head_len,
+    marker_hash = excluded.marker_hash, parser_state = excluded.parser_state,
+    size = excluded.size, lines = lines + excluded.lines, problems = problems + excluded.problems,
+    oversized = oversized + excluded.oversized, resets = resets + excluded.resets,
+    deleted_at = excluded.deleted_at, updated_at = excluded.updated_at
+"""
+
+
+class WriterThread:
+    """Owns the store; ``start()``, ``put()`` chunks, ``close()`` drains and commits."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        counters: Counters,
+        *,
+        flush_interval_ms: int = 2,
+        batch_rows: int = 100,
+        batch_bytes: int = 512 << 10,
+        queue_bound: int = 16,
+        subscribers: Sequence[CommitSubscriber] = (),
+    ) -> None:
+        self.store = store
+        self.subscribers = tuple(subscribers)  # told after each commit (store.feed)
+        # WAL checkpoints run on the checkpointer's own thread and connection, never in a commit;
+        # it takes the commit lock, held around each commit, to start the WAL over between two.
+        self.checkpointer = Checkpointer(store.path)
+        self._commit_lock = self.checkpointer.lock
+        store.connection.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
+        self.counters = counters
+        self.flush_interval = flush_interval_ms / 1000
+        self.batch_rows = batch_rows
+        self.batch_bytes = batch_bytes
+        self.queue = LaneQueue(bulk_chunks=queue_bound, bulk_bytes=batch_bytes * 2)
+        self._keys = SessionKeys()
+        self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
+        self._closed = False
+        self._abort = threading.Event()
+        self.fatal: str | None = None  # set when a batch can be neither committed nor isolated
+        self.failing: str | None = None  # the last commit error while commits keep failing
+        self.last_progress = time.monotonic()
+        self._commits = 0  # since the checkpointer was last nudged by an idle spell
+        self._quiet_since: float | None = None
+
+    def start(self) -> None:
+        """Start the checkpointer and the thread."""
+        self.checkpointer.start()
+        self._thread.start()
+
+    def put(self, chunk: Chunk, timeout: float | None = None) -> None:
+        """Queue a chunk; blocks while its lane is full (back-pressure on the readers)."""
+        self.queue.put(chunk, live=chunk.live, nbytes=chunk.nbytes, timeout=timeout)
+
+    def close(self, timeout: float = 4.0) -> bool:
+        """Commit what is queued and stop; True when everything was committed in time."""
+        if self._closed:
+            return not self._thread.is_alive()
+        self._closed = True
+        self.queue.close()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                self._abort.set()  # give up retrying: uncommitted offsets are simply re-read
+                self._thread.join(1.0)
+        self.checkpointer.close(timeout=1.0)  # already closed by the thread's final step
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        """Is the thread running."""
+        return self._thread.is_alive()
+
+    # the thread ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            first = self.queue.get(timeout=0.5)
+            if first is None:
+                self._idle()
+                continue
+            if first is CLOSED:
+                break
+            batch = self._gather(first)
+            try:
+                self._commit_with_retry(batch)
+            except Exception:
+                return  # fatal (see _commit_isolating) or aborted while stopping
+        self._idle(final=True)
+
+    def _gather(self, first: Chunk) -> list[Chunk]:
+        """More chunks for the batch until the flush interval or a bound. A live batch takes
+        only live chunks; a backlog batch stops growing as soon as a live chunk waits, so a
+        live line waits for at most one (bounded) backlog commit."""
+        batch = [first]
+        rows, nbytes = len(first.records), first.nbytes
+        deadline = time.monotonic() + self.flush_interval
+        while rows < self.batch_rows and nbytes < self.batch_bytes:
+            if not first.live and self.queue.live_waiting():
+                break
+            item = self.queue.get(max(0.0, deadline - time.monotonic()), live_only=first.live)
+            if item is None or item is CLOSED:
+                break
+            batch.append(item)
+            rows += len(item.records)
+            nbytes += item.nbytes
+        return batch
+
+    def _commit_with_retry(self, batch: list[Chunk]) -> None:
+        """Commit ``batch``; operational failures (locked, busy, disk full, read-only, I/O) are
+        retried with back-off and never advance an offset. Any other failure means a record the
+        store rejects: the batch is committed record by record and the rejects are recorded."""
+        delay, failures = 0.05, 0
+        while True:
+            try:
+                self._commit(batch)
+            except sqlite3.OperationalError as exc:
+                failures += 1
+                self.counters.add("commit_failures")
+                self.failing = f"{exc} (attempt {failures})"
+                if failures == 1 or failures % 50 == 0:  # once per burst, then rarely
+                    _log.error("commit_failed", error=str(exc), attempts=failures,
+                               chunks=len(batch))  # fmt: skip
+                if self._abort.wait(delay):
+                    return
+                delay = min(delay * 2, 2.0)
+                continue
+            except Exception as exc:  # a bad record must not kill the thread or stall a file
+                self.counters.add("batch_rejected")
+                _log.error("batch_rejected", error=repr(exc), chunks=len(batch))
+                self._commit_isolating(batch)
+            if failures:
+                self.failing = None
+                _log.warning("commit_recovered", attempts=failures)
+            return
+
+    def _commit_isolating(self, batch: list[Chunk]) -> None:
+        """Commit chunk by chunk, testing each record: one the store rejects becomes a
+        ParseProblem (file, offset, reason), so its file's offset can still advance and nothing
+        vanishes unrecorded. If even that fails, the writer stops (``fatal``): the daemon exits
+        and a restart resumes from the committed offsets — never a gap."""
+        for chunk in batch:
+            kept: list[Record] = []
+            for record in chunk.records:
+                if self._retrying(partial(self._try_record, record)):
+                    kept.append(record)
+                    continue
+                path = chunk.file.path if chunk.file else "?"
+                offset = int(getattr(record, "source_offset", None) or 0)
+                kept.append(
+                    ParseProblem(path, offset, f"store rejected {type(record).__name__}", "")
+                )
+                self.counters.add("records_rejected")
+            cleaned = Chunk(kept, chunk.file, chunk.nbytes, chunk.on_commit)
+            try:
+                self._retrying(partial(self._commit_one, cleaned))
+            except Exception as exc:
+                where = chunk.file.path if chunk.file else "a chunk"
+                self.fatal = f"cannot commit {where}: {exc!r}"
+                _log.error("writer_failed", error=self.fatal)
+                raise
+
+    def _commit_one(self, chunk: Chunk) -> bool:
+        self._commit([chunk])
+        return True
+
+    def _retrying(self, attempt: Callable[[], bool]) -> bool:
+        """``attempt()`` until it does not fail operationally (locked, busy, I/O)."""
+        delay = 0.05
+        while True:
+            try:
+                return attempt()
+            except sqlite3.OperationalError:
+                self.counters.add("commit_failures")
+                if self._abort.wait(delay):
+                    raise
+                delay = min(delay * 2, 2.0)
+
+    def _try_record(self, record: Record) -> bool:
+        """Can ``record`` be applied (tried inside a transaction that is rolled back)."""
+        conn = self.store.connection
+        now = format_timestamp(datetime.now(UTC))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            apply_records(conn, [record], now, self._keys)
+            return True
+        except sqlite3.OperationalError:
+            raise
+        except Exception:
+            return False
+        finally:
+            conn.execute("ROLLBACK")
+            self._keys.forget()
+
+    def _commit(self, batch: list[Chunk]) -> None:
+        conn = self.store.connection
+        started = time.perf_counter()
+        now = format_timestamp(datetime.now(UTC))
+        records = [record for chunk in batch for record in chunk.records]
+        with self._commit_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = apply_records(conn, records, now, self._keys)
+                files = _latest_files(batch)
+                if files:
+                    conn.executemany(_UPSERT_FILE, [self._file_row(conn, f, now) for f in files])
+                    crash_point("after_offsets")
+                crash_point("before_commit")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                self._keys.forget()
+                raise
+        crash_point("after_commit")
+        elapsed = (time.perf_counter() - started) * 1000
+        self.last_progress = time.monotonic()
+        self._commits += 1
+        self.counters.record_commit(elapsed, len(records), result.events_inserted,
+                                    sum(c.nbytes for c in batch))  # fmt: skip
+        for chunk in batch:
+            if chunk.on_commit is not None:
+                chunk.on_commit()
+        if self.subscribers:
+            self._tell_subscribers(result, records)
+        self.checkpointer.nudge()
+
+    def _tell_subscribers(self, result: BatchResult, records: list[Record]) -> None:
+        """The sink seam (only with a subscriber, so a store without one pays nothing): a
+        failing subscriber is counted and logged, never fatal here."""
+        keys = {r.session_id for r in records if not isinstance(r, ParseProblem)}
+        ids = {i for i in map(self._keys.known, keys) if i is not None} | result.session_ids
+        summary = CommitSummary(result.first_event_id, result.last_event_id,
+                                frozenset(ids), result.results_applied)  # fmt: skip
+        for subscriber in self.subscribers:
+            try:
+                subscriber.on_commit(summary)
+            except Exception as exc:
+                self.counters.add("subscriber_errors")
+                _log.error("subscriber_failed", subscriber=type(subscriber).__name__,
+                           error=repr(exc))  # fmt: skip
+
+    def _file_row(self, conn: sqlite3.Connection, f: FileUpdate, now: str) -> dict[str, Any]:
+        cp = f.checkpoint
+        session_id = self._keys.resolve(conn, f.session_key, now) if f.session_key else None
+        return {
+            "path": f.path, "agent": f.agent, "session_id": session_id, "dev": cp.get("dev"),
+            "inode": cp.get("inode"), "offset": cp.get("offset", 0),
+            "head_hash": cp.get("head_hash"), "head_len": cp.get("head_len"),
+            "marker_hash": cp.get("marker_hash"),
+            "parser_state": orjson.dumps(f.parser_state).decode() if f.parser_state else None,
+            "size": f.size, "lines": f.lines, "problems": f.problems, "oversized": f.oversized,
+            "resets": int(f.reset), "deleted_at": now if f.deleted else None, "now": now,
+        }  # fmt: skip
+
+    def _idle(self, final: bool = False) -> None:
+        """The queue has been empty for a while: checkpoint the WAL, and after a few quiet
+        seconds give memory back (SQLite's page cache, then the C heap) so an idle daemon
+        stays small whatever the backfill before it used."""
+        now = time.monotonic()
+        self.last_progress = now
+        if final:  # the last checkpoint on this connection, once the checkpointer has stopped
+            self.checkpointer.close(timeout=1.0)
+            self._checkpoint()
+        elif self._commits:
+            self.checkpointer.nudge()
+            self._commits = 0
+            self._quiet_since = now
+        elif self._quiet_since is not None and now - self._quiet_since > _SHRINK_AFTER:
+            self._quiet_since = None
+            _release_memory(self.store)
+
+    def _checkpoint(self) -> None:
+        try:
+            self.store.checkpoint("PASSIVE")
+        except sqlite3.Error as exc:
+            _log.warning("wal_checkpoint_failed", error=str(exc))
+
+
+def _release_memory(store: EventStore) -> None:
+    try:
+        store.connection.execute("PRAGMA shrink_memory")
+    except sqlite3.Error:
+        return
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)  # glibc keeps freed arenas mapped; this returns them
+
+
+def _load_libc() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        return libc
+    except (OSError, AttributeError):
+        return None  # not glibc (macOS, musl): nothing to trim
+
+
+_LIBC = _load_libc()
+_SHRINK_AFTER = 5.0  # seconds of an empty queue before memory is given back
+
+
+def _latest_files(batch: list[Chunk]) -> list[FileUpdate]:
+    """One row per file: the last checkpoint wins, line and problem counts add up."""
+    merged: dict[str, FileUpdate] = {}
+    for chunk in batch:
+        f = chunk.file
+        if f is None:
+            continue
+        before = merged.get(f.path)
+        if before is not None:
+            f = FileUpdate(
+                path=f.path, agent=f.agent, session_key=f.session_key or before.session_key,
+                checkpoint=f.checkpoint, parser_state=f.parser_state, size=f.size,
+                lines=before.lines + f.lines, problems=before.problems + f.problems,
+                oversized=before.oversized + f.oversized, reset=before.reset or f.reset,
+                deleted=f.deleted,
+            )  # fmt: skip
+        merged[f.path] = f
+    return list(merged.values())

@@ -1,0 +1,336 @@
+"""``agent-viz-monitor hook`` (Claude Code runs it) and ``install-hooks`` (adds it to settings).
+
+The hook (service-conventions.md §6.3, §6.4). Claude Code runs command hooks with the event's
+JSON on stdin: ``session_id``, ``transcript_path``, ``cwd``, ``hook_event_name``, plus
+``source`` (SessionStart: startup | resume | clear | compact), ``reason`` (SessionEnd: clear |
+logout | prompt_input_exit | bypass_permissions_disabled | other) and ``notification_type``
+(Notification: permission_prompt | idle_prompt | auth_success | elicitation_dialog). The hook
+
+- reads stdin with a deadline and stops as soon as the bytes parse: Claude Code has been seen
+  never to close it (a bare ``cat`` hung until cancelled);
+- prints nothing, ever — SessionStart's stdout would be added to Claude's context — so both
+  stdout and stderr are pointed at ``/dev/null`` first;
+- finds the agent's pid by walking up its ancestry to the first process whose argv is Claude
+  Code (the direct parent is usually a short-lived ``sh -c``), recording its identity now,
+  while the chain still exists;
+- writes one spool record (``collector.tracker.spool``) — never the prompt, the assistant's message
+or
+  any other transcript text — and exits 0, daemon or no daemon (``cli.py`` also swallows any
+  exception).
+
+``uninstall-hooks`` removes exactly those entries again (other hooks and keys kept, same backup
+and atomic replace). An explicit ``--settings`` file must be in an existing folder: a typo must
+not create a tree of folders nobody reads.
+
+``install-hooks`` merges one command hook for SessionStart, UserPromptSubmit, Notification, Stop
+and SessionEnd into Claude Code's ``settings.json`` (``$CLAUDE_CONFIG_DIR`` or ``~/.claude``):
+idempotent (an existing agent-viz-monitor hook is updated in place, never duplicated), other
+keys and hooks kept, a timestamped backup of the previous file, an atomic replace. PreToolUse
+and PostToolUse are left out on purpose: they run on every tool call and block it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import select
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from config import Config, ConfigError
+from config.errors import UsageError
+from config.paths import database_file, home
+
+__all__ = ["HOOK_EVENTS", "add_arguments", "merge_hooks", "read_payload", "remove_hooks", "run"]
+
+HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "Notification", "Stop", "SessionEnd")
+_DETAIL_KEYS = ("source", "reason", "notification_type")
+_MAX_TEXT = 4096
+_HOOK_TIMEOUT = 5  # seconds Claude Code allows our hook (its own timeout field)
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    """Options of ``hook`` and ``install-hooks``."""
+    if name == "hook":
+        parser.add_argument("agent", nargs="?", default="claude",
+                            help="the agent running the hook (claude)")  # fmt: skip
+        parser.add_argument("--timeout", type=float, default=1.0,
+                            help="seconds to wait for the JSON on stdin")  # fmt: skip
+        return
+    parser.add_argument(
+        "--settings",
+        metavar="FILE",
+        help="Claude Code settings file (default: ~/.claude/settings.json)",
+    )
+
+
+def run(name: str, args: argparse.Namespace, config: Config | None) -> int:
+    """Run ``hook`` (always 0, silent), ``install-hooks`` or ``uninstall-hooks``."""
+    if name == "install-hooks":
+        return _install(args, config)
+    if name == "uninstall-hooks":
+        return _uninstall(args)
+    _silence()
+    with contextlib.suppress(Exception):
+        _hook(args, config)
+    return 0
+
+
+# -- the hook --------------------------------------------------------------------------------
+
+
+def _silence() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def read_payload(deadline_s: float, fd: int | None = None) -> dict[str, Any]:
+    """The hook's JSON object from ``fd`` (stdin), or {} when none arrives within the deadline."""
+    fd = sys.stdin.fileno() if fd is None else fd
+    buf, end = b"", time.monotonic() + deadline_s
+    while (left := end - time.monotonic()) > 0:
+        try:
+            readable = select.select([fd], [], [], left)[0]
+        except (OSError, ValueError):
+            return {}
+        if not readable:
+            break
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        buf += chunk
+        with contextlib.suppress(ValueError):
+            value = json.loads(buf)
+            return value if isinstance(value, dict) else {}
+    with contextlib.suppress(ValueError):
+        value = json.loads(buf) if buf else {}
+        return value if isinstance(value, dict) else {}
+    return {}
+
+
+def _text(payload: Mapping[str, Any], key: str) -> str | None:
+    value = payload.get(key)
+    return value[:_MAX_TEXT] if isinstance(value, str) and value else None
+
+
+def _hook(args: argparse.Namespace, config: Config | None) -> None:
+    payload = read_payload(max(0.0, float(args.timeout)))
+    session, event = _text(payload, "session_id"), _text(payload, "hook_event_name")
+    if session is None or event is None:
+        return
+    from collector.tracker.process import ancestry, recognize_agent
+    from collector.tracker.spool import spool_dir, write_record
+
+    agent = next((p for p in ancestry(os.getpid()) if recognize_agent(p.argv) == "claude-code"),
+                 None)  # fmt: skip
+    detail = next((d for k in _DETAIL_KEYS if (d := _text(payload, k))), None)
+    record = {
+        "kind": "hook", "ts": time.time(), "agent": "claude-code", "event": event,
+        "session_id": session, "transcript_path": _text(payload, "transcript_path"),
+        "cwd": _text(payload, "cwd"), "detail": detail,
+        "identity": agent.identity.to_dict() if agent is not None else None,
+    }  # fmt: skip
+    database = config.store.path if config is not None else database_file(os.environ)
+    write_record(spool_dir(database), record)
+
+
+# -- install-hooks ---------------------------------------------------------------------------
+
+
+def _is_ours(command: object) -> bool:
+    if not isinstance(command, str):
+        return False
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return False
+    named = any(os.path.basename(w) == "agent-viz-monitor" or w == "collector.cli" for w in words)
+    return named and "hook" in words
+
+
+def merge_hooks(settings: dict[str, Any], command: str) -> list[str]:
+    """Put our hook ``command`` on every ``HOOK_EVENTS`` entry of ``settings`` (in place).
+
+    Returns the events that changed; raises ``ValueError`` when ``hooks`` has a shape Claude
+    Code would not accept (we never rewrite what we do not understand).
+    """
+    hooks = settings.setdefault("hooks", {})
+    if not isinstance(hooks, dict):
+        raise ValueError("'hooks' is not an object")
+    changed = []
+    for event in HOOK_EVENTS:
+        groups = hooks.setdefault(event, [])
+        if not isinstance(groups, list):
+            raise ValueError(f"'hooks.{event}' is not a list")
+        if _merge_event(groups, command):
+            changed.append(event)
+    return changed
+
+
+def _merge_event(groups: list[Any], command: str) -> bool:
+    found, changed = False, False
+    for group in groups:
+        entries = group.get("hooks") if isinstance(group, dict) else None
+        if not isinstance(entries, list):
+            continue
+        for entry in list(entries):
+            if not isinstance(entry, dict) or not _is_ours(entry.get("command")):
+                continue
+            if found:  # a duplicate of ours: keep one
+                entries.remove(entry)
+                changed = True
+            elif entry.get("command") != command:
+                entry["command"], changed = command, True
+            found = True
+    groups[:] = [g for g in groups if not (isinstance(g, dict) and g.get("hooks") == [])]
+    if not found:
+        groups.append({"hooks": [{"type": "command", "command": command,
+                                  "timeout": _HOOK_TIMEOUT}]})  # fmt: skip
+        changed = True
+    return changed
+
+
+def hook_command(config_file: str | None) -> str:
+    """The command line Claude Code should run: this installation's ``hook``."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.basename(argv0) == "agent-viz-monitor" and os.path.exists(argv0):
+        words = [os.path.abspath(argv0)]
+    elif found := shutil.which("agent-viz-monitor"):
+        words = [found]
+    else:
+        words = [sys.executable, "-m", "collector.cli"]
+    if config_file:
+        words += ["--config", os.path.abspath(config_file)]
+    return shlex.join([*words, "hook"])
+
+
+def settings_file(env: Mapping[str, str]) -> Path:
+    """Claude Code's user settings: ``$CLAUDE_CONFIG_DIR/settings.json`` or ``~/.claude/``."""
+    folder = env.get("CLAUDE_CONFIG_DIR")
+    return (Path(folder) if folder else home(env) / ".claude") / "settings.json"
+
+
+def _settings_path(args: argparse.Namespace) -> Path:
+    if not args.settings:
+        return settings_file(os.environ)
+    path = Path(args.settings)
+    if not path.parent.is_dir():
+        raise UsageError("--settings", f"folder {path.parent} does not exist (not created)")
+    return path
+
+
+def remove_hooks(settings: dict[str, Any]) -> list[str]:
+    """Take our hook entries out of ``settings`` (in place); returns the events that changed.
+
+    Groups left empty are dropped, and so are event lists left empty; anything else is kept.
+    """
+    hooks = settings.get("hooks")
+    if not isinstance(hooks, dict):
+        return []
+    changed = []
+    for event, groups in list(hooks.items()):
+        if not isinstance(groups, list):
+            continue
+        removed = False
+        for group in groups:
+            entries = group.get("hooks") if isinstance(group, dict) else None
+            if isinstance(entries, list):
+                kept = [
+                    e for e in entries if not (isinstance(e, dict) and _is_ours(e.get("command")))
+                ]
+                removed = removed or len(kept) != len(entries)
+                group["hooks"] = kept
+        if removed:
+            changed.append(event)
+            groups[:] = [g for g in groups if not (isinstance(g, dict) and g.get("hooks") == [])]
+            if not groups:
+                del hooks[event]
+    return changed
+
+
+def _uninstall(args: argparse.Namespace) -> int:
+    path = _settings_path(args)
+    settings = _load_settings(path)
+    changed = remove_hooks(settings)
+    if not changed:
+        print(f"no agent-viz-monitor hooks in {path}")
+        return 0
+    _save(path, settings, f"hooks removed from {path} for {', '.join(changed)}")
+    return 0
+
+
+def _save(path: Path, settings: dict[str, Any], done: str) -> None:
+    """Replace the settings file (the previous one kept as a backup) and say what changed."""
+    backup = _backup(path)
+    _write_atomic(path, json.dumps(settings, indent=2) + "\n")
+    print(done + (f" (previous file saved as {backup})" if backup else ""))
+
+
+def _install(args: argparse.Namespace, config: Config | None) -> int:
+    path = _settings_path(args)
+    explicit = getattr(args, "config", None)
+    command = hook_command(explicit if isinstance(explicit, str) else None)
+    settings = _load_settings(path)
+    try:
+        changed = merge_hooks(settings, command)
+    except ValueError as exc:
+        raise ConfigError(str(path), None, "hooks", str(exc)) from None
+    if not changed:
+        print(f"hooks already installed in {path}")
+        return 0
+    _save(path, settings, f"hooks installed in {path} for {', '.join(changed)}")
+    return 0
+
+
+def _load_settings(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(str(path), None, "", f"cannot read: {exc.strerror}") from None
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(str(path), None, "", f"not valid JSON ({exc}); left unchanged") from None
+    if not isinstance(value, dict):
+        raise ConfigError(str(path), None, "", "not a JSON object; left unchanged")
+    return value
+
+
+def _backup(path: Path) -> Path | None:
+    if not path.exists():
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    backup = path.with_name(f"{path.name}.bak-{stamp}")
+    shutil.copy2(path, backup)
+    return backup
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    # A settings.json that is a link (dotfiles repositories) is written through to its target,
+    # keeping the link and the target's mode; replacing the link would silently fork the file.
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+    temp = path.with_name(f".{path.name}.agent-viz-monitor.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)

@@ -1,0 +1,358 @@
+"""Process identity, agent recognition by argv, and ancestry.
+
+Identity (../shared/docs/service-conventions.md §6.1): operating systems recycle pids, so a pid
+alone names nothing. A process is ``(pid, start time)``, plus the boot id on Linux
+(``/proc/sys/kernel/random/boot_id``): the same pid and start tick after a reboot is another
+process. On Linux the start time is read exactly as ``/proc/<pid>/stat`` field 22 (clock ticks
+since boot, the value Claude Code stores as ``procStart``); the wall-clock ``started_at`` is
+derived from it for humans and for the ``sessions.pid_started_at`` column. psutil computes the
+same wall-clock value from a boot time it reads once per process, and that boot time moves when
+the clock is stepped, so values persisted by another process compare with a tolerance
+(``STORED_TOLERANCE``) while live identities compare ticks exactly.
+
+Recognition (§6.2): match argv, not ``comm``. An agent is a process whose ``argv[0]`` basename
+is ``claude``, ``codex``, ``copilot`` or ``gemini``, or an interpreter (node, bun, deno, python)
+whose first non-option argument is such a script or lives in the agent's npm package. Recent
+macOS builds of Claude Code set ``comm`` to the version string, so ``comm`` is only used to
+decide which processes are worth reading argv for (``worth_reading``).
+
+Pure parts (``recognize_agent``, ``worth_reading``, ``ProcessIdentity.matches``) take values;
+the readers below them touch ``/proc`` (Linux) or psutil (elsewhere) and return None for a
+process that is gone or not readable.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from store.timestamps import format_timestamp
+
+__all__ = [
+    "AGENT_BINARIES",
+    "STORED_TOLERANCE",
+    "ProcessIdentity",
+    "ProcessInfo",
+    "ancestry",
+    "boot_id",
+    "is_alive",
+    "read_cwd",
+    "read_identity",
+    "read_info",
+    "recognize_agent",
+    "stored_identity_alive",
+    "worth_reading",
+]
+
+# argv basename → our agent name (store.records.AGENTS)
+AGENT_BINARIES = {"claude": "claude-code", "codex": "codex", "copilot": "copilot",
+                  "gemini": "gemini"}  # fmt: skip
+# npm packages whose entry script may have another name (cli.js, index.js, …)
+_PACKAGES = (
+    ("/@anthropic-ai/claude-code/", "claude-code"),
+    ("/@openai/codex/", "codex"),
+    ("/@github/copilot/", "copilot"),
+    ("/@google/gemini-cli/", "gemini"),
+)
+_INTERPRETER = re.compile(r"^(node|nodejs|bun|deno|python[0-9.]*)(\.exe)?$")
+_VERSION_COMM = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+")
+_SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".py", ".exe")
+STORED_TOLERANCE = 1.0  # seconds; see the module docstring
+_TICK_SLACK = 0.015  # a start tick is 10 ms; stored values keep milliseconds
+_LINUX = sys.platform.startswith("linux")
+
+
+# -- pure --------------------------------------------------------------------------------------
+
+
+def _agent_of_path(path: str) -> str | None:
+    base = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    for suffix in _SCRIPT_SUFFIXES:
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    if base in AGENT_BINARIES:
+        return AGENT_BINARIES[base]
+    lowered = path.replace("\\", "/")
+    for marker, agent in _PACKAGES:
+        if marker in lowered:
+            return agent
+    return None
+
+
+def recognize_agent(argv: Sequence[str]) -> str | None:
+    """The agent ``argv`` runs (``claude-code``, ``codex``, …), or None.
+
+    ``claude --resume x`` and ``/usr/bin/node /usr/lib/node_modules/.bin/codex`` are agents;
+    ``node server.js``, ``vim claude.md`` and ``python -m claude_tools`` are not.
+    """
+    if not argv or not argv[0]:
+        return None
+    direct = _agent_of_path(argv[0])
+    if direct is not None:
+        return direct
+    base = argv[0].replace("\\", "/").rsplit("/", 1)[-1].lower()
+    if not _INTERPRETER.match(base):
+        return None
+    for arg in argv[1:]:
+        if arg.startswith("-"):
+            continue  # interpreter options (node --no-warnings, python -u)
+        return _agent_of_path(arg)
+    return None
+
+
+def worth_reading(comm: str | None) -> bool:
+    """Whether a process named ``comm`` may be an agent, so its argv is worth a read."""
+    if not comm:
+        return False
+    name = comm.lower()
+    return (
+        name in AGENT_BINARIES
+        or bool(_INTERPRETER.match(name))
+        or bool(_VERSION_COMM.match(name))
+        or name in ("main", "mainthread")  # node renames its main thread on some systems
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessIdentity:
+    """One process, unambiguously: pid plus start time (plus boot id on Linux)."""
+
+    pid: int
+    started_at: float  # wall-clock start, epoch seconds
+    start_ticks: int | None = None  # /proc/<pid>/stat field 22 (Linux)
+    boot_id: str | None = None
+
+    def matches(self, other: ProcessIdentity) -> bool:
+        """Same process: same pid and start (exact ticks and boot when both sides have them)."""
+        if self.pid != other.pid:
+            return False
+        if self.boot_id and other.boot_id and self.boot_id != other.boot_id:
+            return False
+        if self.start_ticks is not None and other.start_ticks is not None:
+            return self.start_ticks == other.start_ticks
+        return abs(self.started_at - other.started_at) <= STORED_TOLERANCE
+
+    @property
+    def started_iso(self) -> str:
+        """``started_at`` in the contract's timestamp form (``sessions.pid_started_at``)."""
+        return format_timestamp(datetime.fromtimestamp(self.started_at, tz=UTC))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, for the spool."""
+        return {"pid": self.pid, "started_at": self.started_at,
+                "start_ticks": self.start_ticks, "boot_id": self.boot_id}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ProcessIdentity | None:
+        """The identity in ``data`` (from ``to_dict``), or None when it is malformed."""
+        if not isinstance(data, dict):
+            return None
+        pid, started = data.get("pid"), data.get("started_at")
+        ticks, boot = data.get("start_ticks"), data.get("boot_id")
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+            return None
+        if not isinstance(started, int | float) or isinstance(started, bool):
+            return None
+        return cls(
+            pid,
+            float(started),
+            ticks if isinstance(ticks, int) and not isinstance(ticks, bool) else None,
+            boot if isinstance(boot, str) and boot else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """What one read of a process gave: identity, parent, name and argv."""
+
+    identity: ProcessIdentity
+    ppid: int
+    comm: str
+    argv: tuple[str, ...]
+
+
+# -- readers -----------------------------------------------------------------------------------
+
+
+@functools.cache
+def boot_id() -> str | None:
+    """This boot's id (Linux), else None."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+@functools.cache
+def _boot_time() -> float:
+    """When this machine booted, to the microsecond: now minus ``CLOCK_BOOTTIME`` (the clock
+    process start ticks count on). ``btime`` in /proc/stat is whole seconds, which put every
+    ``pid_started_at`` up to a second early; it remains the fallback."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    if boottime is not None:
+        return time.time() - time.clock_gettime(boottime)
+    return _btime()
+
+
+@functools.cache
+def _btime() -> float:
+    # Whole seconds, the same in every process: what releases before the exact boot time
+    # derived ``pid_started_at`` from (stored values of theirs still compare against it).
+    with open("/proc/stat", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    raise OSError("no btime in /proc/stat")
+
+
+@functools.cache
+def _clock_ticks() -> int:
+    return int(os.sysconf("SC_CLK_TCK"))
+
+
+def _read_stat(pid: int) -> tuple[str, int, int] | None:
+    """(comm, ppid, start ticks) from /proc/<pid>/stat, or None when gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    head, sep, tail = data.rpartition(b")")
+    if not sep:
+        return None
+    fields = tail.split()
+    try:
+        comm = head.split(b"(", 1)[1].decode("utf-8", "replace")
+        return comm, int(fields[1]), int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _read_argv(pid: int) -> tuple[str, ...]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return ()
+    return tuple(part.decode("utf-8", "replace") for part in raw.split(b"\0") if part)
+
+
+def read_info(pid: int, *, with_argv: bool = True) -> ProcessInfo | None:
+    """Identity, parent, name and (optionally) argv of ``pid``, or None when it is gone."""
+    if pid <= 0:
+        return None
+    if _LINUX:
+        stat = _read_stat(pid)
+        if stat is None:
+            return None
+        comm, ppid, ticks = stat
+        started = _boot_time() + ticks / _clock_ticks()
+        identity = ProcessIdentity(pid, round(started, 2), ticks, boot_id())
+        return ProcessInfo(identity, ppid, comm, _read_argv(pid) if with_argv else ())
+    return _read_info_psutil(pid, with_argv)
+
+
+def _read_info_psutil(pid: int, with_argv: bool) -> ProcessInfo | None:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            identity = ProcessIdentity(pid, round(proc.create_time(), 2))
+            argv: tuple[str, ...] = ()
+            if with_argv:
+                try:
+                    argv = tuple(proc.cmdline())
+                except psutil.AccessDenied:
+                    argv = ()
+            return ProcessInfo(identity, proc.ppid(), proc.name(), argv)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+        return None
+
+
+def read_cwd(pid: int) -> str | None:
+    """The working directory of ``pid``, or None when it cannot be read."""
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        pass
+    import psutil
+
+    try:
+        return str(psutil.Process(pid).cwd()) or None
+    except (psutil.Error, OSError):
+        return None
+
+
+def read_identity(pid: int) -> ProcessIdentity | None:
+    """The identity of the process that has ``pid`` now, or None."""
+    info = read_info(pid, with_argv=False)
+    return info.identity if info is not None else None
+
+
+def is_alive(identity: ProcessIdentity) -> bool:
+    """Is the process ``identity`` names still running (a reused pid is not)?"""
+    now = read_identity(identity.pid)
+    return now is not None and now.matches(identity) and not _is_zombie(identity.pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    if not _LINUX:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rpartition(b")")[2].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def stored_identity_alive(pid: int, pid_started_at: str | None) -> ProcessIdentity | None:
+    """The live process a stored ``(pid, pid_started_at)`` names, or None when it is gone.
+
+    The stored start has no ticks. It was derived from the same start tick and boot time as the
+    value read now, so the two agree to a tick or two, except that the boot time moves by whole
+    seconds when the clock is stepped: equal fractions, at most 2 s apart. A value written by a
+    release that took the boot time in whole seconds (``btime``) is compared against that.
+    """
+    if pid_started_at is None:
+        return None
+    try:
+        stored = datetime.fromisoformat(pid_started_at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+    now = read_identity(pid)
+    if now is None or _is_zombie(pid):
+        return None
+    diff = now.started_at - stored
+    if abs(diff) <= 2.0 and abs(diff - round(diff)) <= 2 * _TICK_SLACK:
+        return now
+    if now.start_ticks is None or not _LINUX:
+        return None
+    try:  # an older release's value, from btime; compared exactly (the identities file
+        legacy = _btime() + now.start_ticks / _clock_ticks()  # covers a stepped clock)
+    except OSError:
+        return None
+    return now if abs(legacy - stored) <= 2 * _TICK_SLACK else None
+
+
+def ancestry(pid: int, depth: int = 8) -> list[ProcessInfo]:
+    """``pid``'s ancestors, nearest first, stopping at pid 1 or after ``depth`` levels."""
+    out: list[ProcessInfo] = []
+    info = read_info(pid)
+    while info is not None and len(out) < depth:
+        parent = info.ppid
+        if parent <= 1:
+            break
+        info = read_info(parent)
+        if info is not None:
+            out.append(info)
+    return out
