@@ -23,7 +23,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -38,43 +37,15 @@ from store import EventStore, apply_records
 from store.batch import BatchResult, SessionKeys
 from store.crashpoint import crash_point
 from store.feed import CommitSubscriber, CommitSummary
-from store.records import ParseProblem, Record
+from store.records import Chunk, FileUpdate, ParseProblem, Record
 from store.timestamps import format_timestamp
 
-__all__ = ["Chunk", "FileUpdate", "WriterThread"]
+__all__ = ["WriterThread"]
 
 _log = get_logger(component="writer")
 # SQLite's own checkpoint inside a commit, at this many WAL pages (128 MiB): only a backstop
 # for the checkpointer thread (collector.ingest.checkpointer).
 _AUTOCHECKPOINT_PAGES = 32768
-
-
-@dataclass(frozen=True, slots=True)
-class FileUpdate:
-    """A file's tailing state to commit with its records (``files`` row)."""
-
-    path: str
-    agent: str
-    session_key: str | None
-    checkpoint: dict[str, Any]  # collector.ingest.tail.Checkpoint.to_dict()
-    parser_state: dict[str, Any] | None
-    size: int
-    lines: int = 0
-    problems: int = 0
-    oversized: int = 0
-    reset: bool = False
-    deleted: bool = False
-
-
-@dataclass(slots=True)
-class Chunk:
-    """What one read of one file produced."""
-
-    records: list[Record]
-    file: FileUpdate | None = None
-    nbytes: int = 0
-    on_commit: Callable[[], None] | None = field(default=None, repr=False)
-    live: bool = True  # False for backlog chunks (see collector.ingest.lanes)
 
 
 _UPSERT_FILE = """
