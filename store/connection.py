@@ -24,11 +24,14 @@ Every ``sqlite3.Error`` at open time becomes one ``StoreOpenError`` naming the p
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
-from config.errors import SchemaVersionError, StoreBusyError, StoreOpenError
+from config.errors import SchemaVersionError, StoreBusyError, StoreError, StoreOpenError
 from store.migrate import CURRENT_VERSION, migrate, read_version
 
 __all__ = [
@@ -37,8 +40,12 @@ __all__ = [
     "make_private_folder",
     "open_checkpointer",
     "open_database",
+    "store_errors",
     "wal_checkpoint",
 ]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 BUSY_TIMEOUT_MS = 5000
 # A database connection, for the type hints of code outside store/ that holds one it got from
@@ -214,3 +221,20 @@ def wal_checkpoint(conn: sqlite3.Connection, mode: str = "PASSIVE") -> tuple[int
     except sqlite3.Error as exc:
         raise StoreBusyError("wal_checkpoint", str(exc)) from exc
     return int(row[0]), int(row[1]), int(row[2])
+
+
+def store_errors(read: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``read`` raising the tree's errors instead of SQLite's, for callers outside store/:
+    an operational failure (locked, busy, I/O, a file gone) becomes ``StoreBusyError`` (try
+    again later), any other ``StoreError``."""
+
+    @functools.wraps(read)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return read(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise StoreBusyError("database", str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise StoreError("database", str(exc)) from exc
+
+    return call

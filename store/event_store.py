@@ -190,7 +190,7 @@ class EventStore:
         params: list[Any] = []
         if session_id is not None:
             where.append("session_id = ?")
-            params.append(self._session_id(session_id))
+            params.append(self.session_id_of(session_id))
         for name in _EVENT_FILTERS:
             if filters.get(name) is not None:
                 where.append(f"{name} = ?")
@@ -220,7 +220,7 @@ class EventStore:
         params: list[Any] = [agent_event_id]
         if session_id is not None:
             sql += " AND session_id = ?"
-            params.append(self._session_id(session_id))
+            params.append(self.session_id_of(session_id))
         row = self.connection.execute(sql + " ORDER BY id LIMIT 1", params).fetchone()
         return _decode_event(row) if row else None
 
@@ -237,7 +237,7 @@ class EventStore:
         sql, params = f"SELECT * FROM {name}", []
         if session_id is not None:
             sql += " WHERE session_id = ?"
-            params.append(self._session_id(session_id))
+            params.append(self.session_id_of(session_id))
         return [dict(row) for row in self.connection.execute(f"{sql} ORDER BY {order}", params)]
 
     def checkpoint(self, mode: str = "PASSIVE") -> tuple[int, int, int]:
@@ -280,7 +280,7 @@ class EventStore:
             raise ValueError(f"no session with id {session_id}")
         return str(row[0])
 
-    def _session_id(self, session: int | str) -> int:
+    def session_id_of(self, session: int | str) -> int:
         """The integer id of a session given by id or key (-1 when the key is unknown)."""
         if isinstance(session, int):
             return session

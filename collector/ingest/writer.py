@@ -33,7 +33,7 @@ from collector.log import get_logger
 from config.errors import StoreBusyError
 from store import EventStore
 from store.batch import BatchResult, SessionKeys
-from store.commit import accepts, commit_batch, set_autocheckpoint, shrink_memory
+from store.checkpoints import accepts, commit_batch, set_autocheckpoint, shrink_memory
 from store.connection import wal_checkpoint
 from store.feed import CommitSubscriber, CommitSummary
 from store.records import Chunk, FileUpdate, ParseProblem, Record
