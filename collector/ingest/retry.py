@@ -13,37 +13,27 @@ from typing import TypeVar
 
 from config.errors import StoreBusyError
 
-__all__ = ["Backoff", "retry_busy"]
+__all__ = ["retry_busy"]
 
 T = TypeVar("T")
-
-
-class Backoff:
-    """Waits that double from ``first`` up to ``most`` seconds."""
-
-    def __init__(self, first: float = 0.05, most: float = 2.0) -> None:
-        self.delay = first
-        self.most = most
-
-    def next(self) -> float:
-        """The wait before the next attempt."""
-        delay = self.delay
-        self.delay = min(delay * 2, self.most)
-        return delay
 
 
 def retry_busy(
     attempt: Callable[[], T],
     abort: threading.Event,
     on_busy: Callable[[StoreBusyError], None],
+    first: float = 0.05,
+    most: float = 2.0,
 ) -> T:
     """``attempt()`` until it does not raise ``StoreBusyError``; ``on_busy`` hears of each
-    failure. Re-raises the last failure when ``abort`` is set during a wait."""
-    backoff = Backoff()
+    failure, and the waits double from ``first`` to ``most`` seconds. Re-raises the last
+    failure when ``abort`` is set during a wait."""
+    delay = first
     while True:
         try:
             return attempt()
         except StoreBusyError as exc:
             on_busy(exc)
-            if abort.wait(backoff.next()):
+            if abort.wait(delay):
                 raise
+            delay = min(delay * 2, most)

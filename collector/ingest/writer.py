@@ -12,6 +12,10 @@ back-off, logged once per burst and counted; the batch is kept, so no offset adv
 events that are not stored. Readers block on the full queue meanwhile: memory stays bounded.
 
 WAL checkpoints run here when the queue is idle (or the WAL passes a bound), not inside commits.
+
+This module only batches and commits. The SQL is the store's (``store.checkpoints``), the retry
+policy ``collector.ingest.retry``, setting rejected records aside ``collector.ingest.isolation``
+and giving memory back after a busy spell ``collector.ingest.memory``.
 """
 
 from __future__ import annotations
