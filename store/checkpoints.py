@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from config.errors import StoreBusyError
+from config.errors import StoreBusyError, StoreRejectedError
 from store.batch import BatchResult, SessionKeys, apply_records
 from store.crashpoint import crash_point
 from store.event_store import EventStore
@@ -96,6 +96,8 @@ def commit_batch(
         crash_point("after_commit")
     except sqlite3.OperationalError as exc:
         raise StoreBusyError(store.path, str(exc)) from exc
+    except sqlite3.Error as exc:
+        raise StoreRejectedError(store.path, str(exc)) from exc
     return result
 
 

@@ -31,7 +31,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
-from config.errors import SchemaVersionError, StoreBusyError, StoreError, StoreOpenError
+from config.errors import (
+    SchemaVersionError,
+    StoreBusyError,
+    StoreOpenError,
+    StoreRejectedError,
+)
 from store.migrate import CURRENT_VERSION, migrate, read_version
 
 __all__ = [
@@ -226,7 +231,7 @@ def wal_checkpoint(conn: sqlite3.Connection, mode: str = "PASSIVE") -> tuple[int
 def store_errors(read: Callable[_P, _R]) -> Callable[_P, _R]:
     """``read`` raising the tree's errors instead of SQLite's, for callers outside store/:
     an operational failure (locked, busy, I/O, a file gone) becomes ``StoreBusyError`` (try
-    again later), any other ``StoreError``."""
+    again later), any other ``StoreRejectedError``."""
 
     @functools.wraps(read)
     def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -235,6 +240,6 @@ def store_errors(read: Callable[_P, _R]) -> Callable[_P, _R]:
         except sqlite3.OperationalError as exc:
             raise StoreBusyError("database", str(exc)) from exc
         except sqlite3.Error as exc:
-            raise StoreError("database", str(exc)) from exc
+            raise StoreRejectedError("database", str(exc)) from exc
 
     return call
