@@ -4,6 +4,8 @@
     ├── ConfigError(path, line, key, reason)   a bad config file or environment override
     ├── StoreError(path, reason)               the database cannot be used as asked
     │   ├── StoreOpenError                     not SQLite, read-only, locked, permissions
+    │   ├── StoreBusyError                     locked, busy, full or failing: retry, advance nothing
+    │   ├── StoreRejectedError                 the store refuses this data: do not retry it
     │   └── SchemaVersionError                 database written by a newer agent-viz-monitor
     ├── InstanceLockedError(path, pid)         another daemon already owns the database
     ├── ServiceError(reason)                   installing or removing the systemd/launchd service
@@ -28,8 +30,10 @@ __all__ = [
     "SchemaVersionError",
     "ServiceError",
     "SinkError",
+    "StoreBusyError",
     "StoreError",
     "StoreOpenError",
+    "StoreRejectedError",
     "UsageError",
 ]
 
@@ -61,6 +65,16 @@ class StoreError(MonitorError):
 
 class StoreOpenError(StoreError):
     """The database file cannot be opened: not SQLite, read-only, locked or unreachable."""
+
+
+class StoreBusyError(StoreError):
+    """An operational failure (locked, busy, disk full, read-only, I/O): nothing was written,
+    and the same work may succeed later. ``reason`` is SQLite's own message."""
+
+
+class StoreRejectedError(StoreError):
+    """The store refuses what it was given (a constraint, a malformed value): retrying the same
+    data cannot succeed."""
 
 
 class SchemaVersionError(StoreError):

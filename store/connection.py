@@ -24,16 +24,38 @@ Every ``sqlite3.Error`` at open time becomes one ``StoreOpenError`` naming the p
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
-from config.errors import SchemaVersionError, StoreOpenError
+from config.errors import (
+    SchemaVersionError,
+    StoreBusyError,
+    StoreOpenError,
+    StoreRejectedError,
+)
 from store.migrate import CURRENT_VERSION, migrate, read_version
 
-__all__ = ["BUSY_TIMEOUT_MS", "make_private_folder", "open_checkpointer", "open_database"]
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "Connection",
+    "make_private_folder",
+    "open_checkpointer",
+    "open_database",
+    "store_errors",
+    "wal_checkpoint",
+]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 BUSY_TIMEOUT_MS = 5000
+# A database connection, for the type hints of code outside store/ that holds one it got from
+# here and hands it back to store/ functions (it never runs SQL of its own).
+Connection = sqlite3.Connection
 
 
 def open_database(
@@ -192,3 +214,32 @@ def _explain(exc: sqlite3.Error) -> str:
         return (f"file is not a usable SQLite database ({text}): not an SQLite database, or a "
                 "damaged one; nothing was written to it")  # fmt: skip
     return text
+
+
+def wal_checkpoint(conn: sqlite3.Connection, mode: str = "PASSIVE") -> tuple[int, int, int]:
+    """Copy WAL frames into the database: (busy, WAL frames, frames copied). Any SQLite error
+    (busy, failing disk) becomes ``StoreBusyError``: a skipped checkpoint is retried later."""
+    if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
+        raise ValueError(f"unknown checkpoint mode {mode!r}")
+    try:
+        row = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+    except sqlite3.Error as exc:
+        raise StoreBusyError("wal_checkpoint", str(exc)) from exc
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def store_errors(read: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``read`` raising the tree's errors instead of SQLite's, for callers outside store/:
+    an operational failure (locked, busy, I/O, a file gone) becomes ``StoreBusyError`` (try
+    again later), any other ``StoreRejectedError``."""
+
+    @functools.wraps(read)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return read(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise StoreBusyError("database", str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise StoreRejectedError("database", str(exc)) from exc
+
+    return call

@@ -23,7 +23,7 @@ from typing import Any
 
 from config.errors import StoreError
 from store.batch import SessionKeys, apply_records
-from store.connection import BUSY_TIMEOUT_MS, open_database
+from store.connection import BUSY_TIMEOUT_MS, open_database, wal_checkpoint
 from store.migrate import read_version
 from store.records import Event
 from store.timestamps import normalize_timestamp
@@ -186,11 +186,22 @@ class EventStore:
         """
         allowed = {*_EVENT_FILTERS, "since", "until", "limit", "offset", "newest_first", "agent"}
         _check_keys(filters, allowed, "filter")
+        where, params = self.event_conditions(session_id, filters)
+        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+        order = "timestamp DESC, id DESC" if filters.get("newest_first") else "timestamp, id"
+        sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
+        params += [_int_param(filters.get("limit"), -1), _int_param(filters.get("offset"), 0)]
+        return [decode_event(row) for row in self.connection.execute(sql, params)]
+
+    def event_conditions(
+        self, session: int | str | None, filters: Mapping[str, Any]
+    ) -> tuple[list[str], list[Any]]:
+        """WHERE conditions on ``events`` and their parameters (column names from a fixed list)."""
         where: list[str] = []
         params: list[Any] = []
-        if session_id is not None:
+        if session is not None:
             where.append("session_id = ?")
-            params.append(self._session_id(session_id))
+            params.append(self.session_id_of(session))
         for name in _EVENT_FILTERS:
             if filters.get(name) is not None:
                 where.append(f"{name} = ?")
@@ -198,19 +209,11 @@ class EventStore:
         if filters.get("agent") is not None:
             where.append("session_id IN (SELECT id FROM sessions WHERE agent = ?)")
             params.append(filters["agent"])
-        if filters.get("since") is not None:
-            where.append("timestamp >= ?")
-            params.append(_timestamp_param(filters["since"], "since"))
-        if filters.get("until") is not None:
-            where.append("timestamp <= ?")
-            params.append(_timestamp_param(filters["until"], "until"))
-        sql = "SELECT * FROM events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        order = "timestamp DESC, id DESC" if filters.get("newest_first") else "timestamp, id"
-        sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
-        params += [_int_param(filters.get("limit"), -1), _int_param(filters.get("offset"), 0)]
-        return [_decode_event(row) for row in self.connection.execute(sql, params)]
+        for name, op in (("since", ">="), ("until", "<=")):
+            if filters.get(name) is not None:
+                where.append(f"timestamp {op} ?")
+                params.append(_timestamp_param(filters[name], name))
+        return where, params
 
     def get_event_by_agent_id(
         self, agent_event_id: str, session_id: int | str | None = None
@@ -220,9 +223,9 @@ class EventStore:
         params: list[Any] = [agent_event_id]
         if session_id is not None:
             sql += " AND session_id = ?"
-            params.append(self._session_id(session_id))
+            params.append(self.session_id_of(session_id))
         row = self.connection.execute(sql + " ORDER BY id LIMIT 1", params).fetchone()
-        return _decode_event(row) if row else None
+        return decode_event(row) if row else None
 
     # views ----------------------------------------------------------------------------------
     def file_activity(self, session_id: int | str | None = None) -> list[Row]:
@@ -237,15 +240,12 @@ class EventStore:
         sql, params = f"SELECT * FROM {name}", []
         if session_id is not None:
             sql += " WHERE session_id = ?"
-            params.append(self._session_id(session_id))
+            params.append(self.session_id_of(session_id))
         return [dict(row) for row in self.connection.execute(f"{sql} ORDER BY {order}", params)]
 
     def checkpoint(self, mode: str = "PASSIVE") -> tuple[int, int, int]:
         """Copy WAL pages into the database: (busy, wal pages, pages checkpointed)."""
-        if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
-            raise ValueError(f"unknown checkpoint mode {mode!r}")
-        row = self.connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
-        return int(row[0]), int(row[1]), int(row[2])
+        return wal_checkpoint(self.connection, mode)
 
     # health ---------------------------------------------------------------------------------
     def health_check(self) -> Row:
@@ -280,7 +280,7 @@ class EventStore:
             raise ValueError(f"no session with id {session_id}")
         return str(row[0])
 
-    def _session_id(self, session: int | str) -> int:
+    def session_id_of(self, session: int | str) -> int:
         """The integer id of a session given by id or key (-1 when the key is unknown)."""
         if isinstance(session, int):
             return session
@@ -389,7 +389,8 @@ def _as_event(item: Event | Mapping[str, Any], key_of: Callable[[int], str]) -> 
     return Event(**values)
 
 
-def _decode_event(row: sqlite3.Row) -> Row:
+def decode_event(row: sqlite3.Row) -> Row:
+    """An ``events`` row with its JSON columns parsed (capped JSON stays text)."""
     out = dict(row)
     for name in _JSON_FIELDS:
         text = out.get(name)

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from store.connection import open_database
+from store.connection import open_database, store_errors
 
 __all__ = [
     "COMPACT_COLUMNS",
@@ -109,17 +109,20 @@ def inode_of(path: Path) -> int | None:
         return None
 
 
+@store_errors
 def data_version(conn: sqlite3.Connection) -> int:
     """Moves whenever another connection commits (cheap: no table is read)."""
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
+@store_errors
 def max_event_id(conn: sqlite3.Connection) -> int:
     """The newest event row id (0 for an empty store)."""
     return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
 
 
 # sessions -----------------------------------------------------------------------------------
+@store_errors
 def session_rows(
     conn: sqlite3.Connection,
     *,
@@ -162,12 +165,14 @@ def session_rows(
     return rows, total
 
 
+@store_errors
 def session_row(conn: sqlite3.Connection, session_id: int) -> Row | None:
     """One session by its integer id."""
     row = conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
     return dict(row) if row else None
 
 
+@store_errors
 def session_totals(conn: sqlite3.Connection, after_id: int, top: int) -> list[tuple[Any, ...]]:
     """Per session, what rows ``after_id < id <= top`` add: events, tool calls, errors, tokens.
 
@@ -189,6 +194,7 @@ def session_totals(conn: sqlite3.Connection, after_id: int, top: int) -> list[tu
     return [tuple(row) for row in conn.execute(sql, (after_id, top))]
 
 
+@store_errors
 def last_tool_calls(conn: sqlite3.Connection, session_ids: Iterable[int]) -> dict[int, Row]:
     """Each session's newest tool call (by time), for its current tool."""
     out: dict[int, Row] = {}
@@ -205,6 +211,7 @@ def last_tool_calls(conn: sqlite3.Connection, session_ids: Iterable[int]) -> dic
 
 
 # events -------------------------------------------------------------------------------------
+@store_errors
 def event_page(
     conn: sqlite3.Connection,
     session_id: int,
@@ -233,6 +240,7 @@ def event_page(
     return events_by_ids(conn, ids, compact=compact)
 
 
+@store_errors
 def events_after(
     conn: sqlite3.Connection, after_id: int, top: int, session_id: int | None, limit: int
 ) -> list[Row]:
@@ -250,6 +258,7 @@ def events_after(
     return _events(conn, sql, params)
 
 
+@store_errors
 def pending_ids(
     conn: sqlite3.Connection, session_id: int | None, upto: int, window: int
 ) -> list[int]:
@@ -265,6 +274,7 @@ def pending_ids(
     return [int(row[0]) for row in conn.execute(sql, (upto - window, upto))]
 
 
+@store_errors
 def events_by_ids(
     conn: sqlite3.Connection, ids: Sequence[int], *, compact: bool = False
 ) -> list[Row]:
@@ -276,6 +286,7 @@ def events_by_ids(
     return _events(conn, sql, (orjson.dumps(list(ids)).decode(),))
 
 
+@store_errors
 def file_activity(conn: sqlite3.Connection, session_id: int) -> list[Row]:
     """Per file of the session: operation counts, last modification and last access."""
     sql = (
@@ -284,12 +295,14 @@ def file_activity(conn: sqlite3.Connection, session_id: int) -> list[Row]:
     return [dict(row) for row in conn.execute(sql, (session_id,))]
 
 
+@store_errors
 def command_stats(conn: sqlite3.Connection, session_id: int) -> list[Row]:
     """The ``command_stats`` view for one session."""
     sql = "SELECT * FROM command_stats WHERE session_id = ? ORDER BY count DESC, command_category"
     return [dict(row) for row in conn.execute(sql, (session_id,))]
 
 
+@store_errors
 def command_durations(conn: sqlite3.Connection, session_id: int) -> list[tuple[str, int | None]]:
     """(category, duration) of each finished command, for percentiles."""
     sql = (
@@ -299,6 +312,7 @@ def command_durations(conn: sqlite3.Connection, session_id: int) -> list[tuple[s
     return [(str(row[0]), row[1]) for row in conn.execute(sql, (session_id,))]
 
 
+@store_errors
 def session_usage_series(conn: sqlite3.Connection, session_id: int) -> list[Row]:
     """The session's usage records in time order (tokens per model response)."""
     sql = (

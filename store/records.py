@@ -28,13 +28,18 @@ the parsers build one or more per transcript line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 __all__ = [
     "AGENTS",
     "EVENT_TYPES",
     "OPERATIONS",
+    "Chunk",
+    "ChunkSink",
     "Event",
+    "FileUpdate",
     "ParseProblem",
     "Record",
     "SessionInfo",
@@ -170,3 +175,39 @@ class ToolWait:
 
 
 Record = SessionInfo | Event | ToolResult | ParseProblem | SessionStatus | ToolWait
+
+
+@dataclass(frozen=True, slots=True)
+class FileUpdate:
+    """A file's tailing state to commit with its records (``files`` row)."""
+
+    path: str
+    agent: str
+    session_key: str | None
+    checkpoint: dict[str, Any]  # collector.ingest.tail.Checkpoint.to_dict()
+    parser_state: dict[str, Any] | None
+    size: int
+    lines: int = 0
+    problems: int = 0
+    oversized: int = 0
+    reset: bool = False
+    deleted: bool = False
+
+
+@dataclass(slots=True)
+class Chunk:
+    """What one read of one file produced: records to store with that file's new checkpoint,
+    in one transaction. ``on_commit`` runs on the writer's thread after the commit."""
+
+    records: list[Record]
+    file: FileUpdate | None = None
+    nbytes: int = 0
+    on_commit: Callable[[], None] | None = field(default=None, repr=False)
+    live: bool = True  # False for backlog chunks (see collector.ingest.lanes)
+
+
+class ChunkSink(Protocol):
+    """Where the readers and the session tracker hand chunks: the writer thread's queue."""
+
+    def put(self, chunk: Chunk, timeout: float | None = None) -> None:
+        """Queue a chunk; blocks while full and raises ``queue.Full`` after ``timeout``."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from store.connection import store_errors
 from store.timestamps import format_timestamp
 
 __all__ = [
@@ -139,6 +140,7 @@ def _now() -> str:
     return format_timestamp(datetime.now(UTC))
 
 
+@store_errors
 def connect(path: str, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
     """A sink's own connection to the daemon's (already migrated) store: it reads batches and
     writes only its cursor, in short transactions, so the writer waits microseconds at most."""
@@ -242,6 +244,7 @@ def read_cursor(conn: sqlite3.Connection, sink: str) -> Cursor:
     return Cursor(*row) if row else Cursor()
 
 
+@store_errors
 def read_pending(
     conn: sqlite3.Connection, sink: str, limit: int, *, include_raw: bool = False
 ) -> Pending:
@@ -284,6 +287,7 @@ def _json_ids(ids: Sequence[int]) -> str:
     return "[" + ",".join(str(int(i)) for i in ids) + "]"
 
 
+@store_errors
 def advance(conn: sqlite3.Connection, sink: str, pending: Pending) -> None:
     """Store the sink's new cursor (after the remote commit) and drop the outbox rows no sink
     still needs, keeping the newest so ``seq`` never restarts below a cursor."""
@@ -305,6 +309,7 @@ def advance(conn: sqlite3.Connection, sink: str, pending: Pending) -> None:
         raise
 
 
+@store_errors
 def read_lag(conn: sqlite3.Connection, sink: str) -> SinkLag:
     """Rows not shipped yet and the commit time of the oldest (point lookups only)."""
     cursor = read_cursor(conn, sink)

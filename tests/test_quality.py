@@ -6,6 +6,8 @@ Each tool runs as a subprocess from the repository root with the interpreter's o
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +51,64 @@ class TestQualityGates:
     def test_mypy(self) -> None:
         """mypy (strict, on the packages named in pyproject's [tool.mypy]) finds nothing."""
         assert_clean(run_tool("mypy"))
+
+
+# SQL text: a statement's opening words (the ones a query, a write, a pragma or DDL starts with).
+_SQL = re.compile(
+    r"\b(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM"
+    r"|PRAGMA\s+\w+|CREATE\s+(TABLE|INDEX|VIEW|TRIGGER)|BEGIN\s+IMMEDIATE|ON\s+CONFLICT)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    found: set[int] = set()
+    for owner in ast.walk(tree):
+        body = getattr(owner, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            found.add(id(body[0].value))
+    return found
+
+
+def _sql_findings(path: Path, root: Path = REPO) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = _docstrings(tree)
+    where = path.relative_to(root)
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(
+            a.name.split(".")[0] == "sqlite3" for a in node.names
+        ):
+            found.append(f"{where}:{node.lineno}: imports sqlite3")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlite3":
+            found.append(f"{where}:{node.lineno}: imports from sqlite3")
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and _SQL.search(node.value)
+        ):
+            found.append(f"{where}:{node.lineno}: SQL text {node.value[:40]!r}")
+    return found
+
+
+class TestSqlLivesInTheStore:
+    """Only store/ talks to SQLite: every other package calls store/ functions and catches the
+    exception tree's StoreError, so the schema and its SQL change in one place."""
+
+    def test_no_sqlite3_or_sql_text_outside_store(self) -> None:
+        files = sorted((REPO / "collector").rglob("*.py")) + sorted((REPO / "config").rglob("*.py"))
+        assert len(files) > 50  # the walk really saw the packages
+        findings = [line for path in files for line in _sql_findings(path)]
+        assert findings == [], "\n".join(findings)
+
+    def test_the_check_finds_sql(self, tmp_path: Path) -> None:
+        """The check itself can fail: it flags an import and a query, not a docstring."""
+        probe = tmp_path / "probe.py"
+        source = '"""SELECT x FROM docs is prose."""\nimport sqlite3\nQ = "SELECT id FROM events"\n'
+        probe.write_text(source, encoding="utf-8")
+        found = _sql_findings(probe, root=tmp_path)
+        assert [line.split(": ", 1)[1] for line in found] == [
+            "imports sqlite3",
+            "SQL text 'SELECT id FROM events'",
+        ]

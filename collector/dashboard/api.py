@@ -10,7 +10,6 @@ stalls the event loop that feeds the streams.
 from __future__ import annotations
 
 import pathlib
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from collector.dashboard.totals import SessionTotals
 from collector.reports.usage import UsageQuery, build_usage
 from config.errors import StoreError
 from store import reads
+from store.connection import Connection
 from store.event_store import STATUSES
 from store.records import AGENTS
 
@@ -55,11 +55,11 @@ class Context:
     reads: reads.ReadConnections
     totals: SessionTotals
 
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Connection:
         """This thread's read-only connection."""
         return self.reads.get()
 
-    def refresh_totals(self, conn: sqlite3.Connection) -> None:
+    def refresh_totals(self, conn: Connection) -> None:
         """Bring the running totals up to the last commit."""
         self.totals.refresh(conn, reads.inode_of(self.db_path))
 
@@ -76,7 +76,7 @@ def _endpoint(ctx: Context, handler: Callable[[Context, Request], Any]) -> Calla
             return JSONResponse({"error": str(exc)}, status_code=400)
         except NotFoundError as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
-        except (StoreError, sqlite3.Error) as exc:
+        except StoreError as exc:
             return JSONResponse({"error": f"store unavailable: {exc}"}, status_code=503)
 
     return endpoint
@@ -108,7 +108,7 @@ def list_sessions(ctx: Context, request: Request) -> Row:
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
-def _items(ctx: Context, conn: sqlite3.Connection, rows: list[Row]) -> list[Row]:
+def _items(ctx: Context, conn: Connection, rows: list[Row]) -> list[Row]:
     live = [row["id"] for row in rows if row["status"] in ("running", "waiting", "idle")]
     last = reads.last_tool_calls(conn, live)
     costs = ctx.totals.costs([row["id"] for row in rows])
@@ -116,7 +116,7 @@ def _items(ctx: Context, conn: sqlite3.Connection, rows: list[Row]) -> list[Row]
                                 last.get(row["id"])) for row in rows]  # fmt: skip
 
 
-def _session(ctx: Context, request: Request) -> tuple[sqlite3.Connection, Row]:
+def _session(ctx: Context, request: Request) -> tuple[Connection, Row]:
     raw = request.path_params["id"]
     if not raw.isdigit() or len(raw) > 18:
         raise params.ParamError(f"session id must be a positive integer, got {raw[:40]!r}")

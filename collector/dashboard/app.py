@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
-import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -75,7 +74,7 @@ def build_app(
 
 async def _warm(ctx: Context) -> None:
     def work() -> None:
-        with contextlib.suppress(StoreError, sqlite3.Error):
+        with contextlib.suppress(StoreError):
             ctx.refresh_totals(ctx.conn())
 
     await anyio.to_thread.run_sync(work)
@@ -103,7 +102,7 @@ def _health(ctx: Context) -> Any:
             conn = ctx.conn()
             return JSONResponse({"ok": True, "database": str(ctx.db_path),
                                  "events": reads.max_event_id(conn)})  # fmt: skip
-        except (StoreError, sqlite3.Error) as exc:
+        except StoreError as exc:
             return JSONResponse({"ok": False, "database": str(ctx.db_path), "error": str(exc)},
                                 status_code=503)  # fmt: skip
 

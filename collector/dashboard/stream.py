@@ -21,7 +21,6 @@ not re-sent: the page re-reads its pending rows when its stream reconnects.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from starlette.responses import Response
 from collector.dashboard.api import Context, JSONResponse
 from config.errors import StoreError
 from store import reads
-from store.connection import open_database
+from store.connection import Connection, open_database
 
 __all__ = ["CommitSignal", "stream_endpoint"]
 
@@ -56,7 +55,7 @@ class CommitSignal:
         self.path = path
         self.interval = interval
         self.generation = 0
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Connection | None = None
         self._inode: int | None = None
         self._version: tuple[int | None, int] | None = None
         self._changed = anyio.Event()
@@ -95,7 +94,7 @@ class CommitSignal:
                 self._conn = open_database(self.path, readonly=True)
                 self._inode = inode
             return inode, reads.data_version(self._conn)
-        except (StoreError, sqlite3.Error):
+        except StoreError:
             self.close()
             return None
 
@@ -109,7 +108,7 @@ class _Cursor:
         self.brief = brief
         self.pending: dict[int, None] = {}
 
-    def watch_pending(self, conn: sqlite3.Connection) -> None:
+    def watch_pending(self, conn: Connection) -> None:
         """Also watch the calls already pending at the start: the page showed them (loaded
         through the API, or sent before a reconnect), so their completion must reach it too."""
         for row_id in reads.pending_ids(conn, self.session_id, self.after_id, PENDING_WINDOW):
@@ -170,7 +169,7 @@ def _start(request: Request, ctx: Context) -> _Cursor | Response:
         cursor = _Cursor(after, int(session) if session is not None else None,
                          query.get("fields") == "brief")  # fmt: skip
         cursor.watch_pending(conn)
-    except (StoreError, sqlite3.Error) as exc:
+    except StoreError as exc:
         return JSONResponse({"error": f"store unavailable: {exc}"}, status_code=503)
     return cursor
 
@@ -185,7 +184,7 @@ async def _events(ctx: Context, signal: CommitSignal, cursor: _Cursor) -> AsyncI
     while True:
         try:
             rows, done = await anyio.to_thread.run_sync(cursor.read, ctx)
-        except (StoreError, sqlite3.Error):
+        except StoreError:
             rows, done = [], []  # the daemon is replacing or recovering the store: try again
         for row in rows:
             yield ServerSentEvent(data=_json(row), event="event", id=str(row["id"]))

@@ -8,10 +8,10 @@ recomputed only for sessions whose tokens moved since.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 
+from store.connection import Connection
 from store.reads import max_event_id, session_totals
 
 __all__ = ["SessionTotals"]
@@ -30,7 +30,7 @@ class SessionTotals:
         self._costs = costs
         self._cost_cache: dict[int, tuple[tuple[int, ...], float | None]] = {}
 
-    def refresh(self, conn: sqlite3.Connection, identity: int | None) -> None:
+    def refresh(self, conn: Connection, identity: int | None) -> None:
         """Add the rows committed since the last refresh (all rows again when the database
         file was replaced: ``identity`` is its inode)."""
         with self._lock:

@@ -23,11 +23,11 @@ thread fall behind or fail.
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 
 from collector.log import get_logger
-from store.connection import open_checkpointer
+from config.errors import StoreBusyError
+from store.connection import Connection, open_checkpointer, wal_checkpoint
 
 __all__ = ["Checkpointer"]
 
@@ -50,7 +50,7 @@ class Checkpointer:
         self.last: tuple[int, int, int] | None = None  # (busy, WAL frames, frames copied)
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Connection | None = None
         self._thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
         self._closed = False
 
@@ -94,17 +94,17 @@ class Checkpointer:
     def _checkpoint(self) -> None:
         assert self._conn is not None
         try:
-            busy, log, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            self.last = (int(busy), int(log), int(copied))
+            busy, log, copied = wal_checkpoint(self._conn, "PASSIVE")
+            self.last = (busy, log, copied)
             self.checkpoints += 1
             if not busy and log > self.restart_frames:
                 with self.lock:  # between two commits; readers still on the WAL make it busy
-                    busy = self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]
+                    busy = wal_checkpoint(self._conn, "RESTART")[0]
                 self.restarts += not busy
-        except sqlite3.Error as exc:  # busy or failing: the writer's autocheckpoint backs it up
+        except StoreBusyError as exc:  # busy or failing: the writer's autocheckpoint backs it up
             self.failures += 1
             if self.failures == 1 or self.failures % 100 == 0:
-                _log.warning("wal_checkpoint_failed", error=str(exc), failures=self.failures)
+                _log.warning("wal_checkpoint_failed", error=exc.reason, failures=self.failures)
         except Exception as exc:  # never die of one bad moment
             self.failures += 1
             _log.exception("wal_checkpoint_crashed", error=repr(exc))

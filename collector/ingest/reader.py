@@ -34,13 +34,12 @@ from collector.counters import Counters
 from collector.ingest.discovery import FoundFile
 from collector.ingest.sidecars import read_sidecar
 from collector.ingest.tail import Checkpoint, FileTail, Fragment, TailRead, open_regular
-from collector.ingest.writer import Chunk, FileUpdate, WriterThread
 from collector.log import get_logger
 from collector.parsers import DEFAULT_OPTIONS, ParserOptions, TranscriptParser, make_parser
 from collector.parsers.sanitize import line_prefix
 from collector.parsers.sources import SourceFile
 from collector.privacy import scrub_records
-from store.records import ParseProblem, Record
+from store.records import Chunk, ChunkSink, FileUpdate, ParseProblem, Record
 
 __all__ = ["ReaderOptions", "ReaderThread", "SavedFile"]
 
@@ -158,7 +157,7 @@ class ReaderThread:
 
     def __init__(
         self,
-        writer: WriterThread,
+        writer: ChunkSink,
         counters: Counters,
         options: ReaderOptions,
         saved: dict[str, SavedFile],

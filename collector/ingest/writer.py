@@ -12,85 +12,45 @@ back-off, logged once per burst and counted; the batch is kept, so no offset adv
 events that are not stored. Readers block on the full queue meanwhile: memory stays bounded.
 
 WAL checkpoints run here when the queue is idle (or the WAL passes a bound), not inside commits.
+
+This module only batches and commits. The SQL is the store's (``store.checkpoints``), the retry
+policy ``collector.ingest.retry``, setting rejected records aside ``collector.ingest.isolation``
+and giving memory back after a busy spell ``collector.ingest.memory``.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
-
-import orjson
+from typing import TypeVar
 
 from collector.counters import Counters
 from collector.ingest.checkpointer import Checkpointer
+from collector.ingest.isolation import isolate
 from collector.ingest.lanes import CLOSED, LaneQueue
+from collector.ingest.memory import MemoryRelease
+from collector.ingest.retry import retry_busy
 from collector.log import get_logger
-from store import EventStore, apply_records
+from config.errors import StoreBusyError
+from store import EventStore
 from store.batch import BatchResult, SessionKeys
-from store.crashpoint import crash_point
+from store.checkpoints import accepts, commit_batch, set_autocheckpoint, shrink_memory
+from store.connection import wal_checkpoint
 from store.feed import CommitSubscriber, CommitSummary
-from store.records import ParseProblem, Record
+from store.records import Chunk, FileUpdate, ParseProblem, Record
 from store.timestamps import format_timestamp
 
-__all__ = ["Chunk", "FileUpdate", "WriterThread"]
+__all__ = ["WriterThread"]
 
 _log = get_logger(component="writer")
+_T = TypeVar("_T")
+_A = TypeVar("_A")
 # SQLite's own checkpoint inside a commit, at this many WAL pages (128 MiB): only a backstop
 # for the checkpointer thread (collector.ingest.checkpointer).
 _AUTOCHECKPOINT_PAGES = 32768
-
-
-@dataclass(frozen=True, slots=True)
-class FileUpdate:
-    """A file's tailing state to commit with its records (``files`` row)."""
-
-    path: str
-    agent: str
-    session_key: str | None
-    checkpoint: dict[str, Any]  # collector.ingest.tail.Checkpoint.to_dict()
-    parser_state: dict[str, Any] | None
-    size: int
-    lines: int = 0
-    problems: int = 0
-    oversized: int = 0
-    reset: bool = False
-    deleted: bool = False
-
-
-@dataclass(slots=True)
-class Chunk:
-    """What one read of one file produced."""
-
-    records: list[Record]
-    file: FileUpdate | None = None
-    nbytes: int = 0
-    on_commit: Callable[[], None] | None = field(default=None, repr=False)
-    live: bool = True  # False for backlog chunks (see collector.ingest.lanes)
-
-
-_UPSERT_FILE = """
-INSERT INTO files (path, agent, session_id, dev, inode, offset, head_hash, head_len, marker_hash,
-                   parser_state, size, lines, problems, oversized, resets, deleted_at, updated_at)
-VALUES (:path, :agent, :session_id, :dev, :inode, :offset, :head_hash, :head_len, :marker_hash,
-        :parser_state, :size, :lines, :problems, :oversized, :resets, :deleted_at, :now)
-ON CONFLICT (path) DO UPDATE SET
-    agent = excluded.agent, session_id = COALESCE(excluded.session_id, session_id),
-    dev = excluded.dev, inode = excluded.inode, offset = excluded.offset,
-    head_hash = excluded.head_hash, head_len = excluded.head_len,
-    marker_hash = excluded.marker_hash, parser_state = excluded.parser_state,
-    size = excluded.size, lines = lines + excluded.lines, problems = problems + excluded.problems,
-    oversized = oversized + excluded.oversized, resets = resets + excluded.resets,
-    deleted_at = excluded.deleted_at, updated_at = excluded.updated_at
-"""
 
 
 class WriterThread:
@@ -113,7 +73,7 @@ class WriterThread:
         # it takes the commit lock, held around each commit, to start the WAL over between two.
         self.checkpointer = Checkpointer(store.path)
         self._commit_lock = self.checkpointer.lock
-        store.connection.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
+        set_autocheckpoint(store, _AUTOCHECKPOINT_PAGES)
         self.counters = counters
         self.flush_interval = flush_interval_ms / 1000
         self.batch_rows = batch_rows
@@ -127,7 +87,7 @@ class WriterThread:
         self.failing: str | None = None  # the last commit error while commits keep failing
         self.last_progress = time.monotonic()
         self._commits = 0  # since the checkpointer was last nudged by an idle spell
-        self._quiet_since: float | None = None
+        self._memory = MemoryRelease(partial(shrink_memory, store))
 
     def start(self) -> None:
         """Start the checkpointer and the thread."""
@@ -195,108 +155,60 @@ class WriterThread:
         """Commit ``batch``; operational failures (locked, busy, disk full, read-only, I/O) are
         retried with back-off and never advance an offset. Any other failure means a record the
         store rejects: the batch is committed record by record and the rejects are recorded."""
-        delay, failures = 0.05, 0
-        while True:
-            try:
-                self._commit(batch)
-            except sqlite3.OperationalError as exc:
-                failures += 1
-                self.counters.add("commit_failures")
-                self.failing = f"{exc} (attempt {failures})"
-                if failures == 1 or failures % 50 == 0:  # once per burst, then rarely
-                    _log.error("commit_failed", error=str(exc), attempts=failures,
-                               chunks=len(batch))  # fmt: skip
-                if self._abort.wait(delay):
-                    return
-                delay = min(delay * 2, 2.0)
-                continue
-            except Exception as exc:  # a bad record must not kill the thread or stall a file
-                self.counters.add("batch_rejected")
-                _log.error("batch_rejected", error=repr(exc), chunks=len(batch))
-                self._commit_isolating(batch)
-            if failures:
-                self.failing = None
-                _log.warning("commit_recovered", attempts=failures)
-            return
+        failures = 0
+
+        def busy(exc: StoreBusyError) -> None:
+            nonlocal failures
+            failures += 1
+            self.counters.add("commit_failures")
+            self.failing = f"{exc.reason} (attempt {failures})"
+            if failures == 1 or failures % 50 == 0:  # once per burst, then rarely
+                _log.error("commit_failed", error=exc.reason, attempts=failures,
+                           chunks=len(batch))  # fmt: skip
+
+        try:
+            retry_busy(partial(self._commit, batch), self._abort, busy)
+        except StoreBusyError:
+            return  # stopping: the uncommitted offsets are simply read again
+        except Exception as exc:  # a bad record must not kill the thread or stall a file
+            self.counters.add("batch_rejected")
+            _log.error("batch_rejected", error=repr(exc), chunks=len(batch))
+            self._commit_isolating(batch)
+        if failures:
+            self.failing = None
+            _log.warning("commit_recovered", attempts=failures)
 
     def _commit_isolating(self, batch: list[Chunk]) -> None:
-        """Commit chunk by chunk, testing each record: one the store rejects becomes a
-        ParseProblem (file, offset, reason), so its file's offset can still advance and nothing
-        vanishes unrecorded. If even that fails, the writer stops (``fatal``): the daemon exits
-        and a restart resumes from the committed offsets — never a gap."""
+        """Commit chunk by chunk, each without the records the store rejects (see
+        collector.ingest.isolation). If even that fails, the writer stops (``fatal``): the
+        daemon exits and a restart resumes from the committed offsets — never a gap."""
         for chunk in batch:
-            kept: list[Record] = []
-            for record in chunk.records:
-                if self._retrying(partial(self._try_record, record)):
-                    kept.append(record)
-                    continue
-                path = chunk.file.path if chunk.file else "?"
-                offset = int(getattr(record, "source_offset", None) or 0)
-                kept.append(
-                    ParseProblem(path, offset, f"store rejected {type(record).__name__}", "")
-                )
-                self.counters.add("records_rejected")
-            cleaned = Chunk(kept, chunk.file, chunk.nbytes, chunk.on_commit)
+            cleaned = isolate(chunk, partial(self._retrying, self._accepts), self.counters)
             try:
-                self._retrying(partial(self._commit_one, cleaned))
+                self._retrying(self._commit, [cleaned])
             except Exception as exc:
                 where = chunk.file.path if chunk.file else "a chunk"
                 self.fatal = f"cannot commit {where}: {exc!r}"
                 _log.error("writer_failed", error=self.fatal)
                 raise
 
-    def _commit_one(self, chunk: Chunk) -> bool:
-        self._commit([chunk])
-        return True
+    def _retrying(self, attempt: Callable[[_A], _T], arg: _A) -> _T:
+        """``attempt(arg)`` until it does not fail operationally (locked, busy, I/O)."""
+        return retry_busy(partial(attempt, arg), self._abort, self._count_failure)
 
-    def _retrying(self, attempt: Callable[[], bool]) -> bool:
-        """``attempt()`` until it does not fail operationally (locked, busy, I/O)."""
-        delay = 0.05
-        while True:
-            try:
-                return attempt()
-            except sqlite3.OperationalError:
-                self.counters.add("commit_failures")
-                if self._abort.wait(delay):
-                    raise
-                delay = min(delay * 2, 2.0)
+    def _count_failure(self, _exc: StoreBusyError) -> None:
+        self.counters.add("commit_failures")
 
-    def _try_record(self, record: Record) -> bool:
-        """Can ``record`` be applied (tried inside a transaction that is rolled back)."""
-        conn = self.store.connection
-        now = format_timestamp(datetime.now(UTC))
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            apply_records(conn, [record], now, self._keys)
-            return True
-        except sqlite3.OperationalError:
-            raise
-        except Exception:
-            return False
-        finally:
-            conn.execute("ROLLBACK")
-            self._keys.forget()
+    def _accepts(self, record: Record) -> bool:
+        """Can ``record`` be stored (tried in a transaction that is rolled back)."""
+        return accepts(self.store, record, format_timestamp(datetime.now(UTC)), self._keys)
 
     def _commit(self, batch: list[Chunk]) -> None:
-        conn = self.store.connection
         started = time.perf_counter()
         now = format_timestamp(datetime.now(UTC))
         records = [record for chunk in batch for record in chunk.records]
         with self._commit_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = apply_records(conn, records, now, self._keys)
-                files = _latest_files(batch)
-                if files:
-                    conn.executemany(_UPSERT_FILE, [self._file_row(conn, f, now) for f in files])
-                    crash_point("after_offsets")
-                crash_point("before_commit")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                self._keys.forget()
-                raise
-        crash_point("after_commit")
+            result = commit_batch(self.store, records, _latest_files(batch), now, self._keys)
         elapsed = (time.perf_counter() - started) * 1000
         self.last_progress = time.monotonic()
         self._commits += 1
@@ -324,19 +236,6 @@ class WriterThread:
                 _log.error("subscriber_failed", subscriber=type(subscriber).__name__,
                            error=repr(exc))  # fmt: skip
 
-    def _file_row(self, conn: sqlite3.Connection, f: FileUpdate, now: str) -> dict[str, Any]:
-        cp = f.checkpoint
-        session_id = self._keys.resolve(conn, f.session_key, now) if f.session_key else None
-        return {
-            "path": f.path, "agent": f.agent, "session_id": session_id, "dev": cp.get("dev"),
-            "inode": cp.get("inode"), "offset": cp.get("offset", 0),
-            "head_hash": cp.get("head_hash"), "head_len": cp.get("head_len"),
-            "marker_hash": cp.get("marker_hash"),
-            "parser_state": orjson.dumps(f.parser_state).decode() if f.parser_state else None,
-            "size": f.size, "lines": f.lines, "problems": f.problems, "oversized": f.oversized,
-            "resets": int(f.reset), "deleted_at": now if f.deleted else None, "now": now,
-        }  # fmt: skip
-
     def _idle(self, final: bool = False) -> None:
         """The queue has been empty for a while: checkpoint the WAL, and after a few quiet
         seconds give memory back (SQLite's page cache, then the C heap) so an idle daemon
@@ -349,39 +248,15 @@ class WriterThread:
         elif self._commits:
             self.checkpointer.nudge()
             self._commits = 0
-            self._quiet_since = now
-        elif self._quiet_since is not None and now - self._quiet_since > _SHRINK_AFTER:
-            self._quiet_since = None
-            _release_memory(self.store)
+            self._memory.busy_until(now)
+        else:
+            self._memory.idle(now)
 
     def _checkpoint(self) -> None:
         try:
-            self.store.checkpoint("PASSIVE")
-        except sqlite3.Error as exc:
-            _log.warning("wal_checkpoint_failed", error=str(exc))
-
-
-def _release_memory(store: EventStore) -> None:
-    try:
-        store.connection.execute("PRAGMA shrink_memory")
-    except sqlite3.Error:
-        return
-    gc.collect()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)  # glibc keeps freed arenas mapped; this returns them
-
-
-def _load_libc() -> Any:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim.argtypes = [ctypes.c_size_t]
-        return libc
-    except (OSError, AttributeError):
-        return None  # not glibc (macOS, musl): nothing to trim
-
-
-_LIBC = _load_libc()
-_SHRINK_AFTER = 5.0  # seconds of an empty queue before memory is given back
+            wal_checkpoint(self.store.connection, "PASSIVE")
+        except StoreBusyError as exc:
+            _log.warning("wal_checkpoint_failed", error=exc.reason)
 
 
 def _latest_files(batch: list[Chunk]) -> list[FileUpdate]:

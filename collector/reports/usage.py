@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import sqlite3
 from collections.abc import Callable, Hashable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from collector.reports.grouping import (
 from collector.reports.price_file import load_price_file
 from collector.reports.pricing import PriceBook, TokenCounts, price_source
 from collector.reports.tally import Tally
-from store.connection import open_database
+from store.connection import Connection, open_database
 from store.timestamps import normalize_timestamp
 from store.usage import UsageCell, usage_cells, usage_entries, usage_sessions, usage_span
 
@@ -147,7 +146,7 @@ def build_usage(
 
 
 def _read_rows(
-    conn: sqlite3.Connection, context: _Context, zone: tzinfo, now: datetime
+    conn: Connection, context: _Context, zone: tzinfo, now: datetime
 ) -> list[dict[str, Any]]:
     query, index = context.query, context.index
     window: dict[str, Any] = {"since": query.since, "until": query.until,

@@ -46,6 +46,7 @@ from collector.tracker.session_tracker import SessionTracker
 from collector.tracker.spool import spool_dir
 from config import Config, ConfigError, load_config
 from store import EventStore
+from store.checkpoints import saved_files
 
 __all__ = ["Daemon", "run_daemon"]
 
@@ -484,11 +485,7 @@ class _Rate:
 
 def _load_saved(store: EventStore) -> dict[str, SavedFile]:
     saved: dict[str, SavedFile] = {}
-    rows = store.connection.execute(
-        "SELECT path, dev, inode, offset, head_hash, head_len, marker_hash, parser_state "
-        "FROM files WHERE deleted_at IS NULL"
-    )
-    for row in rows:
+    for row in saved_files(store.connection):
         checkpoint = None
         if row["head_hash"] is not None:
             try:

@@ -13,32 +13,25 @@ shows each row once, as it was when first committed.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import sqlite3
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from store import EventStore, normalize_timestamp
+from store import EventStore
+from store.follow import event_filter, events_between
+from store.follow import recent_events as _recent
+from store.reads import data_version, max_event_id
 
 __all__ = ["follow_events", "recent_events"]
 
 Row = dict[str, Any]
-_COLUMNS = ("event_type", "tool_name", "file_path", "command_category", "status")
-_JSON_COLUMNS = ("tool_arguments", "raw_data")
 
 
 def recent_events(
     store: EventStore, session: int | str | None, filters: Mapping[str, Any], limit: int
 ) -> tuple[list[Row], int]:
     """The last ``limit`` matching events (oldest first) and the id to follow from."""
-    where, params = _where(store, session, filters)
-    conn = store.connection
-    last_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
-    sql = f"SELECT * FROM events WHERE id <= ?{where} ORDER BY id DESC LIMIT ?"
-    rows = conn.execute(sql, [last_id, *params, limit]).fetchall()
-    return [_decode(row) for row in reversed(rows)], last_id
+    return _recent(store, event_filter(store, session, filters), limit)
 
 
 def follow_events(
@@ -50,68 +43,18 @@ def follow_events(
 ) -> Iterator[list[Row]]:
     """Yield each batch of matching events committed after ``after_id``; runs until stopped."""
     conn = store.connection
-    where, params = _where(store, session, filters)
-    sql = f"SELECT * FROM events WHERE id > ? AND id <= ?{where} ORDER BY id"
-    version = _data_version(conn)
+    match = event_filter(store, session, filters)
+    version = data_version(conn)
     while True:
         time.sleep(interval)
-        now = _data_version(conn)
+        now = data_version(conn)
         if now == version:
             continue
         version = now
-        top = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+        top = max_event_id(conn)
         if top <= after_id:
             continue
-        rows = conn.execute(sql, [after_id, top, *params]).fetchall()
+        rows = events_between(store, match, after_id, top)
         after_id = top
         if rows:
-            yield [_decode(row) for row in rows]
-
-
-def _where(
-    store: EventStore, session: int | str | None, filters: Mapping[str, Any]
-) -> tuple[str, list[Any]]:
-    """`` AND …`` clauses with their parameters; column names come from a fixed list."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if session is not None:
-        clauses.append("session_id = ?")
-        params.append(_session_id(store, session))
-    for column in _COLUMNS:
-        if filters.get(column) is not None:
-            clauses.append(f"{column} = ?")
-            params.append(filters[column])
-    if filters.get("agent") is not None:
-        clauses.append("session_id IN (SELECT id FROM sessions WHERE agent = ?)")
-        params.append(filters["agent"])
-    for name, op in (("since", ">="), ("until", "<=")):
-        if filters.get(name) is not None:
-            stamp = normalize_timestamp(filters[name])
-            if stamp is None:
-                raise ValueError(f"{name}: not a timestamp: {filters[name]!r}")
-            clauses.append(f"timestamp {op} ?")
-            params.append(stamp)
-    return "".join(f" AND {c}" for c in clauses), params
-
-
-def _session_id(store: EventStore, session: int | str) -> int:
-    if isinstance(session, int):
-        return session
-    row = store.connection.execute(
-        "SELECT id FROM sessions WHERE session_key = ?", (session,)
-    ).fetchone()
-    return int(row[0]) if row else -1
-
-
-def _data_version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA data_version").fetchone()[0])
-
-
-def _decode(row: sqlite3.Row) -> Row:
-    out = dict(row)
-    for name in _JSON_COLUMNS:
-        text = out.get(name)
-        if isinstance(text, str):
-            with contextlib.suppress(ValueError):  # capped JSON stays text
-                out[name] = json.loads(text)
-    return out
+            yield rows

@@ -24,6 +24,7 @@ import psutil
 from collector.service.instance import lock_path, running_pid
 from collector.sinks.report import print_sinks, sinks_report
 from store import EventStore, sink_local
+from store.checkpoints import file_progress, store_counts
 from store.timestamps import format_timestamp
 
 __all__ = ["ERROR_COUNTERS", "print_status", "run_status", "status_report"]
@@ -150,14 +151,8 @@ def _stored_facts(database: Path) -> Report:
 
 def _query_facts(store: EventStore) -> Report:
     conn = store.connection
-    files = [_file_entry(dict(row)) for row in conn.execute(
-        "SELECT path, agent, offset, size AS committed_size, lines, problems, oversized, resets, "
-        "deleted_at, updated_at FROM files ORDER BY path"
-    )]  # fmt: skip
-    counts = conn.execute(
-        "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM events), "
-        "(SELECT COUNT(*) FROM parse_problems), (SELECT MAX(updated_at) FROM files)"
-    ).fetchone()
+    files = [_file_entry(row) for row in file_progress(conn)]
+    counts = store_counts(conn)
     totals = {"sessions": counts[0], "events": counts[1], "parse_problems": counts[2],
               "files": len(files), "lag_bytes": sum(f["lag"] for f in files)}  # fmt: skip
     return {"totals": totals, "sources": _by_source(files), "files": files,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import random
-import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
@@ -30,9 +29,10 @@ from collector.log import get_logger
 from collector.sinks.backoff import Backoff
 from collector.sinks.connection import open_connection
 from collector.sinks.diagnose import Diagnosis, diagnose
-from config.errors import MonitorError
+from config.errors import MonitorError, StoreError
 from config.sinks import PostgresSinkConfig
 from store import sink_local
+from store.connection import Connection
 from store.feed import CommitSummary
 from store.postgres import ensure_schema, prepare_connection, ship_batch, shipped_cursor
 from store.timestamps import format_timestamp
@@ -131,9 +131,9 @@ class PostgresShipper:
     def _run(self) -> None:
         try:
             local = sink_local.connect(self.database)
-        except sqlite3.Error as exc:
-            self._set(state="failed", last_error=f"cannot open the local store: {exc}")
-            _log.error("sink_failed", error=str(exc))
+        except StoreError as exc:
+            self._set(state="failed", last_error=f"cannot open the local store: {exc.reason}")
+            _log.error("sink_failed", error=exc.reason)
             return
         try:
             while not self._stop.is_set():
@@ -148,16 +148,16 @@ class PostgresShipper:
             local.close()
             self._set(state="stopped")
 
-    def _turn(self, local: sqlite3.Connection) -> float:
+    def _turn(self, local: Connection) -> float:
         """Ship one batch; the wait before the next turn (0: at once)."""
         try:
             return self._ship_one(local)
         except psycopg.Error as exc:
             why = diagnose(getattr(exc, "sqlstate", None), str(exc))
+        except StoreError as exc:
+            why = Diagnosis("local", f"local store: {exc.reason}", "see doctor")
         except MonitorError as exc:  # a newer central schema, an unreadable dsn_file
             why = Diagnosis("refused", str(exc), "upgrade, or fix the config", retry=False)
-        except sqlite3.Error as exc:
-            why = Diagnosis("local", f"local store: {exc}", "see doctor")
         except Exception as exc:  # one bad batch must not kill the thread
             _log.exception("sink_turn_failed")
             why = Diagnosis("other", repr(exc), "see the daemon's log")
@@ -165,7 +165,7 @@ class PostgresShipper:
         self._update_lag(local)
         return delay
 
-    def _ship_one(self, local: sqlite3.Connection) -> float:
+    def _ship_one(self, local: Connection) -> float:
         if self.backoff.failures or self._pg is None:
             self._connected(local)  # a down server is found before a batch is read for it
         pending = sink_local.read_pending(local, SINK_NAME, self._limit,
@@ -197,18 +197,18 @@ class PostgresShipper:
             self._state["state"] = "shipping"
             self._state["batch_ms"] = round((time.perf_counter() - started) * 1000, 1)
 
-    def _caught_up(self, local: sqlite3.Connection) -> None:
+    def _caught_up(self, local: Connection) -> None:
         self._set(state="caught_up")
         self._update_lag(local)
 
-    def _update_lag(self, local: sqlite3.Connection) -> None:
+    def _update_lag(self, local: Connection) -> None:
         try:
             lag = sink_local.read_lag(local, SINK_NAME)
-        except sqlite3.Error:
+        except StoreError:
             return
         self._set(lag_rows=lag.rows, lag_seconds=lag.seconds())
 
-    def _connected(self, local: sqlite3.Connection) -> psycopg.Connection[Any]:
+    def _connected(self, local: Connection) -> psycopg.Connection[Any]:
         if self._pg is not None and not self._pg.closed:
             return self._pg
         self._set(state="connecting")
@@ -227,7 +227,7 @@ class PostgresShipper:
         _log.info("sink_connected", machine=self.machine_id, server=pg.info.server_version)
         return pg
 
-    def _check_behind(self, pg: psycopg.Connection[Any], local: sqlite3.Connection) -> None:
+    def _check_behind(self, pg: psycopg.Connection[Any], local: Connection) -> None:
         """A central copy behind our cursor (restored from a backup, schema recreated, another
         database) lost rows it had confirmed: ship everything again, idempotently."""
         central = shipped_cursor(pg, self.machine_id)

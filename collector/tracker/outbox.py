@@ -11,32 +11,23 @@ from __future__ import annotations
 
 import queue
 from pathlib import Path
-from typing import Protocol
 
-from collector.ingest.writer import Chunk
 from collector.log import get_logger
 from collector.tracker.model import Tracked
 from collector.tracker.session_status import TERMINAL
 from collector.tracker.spool import remove
-from store.records import SessionStatus, ToolWait
+from store.records import Chunk, ChunkSink, SessionStatus, ToolWait
 
-__all__ = ["Outbox", "Sink"]
+__all__ = ["Outbox"]
 
 _log = get_logger(component="tracker")
 _PUT_TIMEOUT = 0.5
 
 
-class Sink(Protocol):
-    """Where records go: the writer thread."""
-
-    def put(self, chunk: Chunk, timeout: float | None = None) -> None:
-        """Queue a chunk; raises ``queue.Full`` after ``timeout``."""
-
-
 class Outbox:
     """Verdicts ``(session or None, status, stamp)``, waits and spool paths to finish."""
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: ChunkSink) -> None:
         self.sink = sink
         self.statuses: list[tuple[Tracked | None, SessionStatus, float]] = []
         self.waits: list[ToolWait] = []

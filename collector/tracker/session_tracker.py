@@ -43,17 +43,17 @@ from collector.tracker.finders import ProcessScan, SpoolIntake
 from collector.tracker.identities import IdentityFile
 from collector.tracker.liveness import ExitWatcher
 from collector.tracker.model import Tracked, facts_for
-from collector.tracker.outbox import Outbox, Sink
+from collector.tracker.outbox import Outbox
 from collector.tracker.process import ProcessIdentity, is_alive, stored_identity_alive
 from collector.tracker.session_status import ACTIVE, TERMINAL, Verdict, decide, transcript_state
 from collector.tracker.spool import spool_dir
 from collector.tracker.tmux import PaneMap
 from config import Config, MonitorError
 from store.activity import ActivityReader
-from store.records import SessionStatus, ToolWait
+from store.records import ChunkSink, SessionStatus, ToolWait
 from store.timestamps import format_timestamp
 
-__all__ = ["SessionTracker", "Sink"]
+__all__ = ["SessionTracker"]
 
 _log = get_logger(component="tracker")
 _HORIZON = 6 * 3600.0  # sessions active this recently are candidates for a process
@@ -71,7 +71,9 @@ def _iso(moment: float) -> str:
 class SessionTracker:
     """Ties sessions to processes and records their status; see the module docstring."""
 
-    def __init__(self, config: Config, sink: Sink, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, config: Config, sink: ChunkSink, clock: Callable[[], float] = time.time
+    ) -> None:
         cfg = config.tracker
         self._idle_after, self._waiting_after = cfg.idle_after, cfg.waiting_after
         self._scan_every = cfg.scan_interval

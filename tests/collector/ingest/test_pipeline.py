@@ -16,11 +16,11 @@ import collector.ingest.reader as reader_module
 from collector.counters import Counters
 from collector.ingest.discovery import scan_root
 from collector.ingest.reader import ReaderOptions, ReaderThread
-from collector.ingest.writer import Chunk, FileUpdate, WriterThread
+from collector.ingest.writer import WriterThread
 from collector.parsers import make_parser
 from collector.parsers.sources import classify
 from store import EventStore
-from store.records import Event, Record
+from store.records import Chunk, Event, FileUpdate, Record
 
 T = TypeVar("T")
 FIXTURE = (

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from collector.counters import Counters
-from collector.ingest.writer import Chunk, WriterThread
+from collector.ingest.writer import WriterThread
 from collector.sinks.backoff import Backoff
 from collector.sinks.diagnose import diagnose
 from collector.sinks.machine import derive_machine_id, machine_identity
@@ -16,7 +16,7 @@ from config import ConfigError, load_config
 from config.sinks import mask_dsn
 from store import EventStore
 from store.feed import CommitSummary
-from store.records import Event
+from store.records import Chunk, Event
 from tests.collector.sinks.pg_server import wait_for
 
 

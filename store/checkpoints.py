@@ -1,0 +1,168 @@
+"""The writer's transaction and the ``files`` table (each transcript's committed checkpoint).
+
+``commit_batch`` writes a batch's records and its files' checkpoints in one transaction, so a
+checkpoint never runs ahead of its events; at start-up the daemon reads the rows back
+(``saved_files``) to resume every file where the last commit left it, and ``status`` reads
+them to show each file's progress.
+
+Everything the writer thread asks of SQLite is here, so the writer deals only in the exception
+tree: ``StoreBusyError`` (locked, busy, disk full, read-only, I/O) means "nothing was written,
+try again later, advance no offset"; any other error means the store refused the data.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from config.errors import StoreBusyError, StoreRejectedError
+from store.batch import BatchResult, SessionKeys, apply_records
+from store.crashpoint import crash_point
+from store.event_store import EventStore
+from store.records import FileUpdate, Record
+
+__all__ = [
+    "SAVED_FIELDS",
+    "accepts",
+    "commit_batch",
+    "file_progress",
+    "saved_files",
+    "set_autocheckpoint",
+    "shrink_memory",
+    "store_counts",
+    "upsert_files",
+]
+
+_UPSERT_FILE = """
+INSERT INTO files (path, agent, session_id, dev, inode, offset, head_hash, head_len, marker_hash,
+                   parser_state, size, lines, problems, oversized, resets, deleted_at, updated_at)
+VALUES (:path, :agent, :session_id, :dev, :inode, :offset, :head_hash, :head_len, :marker_hash,
+        :parser_state, :size, :lines, :problems, :oversized, :resets, :deleted_at, :now)
+ON CONFLICT (path) DO UPDATE SET
+    agent = excluded.agent, session_id = COALESCE(excluded.session_id, session_id),
+    dev = excluded.dev, inode = excluded.inode, offset = excluded.offset,
+    head_hash = excluded.head_hash, head_len = excluded.head_len,
+    marker_hash = excluded.marker_hash, parser_state = excluded.parser_state,
+    size = excluded.size, lines = lines + excluded.lines, problems = problems + excluded.problems,
+    oversized = oversized + excluded.oversized, resets = resets + excluded.resets,
+    deleted_at = excluded.deleted_at, updated_at = excluded.updated_at
+"""
+
+# The columns a resumed file needs: its identity and offset, and the parser's packed state.
+SAVED_FIELDS = ("path", "dev", "inode", "offset", "head_hash", "head_len", "marker_hash",
+                "parser_state")  # fmt: skip
+
+
+def upsert_files(
+    conn: sqlite3.Connection, files: list[FileUpdate], now: str, keys: SessionKeys
+) -> None:
+    """Write each file's new checkpoint, inside the caller's transaction; line and problem
+    counts add to what is stored."""
+    conn.executemany(_UPSERT_FILE, [_file_row(conn, f, now, keys) for f in files])
+
+
+def saved_files(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The committed checkpoints of the files that still exist (``SAVED_FIELDS`` each)."""
+    rows = conn.execute(f"SELECT {', '.join(SAVED_FIELDS)} FROM files WHERE deleted_at IS NULL")
+    return [dict(zip(SAVED_FIELDS, row, strict=True)) for row in rows]
+
+
+def commit_batch(
+    store: EventStore,
+    records: Sequence[Record],
+    files: list[FileUpdate],
+    now: str,
+    keys: SessionKeys,
+) -> BatchResult:
+    """Apply ``records`` and write ``files``' checkpoints in one ``BEGIN IMMEDIATE``
+    transaction: both land or neither does (a rollback also forgets ``keys``' new ids)."""
+    conn = store.connection
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = apply_records(conn, records, now, keys)
+            if files:
+                upsert_files(conn, files, now, keys)
+                crash_point("after_offsets")
+            crash_point("before_commit")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            keys.forget()
+            raise
+        crash_point("after_commit")
+    except sqlite3.OperationalError as exc:
+        raise StoreBusyError(store.path, str(exc)) from exc
+    except sqlite3.Error as exc:
+        raise StoreRejectedError(store.path, str(exc)) from exc
+    return result
+
+
+def accepts(store: EventStore, record: Record, now: str, keys: SessionKeys) -> bool:
+    """Would the store take ``record``: applied inside a transaction that is rolled back."""
+    conn = store.connection
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            apply_records(conn, [record], now, keys)
+            return True
+        except sqlite3.OperationalError:
+            raise
+        except Exception:
+            return False
+        finally:
+            conn.execute("ROLLBACK")
+            keys.forget()
+    except sqlite3.OperationalError as exc:
+        raise StoreBusyError(store.path, str(exc)) from exc
+
+
+def set_autocheckpoint(store: EventStore, pages: int) -> None:
+    """SQLite's own WAL checkpoint inside a commit once the WAL holds ``pages`` pages."""
+    store.connection.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+
+
+def shrink_memory(store: EventStore) -> bool:
+    """Give the connection's page cache back; False when SQLite refused."""
+    try:
+        store.connection.execute("PRAGMA shrink_memory")
+    except sqlite3.Error:
+        return False
+    return True
+
+
+def file_progress(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every file's committed progress, by path (for ``status``)."""
+    rows = conn.execute(
+        "SELECT path, agent, offset, size AS committed_size, lines, problems, oversized, resets, "
+        "deleted_at, updated_at FROM files ORDER BY path"
+    )
+    return [dict(row) for row in rows]
+
+
+def store_counts(conn: sqlite3.Connection) -> tuple[int, int, int, str | None]:
+    """(sessions, events, parse problems, the latest checkpoint's ``updated_at``)."""
+    row = conn.execute(
+        "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM events), "
+        "(SELECT COUNT(*) FROM parse_problems), (SELECT MAX(updated_at) FROM files)"
+    ).fetchone()
+    return int(row[0]), int(row[1]), int(row[2]), row[3]
+
+
+def _file_row(
+    conn: sqlite3.Connection, f: FileUpdate, now: str, keys: SessionKeys
+) -> dict[str, Any]:
+    cp = f.checkpoint
+    session_id = keys.resolve(conn, f.session_key, now) if f.session_key else None
+    return {
+        "path": f.path, "agent": f.agent, "session_id": session_id, "dev": cp.get("dev"),
+        "inode": cp.get("inode"), "offset": cp.get("offset", 0),
+        "head_hash": cp.get("head_hash"), "head_len": cp.get("head_len"),
+        "marker_hash": cp.get("marker_hash"),
+        "parser_state": orjson.dumps(f.parser_state).decode() if f.parser_state else None,
+        "size": f.size, "lines": f.lines, "problems": f.problems, "oversized": f.oversized,
+        "resets": int(f.reset), "deleted_at": now if f.deleted else None, "now": now,
+    }  # fmt: skip
