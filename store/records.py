@@ -31,7 +31,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
-    "AGENTS",
     "EVENT_TYPES",
     "OPERATIONS",
     "Event",
@@ -42,8 +41,6 @@ __all__ = [
     "ToolResult",
     "ToolWait",
 ]
-
-AGENTS = ("claude-code", "codex", "copilot", "gemini")
 
 # event_type values. file_op/command/tool_call are tool calls (one row each, completed in place).
 EVENT_TYPES = (
