@@ -35,11 +35,11 @@ from pathlib import Path
 import psutil
 
 from collector.tracker.process import read_cwd, read_identity
-from collector.tracker.spool import spool_dir, write_record
+from collector.tracker.spool import write_record
 from config import Config
 from config.agents import names as agent_names
 from config.errors import RegistrationError
-from config.paths import database_file
+from config.paths import database_file, spool_dir
 
 __all__ = ["add_arguments", "mark_stopped", "register", "run"]
 

@@ -30,7 +30,7 @@ from config.paths import source_roots
 REPO = Path(__file__).resolve().parents[2]
 
 # The one parser file a new agent brings: a line ``{"id", "ts", "text"}`` is one message.
-TOY_PARSER = '''
+TOY_PARSER = """
 from __future__ import annotations
 
 from typing import Any
@@ -76,7 +76,7 @@ class ToyParser:
 
     def state(self) -> dict[str, Any]:
         return {"told": self.told}
-'''
+"""
 
 # The one row: what the README's recipe adds to config/agents.py's AGENTS.
 TOY = Agent(
@@ -127,7 +127,8 @@ def test_a_row_is_all_the_product_needs(toy: Path, tmp_path: Path) -> None:
     assert config.sources["toy"].enabled is False
     assert config.sources["toy"].root == tmp_path / "home" / ".toy" / "logs"
     source = classify("toy", "/r", "/r/a/s1.jsonl")
-    assert source is not None and source.session_id == "toy:s1"
+    assert source is not None
+    assert source.session_id == "toy:s1"
     assert classify("toy", "/r", "/r/a/s1.txt") is None
     parser = make_parser(source)
     assert [type(r).__name__ for r in parser.parse_line(LINES[0].rstrip(), 0)] == [
@@ -150,14 +151,16 @@ def test_the_daemon_stores_a_toy_agents_rows(toy: Path, tmp_path: Path) -> None:
     with transcript.open("wb") as out:
         out.writelines(LINES)
     launcher = toy / "launch.py"
-    launcher.write_text(textwrap.dedent("""
+    launcher.write_text(
+        textwrap.dedent("""
         import sys
         from config import agents
         from config.agents import Agent
         agents.AGENTS = (*agents.AGENTS, Agent(*sys.argv[1:6]))
         from collector.cli import main
         sys.exit(main(sys.argv[6:]))
-    """))
+    """)
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "AGENT_VIZ"))}
     env.update(HOME=str(home), PYTHONPATH=os.pathsep.join([str(toy), str(REPO)]))
     row = [TOY.name, TOY.home, TOY.transcripts, TOY.parser, TOY.classify]
