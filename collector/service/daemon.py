@@ -230,7 +230,7 @@ class Daemon:
     def _pause(self, once: bool) -> float:
         """How long the main loop may sleep: short while files are being read (progress, the
         backfill's end), a second when all is quiet (status and watchdog need no more; each
-        idle wake-up costs CPU, the R15 budget)."""
+        idle wake-up costs CPU, and idle must cost about nothing)."""
         if once:
             return 0.05
         busy = self.reader is not None and not self.reader.idle()
@@ -280,9 +280,9 @@ class Daemon:
         return found
 
     def _rescan_all(self, full: bool) -> None:
-        """The periodic scan, the truth behind notifications (R13); ``ScanRounds`` decides
-        which known files it stats. Nothing of it is kept: 20,000 ``FoundFile`` held until
-        the next scan were 4 MB of idle RSS."""
+        """The periodic scan, the truth behind notifications (which are only hints);
+        ``ScanRounds`` decides which known files it stats. Nothing of it is kept: 20,000
+        ``FoundFile`` held until the next scan were 4 MB of idle RSS."""
         assert self.reader is not None
         unlooked: set[str] = set()
         now = time.time()
