@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["AGENTS", "Agent", "aliases", "by_name", "names"]
+__all__ = ["AGENTS", "Agent", "aliases", "by_name", "names", "reasoning_beside_output"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,9 @@ class Agent:
     packages: tuple[str, ...] = ()  # install-path markers of its entry script (npm packages)
     aliases: tuple[str, ...] = ()  # other spellings people type for ``--agent``
     enabled: bool = True  # the default of ``[sources.<name>] enabled``
+    # Its reasoning tokens are counted beside output_tokens, not inside them (billed on top).
+    # The ``usage_daily`` view names these agents too (store/schema.sql; a test keeps both equal).
+    reasoning_beside_output: bool = False
 
     def root(self, home: Path, env: Mapping[str, str]) -> Path:
         """Where its transcripts are by default under ``home``, honouring ``home_env``."""
@@ -64,7 +67,7 @@ AGENTS: tuple[Agent, ...] = (
     Agent(
         "gemini", ".gemini", "tmp", "collector.parsers.gemini:GeminiParser",
         f"{_SOURCES}:classify_gemini", binaries=("gemini",), packages=("/@google/gemini-cli/",),
-        aliases=("gemini-cli",),
+        aliases=("gemini-cli",), reasoning_beside_output=True,
     ),
 )  # fmt: skip
 
@@ -82,3 +85,9 @@ def by_name(name: str) -> Agent | None:
 def aliases() -> dict[str, str]:
     """Other spellings of the agents' names (``claude`` → ``claude-code``)."""
     return {alias: agent.name for agent in AGENTS for alias in agent.aliases}
+
+
+def reasoning_beside_output(name: str | None) -> bool:
+    """Whether agent ``name`` counts reasoning tokens beside its output tokens (Gemini)."""
+    agent = by_name(name) if name is not None else None
+    return agent is not None and agent.reasoning_beside_output

@@ -184,3 +184,16 @@ def test_the_daemon_stores_a_toy_agents_rows(toy: Path, tmp_path: Path) -> None:
         (sid, "2", "message", "2026-01-02T03:04:06.000Z"),
     ]
     assert offset == (sum(len(line) for line in LINES),)
+
+
+def test_the_usage_view_counts_reasoning_beside_output_for_the_same_agents() -> None:
+    """``usage_daily`` is SQL and cannot read the table: a row that sets the flag needs the
+    view (a migration) too, and this says so."""
+    schema = (REPO / "store" / "schema.sql").read_text()
+    in_view = set(
+        re.findall(r"WHEN s\.agent = '([^']+)' THEN COALESCE\(e\.reasoning_tokens", schema)
+    )
+    assert in_view == {a.name for a in agents.AGENTS if a.reasoning_beside_output}
+    assert agents.reasoning_beside_output("gemini")
+    assert not agents.reasoning_beside_output("codex")
+    assert not agents.reasoning_beside_output(None)
