@@ -10,10 +10,9 @@ from config.errors import (
     StoreOpenError,
 )
 from config.loader import load_config
-from config.model import AGENTS, Config
+from config.model import Config
 
 __all__ = [
-    "AGENTS",
     "Config",
     "ConfigError",
     "InstanceLockedError",

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from config import agents
 from config.errors import ConfigError
-from config.model import AGENTS, Config, build_config
+from config.model import Config, build_config
 from config.paths import config_file
 
 __all__ = ["ENV_PREFIX", "load_config", "locate_key"]
@@ -144,7 +145,7 @@ def _apply_overrides(
 
 def _agent_name(raw: str) -> str:
     dashed = raw.replace("_", "-")
-    return dashed if dashed in AGENTS else raw
+    return dashed if dashed in agents.names() else raw
 
 
 def _value(raw: str) -> Any:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from config import agents
 from config.errors import ConfigError
 from config.paths import database_file, source_roots
 from config.sinks import SinksConfig, build_sinks
 
 __all__ = [
-    "AGENTS",
     "CollectorConfig",
     "Config",
     "LogConfig",
@@ -30,7 +30,6 @@ __all__ = [
     "build_config",
 ]
 
-AGENTS = ("claude-code", "codex", "copilot", "gemini")
 Locate = Callable[[str], int | None]
 
 
@@ -161,11 +160,14 @@ def build_config(
         store = dataclasses.replace(store, path=database_file(env))
     roots = source_roots(env)
     raw_sources = _table(data.get("sources", {}), "sources", source, locate)
-    _reject_unknown(raw_sources, set(AGENTS), "sources.", source, locate)
+    _reject_unknown(raw_sources, set(agents.names()), "sources.", source, locate)
     sources = {}
-    for agent in AGENTS:
-        src = _section(SourceConfig, raw_sources, agent, source, locate, prefix="sources.")
-        sources[agent] = src if src.root != Path() else dataclasses.replace(src, root=roots[agent])
+    for agent in agents.AGENTS:
+        default = SourceConfig(enabled=agent.enabled)
+        src = _section(SourceConfig, raw_sources, agent.name, source, locate, prefix="sources.",
+                       default=default)  # fmt: skip
+        root = roots[agent.name]
+        sources[agent.name] = src if src.root != Path() else dataclasses.replace(src, root=root)
     return Config(
         store=store,
         collector=_section(CollectorConfig, data, "collector", source, locate),
@@ -206,6 +208,7 @@ def _section(
     locate: Locate,
     *,
     prefix: str = "",
+    default: Any = None,
 ) -> Any:
     dotted = prefix + name
     table = _table(data.get(name, {}), dotted, source, locate)
@@ -213,7 +216,7 @@ def _section(
     _reject_unknown(table, set(hints), dotted + ".", source, locate)
     values = {key: _coerce(hints[key], value, f"{dotted}.{key}", source, locate)
               for key, value in table.items()}  # fmt: skip
-    return cls(**values)
+    return cls(**values) if default is None else dataclasses.replace(default, **values)
 
 
 def _coerce(kind: Any, value: Any, dotted: str, source: str, locate: Locate) -> Any:

@@ -2,6 +2,10 @@
 
 Pure: every function takes the environment as a mapping, so tests pass their own and a
 ``HOME`` pointing at an empty folder gives a fully isolated instance.
+
+The files the daemon keeps beside its database (the instance lock, the status snapshot, the
+tracker's process identities, the spool of hook and registration records) are named here, once,
+from the database's path: every module that reads or writes one asks these functions.
 """
 
 from __future__ import annotations
@@ -10,14 +14,20 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from config import agents
+
 __all__ = [
     "APP",
     "config_file",
     "data_dir",
     "database_file",
     "home",
+    "identities_path",
+    "lock_path",
     "source_roots",
+    "spool_dir",
     "state_dir",
+    "status_path",
 ]
 
 APP = "agent-viz-monitor"
@@ -58,13 +68,30 @@ def state_dir(env: Mapping[str, str]) -> Path:
 
 
 def source_roots(env: Mapping[str, str]) -> dict[str, Path]:
-    """Each agent's transcript root, honouring ``CLAUDE_CONFIG_DIR`` and ``CODEX_HOME``."""
+    """Each agent's transcript root (``config.agents``), honouring overrides such as
+    ``CLAUDE_CONFIG_DIR`` and ``CODEX_HOME``."""
     base = home(env)
-    claude = Path(env["CLAUDE_CONFIG_DIR"]) if env.get("CLAUDE_CONFIG_DIR") else base / ".claude"
-    codex = Path(env["CODEX_HOME"]) if env.get("CODEX_HOME") else base / ".codex"
-    return {
-        "claude-code": claude / "projects",
-        "codex": codex / "sessions",
-        "copilot": base / ".copilot" / "session-state",
-        "gemini": base / ".gemini" / "tmp",
-    }
+    return {agent.name: agent.root(base, env) for agent in agents.AGENTS}
+
+
+# -- the files beside the database -------------------------------------------------------------
+
+
+def lock_path(database: str | os.PathLike[str]) -> Path:
+    """``<database>.lock``: one daemon per database holds an ``flock`` on it."""
+    return Path(f"{os.fspath(database)}.lock")
+
+
+def status_path(database: str | os.PathLike[str]) -> Path:
+    """``status.json`` beside the database: the running daemon's snapshot for ``status``."""
+    return Path(database).parent / "status.json"
+
+
+def identities_path(database: str | os.PathLike[str]) -> Path:
+    """``tracker-identities.json`` beside the database: the tracker's process identities."""
+    return Path(database).parent / "tracker-identities.json"
+
+
+def spool_dir(database: str | os.PathLike[str]) -> Path:
+    """``spool/`` beside the database: hook and registration records waiting for the tracker."""
+    return Path(database).parent / "spool"

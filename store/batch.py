@@ -22,6 +22,7 @@ from itertools import compress
 
 import orjson
 
+from config import agents
 from store.crashpoint import crash_point
 from store.cross_session import TOKEN_COLUMNS, inherit_parent_facts, replayed_usage
 from store.records import (
@@ -259,7 +260,7 @@ def _set_status(conn: sqlite3.Connection, st: SessionStatus, now: str, keys: Ses
 
 def _agent_of(session_key: str) -> str:
     agent, sep, _ = session_key.partition(":")
-    return agent if sep and agent in ("claude-code", "codex", "copilot", "gemini") else "unknown"
+    return agent if sep and agent in agents.names() else "unknown"
 
 
 def _upsert_sessions(

@@ -4,7 +4,8 @@
 - ``synchronous=NORMAL``: in WAL mode this never corrupts the database; a power cut may roll
   back the last transactions, but a file's offset is committed in the same transaction as its
   events, so both roll back together and the lines are read again — no loss, no duplicate
-  (tailing-requirements R2). FULL would add an fsync per commit for no gain in correctness.
+  (a commit is as durable as the offsets it records). FULL would add an fsync per commit for no
+  gain in correctness.
 - ``foreign_keys=ON`` (off by default in SQLite) and a busy timeout so a short lock held by
   another connection delays rather than fails.
 - Privacy: the folder is created 0700 and the file 0600 before SQLite touches it; SQLite

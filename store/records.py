@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
-    "AGENTS",
     "EVENT_TYPES",
     "OPERATIONS",
     "Chunk",
@@ -47,8 +46,6 @@ __all__ = [
     "ToolResult",
     "ToolWait",
 ]
-
-AGENTS = ("claude-code", "codex", "copilot", "gemini")
 
 # event_type values. file_op/command/tool_call are tool calls (one row each, completed in place).
 EVENT_TYPES = (

@@ -23,16 +23,15 @@ from starlette.routing import Route
 from collector.dashboard import params, shapes
 from collector.dashboard.totals import SessionTotals
 from collector.reports.usage import UsageQuery, build_usage
+from config.agents import names as agent_names
 from config.errors import StoreError
 from store import reads
 from store.connection import Connection
 from store.event_store import STATUSES
-from store.records import AGENTS
 
 __all__ = ["Context", "JSONResponse", "routes"]
 
 Row = dict[str, Any]
-_AGENTS = (*AGENTS, "unknown")
 _STATUSES = tuple(sorted(STATUSES))
 # The usage report's groups (../shared/CONTRACT.md, "Usage reports").
 USAGE_GROUPS = ("daily", "weekly", "monthly", "session", "project", "branch", "model", "blocks")
@@ -93,7 +92,7 @@ def list_sessions(ctx: Context, request: Request) -> Row:
     params.check_known(query, ("status", "agent", "project", "since", "limit", "offset"))
     now, tz = _now()
     statuses = params.choices(query, "status", _STATUSES)
-    agents = params.choices(query, "agent", _AGENTS)
+    agents = params.choices(query, "agent", (*agent_names(), "unknown"))
     if len(agents) > 1:
         raise params.ParamError("agent: give one agent")
     since = params.since(query, "since", now, tz)
@@ -196,7 +195,7 @@ def usage(ctx: Context, request: Request) -> Row:
     # Parsed here, so a bad value's message names the parameter; the report takes timestamps.
     since = params.since(query, "since", now, tz)
     until = params.until(query, "until", now, tz)
-    agents = params.choices(query, "agent", _AGENTS)
+    agents = params.choices(query, "agent", (*agent_names(), "unknown"))
     report = UsageQuery(
         group=group[0], since=since, until=until,
         agent=agents[0] if agents else None, project=params.text(query, "project"),

@@ -8,6 +8,7 @@ every read connection at shutdown.
 from __future__ import annotations
 
 import contextlib
+import html
 import pathlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,6 +26,7 @@ from collector.dashboard.guard import Guard, allowed_hosts
 from collector.dashboard.stream import CommitSignal, stream_endpoint
 from collector.dashboard.totals import SessionTotals
 from collector.reports.usage import session_costs
+from config.agents import names as agent_names
 from config.errors import StoreError
 from store import reads
 
@@ -83,7 +85,9 @@ async def _warm(ctx: Context) -> None:
 def _page(name: str) -> Any:
     """One of the three pages: the shared shell naming its title and script."""
     shell = (STATIC / "page.html").read_text(encoding="utf-8")
-    body = shell.replace("__TITLE__", _PAGES[name]).replace("__PAGE__", name).encode()
+    agents = html.escape(",".join(agent_names()))  # the agents table (config.agents)
+    body = (shell.replace("__TITLE__", _PAGES[name]).replace("__PAGE__", name)
+            .replace("__AGENTS__", agents).encode())  # fmt: skip
 
     async def page(request: Request) -> Response:
         return Response(body, media_type="text/html; charset=utf-8",

@@ -15,6 +15,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from config.agents import reasoning_beside_output
+
 __all__ = ["TOKEN_COLUMNS", "command_stats", "file_tree", "percentile", "session_item"]
 
 Row = dict[str, Any]
@@ -119,7 +121,7 @@ def session_item(row: Row, sums: Sequence[int] | None, cost: float | None, last:
     """A session with its totals (``sums`` as ``store.reads.session_totals`` orders them)."""
     values = list(sums) if sums is not None else [0] * 8
     tokens = dict(zip(TOKEN_COLUMNS, values[3:8], strict=True))
-    total = sum(values[3:7]) + (values[7] if row.get("agent") == "gemini" else 0)
+    total = sum(values[3:7]) + (values[7] if reasoning_beside_output(row.get("agent")) else 0)
     current = None
     if last is not None and last.get("status") == "pending" and last["event_type"] in _TOOL_TYPES:
         current = {"tool_name": last.get("tool_name"), "since": last.get("timestamp"),

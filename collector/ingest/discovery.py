@@ -38,10 +38,10 @@ __all__ = [
 _CANDIDATE_SUFFIXES = (".jsonl", ".json")
 
 # classify() spends ~17 µs per path in PurePath parsing, which made a 20 000-file rescan cost
-# ~0.5 s (about 1 % of a core at a 60 s interval, the whole R15 budget). A path's class never
-# changes, so a rescan reuses the classification of the transcripts the caller already tracks
-# (``known``: no second copy of 20,000 paths). What is left are new files and the few
-# non-transcripts beside them (sidecars), remembered by this small memo.
+# ~0.5 s (about 1 % of a core at a 60 s interval, the whole budget for idle files). A path's
+# class never changes, so a rescan reuses the classification of the transcripts the caller
+# already tracks (``known``: no second copy of 20,000 paths). What is left are new files and the
+# few non-transcripts beside them (sidecars), remembered by this small memo.
 _classify = functools.lru_cache(maxsize=4096)(classify)
 
 

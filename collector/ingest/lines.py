@@ -11,7 +11,8 @@ this module decides what a line is.
 - A line longer than ``max_line_bytes`` (agent transcripts carry multi-MB tool outputs) is never
   buffered whole: once the held fragment would exceed the bound, its bytes are hashed
   incrementally, the first ``PREFIX_BYTES`` are kept and the rest is dropped. When its newline
-  arrives it is reported once as an ``OversizedLine`` and the stream goes on (R9).
+  arrives it is reported once as an ``OversizedLine`` and the stream goes on: a huge line is bounded
+  in memory and never stops the file.
 
 The tailer calls ``feed_into``: a line costs one ``memchr``, one copy of its bytes and a
 ``(start, data)`` tuple, and a held fragment is kept as the pieces it arrived in and joined
@@ -170,7 +171,8 @@ class LineSplitter:
     def take_fragment(self) -> tuple[int, bytes] | None:
         """Hand out the held unterminated fragment and treat it as consumed.
 
-        For the EOF policy (R7): once the caller knows no ``\\n`` will ever come (the file is
+        For the end-of-file policy (a last line without ``\\n`` is stored only once the file is
+        gone): once the caller knows no ``\\n`` will ever come (the file is
         gone), it may store the fragment. An oversized fragment was not kept, so it gives None.
         """
         if self.pending == 0 or self._oversize is not None:

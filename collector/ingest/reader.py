@@ -46,8 +46,8 @@ __all__ = ["ReaderOptions", "ReaderThread", "SavedFile"]
 _log = get_logger(component="reader")
 _BULK_STEP = 256 * 1024  # bytes read from a backlog file before the live lane is looked at
 # A live file that got lines keeps its descriptor this long past EOF (at most _HOT_MAX files):
-# lines appended just before a rename or unlink are then read through it (R11, R21) rather than
-# lost with the path. Quiet files close theirs, so idle transcripts hold none (R15).
+# lines appended just before a rename or unlink are then read through it rather than
+# lost with the path. Quiet files close theirs, so idle transcripts hold none.
 _HOT_SECONDS = 30.0
 _HOT_MAX = 32
 _BOM = b"\xef\xbb\xbf"
@@ -178,7 +178,7 @@ class ReaderThread:
         self.last_progress = time.monotonic()
         self._swept = 0.0
         # (dev, inode) → where a file renamed away from its path stopped: a new path with that
-        # identity resumes there instead of reading it again (R11: identity kept in a root).
+        # identity resumes there instead of reading it again (a rename is not a new file).
         self._moved: dict[tuple[int, int], SavedFile] = {}
         # Transcripts that cannot be read (permissions, a link, a FIFO) → why; for `status`.
         self._problems: dict[str, str] = {}
@@ -337,7 +337,7 @@ class ReaderThread:
             self.counters.add("read_errors")
         fragment = None
         if read.deleted and read.eof and read.partial_bytes:
-            # R7: the file is gone, so no newline can complete its last line: parse it once
+            # The file is gone, so no newline can complete its last line: parse it once
             # as it is (a problem record if it is not JSON) rather than dropping it silently.
             fragment = tracked.tail.take_fragment()
         self._send(tracked, read, fragment)
@@ -350,7 +350,7 @@ class ReaderThread:
 
     def _settle(self, path: str, tracked: _Tracked, read: TailRead) -> None:
         """At EOF: retire a file whose path is gone, keep a hot one open, park or close the
-        rest (R15: idle files hold no descriptor)."""
+        rest (idle files hold no descriptor)."""
         if read.deleted or read.moved:
             # Renamed (seen through the descriptor), or gone from the path unseen (it may have
             # been renamed): remember where it stopped. Unlinked for sure (no link left): no.
@@ -439,13 +439,13 @@ class ReaderThread:
     def _bulk_committed(self, tracked: _Tracked) -> None:
         """Writer thread: a backlog chunk of ``tracked`` committed. After its last one, look at
         the file once more so it turns live and parks: a large transcript read in many backlog
-        steps would otherwise keep its parser in memory until its next append (R15)."""
+        steps would otherwise keep its parser in memory until its next append."""
         tracked.bulk_committed()
         if tracked.bulk_done == tracked.bulk_sent:
             self.mark_dirty(tracked.source.path)
 
     def _park(self, path: str, tracked: _Tracked) -> None:
-        """Free a caught-up file's tail and parser; keep only what resumes it (R15)."""
+        """Free a caught-up file's tail and parser; keep only what resumes it."""
         sent = tracked.sent
         if tracked.tail is not None:
             tracked.tail.close()

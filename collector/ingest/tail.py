@@ -5,11 +5,12 @@ to resume is in a ``Checkpoint`` value, which the writer commits in the same SQL
 the events of the lines before it; after a crash the daemon rebuilds the tail from the last
 committed checkpoint and re-reads whatever came after it (a held partial line included).
 
-Identity (R10, R11). A checkpoint records the file's ``(dev, inode)``, a hash of its first
-``head_len`` bytes (``min(offset, HEAD_BYTES)``: it grows with the file while small, so a
-one-line file is fingerprinted too) and a hash of the up-to-``MARKER_BYTES`` bytes just before
-``offset``. Whenever the tail opens the path (first poll, and every poll after it closed the
-descriptor at EOF) it re-reads those bytes and decides:
+Identity: a file is known by more than its inode, so a replaced, rewritten or reused file is never
+mistaken for the one whose offset we hold, and a renamed one is not read twice. A checkpoint records
+the file's ``(dev, inode)``, a hash of its first ``head_len`` bytes (``min(offset, HEAD_BYTES)``: it
+grows with the file while small, so a one-line file is fingerprinted too) and a hash of the
+up-to-``MARKER_BYTES`` bytes just before ``offset``. Whenever the tail opens the path (first poll,
+and every poll after it closed the descriptor at EOF) it re-reads those bytes and decides:
 
 =========================  =========  ==========  ===============  ================================
 (dev, inode) vs checkpoint  size       head bytes  marker bytes     decision
@@ -18,7 +19,7 @@ same                       >= offset  match       match            resume at off
 same                       < offset   -           -                restart at 0, ``truncated``
 same                       >= offset  differ      -                restart at 0, ``head-changed``
 same                       >= offset  match       differ           restart at 0, ``marker-changed``
-different                  >= offset  match       match            continue at offset (R11 replace)
+different                  >= offset  match       match            continue at offset (replaced)
 different                  any        otherwise                    restart at 0, ``inode-changed``
 =========================  =========  ==========  ===============  ================================
 
@@ -33,15 +34,17 @@ different                  any        otherwise                    restart at 0,
   back to the table above with the committed checkpoint.
 - A checkpoint at offset 0 matches any file: nothing was consumed, so nothing can be lost.
 
-Descriptors (R14, R15, R21). The descriptor stays open only while data remains (a poll stopped
-at ``max_bytes``); a poll that reaches EOF closes it, so idle files hold none and each wake-up
-costs one ``open``, ``fstat`` and two small ``pread``s. A file unlinked while the descriptor is
-open is drained through it to EOF and reported ``deleted=True``. The caller must clear the
-file's dirty mark *before* polling, so an append racing with the EOF close marks it again.
+Descriptors: idle files must cost nothing, running out of descriptors must never lose or re-read a
+line, and a file deleted before it was fully read is still read to its end. The descriptor stays
+open only while data remains (a poll stopped at ``max_bytes``); a poll that reaches EOF closes it,
+so idle files hold none and each wake-up costs one ``open``, ``fstat`` and two small ``pread``s. A
+file unlinked while the descriptor is open is drained through it to EOF and reported
+``deleted=True``. The caller must clear the file's dirty mark *before* polling, so an append racing
+with the EOF close marks it again.
 
 Ordinary file problems never raise. If the path is missing, the read is ``deleted=True`` with
 nothing read; any other ``OSError`` (permission denied, EMFILE) is reported in ``error`` and the
-position is kept, so a retry neither loses nor re-reads anything (R14). When there is nothing to
+position is kept, so a retry neither loses nor re-reads anything. When there is nothing to
 report against — no checkpoint was given and the file was never opened — ``poll`` returns
 None and ``last_error`` says why. Only misuse (polling a closed tail, bad arguments) raises.
 """
@@ -265,7 +268,8 @@ class FileTail:
             return self._problem(error=_describe(exc))
 
     def take_fragment(self) -> Fragment | None:
-        """Hand out the held unterminated last line and move the checkpoint past it (R7).
+        """Hand out the held unterminated last line and move the checkpoint past it (a
+        last line without ``\\n`` is stored only once its file is gone).
 
         Only for when no ``\\n`` can follow any more (the read said ``deleted``, or the caller's
         idle policy gave up on the writer); None if nothing is held or it was oversized.

@@ -60,11 +60,12 @@ log = structlog.get_logger()
 _DIRTY_EVENTS: tuple[type[events.FileSystemEvent], ...] = (
     *(events.FileCreatedEvent, events.FileModifiedEvent, events.FileMovedEvent),
     *(events.FileClosedEvent, events.DirCreatedEvent, events.DirMovedEvent),
-    events.FileDeletedEvent,  # the reader drains the rest through its descriptor (R21)
+    events.FileDeletedEvent,  # the reader drains the rest through its descriptor
 )
 # Before 7.0 a filter without creation events broke recursion into new directories (#990).
 _EVENT_FILTER = list(_DIRTY_EVENTS) if VERSION_INFO >= (7, 0) else None
-_POLL_CPU_BUDGET = 0.005  # half of R15's 1 % idle budget; the rescan takes about as much
+# Half of the 1 % of a core the collector may use while idle; the rescan takes about as much.
+_POLL_CPU_BUDGET = 0.005
 _JOIN_TIMEOUT = 5.0
 _LIMIT_REASONS = {
     errno.ENOSPC: ("inotify watch limit reached", "sysctl fs.inotify.max_user_watches=524288"),

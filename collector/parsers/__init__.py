@@ -1,11 +1,13 @@
-"""One parser per agent behind the ``TranscriptParser`` interface, chosen by the file's source."""
+"""One parser per agent behind the ``TranscriptParser`` interface, chosen by the file's source
+through the agents table (``config.agents``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions, TranscriptParser
+from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions, TranscriptParser, load
 from collector.parsers.sources import SourceFile
+from config.agents import by_name
 
 __all__ = ["DEFAULT_OPTIONS", "ParserOptions", "TranscriptParser", "make_parser"]
 
@@ -17,20 +19,8 @@ def make_parser(
     sidecar: dict[str, Any] | None = None,
 ) -> TranscriptParser:
     """The parser for ``source``'s agent, resumed from ``state`` when given."""
-    if source.agent == "claude-code":
-        from collector.parsers.claude import ClaudeParser
-
-        return ClaudeParser(source, state, options, sidecar)
-    if source.agent == "codex":
-        from collector.parsers.codex import CodexParser
-
-        return CodexParser(source, state, options, sidecar)
-    if source.agent == "copilot":
-        from collector.parsers.copilot import CopilotParser
-
-        return CopilotParser(source, state, options, sidecar)
-    if source.agent == "gemini":
-        from collector.parsers.gemini import GeminiParser
-
-        return GeminiParser(source, state, options, sidecar)
-    raise ValueError(f"no parser for agent {source.agent!r}")
+    agent = by_name(source.agent)
+    if agent is None:
+        raise ValueError(f"no parser for agent {source.agent!r}")
+    parser: TranscriptParser = load(agent.parser)(source, state, options, sidecar)
+    return parser

@@ -12,11 +12,13 @@ A parser never raises on input: bad lines become ``ParseProblem`` records.
 
 from __future__ import annotations
 
+import functools
+import importlib
 from typing import Any, Protocol
 
 from store.records import Record
 
-__all__ = ["DEFAULT_OPTIONS", "ParserOptions", "TranscriptParser"]
+__all__ = ["DEFAULT_OPTIONS", "ParserOptions", "TranscriptParser", "load"]
 
 
 class TranscriptParser(Protocol):
@@ -48,3 +50,11 @@ class ParserOptions:
 
 
 DEFAULT_OPTIONS = ParserOptions()
+
+
+@functools.cache
+def load(ref: str) -> Any:
+    """What a row of the agents table (``config.agents``) names as ``module:attribute``: its
+    parser class or path classifier, imported on first use (config/ cannot import us)."""
+    module, _, attribute = ref.partition(":")
+    return getattr(importlib.import_module(module), attribute)

@@ -21,7 +21,11 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
-__all__ = ["SourceFile", "classify"]
+from collector.parsers.base import load
+from config.agents import by_name
+
+__all__ = ["SourceFile", "classify", "classify_claude", "classify_codex", "classify_copilot",
+           "classify_gemini"]  # fmt: skip
 
 _UUID_TAIL = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", re.I)
 
@@ -30,7 +34,7 @@ _UUID_TAIL = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 class SourceFile:
     """A transcript file and what the path alone tells about it."""
 
-    agent: str  # claude-code | codex | copilot | gemini
+    agent: str  # a name in the agents table (config.agents)
     path: str
     session_id: str
     kind: str = "jsonl"  # jsonl | json-document (re-read whole when it changes)
@@ -40,7 +44,11 @@ class SourceFile:
 
 
 def classify(agent: str, root: str, path: str) -> SourceFile | None:
-    """Return what ``path`` is under ``root`` for ``agent``, or None when it is not a transcript."""
+    """Return what ``path`` is under ``root`` for ``agent``, or None when it is not a transcript
+    (the agent's classifier, named by its row in ``config.agents``, decides)."""
+    row = by_name(agent)
+    if row is None:
+        return None
     pure = PurePath(path)
     try:
         parts = pure.relative_to(root).parts
@@ -48,19 +56,12 @@ def classify(agent: str, root: str, path: str) -> SourceFile | None:
         parts = pure.parts[-4:]
     if not parts:
         return None
-    match agent:
-        case "claude-code":
-            return _claude(path, parts)
-        case "codex":
-            return _codex(path, parts)
-        case "copilot":
-            return _copilot(path, parts)
-        case "gemini":
-            return _gemini(path, parts)
-    return None
+    found: SourceFile | None = load(row.classify)(path, parts)
+    return found
 
 
-def _claude(path: str, parts: tuple[str, ...]) -> SourceFile | None:
+def classify_claude(path: str, parts: tuple[str, ...]) -> SourceFile | None:
+    """Claude Code: a session, a subagent (new or legacy layout), or None."""
     name = parts[-1]
     if not name.endswith(".jsonl"):
         return None
@@ -86,7 +87,8 @@ def _claude(path: str, parts: tuple[str, ...]) -> SourceFile | None:
     return SourceFile(agent="claude-code", path=path, session_id=f"claude-code:{stem}")
 
 
-def _codex(path: str, parts: tuple[str, ...]) -> SourceFile | None:
+def classify_codex(path: str, parts: tuple[str, ...]) -> SourceFile | None:
+    """Codex: a rollout file (keyed by the uuid at the end of its name), or None."""
     name = parts[-1]
     if not name.endswith(".jsonl"):
         return None  # .jsonl.zst archives are not tailed
@@ -95,7 +97,8 @@ def _codex(path: str, parts: tuple[str, ...]) -> SourceFile | None:
     return SourceFile(agent="codex", path=path, session_id=f"codex:{found[1] if found else stem}")
 
 
-def _copilot(path: str, parts: tuple[str, ...]) -> SourceFile | None:
+def classify_copilot(path: str, parts: tuple[str, ...]) -> SourceFile | None:
+    """Copilot: a session folder's ``events.jsonl`` or a flat ``<uuid>.jsonl``, or None."""
     name = parts[-1]
     if name == "events.jsonl" and len(parts) >= 2:
         return SourceFile(agent="copilot", path=path, session_id=f"copilot:{parts[-2]}")
@@ -104,7 +107,8 @@ def _copilot(path: str, parts: tuple[str, ...]) -> SourceFile | None:
     return None
 
 
-def _gemini(path: str, parts: tuple[str, ...]) -> SourceFile | None:
+def classify_gemini(path: str, parts: tuple[str, ...]) -> SourceFile | None:
+    """Gemini: a chat (JSONL or whole-file JSON) or a subagent's chat, or None."""
     name = parts[-1]
     if name.endswith(".jsonl"):
         stem, kind = name[: -len(".jsonl")], "jsonl"

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from collector.reports.grouping import AGENTS, GROUPS
+from collector.reports.grouping import GROUPS
 from collector.timespec import FORMS_HELP, TimeSpecError, parse_since, parse_until
 from config import Config
+from config.agents import names as agent_names
 
 if TYPE_CHECKING:
     from rich.console import Console, Group
@@ -40,7 +41,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
                         help="how to group rows (default: daily)")  # fmt: skip
     parser.add_argument("--since", help=f"from this time ({FORMS_HELP})")
     parser.add_argument("--until", help="up to this time (a date includes that whole day)")
-    parser.add_argument("--agent", choices=AGENTS, help="only this agent's sessions")
+    parser.add_argument("--agent", choices=agent_names(), help="only this agent's sessions")
     parser.add_argument("--project", help="only this repository (path, parent path or name)")
     parser.add_argument("--branch", help="only sessions on this git branch")
     parser.add_argument("--breakdown", action="store_true", help="per model inside each row")

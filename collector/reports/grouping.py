@@ -15,9 +15,8 @@ from typing import Any
 from collector.reports.projects import fold_worktree
 from store.timestamps import format_timestamp
 
-__all__ = ["AGENTS", "GROUPS", "KEY_FIELDS", "SessionIndex", "calendar_key", "day_starts"]
+__all__ = ["GROUPS", "KEY_FIELDS", "SessionIndex", "calendar_key", "day_starts"]
 
-AGENTS = ("claude-code", "codex", "copilot", "gemini")
 GROUPS = ("daily", "weekly", "monthly", "session", "project", "branch", "model", "blocks")
 KEY_FIELDS = {
     "daily": ("date",), "weekly": ("week",), "monthly": ("month",),

@@ -28,6 +28,8 @@ from functools import lru_cache
 from importlib.metadata import version
 from typing import Any
 
+from config.agents import reasoning_beside_output
+
 __all__ = [
     "KINDS",
     "ModelPrice",
@@ -47,8 +49,6 @@ _SOURCE_KEYS = {
 _PARENT = {"cache_read": "input", "cache_write": "input", "cache_write_1h": "cache_write",
            "reasoning": "output"}  # fmt: skip
 _PER = 1_000_000
-# Agents whose reasoning tokens are not inside output_tokens (billed on top of them).
-REASONING_BESIDE_OUTPUT = frozenset({"gemini"})
 _BEDROCK = re.compile(r"^(?:[a-z]{2,6}\.)?(?:anthropic|meta|amazon|openai|mistral)\.")
 _DASHED_VERSION = re.compile(r"^(gpt-\d+)-(\d)(?=-|$)")
 _DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
@@ -80,7 +80,7 @@ class TokenCounts:
     def cost(self, rates: Rates, agent: str) -> float:
         """USD at ``rates``; ``agent`` says whether reasoning is inside output or beside it."""
         write_1h = min(self.cache_creation_1h_tokens, self.cache_creation_tokens)
-        if agent in REASONING_BESIDE_OUTPUT:
+        if reasoning_beside_output(agent):
             reasoning, plain_output = self.reasoning_tokens, self.output_tokens
         else:
             reasoning = min(self.reasoning_tokens, self.output_tokens)

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.reports.pricing import REASONING_BESIDE_OUTPUT, TokenCounts
+from collector.reports.pricing import TokenCounts
+from config.agents import reasoning_beside_output
 
 __all__ = ["Tally"]
 
@@ -90,6 +91,6 @@ def total_tokens(counts: TokenCounts, agent: str) -> int:
     as in the ``usage_daily`` view."""
     total = (counts.input_tokens + counts.output_tokens + counts.cache_creation_tokens
              + counts.cache_read_tokens)  # fmt: skip
-    if agent in REASONING_BESIDE_OUTPUT:
+    if reasoning_beside_output(agent):
         total += counts.reasoning_tokens
     return total

@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collector.reports.blocks import Request, split_blocks
 from collector.reports.grouping import (
-    AGENTS,
     GROUPS,
     KEY_FIELDS,
     SessionIndex,
@@ -30,11 +29,12 @@ from collector.reports.grouping import (
 from collector.reports.price_file import load_price_file
 from collector.reports.pricing import PriceBook, TokenCounts, price_source
 from collector.reports.tally import Tally
+from config.agents import names as agent_names
 from store.connection import Connection, open_database
 from store.timestamps import normalize_timestamp
 from store.usage import UsageCell, usage_cells, usage_entries, usage_sessions, usage_span
 
-__all__ = ["AGENTS", "GROUPS", "UsageQuery", "build_usage", "resolve_timezone", "session_costs"]
+__all__ = ["GROUPS", "UsageQuery", "build_usage", "resolve_timezone", "session_costs"]
 
 _CALENDAR = ("daily", "weekly", "monthly")
 _CHUNK = 500
@@ -180,8 +180,9 @@ class _Days:
 def _check(query: UsageQuery) -> None:
     if query.group not in GROUPS:
         raise ValueError(f"unknown group {query.group!r}: use one of {', '.join(GROUPS)}")
-    if query.agent is not None and query.agent not in AGENTS:
-        raise ValueError(f"unknown agent {query.agent!r}: use one of {', '.join(AGENTS)}")
+    if query.agent is not None and query.agent not in agent_names():
+        known = ", ".join(agent_names())
+        raise ValueError(f"unknown agent {query.agent!r}: use one of {known}")
     for name in ("since", "until"):
         value = getattr(query, name)
         if value is not None and normalize_timestamp(value) != value:

@@ -15,7 +15,6 @@ close the writer (drains, commits, checkpoints the WAL), close the store, releas
 
 from __future__ import annotations
 
-import contextlib
 import faulthandler
 import os
 import signal
@@ -24,12 +23,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import orjson
 
+from collector.atomic import write_atomic
 from collector.counters import Counters
 from collector.ingest.discovery import FoundFile, Root, ScanRounds, found_file, scan_root
 from collector.ingest.reader import ReaderOptions, ReaderThread, SavedFile, pack_state
@@ -43,8 +42,8 @@ from collector.service.instance import InstanceLock
 from collector.service.notify import Notifier
 from collector.sinks.setup import Sinks, start_sinks
 from collector.tracker.session_tracker import SessionTracker
-from collector.tracker.spool import spool_dir
 from config import Config, ConfigError, load_config
+from config.paths import spool_dir, status_path
 from store import EventStore
 from store.checkpoints import saved_files
 
@@ -232,7 +231,7 @@ class Daemon:
     def _pause(self, once: bool) -> float:
         """How long the main loop may sleep: short while files are being read (progress, the
         backfill's end), a second when all is quiet (status and watchdog need no more; each
-        idle wake-up costs CPU, the R15 budget)."""
+        idle wake-up costs CPU, and idle must cost about nothing)."""
         if once:
             return 0.05
         busy = self.reader is not None and not self.reader.idle()
@@ -282,9 +281,9 @@ class Daemon:
         return found
 
     def _rescan_all(self, full: bool) -> None:
-        """The periodic scan, the truth behind notifications (R13); ``ScanRounds`` decides
-        which known files it stats. Nothing of it is kept: 20,000 ``FoundFile`` held until
-        the next scan were 4 MB of idle RSS."""
+        """The periodic scan, the truth behind notifications (which are only hints);
+        ``ScanRounds`` decides which known files it stats. Nothing of it is kept: 20,000
+        ``FoundFile`` held until the next scan were 4 MB of idle RSS."""
         assert self.reader is not None
         unlooked: set[str] = set()
         now = time.time()
@@ -431,9 +430,9 @@ class Daemon:
             "file_problems": self.reader.problem_files() if self.reader else {},
             "tracker_steps": counters["tracker_steps"],
         })  # fmt: skip
-        path = Path(self.config.store.path).with_name("status.json")
+        path = status_path(self.config.store.path)
         try:
-            _write_private(path, snapshot)
+            write_atomic(path, orjson.dumps(snapshot, default=str))
         except OSError as exc:
             # `status` then reports its information stale (collector.service.status_report); say why
             # here, once per burst of failures.
@@ -516,16 +515,3 @@ def _identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     except OSError:
         return None
     return (st.st_dev, st.st_ino)
-
-
-def _write_private(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(orjson.dumps(data, default=str))
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

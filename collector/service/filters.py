@@ -16,13 +16,13 @@ from datetime import datetime, tzinfo
 
 from collector.parsers.categories import CATEGORIES
 from collector.timespec import TimeSpecError, parse_since, parse_until
+from config.agents import aliases, names
 from config.errors import UsageError
 from store import EventStore
 from store.lookups import sessions_matching
-from store.records import AGENTS, EVENT_TYPES
+from store.records import EVENT_TYPES
 
 __all__ = [
-    "AGENT_ALIASES",
     "EVENT_STATUSES",
     "SESSION_STATUSES",
     "agent_value",
@@ -33,10 +33,6 @@ __all__ = [
     "time_value",
 ]
 
-AGENT_ALIASES = {
-    "claude": "claude-code", "claude_code": "claude-code", "claudecode": "claude-code",
-    "gemini-cli": "gemini", "copilot-cli": "copilot", "codex-cli": "codex",
-}  # fmt: skip
 SESSION_STATUSES = ("running", "idle", "waiting", "completed", "crashed", "stopped", "unknown")
 EVENT_STATUSES = ("pending", "success", "error")
 _CANDIDATES_SHOWN = 10
@@ -56,7 +52,7 @@ def agent_value(value: str | None) -> str | None:
     """An agent name, ``claude`` and the other obvious aliases taken for the real names."""
     if value is None:
         return None
-    return choice("--agent", AGENT_ALIASES.get(value.lower(), value.lower()), AGENTS)
+    return choice("--agent", aliases().get(value.lower(), value.lower()), names())
 
 
 def event_type_value(value: str | None) -> str | None:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from collector.service.instance import lock_path, running_pid
+from collector.service.instance import running_pid
 from collector.service.service_files import (
     LABEL,
     MARKER,
@@ -52,7 +52,7 @@ from collector.service.service_files import (
 from collector.service.steps import Steps, query
 from config import Config
 from config.errors import ServiceError
-from config.paths import config_file, home, state_dir
+from config.paths import config_file, home, lock_path, state_dir
 
 __all__ = ["ServiceState", "add_arguments", "detect_manager", "manager_for", "program", "run"]
 

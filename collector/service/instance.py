@@ -12,14 +12,10 @@ import os
 from pathlib import Path
 
 from config.errors import InstanceLockedError, StoreOpenError
+from config.paths import lock_path
 from store.connection import make_private_folder
 
-__all__ = ["InstanceLock", "lock_path", "running_pid"]
-
-
-def lock_path(database: str | os.PathLike[str]) -> Path:
-    """The lock file of the database at ``database``."""
-    return Path(f"{os.fspath(database)}.lock")
+__all__ = ["InstanceLock", "running_pid"]
 
 
 class InstanceLock:

@@ -31,9 +31,10 @@ from collector.service.status_report import run_status
 from collector.table import render_table
 from collector.timespec import FORMS_HELP
 from config import Config
+from config.agents import names as agent_names
 from store import EventStore
 from store.lookups import command_durations
-from store.records import AGENTS, EVENT_TYPES
+from store.records import EVENT_TYPES
 
 __all__ = ["add_query_commands", "emit", "run_query"]
 
@@ -105,7 +106,7 @@ def _events_command(sub: Any, common: Callable[[argparse.ArgumentParser], None])
 
 
 def _agent_help() -> str:
-    return f"one of: {', '.join(AGENTS)} (claude = claude-code)"
+    return f"one of: {', '.join(agent_names())} (claude = claude-code)"
 
 
 def _output_flags(parser: argparse.ArgumentParser, common: Callable[..., None]) -> None:

@@ -21,8 +21,9 @@ from typing import Any
 import orjson
 import psutil
 
-from collector.service.instance import lock_path, running_pid
+from collector.service.instance import running_pid
 from collector.sinks.report import print_sinks, sinks_report
+from config.paths import lock_path, status_path
 from store import EventStore, sink_local
 from store.checkpoints import file_progress, store_counts
 from store.timestamps import format_timestamp
@@ -79,7 +80,7 @@ def status_report(database: Path) -> Report:
 def _daemon_facts(database: Path, pid: int) -> Report:
     facts: Report = {"started": None, "uptime_s": None, "status_age_s": None,
                      "status_stale": False, "status_written": None}  # fmt: skip
-    status = _read_status(database.with_name("status.json"))
+    status = _read_status(status_path(database))
     if status.get("pid") != pid:  # not written yet, or left by an earlier daemon
         return {**facts, **_process_start(pid)} if pid > 0 else facts
     started = status.get("started")

@@ -11,13 +11,13 @@ service manager never reads half a unit.
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from collector.atomic import write_atomic
 from config.errors import ServiceError
 
 __all__ = ["Steps", "query"]
@@ -59,7 +59,8 @@ class Steps:
         if self.dry_run:
             self.out.write(_indent(data.decode()))
         else:
-            _write_atomic(path, data, mode)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_atomic(path, data, mode=mode, fsync=True)
         return True
 
     def remove(self, path: Path) -> None:
@@ -123,19 +124,3 @@ def query(argv: Sequence[str], *, missing_ok: bool) -> subprocess.CompletedProce
 
 def _indent(text: str) -> str:
     return "".join(f"      | {line}\n" for line in text.splitlines())
-
-
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -45,9 +45,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from collector.atomic import write_atomic
 from config import Config, ConfigError
 from config.errors import UsageError
-from config.paths import database_file, home
+from config.paths import database_file, home, spool_dir
 
 __all__ = ["HOOK_EVENTS", "add_arguments", "merge_hooks", "read_payload", "remove_hooks", "run"]
 
@@ -130,7 +131,7 @@ def _hook(args: argparse.Namespace, config: Config | None) -> None:
     if session is None or event is None:
         return
     from collector.tracker.process import ancestry, recognize_agent
-    from collector.tracker.spool import spool_dir, write_record
+    from collector.tracker.spool import write_record
 
     agent = next((p for p in ancestry(os.getpid()) if recognize_agent(p.argv) == "claude-code"),
                  None)  # fmt: skip
@@ -327,10 +328,4 @@ def _write_atomic(path: Path, text: str) -> None:
         path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    temp = path.with_name(f".{path.name}.agent-viz-monitor.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    write_atomic(path, text.encode(), mode=mode, fsync=True, unique_temp=True)

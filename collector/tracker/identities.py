@@ -12,14 +12,14 @@ exactness, never correctness of anything else: it is read as empty.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import orjson
 
+from collector.atomic import write_atomic
 from collector.tracker.process import ProcessIdentity
+from config.paths import identities_path
 
 __all__ = ["IdentityFile"]
 
@@ -28,7 +28,7 @@ class IdentityFile:
     """Reads and rewrites the identities file beside the database."""
 
     def __init__(self, database: str | os.PathLike[str]) -> None:
-        self.path = Path(database).parent / "tracker-identities.json"
+        self.path = identities_path(database)
         self._written: dict[str, ProcessIdentity] | None = None
 
     def load(self) -> dict[str, ProcessIdentity]:
@@ -52,14 +52,8 @@ class IdentityFile:
         if self._written == identities:
             return
         data = orjson.dumps({key: ident.to_dict() for key, ident in identities.items()})
-        temp = self.path.with_name(self.path.name + ".tmp")
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(temp, self.path)
+            write_atomic(self.path, data)
         except OSError:
-            with contextlib.suppress(OSError):
-                temp.unlink()
             return
         self._written = dict(identities)

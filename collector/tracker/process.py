@@ -33,10 +33,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from config import agents
+from config.agents import Agent
 from store.timestamps import format_timestamp
 
 __all__ = [
-    "AGENT_BINARIES",
     "STORED_TOLERANCE",
     "ProcessIdentity",
     "ProcessInfo",
@@ -51,16 +52,6 @@ __all__ = [
     "worth_reading",
 ]
 
-# argv basename → our agent name (store.records.AGENTS)
-AGENT_BINARIES = {"claude": "claude-code", "codex": "codex", "copilot": "copilot",
-                  "gemini": "gemini"}  # fmt: skip
-# npm packages whose entry script may have another name (cli.js, index.js, …)
-_PACKAGES = (
-    ("/@anthropic-ai/claude-code/", "claude-code"),
-    ("/@openai/codex/", "codex"),
-    ("/@github/copilot/", "copilot"),
-    ("/@google/gemini-cli/", "gemini"),
-)
 _INTERPRETER = re.compile(r"^(node|nodejs|bun|deno|python[0-9.]*)(\.exe)?$")
 _VERSION_COMM = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+")
 _SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".py", ".exe")
@@ -78,13 +69,23 @@ def _agent_of_path(path: str) -> str | None:
         if base.endswith(suffix):
             base = base[: -len(suffix)]
             break
-    if base in AGENT_BINARIES:
-        return AGENT_BINARIES[base]
+    binaries, packages = _recognisers(agents.AGENTS)
+    if base in binaries:
+        return binaries[base]
     lowered = path.replace("\\", "/")
-    for marker, agent in _PACKAGES:
+    for marker, agent in packages:
         if marker in lowered:
             return agent
     return None
+
+
+@functools.cache
+def _recognisers(table: tuple[Agent, ...]) -> tuple[dict[str, str], tuple[tuple[str, str], ...]]:
+    """The agents table's program names (argv basename → agent) and npm package markers (an
+    entry script may have another name: cli.js, index.js, …), built once per table."""
+    binaries = {binary: agent.name for agent in table for binary in agent.binaries}
+    packages = tuple((marker, agent.name) for agent in table for marker in agent.packages)
+    return binaries, packages
 
 
 def recognize_agent(argv: Sequence[str]) -> str | None:
@@ -114,7 +115,7 @@ def worth_reading(comm: str | None) -> bool:
         return False
     name = comm.lower()
     return (
-        name in AGENT_BINARIES
+        name in _recognisers(agents.AGENTS)[0]
         or bool(_INTERPRETER.match(name))
         or bool(_VERSION_COMM.match(name))
         or name in ("main", "mainthread")  # node renames its main thread on some systems

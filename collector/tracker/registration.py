@@ -35,11 +35,11 @@ from pathlib import Path
 import psutil
 
 from collector.tracker.process import read_cwd, read_identity
-from collector.tracker.spool import spool_dir, write_record
+from collector.tracker.spool import write_record
 from config import Config
+from config.agents import names as agent_names
 from config.errors import RegistrationError
-from config.paths import database_file
-from store.records import AGENTS
+from config.paths import database_file, spool_dir
 
 __all__ = ["add_arguments", "mark_stopped", "register", "run"]
 
@@ -51,7 +51,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task-file", help="the task the agent works on")
     parser.add_argument("--spawned-by", help="who spawned it (orchestrator name, parent id)")
     parser.add_argument("--importance", default="normal", help="e.g. low, normal, high")
-    parser.add_argument("--agent", choices=AGENTS, help="which agent it runs (default: any)")
+    parser.add_argument("--agent", choices=agent_names(), help="which agent it runs (default: any)")
     parser.add_argument("--stopped", action="store_true",
                         help="the orchestrator ended this process on purpose")  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true",
@@ -95,8 +95,9 @@ def register(
     identity = read_identity(pid)
     if identity is None:
         raise RegistrationError(pid, "no such process (or it cannot be read)")
-    if agent is not None and agent not in AGENTS:
-        raise RegistrationError(pid, f"unknown agent {agent!r} (one of {', '.join(AGENTS)})")
+    if agent is not None and agent not in agent_names():
+        known = ", ".join(agent_names())
+        raise RegistrationError(pid, f"unknown agent {agent!r} (one of {known})")
     _check_owner(pid)
     folder = project_dir if project_dir is not None else read_cwd(pid)
     reg_id = uuid.uuid4().hex

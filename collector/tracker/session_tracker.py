@@ -46,9 +46,9 @@ from collector.tracker.model import Tracked, facts_for
 from collector.tracker.outbox import Outbox
 from collector.tracker.process import ProcessIdentity, is_alive, stored_identity_alive
 from collector.tracker.session_status import ACTIVE, TERMINAL, Verdict, decide, transcript_state
-from collector.tracker.spool import spool_dir
 from collector.tracker.tmux import PaneMap
 from config import Config, MonitorError
+from config.paths import spool_dir
 from store.activity import ActivityReader
 from store.records import ChunkSink, SessionStatus, ToolWait
 from store.timestamps import format_timestamp

@@ -25,22 +25,18 @@ from typing import Any
 
 import orjson
 
+from collector.atomic import write_atomic
+
 __all__ = [
     "SPOOL_VERSION",
     "read_records",
     "record_names",
     "remove",
-    "spool_dir",
     "write_record",
 ]
 
 SPOOL_VERSION = 1
 _STALE_TEMP = 3600.0  # a dot-file older than this is a writer that died mid-write
-
-
-def spool_dir(database: str | os.PathLike[str]) -> Path:
-    """The spool folder of the database at ``database``."""
-    return Path(database).parent / "spool"
 
 
 def write_record(directory: Path, record: Mapping[str, Any], *, durable: bool = False) -> Path:
@@ -50,17 +46,8 @@ def write_record(directory: Path, record: Mapping[str, Any], *, durable: bool = 
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}.json"
-    temp = directory / f".{name}.tmp"
-    data = orjson.dumps({"v": SPOOL_VERSION, **record})
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
     final = directory / name
-    os.rename(temp, final)
+    write_atomic(final, orjson.dumps({"v": SPOOL_VERSION, **record}), fsync=durable)
     return final
 
 

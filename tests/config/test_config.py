@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from config import Config, ConfigError, load_config
+from config.agents import names
 from config.loader import locate_key
-from config.model import AGENTS, CollectorConfig, LogConfig, StoreConfig, TrackerConfig
+from config.model import CollectorConfig, LogConfig, StoreConfig, TrackerConfig
 from config.paths import config_file, data_dir, database_file, home, source_roots, state_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -178,7 +179,7 @@ class TestFiles:
         for section in (StoreConfig, CollectorConfig, TrackerConfig, LogConfig):
             for field in dataclasses.fields(section):
                 assert f"{field.name} =" in text, field.name
-        for agent in AGENTS:
+        for agent in names():
             assert f"[sources.{agent}]" in text
 
     def test_values_read(self, tmp_path: Path, env: dict[str, str]) -> None:
@@ -207,7 +208,7 @@ class TestFiles:
         plain = load_config(None, env).to_dict()
         assert set(plain) == {"store", "collector", "sources", "tracker", "log", "sinks", "privacy"}
         assert plain["store"]["path"] == str(database_file(env))
-        assert set(plain["sources"]) == set(AGENTS)
+        assert set(plain["sources"]) == set(names())
         assert all(isinstance(s["root"], str) for s in plain["sources"].values())
 
     def test_config_is_frozen(self, env: dict[str, str]) -> None:

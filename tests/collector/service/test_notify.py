@@ -21,8 +21,9 @@ import orjson
 import pytest
 
 from collector.log import _json_renderer, _stream_is_journal
-from collector.service.instance import lock_path, running_pid
+from collector.service.instance import running_pid
 from collector.service.notify import Notifier
+from config.paths import lock_path
 from tests.collector.service.daemon_harness import Instance, claude_lines, expect
 from tests.collector.service.notify_listener import NotifyListener
 

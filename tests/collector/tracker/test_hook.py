@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from collector.tracker.hook import HOOK_EVENTS, merge_hooks
-from collector.tracker.spool import spool_dir
+from config.paths import spool_dir
 from tests.collector.service.daemon_harness import Instance, expect
 from tests.collector.tracker.helpers import ClaudeTranscript, StandIn
 

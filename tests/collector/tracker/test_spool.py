@@ -12,8 +12,9 @@ import pytest
 
 from collector.tracker.model import HookEvent, Registration, StopNotice, parse_spooled
 from collector.tracker.registration import mark_stopped, register
-from collector.tracker.spool import read_records, remove, spool_dir, write_record
+from collector.tracker.spool import read_records, remove, write_record
 from config.errors import RegistrationError
+from config.paths import spool_dir
 
 
 class TestSpool:

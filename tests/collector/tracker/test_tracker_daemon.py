@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from collector.tracker.process import ProcessIdentity, read_identity
-from collector.tracker.spool import spool_dir, write_record
+from collector.tracker.spool import write_record
+from config.paths import spool_dir
 from tests.collector.service.daemon_harness import expect
 from tests.collector.tracker.helpers import ClaudeSubagent, CodexTranscript
 from tests.collector.tracker.rig import Rig, make_rig, rewrite

@@ -16,7 +16,8 @@ import pytest
 
 from collector.tracker import registration
 from collector.tracker.process import read_identity
-from collector.tracker.spool import spool_dir, write_record
+from collector.tracker.spool import write_record
+from config.paths import spool_dir
 from tests.collector.service.daemon_harness import expect
 from tests.collector.tracker.rig import Rig, register
 

@@ -18,7 +18,7 @@
   const body = el("div", { id: "sessions" });
   const controls = el("div", { class: "controls" },
     select("status", ["", "running", "waiting", "idle", "crashed", "completed", "stopped", "unknown"]),
-    select("agent", ["", "claude-code", "codex", "copilot", "gemini"]),
+    select("agent", ["", ...document.body.dataset.agents.split(",")]),
     el("input", { type: "search", placeholder: "filter project, branch, title…",
       oninput: (e) => { filters.text = e.target.value.toLowerCase(); render(); } }),
     el("label", {}, el("input", { type: "checkbox",

@@ -1,0 +1,46 @@
+"""Write a whole file so that a reader sees the old content or the new, never a mix.
+
+The data goes to a temporary file in the same folder (so the final rename stays on one file
+system), created with the final permission bits, which are then set exactly whatever the umask;
+``os.replace`` then swaps it in. The status snapshot, the tracker's identities, spool records,
+Claude Code's settings and the service files all go through here, so a crash or a full disk
+never leaves a half-written file where a reader looks, and private files are never briefly
+readable by others. The temporary file is removed when the write fails.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["write_atomic"]
+
+
+def write_atomic(
+    path: Path, data: bytes, *, mode: int = 0o600, fsync: bool = False, unique_temp: bool = False
+) -> None:
+    """Replace ``path`` with ``data`` at permission bits ``mode`` (the folder must exist).
+
+    ``fsync`` flushes the data to disk before the rename (files that must survive a power
+    loss). ``unique_temp`` names the temporary file for this write alone, for folders where
+    several processes may write the same name at once; otherwise it is ``.<name>.tmp``. Either
+    way the temporary name starts with a dot, which readers of a folder skip.
+    """
+    tag = f"{os.getpid()}-{os.urandom(4).hex()}." if unique_temp else ""
+    temp = path.with_name(f".{path.name}.{tag}tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL if unique_temp else os.O_WRONLY | os.O_CREAT
+    try:
+        fd = os.open(temp, flags | os.O_TRUNC | os.O_CLOEXEC, mode)
+        try:
+            os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
