@@ -12,6 +12,7 @@ from pathlib import Path
 
 __all__ = [
     "APP",
+    "ENV_PREFIX",
     "config_file",
     "data_dir",
     "database_file",
@@ -21,6 +22,7 @@ __all__ = [
 ]
 
 APP = "agent-viz-monitor"
+ENV_PREFIX = "AGENT_VIZ_MONITOR_"  # environment overrides of config keys (config.loader)
 
 
 def home(env: Mapping[str, str]) -> Path:

@@ -33,8 +33,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from store.timestamps import format_timestamp
-
 __all__ = [
     "AGENT_BINARIES",
     "STORED_TOLERANCE",
@@ -143,6 +141,10 @@ class ProcessIdentity:
     @property
     def started_iso(self) -> str:
         """``started_at`` in the contract's timestamp form (``sessions.pid_started_at``)."""
+        # Imported here: ``store`` loads the whole store package, which the ``hook`` command
+        # (it imports this module on every Claude Code hook event) must not pay for.
+        from store.timestamps import format_timestamp
+
         return format_timestamp(datetime.fromtimestamp(self.started_at, tz=UTC))
 
     def to_dict(self) -> dict[str, Any]:
