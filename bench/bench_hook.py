@@ -7,7 +7,10 @@ closing it; the hook stops reading once the bytes parse. This script does the sa
 with the interpreter alone (``python -c pass``, same interpreter, same environment) so machine
 noise hits both; goal: median ≤ 30 ms.
 
-    python bench/bench_hook.py [--runs 15] [--rounds 3]
+    python bench/bench_hook.py [--runs 15] [--rounds 3] [--command "SHELL COMMAND"]
+
+``--command`` times another hook command line, e.g. an older tree for a before/after in one
+invocation: ``--command "cd /tmp/old && exec $PWD/.venv/bin/python -m collector.cli hook"``.
 
 Each round runs both commands ``--runs`` times alternately and takes their medians; the figure
 to quote is the median over rounds. The spool goes to a temporary XDG data folder.
@@ -72,8 +75,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="hook start-up against the bare interpreter")
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--command", help="the hook command line (default: this tree's)")
     args = parser.parse_args()
-    hook, bare = _command(), shlex.join([sys.executable, "-c", "pass"])
+    hook, bare = args.command or _command(), shlex.join([sys.executable, "-c", "pass"])
     data = json.dumps(PAYLOAD).encode()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "HOME": tmp, "XDG_DATA_HOME": f"{tmp}/data",
