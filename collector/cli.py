@@ -7,18 +7,16 @@ traceback.
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
+if TYPE_CHECKING:  # imported where used: the ``hook`` fast path must load neither
+    import argparse
 
-from config import Config, ConfigError, InstanceLockedError, MonitorError, load_config
-from config.errors import UsageError
+    from config import Config
 
 __all__ = ["main"]
 
@@ -26,6 +24,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="agent-viz-monitor",
         description="Collect AI coding agents' transcripts into a queryable SQLite event store.",
@@ -96,6 +96,8 @@ _CONFIG_HELP = "config file (default: $XDG_CONFIG_HOME/agent-viz-monitor/config.
 
 
 def _version() -> str:
+    import importlib.metadata  # here, not at the top: ~20 ms the ``hook`` must not pay
+
     try:
         return importlib.metadata.version("agent-viz-monitor")
     except importlib.metadata.PackageNotFoundError:
@@ -103,6 +105,8 @@ def _version() -> str:
 
 
 def _common_query(parser: argparse.ArgumentParser) -> None:
+    import argparse
+
     parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=_CONFIG_HELP)
     parser.add_argument("--json", action="store_true", help="one JSON document")
     parser.add_argument("--db", metavar="PATH", help="database (default: from the config)")
@@ -110,12 +114,18 @@ def _common_query(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    args = _parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    if (hook := _hook_words(words)) is not None:
+        return _run_hook(*hook)
+    from config import ConfigError, InstanceLockedError, MonitorError, load_config
+    from config.errors import UsageError
+
+    args = _parser().parse_args(words)
     if getattr(args, "unavailable", False):
         print(f"agent-viz-monitor {args.command}: not available in this version", file=sys.stderr)
         return EXIT_USAGE
-    if args.command == "hook":
-        return _run_hook(args)
+    if args.command == "hook":  # a form the fast path leaves to argparse (``hook codex``)
+        return _run_hook(float(args.timeout), args.config)
     try:
         config = load_config(args.config, os.environ)
         code = _dispatch(args, config)
@@ -142,17 +152,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _run_hook(args: argparse.Namespace) -> int:
+def _hook_words(words: list[str]) -> tuple[float, str | None] | None:
+    """The timeout and config file of a plain ``[--config FILE] hook [claude] [--timeout S]``
+    call, else None.
+
+    Claude Code waits for ``hook`` on every hook event, so it is recognised before the full
+    parser is built: building that imports every command's module (dashboard, reports, queries:
+    ~150 ms of CPU), and argparse alone costs the hook more than its work. Anything else
+    (``--help``, a typo) returns None and goes through the full parser, which explains it.
+    """
+    values: dict[str, str | None] = {"config": None, "timeout": "1.0"}
+    rest, seen_hook = list(words), False
+    while rest:
+        word = rest.pop(0)
+        name, _, inline = word[2:].partition("=")
+        if word == "hook" and not seen_hook:
+            seen_hook = True
+        elif word.startswith("--") and name in values and (seen_hook or name == "config"):
+            if not inline and not word.endswith("="):
+                if not rest:
+                    return None
+                inline = rest.pop(0)
+            values[name] = inline
+        elif not (seen_hook and word == "claude"):
+            return None
+    try:
+        return (float(values["timeout"] or ""), values["config"]) if seen_hook else None
+    except ValueError:
+        return None
+
+
+def _run_hook(timeout: float, config_file: str | None) -> int:
     """Claude Code runs this on every hook event: it must print nothing and exit 0 whatever
     happens (a broken config, a missing daemon), or the user's session sees the failure."""
     try:
-        try:
-            config: Config | None = load_config(args.config, os.environ)
-        except MonitorError:
-            config = None
-        module = _extension(EXTENSIONS["hook"][0])
-        if module is not None:
-            module.run("hook", args, config)
+        from collector.tracker.hook import run_hook
+
+        run_hook(timeout, config_file)
     except BaseException:  # by design: a hook never fails its caller
         pass
     return EXIT_OK
@@ -176,6 +212,8 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
 
 
 def _print_toml(data: dict[str, Any], prefix: str = "") -> None:
+    import orjson
+
     scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
     tables = {k: v for k, v in data.items() if isinstance(v, dict)}
     if scalars and prefix:

@@ -23,11 +23,10 @@ from typing import Any
 from config import agents
 from config.errors import ConfigError
 from config.model import Config, build_config
-from config.paths import config_file
+from config.paths import ENV_PREFIX, config_file
 
 __all__ = ["ENV_PREFIX", "load_config", "locate_key"]
 
-ENV_PREFIX = "AGENT_VIZ_MONITOR_"
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$")  # [t] and [[t]]
 _KEY = re.compile(r"""^\s*([A-Za-z0-9_\-."' ]+?)\s*=""")
 _LINE_IN_ERROR = re.compile(r"\(at line (\d+), column \d+\)")

@@ -18,6 +18,7 @@ from config import agents
 
 __all__ = [
     "APP",
+    "ENV_PREFIX",
     "config_file",
     "data_dir",
     "database_file",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 APP = "agent-viz-monitor"
+ENV_PREFIX = "AGENT_VIZ_MONITOR_"  # environment overrides of config keys (config.loader)
 
 
 def home(env: Mapping[str, str]) -> Path:

@@ -31,26 +31,36 @@ and PostToolUse are left out on purpose: they run on every tool call and block i
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import select
-import shlex
-import shutil
 import sys
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collector.atomic import write_atomic
-from config import Config, ConfigError
-from config.errors import UsageError
-from config.paths import database_file, home, spool_dir
+from config.errors import ConfigError, MonitorError, UsageError
+from config.paths import ENV_PREFIX, config_file, database_file, home, spool_dir
 
-__all__ = ["HOOK_EVENTS", "add_arguments", "merge_hooks", "read_payload", "remove_hooks", "run"]
+if TYPE_CHECKING:  # the hook itself must not load argparse or the config model (start-up)
+    import argparse
+
+    from config import Config
+
+__all__ = [
+    "HOOK_EVENTS",
+    "add_arguments",
+    "database_for_hook",
+    "hook",
+    "merge_hooks",
+    "read_payload",
+    "remove_hooks",
+    "run",
+    "run_hook",
+]
 
 HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "Notification", "Stop", "SessionEnd")
 _DETAIL_KEYS = ("source", "reason", "notification_type")
@@ -81,8 +91,34 @@ def run(name: str, args: argparse.Namespace, config: Config | None) -> int:
         return _uninstall(args)
     _silence()
     with contextlib.suppress(Exception):
-        _hook(args, config)
+        database = config.store.path if config is not None else database_file(os.environ)
+        hook(float(args.timeout), database)
     return 0
+
+
+def run_hook(timeout: float, config_file_arg: str | None) -> None:
+    """The ``hook`` command as ``cli`` runs it: silent, and never raising."""
+    _silence()
+    with contextlib.suppress(Exception):
+        hook(timeout, database_for_hook(config_file_arg, os.environ))
+
+
+def database_for_hook(config_file_arg: str | None, env: Mapping[str, str]) -> Path:
+    """The database whose spool gets the hook's record.
+
+    Loading the config (the TOML reader and the model) costs more than all the hook's work,
+    and with no config file and no override variable it can only give the default database, so
+    it is loaded only when one exists. A broken config gives the default too: a hook never fails.
+    """
+    overridden = any(k.upper().startswith(ENV_PREFIX) for k in env)
+    if config_file_arg is None and not overridden and not config_file(env).exists():
+        return database_file(env)
+    from config import load_config
+
+    try:
+        return load_config(config_file_arg, env).store.path
+    except MonitorError:
+        return database_file(env)
 
 
 # -- the hook --------------------------------------------------------------------------------
@@ -125,8 +161,9 @@ def _text(payload: Mapping[str, Any], key: str) -> str | None:
     return value[:_MAX_TEXT] if isinstance(value, str) and value else None
 
 
-def _hook(args: argparse.Namespace, config: Config | None) -> None:
-    payload = read_payload(max(0.0, float(args.timeout)))
+def hook(timeout: float, database: Path) -> None:
+    """Read the event from stdin and spool it for ``database``'s daemon."""
+    payload = read_payload(max(0.0, timeout))
     session, event = _text(payload, "session_id"), _text(payload, "hook_event_name")
     if session is None or event is None:
         return
@@ -142,7 +179,6 @@ def _hook(args: argparse.Namespace, config: Config | None) -> None:
         "cwd": _text(payload, "cwd"), "detail": detail,
         "identity": agent.identity.to_dict() if agent is not None else None,
     }  # fmt: skip
-    database = config.store.path if config is not None else database_file(os.environ)
     write_record(spool_dir(database), record)
 
 
@@ -152,6 +188,8 @@ def _hook(args: argparse.Namespace, config: Config | None) -> None:
 def _is_ours(command: object) -> bool:
     if not isinstance(command, str):
         return False
+    import shlex  # here, not at the top: the hook itself must start fast
+
     try:
         words = shlex.split(command)
     except ValueError:
@@ -204,6 +242,9 @@ def _merge_event(groups: list[Any], command: str) -> bool:
 
 def hook_command(config_file: str | None) -> str:
     """The command line Claude Code should run: this installation's ``hook``."""
+    import shlex
+    import shutil
+
     argv0 = sys.argv[0] if sys.argv else ""
     if os.path.basename(argv0) == "agent-viz-monitor" and os.path.exists(argv0):
         words = [os.path.abspath(argv0)]
@@ -315,6 +356,9 @@ def _load_settings(path: Path) -> dict[str, Any]:
 def _backup(path: Path) -> Path | None:
     if not path.exists():
         return None
+    import shutil
+    from datetime import UTC, datetime
+
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     backup = path.with_name(f"{path.name}.bak-{stamp}")
     shutil.copy2(path, backup)

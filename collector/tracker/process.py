@@ -35,7 +35,6 @@ from typing import Any
 
 from config import agents
 from config.agents import Agent
-from store.timestamps import format_timestamp
 
 __all__ = [
     "STORED_TOLERANCE",
@@ -144,6 +143,10 @@ class ProcessIdentity:
     @property
     def started_iso(self) -> str:
         """``started_at`` in the contract's timestamp form (``sessions.pid_started_at``)."""
+        # Imported here: ``store`` loads the whole store package, which the ``hook`` command
+        # (it imports this module on every Claude Code hook event) must not pay for.
+        from store.timestamps import format_timestamp
+
         return format_timestamp(datetime.fromtimestamp(self.started_at, tz=UTC))
 
     def to_dict(self) -> dict[str, Any]:

@@ -11,19 +11,20 @@ record, no two writers share a file (no ``O_APPEND`` interleaving, no lock), and
 applied record cannot lose one written meanwhile. Names start with the write time in
 nanoseconds, so sorting by name is arrival order. The folder sits beside the database (0700)
 so a spool belongs to exactly one database: two instances never consume each other's records.
+
+The standard ``json`` module, not orjson: the ``hook`` writes a record on every Claude Code hook
+event and importing orjson (it loads dataclasses, uuid, enum) costs it more than all its work.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import secrets
 import time
 from collections.abc import Container, Mapping
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from collector.atomic import write_atomic
 
@@ -45,9 +46,10 @@ def write_record(directory: Path, record: Mapping[str, Any], *, durable: bool = 
     ``durable`` adds an fsync (registrations); hooks skip it to stay fast.
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}.json"
+    name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}.json"
+    data = json.dumps({"v": SPOOL_VERSION, **record}, separators=(",", ":")).encode()
     final = directory / name
-    write_atomic(final, orjson.dumps({"v": SPOOL_VERSION, **record}), fsync=durable)
+    write_atomic(final, data, fsync=durable)
     return final
 
 
@@ -74,8 +76,8 @@ def read_records(
 
 def _load(path: Path) -> dict[str, Any] | None:
     try:
-        value = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
+        value = json.loads(path.read_bytes())
+    except (OSError, ValueError):  # ValueError: not JSON, or not UTF-8
         return None
     return value if isinstance(value, dict) else None
 

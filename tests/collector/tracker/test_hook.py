@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from collector.tracker.hook import HOOK_EVENTS, merge_hooks
-from config.paths import spool_dir
+from collector.cli import _hook_words
+from collector.tracker.hook import HOOK_EVENTS, database_for_hook, merge_hooks
+from config import load_config
+from config.paths import database_file, spool_dir
 from tests.collector.service.daemon_harness import Instance, expect
 from tests.collector.tracker.helpers import ClaudeTranscript, StandIn
 
@@ -211,3 +215,99 @@ class TestMergeHooks:
         """Never rewrite what Claude Code would not accept."""
         with pytest.raises(ValueError, match="hooks"):
             merge_hooks(bad, "agent-viz-monitor hook")
+
+
+# Modules the hook must not load: Claude Code waits for it on every hook event (issue 16).
+HEAVY = (
+    *("rich", "starlette", "uvicorn", "genai_prices", "psycopg", "orjson", "sqlite3", "argparse"),
+    *("collector.parsers", "collector.service", "collector.dashboard", "collector.reports"),
+    *("collector.sinks", "store", "config.model", "config.loader"),
+)
+_PROBE = """
+import sys
+from collector.cli import main
+code = main(sys.argv[2:])
+with open(sys.argv[1], "w") as out:
+    out.write("\\n".join([str(code), *sorted(sys.modules)]))
+"""
+
+
+def probe_hook(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, set[str]]:
+    """Run ``main([*args])`` with a payload on stdin in a fresh interpreter: its exit code and
+    every module it had loaded by the end."""
+    report = tmp_path / "modules.txt"
+    data = json.dumps(payload()).encode()
+    subprocess.run([sys.executable, "-c", _PROBE, str(report), *args], input=data, env=env,
+                   capture_output=True, timeout=30, check=True)  # fmt: skip
+    code, *modules = report.read_text().splitlines()
+    return int(code), set(modules)
+
+
+def plain_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "AGENT_VIZ"))}
+    return {**env, "HOME": str(home)}
+
+
+class TestHookStartUp:
+    """The hook path imports only what it needs: no command modules, no argparse, no config
+    model when there is no config file, no store, no parsers."""
+
+    def test_hook_loads_no_heavy_module(self, tmp_path: Path) -> None:
+        env = plain_env(tmp_path)
+        code, modules = probe_hook(tmp_path, env, "hook")
+        heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY or
+                       any(m == h or m.startswith(h + ".") for h in HEAVY))  # fmt: skip
+        assert code == 0
+        assert heavy == []
+        [record] = [json.loads(p.read_bytes()) for p in
+                    (tmp_path / ".local/share/agent-viz-monitor/spool").glob("*.json")]  # fmt: skip
+        assert record["session_id"] == payload()["session_id"]  # the hook did its work
+
+    def test_other_commands_still_build_the_full_parser(self, tmp_path: Path) -> None:
+        """The probe can fail: ``hook --help``-like forms and other commands load argparse."""
+        _, modules = probe_hook(tmp_path, plain_env(tmp_path), "hook", "codex")
+        assert "argparse" in modules
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["hook"], (1.0, None)),
+        (["--config", "c.toml", "hook"], (1.0, "c.toml")),
+        (["--config=c.toml", "hook", "claude", "--timeout", "2"], (2.0, "c.toml")),
+        (["hook", "--timeout=0.5", "--config", "d.toml"], (0.5, "d.toml")),
+        (["hook", "--help"], None),
+        (["--timeout", "1", "hook"], None),
+        (["hook", "codex"], None),
+        (["hook", "--timeout"], None),
+        (["hook", "--timeout=soon"], None),
+        (["status"], None),
+    ],
+)
+def test_hook_fast_path_words(words: list[str], expected: tuple[float, str] | None) -> None:
+    """Only plain hook calls skip argparse; anything else gets argparse's errors and help."""
+    assert _hook_words(words) == expected
+
+
+class TestHookDatabase:
+    """The hook skips loading the config only where the config can only give the default."""
+
+    def test_no_config_file_gives_the_default(self, tmp_path: Path) -> None:
+        env = plain_env(tmp_path)
+        assert database_for_hook(None, env) == load_config(None, env).store.path
+
+    def test_config_file_and_override_are_honoured(self, tmp_path: Path) -> None:
+        env = plain_env(tmp_path)
+        config = tmp_path / ".config" / "agent-viz-monitor" / "config.toml"
+        config.parent.mkdir(parents=True)
+        config.write_text(f'[store]\npath = "{tmp_path / "a.db"}"\n')
+        assert database_for_hook(None, env) == tmp_path / "a.db"
+        assert database_for_hook(str(config), plain_env(tmp_path / "x")) == tmp_path / "a.db"
+        config.unlink()
+        env["agent_viz_monitor_store__path"] = str(tmp_path / "b.db")  # names are case-blind
+        assert database_for_hook(None, env) == tmp_path / "b.db"
+
+    def test_broken_config_gives_the_default(self, tmp_path: Path) -> None:
+        env = plain_env(tmp_path)
+        env["AGENT_VIZ_MONITOR_TRACKER__SCAN_INTERVAL"] = "not a number"
+        assert database_for_hook(None, env) == database_file(env)
