@@ -24,7 +24,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -33,7 +33,14 @@ import orjson
 from collector.counters import Counters
 from collector.ingest.discovery import FoundFile
 from collector.ingest.sidecars import read_sidecar
-from collector.ingest.tail import Checkpoint, FileTail, Fragment, TailRead, open_regular
+from collector.ingest.tail import (
+    Checkpoint,
+    FileTail,
+    Fragment,
+    TailRead,
+    open_regular,
+    same_file,
+)  # fmt: skip
 from collector.ingest.writer import Chunk, FileUpdate, WriterThread
 from collector.log import get_logger
 from collector.parsers import DEFAULT_OPTIONS, ParserOptions, TranscriptParser, make_parser
@@ -75,6 +82,9 @@ class SavedFile:
     checkpoint: Checkpoint | None
     parser_state: dict[str, Any] | str | bytes | None  # bytes: pack_state() of the JSON
     live: bool = False
+    # The session its lines belong to when not the one its path names: a file renamed within
+    # a root stays in the session it started in (R11).
+    session_key: str | None = None
 
 
 # Parked parser states are kept deflated against a dictionary of the parsers' state keys: a
@@ -113,7 +123,7 @@ class _Tracked:
 
     __slots__ = (
         "active_at", "adopted", "bulk_done", "bulk_sent", "doc_hash", "live", "parser", "sent",
-        "size", "source", "tail",
+        "session_key", "size", "source", "tail",
     )  # fmt: skip
 
     def __init__(
@@ -138,6 +148,7 @@ class _Tracked:
         self.size = -1  # file size at the last read: a rescan seeing another size marks it
         self.active_at = time.monotonic()  # when it was last seen written to (see _hot)
         self.adopted = False  # renamed here from a known path: its files row is still to write
+        self.session_key = sent.session_key  # set when not the session its path names
 
     def lane_for(self, eof: bool) -> bool:
         """True for the live lane; switching only when nothing of this file is queued keeps
@@ -162,6 +173,7 @@ class ReaderThread:
         counters: Counters,
         options: ReaderOptions,
         saved: dict[str, SavedFile],
+        moved: Mapping[tuple[int, int], SavedFile] | None = None,
     ) -> None:
         self.writer = writer
         self.counters = counters
@@ -180,7 +192,9 @@ class ReaderThread:
         self._swept = 0.0
         # (dev, inode) → where a file renamed away from its path stopped: a new path with that
         # identity resumes there instead of reading it again (R11: identity kept in a root).
-        self._moved: dict[tuple[int, int], SavedFile] = {}
+        # ``moved`` at start-up: recently retired files, in case one was renamed while the
+        # daemon was down (or retired just before a crash, its new path not yet committed).
+        self._moved: dict[tuple[int, int], SavedFile] = dict(moved or {})
         # Transcripts that cannot be read (permissions, a link, a FIFO) → why; for `status`.
         self._problems: dict[str, str] = {}
 
@@ -239,7 +253,12 @@ class ReaderThread:
         if tracked is not None:
             news = tracked.source.kind != "jsonl" or found.size != tracked.size
         else:
-            news = _saved_has_news(self._saved.get(path), found)
+            saved = self._saved.get(path)
+            if saved is not None and saved.session_key == found.source.session_id:
+                # The usual case: its path names its session, so the key need not be kept.
+                saved = self._saved[path] = SavedFile(saved.checkpoint, saved.parser_state,
+                                                      saved.live)  # fmt: skip
+            news = _saved_has_news(saved, found)
         if news:
             self._mark(path)
 
@@ -357,7 +376,7 @@ class ReaderThread:
             # been renamed): remember where it stopped. Unlinked for sure (no link left): no.
             vanished = tracked.tail is not None and tracked.tail.last_error == "vanished"
             if read.moved or vanished:
-                self._remember_moved(tracked.sent)
+                self._remember_moved(tracked)
             self._forget(path)
         elif self._hot(tracked):
             return
@@ -395,14 +414,16 @@ class ReaderThread:
         held = sum(1 for t in self._files.values() if t.tail and t.tail.holds_descriptor)
         return held <= _HOT_MAX
 
-    def _remember_moved(self, sent: SavedFile) -> None:
-        """Where a retired path stopped, by identity: if it was renamed (not unlinked) a path
-        with that identity resumes there. A reused inode is harmless: the tail's head and
-        marker check then restarts at 0. Bounded: the oldest are dropped."""
+    def _remember_moved(self, tracked: _Tracked) -> None:
+        """Where a retired path stopped, by identity, and its session: if it was renamed (not
+        unlinked) a path with that identity resumes there. A reused inode is harmless: its
+        head and marker fail ``same_file``. Bounded: the oldest are dropped."""
+        sent = tracked.sent
         cp = sent.checkpoint
         if cp is None:
             return
-        self._moved[(cp.dev, cp.inode)] = sent
+        session = tracked.source.session_id
+        self._moved[(cp.dev, cp.inode)] = SavedFile(cp, sent.parser_state, session_key=session)
         while len(self._moved) > _MOVED_MAX:
             del self._moved[next(iter(self._moved))]
 
@@ -421,9 +442,11 @@ class ReaderThread:
             else:
                 self._park(path, tracked)
 
-    def _adopt(self, path: str) -> SavedFile | None:
-        """Where to resume a path never seen before that is a known file renamed here: drain
-        the old path's open descriptor first, then take its position (no re-read)."""
+    def _adopt(self, path: str, agent: str) -> SavedFile | None:
+        """Where to resume a path never seen before that is a known file renamed here (same
+        device, inode, head and marker), whichever path was looked at first: drain an old
+        path still open, or take a parked one whose path is gone; then its position and
+        session (no re-read, no second session)."""
         try:
             st = os.stat(path, follow_symlinks=False)
         except OSError:
@@ -435,7 +458,31 @@ class ReaderThread:
                 for _ in range(10_000):  # drains to EOF, then retires (moved) the old path
                     if old not in self._files or not self._step(old):
                         break
-        return self._moved.pop(key, None)
+        if key not in self._moved:
+            self._take_parked(path, key, agent)
+        found = self._moved.pop(key, None)
+        if found is None or found.checkpoint is None or not same_file(path, found.checkpoint):
+            return None
+        return found
+
+    def _take_parked(self, path: str, key: tuple[int, int], agent: str) -> None:
+        """A parked file with identity ``key`` whose path no longer names it was renamed to
+        ``path``: retire the old path and remember where it stopped. A linear look, only for
+        a path never seen before."""
+        for old, saved in self._saved.items():
+            cp = saved.checkpoint
+            if cp is None or (cp.dev, cp.inode) != key or old == path or _names(old, key):
+                continue
+            del self._saved[old]
+            source = self._sources.get(old)
+            session = saved.session_key or (source.session_id if source else None)
+            self._moved[key] = SavedFile(cp, saved.parser_state, session_key=session)
+            self._forget(old)
+            update = FileUpdate(path=old, agent=agent, session_key=None,
+                                checkpoint=cp.to_dict(), parser_state=None, size=cp.offset,
+                                deleted=True)  # fmt: skip
+            self._put(Chunk([], update, 0))
+            return
 
     def _bulk_committed(self, tracked: _Tracked) -> None:
         """Writer thread: a backlog chunk of ``tracked`` committed. After its last one, look at
@@ -454,7 +501,7 @@ class ReaderThread:
         if not isinstance(state, bytes):  # bytes: still packed, the file woke and read nothing
             state = pack_state(state)
         del self._files[path]
-        self._saved[path] = SavedFile(sent.checkpoint, state, live=True)
+        self._saved[path] = SavedFile(sent.checkpoint, state, True, tracked.session_key)
 
     def _open(self, path: str) -> _Tracked | None:
         source = self._sources.get(path)
@@ -462,9 +509,13 @@ class ReaderThread:
             return None
         saved = self._saved.pop(path, None)
         adopted = False
-        if saved is None and (self._moved or self._files):
-            saved = self._adopt(path)
+        if saved is None:
+            saved = self._adopt(path, source.agent)
             adopted = saved is not None
+        if saved is not None and saved.session_key not in (None, source.session_id):
+            source = replace(source, session_id=saved.session_key)
+        elif saved is not None and saved.session_key is not None:
+            saved = SavedFile(saved.checkpoint, saved.parser_state, saved.live)
         state = saved.parser_state if saved else None
         if isinstance(state, bytes):
             state = _decode_state(unpack_state(state))
@@ -529,7 +580,7 @@ class ReaderThread:
         live = tracked.lane_for(read.eof)
         on_commit = None if live else functools.partial(self._bulk_committed, tracked)
         self._put(Chunk(records, update, nbytes, on_commit=on_commit, live=live))
-        tracked.sent = SavedFile(checkpoint, update.parser_state)
+        tracked.sent = SavedFile(checkpoint, update.parser_state, session_key=tracked.session_key)
 
     def _read_document(self, tracked: _Tracked) -> None:
         """Whole-file JSON (Gemini ≤ 0.38): re-parse when the content changed."""
@@ -595,6 +646,15 @@ def _saved_has_news(saved: SavedFile | None, found: FoundFile) -> bool:
     if cp is None:
         return True
     return found.size != cp.offset or (found.dev, found.inode) != (cp.dev, cp.inode)
+
+
+def _names(path: str, key: tuple[int, int]) -> bool:
+    """Does ``path`` still name the file with identity ``key`` (a hard link, not a rename)."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == key
 
 
 def _decode_state(text: str) -> dict[str, Any] | None:
