@@ -33,7 +33,8 @@ import orjson
 
 from collector.counters import Counters
 from collector.ingest.discovery import FoundFile, Root, ScanRounds, found_file, scan_root
-from collector.ingest.reader import ReaderOptions, ReaderThread, SavedFile, pack_state
+from collector.ingest.parked import SavedFile, pack_state
+from collector.ingest.reader import ReaderOptions, ReaderThread
 from collector.ingest.tail import Checkpoint
 from collector.ingest.watch import Watcher
 from collector.ingest.writer import WriterThread

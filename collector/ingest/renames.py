@@ -1,0 +1,80 @@
+"""Where renamed transcripts resume: a file keeps its identity across a rename in a root (R11).
+
+A file's identity is its device and inode plus the head and marker fingerprints of its
+checkpoint (collector.ingest.tail). When a path never seen before turns out to be a known file
+under a new name, it resumes at the old position and in the old session, whichever path the
+watcher or the rescan happened to report first: the old path may already be retired (then
+its position waits here, by identity), or still parked with its path gone (then it is taken
+from the parked files).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, MutableMapping
+
+from collector.ingest.parked import SavedFile
+from collector.ingest.tail import Checkpoint
+from collector.ingest.writer import FileUpdate
+
+__all__ = ["Identity", "MovedFiles", "names"]
+
+Identity = tuple[int, int]  # (st_dev, st_ino)
+_MOVED_MAX = 1024  # retired positions kept for a renamed file to resume from
+
+
+class MovedFiles:
+    """Retired files by identity, most recent last; bounded, the oldest dropped."""
+
+    __slots__ = ("_moved",)
+
+    def __init__(self, start: Mapping[Identity, SavedFile] | None = None) -> None:
+        self._moved: dict[Identity, SavedFile] = dict(start or {})
+
+    def remember(self, saved: SavedFile) -> None:
+        """Where a retired path stopped, and in which session: if it was renamed (not
+        unlinked) a path with its identity resumes there. A reused inode is harmless: its head
+        and marker then fail ``same_file``."""
+        cp = saved.checkpoint
+        if cp is None:
+            return
+        self._moved[(cp.dev, cp.inode)] = saved
+        while len(self._moved) > _MOVED_MAX:
+            del self._moved[next(iter(self._moved))]
+
+    def take(
+        self,
+        path: str,
+        key: Identity,
+        parked: MutableMapping[str, SavedFile],
+        session_of: Callable[[str], str | None],
+    ) -> tuple[SavedFile | None, str | None]:
+        """The retired or parked twin of the file at ``path`` (identity ``key``), removed from
+        where it was, and the parked path it was taken from (to retire). The parked files are
+        looked through one by one, only for a path never seen before."""
+        found = self._moved.pop(key, None)
+        if found is not None:
+            return found, None
+        for old, saved in parked.items():
+            cp = saved.checkpoint
+            if cp is None or (cp.dev, cp.inode) != key or old == path or names(old, key):
+                continue
+            del parked[old]
+            session = saved.session_key or session_of(old)
+            return SavedFile(cp, saved.parser_state, session_key=session), old
+        return None, None
+
+
+def names(path: str, key: Identity) -> bool:
+    """Does ``path`` still name the file with identity ``key`` (a hard link, not a rename)."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == key
+
+
+def retirement(path: str, agent: str, cp: Checkpoint) -> FileUpdate:
+    """The ``files`` row update that retires a renamed file's old path at its position."""
+    return FileUpdate(path=path, agent=agent, session_key=None, checkpoint=cp.to_dict(),
+                      parser_state=None, size=cp.offset, deleted=True)  # fmt: skip
