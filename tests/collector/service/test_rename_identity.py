@@ -51,12 +51,7 @@ def copilot_corpus() -> list[bytes]:
 
 def stored(instance: Instance) -> list[tuple[str, str]]:
     """(session key, event id) of every event, sorted."""
-    rows = instance.query(
-        "SELECT s.session_key, e.agent_event_id FROM events e JOIN sessions s "
-        "ON s.id = e.session_id",
-        strict=True,
-    )
-    return sorted((str(k), str(e)) for k, e in rows)
+    return sorted(instance.event_keys())
 
 
 def clean_ingest(tmp: Path, place: Callable[[Instance], Path], lines: list[bytes]) -> list[Any]:
