@@ -86,7 +86,7 @@ class ReaderThread:
         # identity resumes there instead of reading it again (R11: identity kept in a root).
         # ``moved`` at start-up: recently retired files, in case one was renamed while the
         # daemon was down (or retired just before a crash, its new path not yet committed).
-        self._moved = MovedFiles(moved)
+        self._moved = MovedFiles(moved, saved)
         self._problems = ProblemFiles(counters)
 
     # control -------------------------------------------------------------------------------
@@ -102,8 +102,7 @@ class ReaderThread:
         if self._thread.is_alive():
             self._thread.join(timeout)
         for tracked in self._files.values():
-            if tracked.tail is not None:
-                tracked.tail.close()
+            tracked.close()
 
     @property
     def alive(self) -> bool:
@@ -213,9 +212,9 @@ class ReaderThread:
         tracked = self._files.pop(path, None)
         if tracked is None:
             return
-        if tracked.tail is not None:
-            tracked.tail.close()
+        tracked.close()
         self._saved[path] = tracked.sent
+        self._moved.parked.note(tracked.sent, self._saved)
 
     def _offset(self, path: str) -> int | None:
         tracked = self._files.get(path)
@@ -330,13 +329,13 @@ class ReaderThread:
     def _park(self, path: str, tracked: TrackedFile) -> None:
         """Free a caught-up file's tail and parser; keep only what resumes it (R15)."""
         sent = tracked.sent
-        if tracked.tail is not None:
-            tracked.tail.close()
+        tracked.close()
         state = sent.parser_state
         if not isinstance(state, bytes):  # bytes: still packed, the file woke and read nothing
             state = pack_state(state)
         del self._files[path]
-        self._saved[path] = SavedFile(sent.checkpoint, state, True, tracked.session_key)
+        parked = self._saved[path] = SavedFile(sent.checkpoint, state, True, tracked.session_key)
+        self._moved.parked.note(parked, self._saved)
 
     def _open(self, path: str) -> TrackedFile | None:
         source = self._sources.get(path)
@@ -355,8 +354,8 @@ class ReaderThread:
 
     def _forget(self, path: str) -> None:
         tracked = self._files.pop(path, None)
-        if tracked and tracked.tail:
-            tracked.tail.close()
+        if tracked is not None:
+            tracked.close()
         with self._cond:
             self._sources.pop(path, None)
 

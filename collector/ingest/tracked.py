@@ -95,6 +95,11 @@ class TrackedFile:
             tracked.doc_hash = saved.checkpoint.marker_hash
         return tracked
 
+    def close(self) -> None:
+        """Release its descriptor for good; idempotent."""
+        if self.tail is not None:
+            self.tail.close()
+
     def lane_for(self, eof: bool) -> bool:
         """True for the live lane; switching only when nothing of this file is queued keeps
         its chunks in order."""
