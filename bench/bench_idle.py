@@ -35,6 +35,7 @@ import calendar
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -198,6 +199,17 @@ def sample_idle(home: DaemonHome, py_spy: str, seconds: float, top: int) -> None
     print_collapsed(out, top, threads=("reader", "writer", "main", "other"))
 
 
+def heap_top(pid: int, out: Path, timeout: float = 60.0) -> str:
+    """Ask the traced daemon for its heap's top entries (SIGUSR1) and read them."""
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while not out.exists():
+        if time.monotonic() > deadline:
+            return "heap: no answer from the daemon"
+        time.sleep(0.1)
+    return "heap (tracemalloc, top entries by size):\n" + out.read_text()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=20_000)
@@ -207,13 +219,18 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--py-spy", help="also sample another idle window with this py-spy")
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--heap", action="store_true",
+                        help="trace allocations (tracemalloc) and print the top entries after "
+                        "the idle window; RSS is then inflated by the tracing")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the temporary HOME")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args()
     print(f"idle: {machine_note()}; overrides {overrides() or 'none'}", flush=True)
     with DaemonHome(prefix="bench-idle-", keep=args.keep) as home:
         files, nbytes = write_tree(home.claude_root, args.files, args.projects, args.seed)
-        home.start("run")
+        heap_out = home.base / "heap-top.txt"
+        probe = [sys.executable, str(Path(__file__).with_name("heap_probe.py")), str(heap_out)]
+        home.start("run", wrapper=probe if args.heap else ())
         ingest = wait_ingested(home, files, nbytes)
         print(f"ingested {files} files ({nbytes / 1e6:.1f} MB) in {ingest:.1f} s from spawn "
               f"({files / ingest:,.0f} files/s)", flush=True)  # fmt: skip
@@ -224,6 +241,8 @@ def main() -> int:
                       db_MB=round(home.database_bytes() / 1e6, 1),
                       watch_modes=status.get("watch_modes"), limits=inotify_limits())  # fmt: skip
         print(_report(result), flush=True)
+        if args.heap:
+            print(heap_top(home.pid, heap_out), flush=True)
         if args.py_spy:
             sample_idle(home, args.py_spy, args.seconds, args.top)
         stopped = home.stop()

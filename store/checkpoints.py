@@ -53,7 +53,7 @@ ON CONFLICT (path) DO UPDATE SET
 
 # The columns a resumed file needs: its identity and offset, and the parser's packed state.
 SAVED_FIELDS = ("path", "dev", "inode", "offset", "head_hash", "head_len", "marker_hash",
-                "parser_state")  # fmt: skip
+                "parser_state", "session_key", "gone")  # fmt: skip
 
 
 def upsert_files(
@@ -64,9 +64,18 @@ def upsert_files(
     conn.executemany(_UPSERT_FILE, [_file_row(conn, f, now, keys) for f in files])
 
 
-def saved_files(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """The committed checkpoints of the files that still exist (``SAVED_FIELDS`` each)."""
-    rows = conn.execute(f"SELECT {', '.join(SAVED_FIELDS)} FROM files WHERE deleted_at IS NULL")
+def saved_files(conn: sqlite3.Connection, retired: int) -> list[dict[str, Any]]:
+    """The committed checkpoints (``SAVED_FIELDS`` each, oldest change first) of the files that
+    still exist, and of the ``retired`` most recently retired ones (``gone``): one of those may
+    have been renamed while the daemon was down, and resumes from its row."""
+    rows = conn.execute(
+        "SELECT f.path, f.dev, f.inode, f.offset, f.head_hash, f.head_len, f.marker_hash, "
+        "f.parser_state, s.session_key, f.deleted_at IS NOT NULL AS gone FROM files f "
+        "LEFT JOIN sessions s ON s.id = f.session_id WHERE f.deleted_at IS NULL OR f.rowid IN "
+        "(SELECT rowid FROM files WHERE deleted_at IS NOT NULL ORDER BY updated_at DESC "
+        "LIMIT ?) ORDER BY f.updated_at",
+        (retired,),
+    )
     return [dict(zip(SAVED_FIELDS, row, strict=True)) for row in rows]
 
 

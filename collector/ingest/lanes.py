@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["CLOSED", "LaneQueue"]
+__all__ = ["CLOSED", "DirtyLanes", "LaneQueue"]
 
 CLOSED = object()  # returned by get() once closed and drained
 
@@ -94,3 +94,38 @@ class LaneQueue:
         """Nothing queued in either lane."""
         with self._cond:
             return not self._live and not self._bulk
+
+
+class DirtyLanes:
+    """Files waiting to be read, in two insertion-ordered sets: caught-up (live) files are
+    served before backlog files, so an append waits for at most one backlog step. Not
+    thread-safe: the reader guards it with its condition."""
+
+    __slots__ = ("_backlog", "_live")
+
+    def __init__(self) -> None:
+        self._backlog: dict[str, None] = {}
+        self._live: dict[str, None] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._live or self._backlog)
+
+    def add(self, path: str, live: bool) -> bool:
+        """Mark ``path``; True when it was not already waiting in that lane."""
+        lane = self._live if live else self._backlog
+        if path in lane:
+            return False
+        lane[path] = None
+        return True
+
+    def take(self) -> str:
+        """The next path to read, removed (so an append during the read marks it again)."""
+        lane = self._live or self._backlog
+        path = next(iter(lane))
+        del lane[path]
+        if not lane:  # a dict keeps its largest size: 20,000 files backfilled cost 0.4 MB idle
+            if lane is self._live:
+                self._live = {}
+            else:
+                self._backlog = {}
+        return path

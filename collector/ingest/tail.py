@@ -62,6 +62,7 @@ from collector.ingest.lines import LineSplitter, OversizedLine
 
 __all__ = [
     "HEAD_BYTES", "MARKER_BYTES", "Checkpoint", "FileTail", "Fragment", "TailRead", "open_regular",
+    "same_file",
 ]  # fmt: skip
 
 HEAD_BYTES = 4096
@@ -187,6 +188,23 @@ def _verify(fd: int, st: os.stat_result, cp: Checkpoint) -> _Verified:
     if _sha(marker) != cp.marker_hash:
         return _Verified(failed or "marker-changed")
     return _Verified(None, head, marker)
+
+
+def same_file(path: str, cp: Checkpoint) -> bool:
+    """Is the file at ``path`` the one ``cp`` fingerprints: same device and inode, and its head
+    and marker bytes unchanged (a reused inode fails). False when it cannot be read."""
+    try:
+        fd = open_regular(path)
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        same = (st.st_dev, st.st_ino) == (cp.dev, cp.inode)
+        return same and _verify(fd, st, cp).reason is None
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 class FileTail:

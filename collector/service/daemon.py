@@ -22,7 +22,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import Any
 
@@ -31,7 +31,8 @@ import orjson
 from collector.atomic import write_atomic
 from collector.counters import Counters
 from collector.ingest.discovery import FoundFile, Root, ScanRounds, found_file, scan_root
-from collector.ingest.reader import ReaderOptions, ReaderThread, SavedFile, pack_state
+from collector.ingest.parked import SavedFile, pack_state
+from collector.ingest.reader import ReaderOptions, ReaderThread
 from collector.ingest.tail import Checkpoint
 from collector.ingest.watch import Watcher
 from collector.ingest.writer import WriterThread
@@ -150,7 +151,7 @@ class Daemon:
         self.store = EventStore(config.store.path, manual_checkpoint=True,
                                 busy_timeout_ms=config.store.busy_timeout_ms)  # fmt: skip
         self._db_identity = _identity(config.store.path)
-        saved = _load_saved(self.store)
+        saved, moved = _load_saved(self.store)
         self.sinks = start_sinks(config, self.store, self.counters)
         c = config.collector
         self.writer = WriterThread(
@@ -158,7 +159,8 @@ class Daemon:
             batch_rows=c.batch_rows, batch_bytes=c.batch_bytes, queue_bound=c.queue_bound,
             subscribers=self.sinks.subscribers,
         )  # fmt: skip
-        self.reader = ReaderThread(self.writer, self.counters, _reader_options(config), saved)
+        self.reader = ReaderThread(self.writer, self.counters, _reader_options(config), saved,
+                                   moved)  # fmt: skip
         self.writer.start()
         self.reader.start()
         if config.tracker.enabled and not self._once:  # --once records no process facts
@@ -482,22 +484,39 @@ class _Rate:
         return self.rate
 
 
-def _load_saved(store: EventStore) -> dict[str, SavedFile]:
+def _load_saved(
+    store: EventStore,
+) -> tuple[dict[str, SavedFile], dict[tuple[int, int], SavedFile]]:
+    """Each live file's resumable state by path, and the most recently retired files' by
+    identity (one of them may have been renamed while the daemon was down)."""
     saved: dict[str, SavedFile] = {}
-    for row in saved_files(store.connection):
-        checkpoint = None
-        if row["head_hash"] is not None:
-            try:
-                checkpoint = Checkpoint.from_dict({
-                    "dev": row["dev"], "inode": row["inode"], "offset": row["offset"],
-                    "head_hash": row["head_hash"], "head_len": row["head_len"],
-                    "marker_hash": row["marker_hash"],
-                })  # fmt: skip
-            except ValueError:
-                checkpoint = None
+    moved: dict[tuple[int, int], SavedFile] = {}
+    for row in saved_files(store.connection, _MOVED_AT_START):
+        checkpoint = _checkpoint_of(row)
         # The state stays packed JSON text until the file is opened (see SavedFile).
-        saved[row["path"]] = SavedFile(checkpoint, pack_state(row["parser_state"] or None))
-    return saved
+        item = SavedFile(checkpoint, pack_state(row["parser_state"] or None),
+                         session_key=row["session_key"])  # fmt: skip
+        if not row["gone"]:
+            saved[row["path"]] = item
+        elif checkpoint is not None:
+            moved[(checkpoint.dev, checkpoint.inode)] = item
+    return saved, moved
+
+
+_MOVED_AT_START = 1024  # retired files a path found at start-up may be the renamed twin of
+
+
+def _checkpoint_of(row: Mapping[str, Any]) -> Checkpoint | None:
+    if row["head_hash"] is None:
+        return None
+    try:
+        return Checkpoint.from_dict({
+            "dev": row["dev"], "inode": row["inode"], "offset": row["offset"],
+            "head_hash": row["head_hash"], "head_len": row["head_len"],
+            "marker_hash": row["marker_hash"],
+        })  # fmt: skip
+    except ValueError:
+        return None
 
 
 def _is_real_dir(path: str) -> bool:

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import collector.ingest.reader as reader_module
+import collector.ingest.hot as hot_module
+import collector.ingest.parked as parked_module
+import collector.ingest.tracked as tracked_module
 from collector.counters import Counters
 from collector.ingest.discovery import scan_root
 from collector.ingest.reader import ReaderOptions, ReaderThread
@@ -97,7 +99,7 @@ class TestReaderFailure:
                 return getattr(self.inner, name)
 
         monkeypatch.setattr(
-            reader_module, "make_parser", lambda *a, **k: Flaky(make_parser(*a, **k))
+            tracked_module, "make_parser", lambda *a, **k: Flaky(make_parser(*a, **k))
         )
         for found in scan_root("claude-code", str(root)):
             reader.add_found(found)
@@ -143,9 +145,9 @@ class TestParking:
 
     @given(st.text(max_size=2000))
     def test_packed_state_round_trips(self, text: str) -> None:
-        packed = reader_module.pack_state(text)
+        packed = parked_module.pack_state(text)
         assert packed is not None
-        assert reader_module.unpack_state(packed) == text
+        assert parked_module.unpack_state(packed) == text
 
     def test_real_state_shrinks(self) -> None:
         """The dictionary does its job on a real Claude state (the point of packing)."""
@@ -155,7 +157,7 @@ class TestParking:
         for line in FIXTURE.read_bytes().split(b"\n")[:-1]:
             parser.parse_line(line, offset)
             offset += len(line) + 1
-        packed = reader_module.pack_state(parser.state())
+        packed = parked_module.pack_state(parser.state())
         assert packed is not None
         assert len(packed) < len(orjson.dumps(parser.state())) / 2
 
@@ -170,7 +172,7 @@ class TestParking:
         store, _writer, reader = pipeline
         # A file written seconds ago stays open a while (drained if renamed); parking is what
         # is under test here, so it parks as soon as it is caught up.
-        monkeypatch.setattr(reader_module, "_HOT_SECONDS", 0.0)
+        monkeypatch.setattr(hot_module, "HOT_SECONDS", 0.0)
         root = tmp_path / "projects"
         path = root / "-p" / f"{SESSION}.jsonl"
         path.parent.mkdir(parents=True)

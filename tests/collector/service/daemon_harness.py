@@ -110,6 +110,15 @@ class Instance:
         except (OSError, orjson.JSONDecodeError):
             return {}
 
+    def event_keys(self) -> list[tuple[str, str]]:
+        """(session key, agent event id) of every stored event, in id order."""
+        rows = self.query(
+            "SELECT s.session_key, e.agent_event_id FROM events e "
+            "JOIN sessions s ON s.id = e.session_id",
+            strict=True,
+        )
+        return [(str(a), str(b)) for a, b in rows]
+
     def committed_offset(self, path: Path) -> int:
         rows = self.query("SELECT offset FROM files WHERE path = ?", (str(path),))
         return int(rows[0][0]) if rows else -1

@@ -50,15 +50,6 @@ def expected_keys(root: Path, contents: dict[Path, list[bytes]]) -> set[tuple[st
     return keys
 
 
-def stored_keys(instance: Instance) -> list[tuple[str, str]]:
-    rows = instance.query(
-        "SELECT s.session_key, e.agent_event_id FROM events e "
-        "JOIN sessions s ON s.id = e.session_id",
-        strict=True,
-    )
-    return [(str(a), str(b)) for a, b in rows]
-
-
 def make_plan(rng: random.Random, files: list[Path], lines: list[bytes]) -> list[list[str]]:
     plan = []
     for line in lines:
@@ -139,7 +130,7 @@ def test_sigkill_restarts_store_every_line_exactly_once(tmp_path: Path, cycles: 
     for path, data in contents_of(files).items():
         written.setdefault(path, []).extend(data)
     expected = expected_keys(instance.claude, written)
-    stored = stored_keys(instance)
+    stored = instance.event_keys()
     assert len(stored) == len(set(stored)), "duplicate natural keys"
     missing = expected - set(stored)
     extra = set(stored) - expected

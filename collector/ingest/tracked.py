@@ -1,0 +1,145 @@
+"""One transcript being read: its source, tail and parser, its lane, and what was handed on.
+
+A ``TrackedFile`` exists only while its file is open (being read, or kept hot); a caught-up
+file is parked as a ``SavedFile`` (collector.ingest.parked) and its tail and parser are freed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from collector.ingest.parked import SavedFile, decode_state
+from collector.ingest.sidecars import read_sidecar
+from collector.ingest.tail import Checkpoint, FileTail, Fragment, TailRead
+from collector.parsers import ParserOptions, TranscriptParser, make_parser
+from collector.parsers.sanitize import line_prefix
+from collector.parsers.sources import SourceFile
+from store.records import FileUpdate, ParseProblem, Record
+
+__all__ = ["Parsed", "TrackedFile", "open_parser"]
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def open_parser(
+    source: SourceFile, state: dict[str, Any] | None, options: ParserOptions
+) -> TranscriptParser:
+    """The parser for ``source``, resumed from ``state``, with its sidecar read now."""
+    sidecar = read_sidecar(source.sidecar_path) if source.sidecar_path else None
+    return make_parser(source, state, options, sidecar)
+
+
+@dataclass(slots=True)
+class Parsed:
+    """What one read of a file parsed into, and the checkpoint after it."""
+
+    records: list[Record]
+    nbytes: int
+    checkpoint: Checkpoint
+    problems: int  # ParseProblem records, oversized lines included
+
+
+class TrackedFile:
+    """One file being tailed: its source, tail and parser, and what was last handed on."""
+
+    __slots__ = (
+        "active_at", "adopted", "bulk_done", "bulk_sent", "doc_hash", "live", "parser", "sent",
+        "session_key", "size", "source", "tail",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        source: SourceFile,
+        tail: FileTail | None,
+        parser: TranscriptParser,
+        sent: SavedFile,
+    ) -> None:
+        self.source = source
+        self.tail = tail
+        self.parser = parser
+        self.doc_hash: str | None = None
+        # The checkpoint and parser state of the last chunk put on the writer's queue: where
+        # reading resumes if processing this file fails halfway (see ReaderThread._rewind).
+        self.sent = sent
+        # Lane (collector.ingest.lanes): backlog until a read reaches the end with no backlog chunk
+        # of this file still queued; live from then on. bulk_done is counted by the writer.
+        self.live = False
+        self.bulk_sent = 0
+        self.bulk_done = 0
+        self.size = -1  # file size at the last read: a rescan seeing another size marks it
+        self.active_at = time.monotonic()  # when it was last seen written to (see _hot)
+        self.adopted = False  # renamed here from a known path: its files row is still to write
+        self.session_key = sent.session_key  # set when not the session its path names
+
+    @classmethod
+    def resume(
+        cls, source: SourceFile, saved: SavedFile | None, options: ParserOptions, max_line: int
+    ) -> TrackedFile:
+        """Open ``source`` where ``saved`` left it (from the start without it), in the session
+        ``saved`` names when that is not its path's (a renamed file)."""
+        if saved is not None and saved.session_key not in (None, source.session_id):
+            source = replace(source, session_id=saved.session_key)
+        elif saved is not None and saved.session_key is not None:
+            saved = saved.without_session()
+        state = decode_state(saved.parser_state) if saved else None
+        parser = open_parser(source, state, options)
+        tail = None
+        if source.kind == "jsonl":
+            tail = FileTail(source.path, saved.checkpoint if saved else None, max_line)
+        tracked = cls(source, tail, parser, saved or SavedFile(None, None))
+        tracked.live = bool(saved and saved.live)
+        if saved and saved.checkpoint and source.kind == "json-document":
+            tracked.doc_hash = saved.checkpoint.marker_hash
+        return tracked
+
+    def close(self) -> None:
+        """Release its descriptor for good; idempotent."""
+        if self.tail is not None:
+            self.tail.close()
+
+    def lane_for(self, eof: bool) -> bool:
+        """True for the live lane; switching only when nothing of this file is queued keeps
+        its chunks in order."""
+        if not self.live and eof and self.bulk_sent == self.bulk_done:
+            self.live = True
+        if not self.live:
+            self.bulk_sent += 1
+        return self.live
+
+    def bulk_committed(self) -> None:
+        """Called by the writer thread after a backlog chunk of this file committed."""
+        self.bulk_done += 1
+
+    def parse(self, read: TailRead, fragment: Fragment | None = None) -> Parsed:
+        """Parse a read's lines (and a fragment given up on); an oversized line becomes a
+        problem record naming its size and hash."""
+        records: list[Record] = []
+        nbytes = 0
+        for offset, line in read.lines:
+            text = line[len(_BOM) :] if offset == 0 and line.startswith(_BOM) else line
+            records.extend(self.parser.parse_line(text, offset))  # a BOM is not JSON
+            nbytes += len(line) + 1
+        checkpoint = read.checkpoint
+        if fragment is not None:
+            records.extend(self.parser.parse_line(fragment.data, fragment.offset))
+            nbytes += len(fragment.data)
+            checkpoint = fragment.checkpoint
+        for big in read.oversized:
+            reason = f"oversized line: {big.size} bytes, sha256 {big.sha256}"
+            prefix = line_prefix(big.prefix)
+            records.append(ParseProblem(self.source.path, big.offset, reason, prefix))
+            nbytes += big.size + 1
+        problems = sum(1 for r in records if isinstance(r, ParseProblem))
+        return Parsed(records, nbytes, checkpoint, problems)
+
+    def file_update(self, read: TailRead, parsed: Parsed) -> FileUpdate:
+        """The ``files`` row to commit with a read's records."""
+        source = self.source
+        return FileUpdate(
+            path=source.path, agent=source.agent, session_key=source.session_id,
+            checkpoint=parsed.checkpoint.to_dict(), parser_state=self.parser.state(),
+            size=read.size, lines=len(read.lines), problems=parsed.problems,
+            oversized=len(read.oversized), reset=read.reset, deleted=read.deleted or read.moved,
+        )  # fmt: skip
