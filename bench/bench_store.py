@@ -130,16 +130,18 @@ class SeedWorkload:
             "duration_ms": 5 + rng.randrange(4995),
         }  # fmt: skip
         x = rng.random()
+        fields: dict[str, object]
         if x < 0.45:
             name, op = rng.choice(_SEED_FILE_TOOLS)
             path = rng.choice(_SEED_FILES)
-            fields: dict[str, object] = {"event_type": "file_op", "tool_name": name, "file_path": path,
-                      "operation": op, "tool_arguments": orjson.dumps({"file_path": path}).decode()}
+            args = orjson.dumps({"file_path": path}).decode()
+            fields = {"event_type": "file_op", "tool_name": name, "file_path": path,
+                      "operation": op, "tool_arguments": args}  # fmt: skip
         elif x < 0.8:
             cmd, cat = rng.choice(_SEED_COMMANDS)
+            args = orjson.dumps({"command": cmd, "description": "bench"}).decode()
             fields = {"event_type": "command", "tool_name": "Bash", "command": cmd,
-                      "command_category": cat,
-                      "tool_arguments": orjson.dumps({"command": cmd, "description": "bench"}).decode()}
+                      "command_category": cat, "tool_arguments": args}  # fmt: skip
         else:
             fields = {"event_type": "tool_call",
                       "tool_name": rng.choice(("Grep", "Glob", "Task", "TodoWrite")),

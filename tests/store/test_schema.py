@@ -126,12 +126,13 @@ class TestQueryPlans:
     def test_unmatched_results_check(self, store: EventStore) -> None:
         """Parking a result looks for its call by both indexes, never by a scan of events."""
         store.connection.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS batch_results (session_id INTEGER, "
-            "tool_call_id TEXT, timestamp TEXT, status TEXT, duration_ms INTEGER, exit_code INTEGER)"
+            "CREATE TEMP TABLE IF NOT EXISTS batch_results (session_id INTEGER, tool_call_id "
+            "TEXT, timestamp TEXT, status TEXT, duration_ms INTEGER, exit_code INTEGER)"
         )
         steps = plan(store.connection, PARK_SQL, ())
         assert not any(step.startswith("SCAN e") for step in steps), steps
-        assert "SEARCH e USING INDEX idx_events_tool_call (session_id=? AND tool_call_id=?)" in steps
+        by_call = "SEARCH e USING INDEX idx_events_tool_call (session_id=? AND tool_call_id=?)"
+        assert by_call in steps, steps
         assert (
             "SEARCH e USING INDEX sqlite_autoindex_events_1 (session_id=? AND agent_event_id=?)"
             in steps
