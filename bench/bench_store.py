@@ -8,7 +8,15 @@ the events of a few live sessions, each on its own project's files (a few hundre
 hot set drawn more often, as real sessions re-read and re-edit the same files).
 
     python bench/bench_store.py [--existing 300000] [--batches 30] [--batch 1000] [--live 3]
-        [--checkpoint idle|auto]
+        [--checkpoint idle|auto] [--workload live|seed]
+
+``--workload seed`` is the workload of ``../shared/bench/seed_store_bench.js`` (issue 16's
+side-by-side): 100 sessions, every batch spread over all of them, a random 30-character tool
+call id per event, 45 % file operations over 100 paths, 35 % commands in 8 categories, the
+rest other tools, timestamps 1-3000 ms apart, small JSON arguments and raw data. The rows are
+what our Claude parser stores for such calls: the tool call id is the event's key. Compare
+with ``node ../shared/bench/seed_store_bench.js DB 300000 20`` run in the same invocation
+(``--existing 300000 --batches 20 --checkpoint auto``: the seed has no idle checkpoint).
 
 ``--checkpoint idle`` (default; what the daemon's writer does) checkpoints the WAL between
 batches, untimed, as the writer does when its queue is idle; ``auto`` leaves SQLite's automatic
@@ -26,6 +34,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -82,6 +92,97 @@ def make_events(
     return out
 
 
+_ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0123456789"
+_SEED_FILES = [
+    f"/home/dev/work/proj{p}/src/{a}/{b}.py"
+    for p in range(5)
+    for a in ("core", "api", "db", "cli", "util")
+    for b in ("main", "models", "store", "io")
+]
+_SEED_COMMANDS = (
+    ("git status", "git"), ("pytest -x -q tests/", "test"), ("npm install", "package"),
+    ("make build", "build"), ("ls -la src/", "filesystem"), ("rg -n TODO src", "search"),
+    ("docker ps", "container"), ("curl -s localhost:8080/health", "network"),
+)  # fmt: skip
+_SEED_FILE_TOOLS = (("Read", "read"), ("Read", "read"), ("Edit", "edit"), ("Write", "write"))
+
+
+class SeedWorkload:
+    """seed_store_bench.js's event stream, as rows of our store (same mix, sizes and keys)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.sessions = [f"claude-code:bench-{i:04d}-{rng.getrandbits(32):x}" for i in range(100)]
+        self.ms = 1_748_854_800_000
+
+    def batch(self, count: int) -> list[Event]:
+        return [self._event() for _ in range(count)]
+
+    def _event(self) -> Event:
+        rng = self.rng
+        self.ms += 1 + rng.randrange(3000)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.ms // 1000))
+        call = "toolu_01" + "".join(rng.choice(_ALNUM) for _ in range(22))
+        common: dict[str, object] = {
+            "session_id": rng.choice(self.sessions), "agent_event_id": call,
+            "timestamp": f"{stamp}.{self.ms % 1000:03d}Z", "tool_call_id": call,
+            "status": "error" if rng.random() < 0.1 else "success",
+            "duration_ms": 5 + rng.randrange(4995),
+        }  # fmt: skip
+        x = rng.random()
+        fields: dict[str, object]
+        if x < 0.45:
+            name, op = rng.choice(_SEED_FILE_TOOLS)
+            path = rng.choice(_SEED_FILES)
+            args = orjson.dumps({"file_path": path}).decode()
+            fields = {"event_type": "file_op", "tool_name": name, "file_path": path,
+                      "operation": op, "tool_arguments": args}  # fmt: skip
+        elif x < 0.8:
+            cmd, cat = rng.choice(_SEED_COMMANDS)
+            args = orjson.dumps({"command": cmd, "description": "bench"}).decode()
+            fields = {"event_type": "command", "tool_name": "Bash", "command": cmd,
+                      "command_category": cat, "tool_arguments": args}  # fmt: skip
+        else:
+            fields = {"event_type": "tool_call",
+                      "tool_name": rng.choice(("Grep", "Glob", "Task", "TodoWrite")),
+                      "tool_arguments": '{"pattern":"TODO"}'}  # fmt: skip
+        raw = {"type": "tool_use", "id": call, "name": fields["tool_name"]}
+        return Event(**common, **fields, raw_data=orjson.dumps(raw).decode())  # type: ignore[arg-type]
+
+
+def run_seed(args: argparse.Namespace) -> None:
+    """The seed's workload: fill ``--existing`` rows, then time ``--batches`` batches."""
+    seed = SeedWorkload(random.Random(7))
+    with tempfile.TemporaryDirectory() as tmp:
+        store = EventStore(Path(tmp) / "events.db", manual_checkpoint=args.checkpoint == "idle")
+        for done in range(0, args.existing, 1000):
+            store.insert_events(seed.batch(min(1000, args.existing - done)))
+            if args.checkpoint == "idle" and done % 20_000 == 0:
+                store.checkpoint()
+        times = []
+        for _ in range(args.batches):
+            batch = seed.batch(args.batch)
+            t0 = time.perf_counter()
+            inserted = store.insert_events(batch)
+            times.append((time.perf_counter() - t0) * 1000)
+            assert inserted == args.batch, inserted
+            if args.checkpoint == "idle":
+                store.checkpoint()
+        total = store.health_check()["events"]
+        store.close()
+    report(f"seed workload, 100 sessions, now {total:,}", args, times)
+
+
+def report(what: str, args: argparse.Namespace, times: list[float]) -> None:
+    times = sorted(times)
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    print(
+        f"insert_events: {args.batch} events into {args.existing:,} ({what}), "
+        f"checkpoint={args.checkpoint}: median {statistics.median(times):.2f} ms, "
+        f"p95 {p95:.2f} ms over {args.batches} batches"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="insert_events benchmark")
     parser.add_argument("--existing", type=int, default=300_000)
@@ -89,7 +190,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--live", type=int, default=3, help="sessions active in each batch")
     parser.add_argument("--checkpoint", choices=("idle", "auto"), default="idle")
+    parser.add_argument("--workload", choices=("live", "seed"), default="live")
     args = parser.parse_args()
+    if args.workload == "seed":
+        run_seed(args)
+        return
     rng = random.Random(1)
     with tempfile.TemporaryDirectory() as tmp:
         store = EventStore(Path(tmp) / "events.db", manual_checkpoint=args.checkpoint == "idle")
@@ -117,13 +222,7 @@ def main() -> None:
                 store.checkpoint()
         total = store.health_check()["events"]
         store.close()
-    times.sort()
-    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-    print(
-        f"insert_events: {args.batch} events into {args.existing:,} (now {total:,}), "
-        f"{args.live} live sessions, checkpoint={args.checkpoint}: "
-        f"median {statistics.median(times):.2f} ms, p95 {p95:.2f} ms over {args.batches} batches"
-    )
+    report(f"{args.live} live sessions, now {total:,}", args, times)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,8 @@ _NONES = (None,) * len(_EVENT_COLUMNS)
 _SHAPED_SQL: dict[tuple[bool, ...], str] = {}
 
 # Status 'error' is sticky: Codex may report exec_command_end (exit 1) before the plain output.
-# The agent's own duration wins over one computed from timestamps.
+# The agent's own duration wins over one computed from timestamps. A call whose key is its call
+# id (Claude's) is found by the natural key; the others by the partial idx_events_tool_call.
 _COMPLETE = """
 UPDATE events SET
     status = CASE WHEN status = 'error' THEN 'error' ELSE :status END,
@@ -73,8 +74,14 @@ UPDATE events SET
     duration_ms = COALESCE(:duration_ms, duration_ms, MAX(0,
         CAST(round((julianday(:timestamp) - julianday(timestamp)) * 86400000) AS INTEGER)
         - COALESCE(wait_ms, 0)))
-WHERE session_id = :session_id AND tool_call_id = :tool_call_id
-  AND event_type IN ('file_op', 'command', 'tool_call')
+WHERE id IN (SELECT id FROM events
+             WHERE session_id = :session_id AND agent_event_id = :tool_call_id
+               AND tool_call_id = :tool_call_id
+             UNION ALL
+             SELECT id FROM events
+             WHERE session_id = :session_id AND tool_call_id = :tool_call_id
+               AND tool_call_id != agent_event_id)
+  AND +event_type IN ('file_op', 'command', 'tool_call')
 """
 
 _PARK_UNMATCHED = """
@@ -83,7 +90,12 @@ SELECT r.session_id, r.tool_call_id, r.timestamp, r.status, r.duration_ms, r.exi
 FROM temp.batch_results AS r
 WHERE NOT EXISTS (
     SELECT 1 FROM events AS e
+    WHERE e.session_id = r.session_id AND e.agent_event_id = r.tool_call_id
+      AND e.tool_call_id = r.tool_call_id AND e.event_type IN ('file_op', 'command', 'tool_call'))
+  AND NOT EXISTS (
+    SELECT 1 FROM events AS e
     WHERE e.session_id = r.session_id AND e.tool_call_id = r.tool_call_id
+      AND e.tool_call_id != e.agent_event_id
       AND e.event_type IN ('file_op', 'command', 'tool_call'))
 ON CONFLICT (session_id, tool_call_id) DO UPDATE SET
     timestamp = excluded.timestamp,

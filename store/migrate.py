@@ -65,6 +65,10 @@ def _apply_usage_index(conn: sqlite3.Connection) -> None:
     _run_script(conn, _frozen("0006_usage_index.sql"))
 
 
+def _apply_call_key(conn: sqlite3.Connection) -> None:
+    _run_script(conn, _frozen("0007_call_key.sql"))
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One forward step: ``apply`` turns version ``version - 1`` into ``version``."""
@@ -81,6 +85,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "Claude responses counted once across sessions", _apply_usage_replays),
     Migration(5, "sink cursors and change feed", _apply_sink_feed),
     Migration(6, "covering index of usage events for the usage reports", _apply_usage_index),
+    Migration(7, "tool calls found by their natural key where it is the call id", _apply_call_key),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version
 

@@ -80,7 +80,9 @@ CREATE TABLE events (
 CREATE INDEX idx_events_session_time ON events(session_id, timestamp);
 CREATE INDEX idx_events_file ON events(file_path) WHERE file_path IS NOT NULL;
 CREATE INDEX idx_events_category ON events(command_category) WHERE command_category IS NOT NULL;
-CREATE INDEX idx_events_tool_call ON events(session_id, tool_call_id) WHERE tool_call_id IS NOT NULL;
+-- A Claude call's key is its call id: the natural key finds it, and only the other rows are here.
+CREATE INDEX idx_events_tool_call ON events(session_id, tool_call_id)
+    WHERE tool_call_id IS NOT NULL AND tool_call_id != agent_event_id;
 CREATE INDEX idx_events_type ON events(event_type, timestamp);
 -- A Claude response replayed in another session's file is counted once (store/cross_session.py).
 CREATE INDEX idx_events_usage_key ON events(agent_event_id) WHERE event_type = 'usage';

@@ -16,7 +16,9 @@ import pytest
 import store.migrate as migrate_module
 from config.errors import SchemaVersionError, StoreOpenError
 from store import CURRENT_VERSION, EventStore
+from store.batch import SessionKeys, apply_records
 from store.migrate import MIGRATIONS, Migration, migrate, read_version
+from store.records import ToolResult
 
 SEED_SESSIONS = [
     # (id, copilot_session_id, project_dir, status, importance, pid, created_at)
@@ -540,3 +542,74 @@ class TestSinkFeedUpgrade:
             names = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
             assert conn.execute(names).fetchall() == []
         assert schema_of(path)["columns"] == fresh_schema(tmp_path)["columns"]
+
+
+def version_six_database(path: Path) -> None:
+    """A version-6 database with a Claude call (key = call id), a Codex patch's two file
+    operations (key ≠ call id, one call id) and a file's offset, all pending."""
+    with connect(path) as conn:
+        migrate(conn, str(path), target=6)
+        conn.execute("BEGIN")
+        conn.execute(
+            "INSERT INTO sessions (id, session_key, agent, created_at, updated_at) VALUES "
+            "(1, 'claude-code:s1', 'claude-code', 't', 't'), (2, 'codex:s2', 'codex', 't', 't')"
+        )
+        conn.executemany(
+            "INSERT INTO events (session_id, agent_event_id, timestamp, event_type, "
+            "tool_call_id, file_path, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 't')",
+            [
+                (1, "toolu_A", "2025-11-14T10:00:00.000Z", "command", "toolu_A", None, "pending"),
+                (2, "l:77:0", "2025-11-14T10:00:00.000Z", "file_op", "call_B", "/a", "pending"),
+                (2, "l:77:1", "2025-11-14T10:00:00.000Z", "file_op", "call_B", "/b", "pending"),
+                (2, "l:78", "2025-11-14T10:00:01.000Z", "message", None, None, None),
+            ],
+        )
+        conn.execute(
+            "INSERT INTO files (path, agent, session_id, offset, updated_at) "
+            "VALUES ('/t/s2.jsonl', 'codex', 2, 4096, 't')"
+        )
+        conn.execute("COMMIT")
+
+
+class TestCallKeyMigration:
+    """Version 7 narrows idx_events_tool_call to rows whose call id is not their key."""
+
+    def test_rows_survive_and_both_kinds_of_call_complete(self, tmp_path: Path) -> None:
+        """After the upgrade every row and offset is unchanged, and a result completes the
+        Claude call (found by the natural key) and both rows of the Codex call (by the index)."""
+        path = tmp_path / "v6.db"
+        version_six_database(path)
+        with connect(path) as conn:
+            events = conn.execute("SELECT * FROM events ORDER BY id").fetchall()
+        with EventStore(path) as store:
+            conn = store.connection
+            assert read_version(conn) == 7
+            after = conn.execute("SELECT * FROM events ORDER BY id").fetchall()
+            assert [tuple(row) for row in after] == events
+            assert [tuple(row) for row in conn.execute("SELECT offset FROM files")] == [(4096,)]
+            indexed = conn.execute(
+                "SELECT agent_event_id FROM events INDEXED BY idx_events_tool_call "
+                "WHERE session_id = 2 AND tool_call_id = 'call_B' "
+                "AND tool_call_id != agent_event_id ORDER BY id"
+            ).fetchall()
+            assert [tuple(row) for row in indexed] == [("l:77:0",), ("l:77:1",)]
+            apply_results(store, [
+                ToolResult("claude-code:s1", "toolu_A", "2025-11-14T10:00:02.000Z", "success"),
+                ToolResult("codex:s2", "call_B", "2025-11-14T10:00:03.000Z", "error"),
+            ])  # fmt: skip
+            done = conn.execute(
+                "SELECT agent_event_id, status, duration_ms FROM events "
+                "WHERE tool_call_id IS NOT NULL ORDER BY id"
+            ).fetchall()
+            done = [tuple(row) for row in done]
+        assert done == [("toolu_A", "success", 2000), ("l:77:0", "error", 3000),
+                        ("l:77:1", "error", 3000)]  # fmt: skip
+
+
+def apply_results(store: EventStore, results: list[ToolResult]) -> None:
+    """Apply ``results`` as the writer does: one transaction through ``apply_records``."""
+    conn = store.connection
+    conn.execute("BEGIN IMMEDIATE")
+    out = apply_records(conn, list(results), "2025-11-14T11:00:00.000Z", SessionKeys())
+    conn.execute("COMMIT")
+    assert (out.results_applied, out.results_parked) == (len(results), 0)

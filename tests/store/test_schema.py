@@ -18,6 +18,7 @@ from store import EventStore
 
 # The completion UPDATE's WHERE, as store/batch.py runs it.
 from store.batch import _COMPLETE as COMPLETE_SQL
+from store.batch import _PARK_UNMATCHED as PARK_SQL
 from store.batch import INSERT_EVENT
 
 KEY = "claude-code:plan"
@@ -105,7 +106,8 @@ class TestQueryPlans:
         assert_searches(plan(store.connection, sql, ("usage", -1, 0)), "idx_events_type")
 
     def test_completion_update(self, store: EventStore) -> None:
-        """The ToolResult UPDATE finds the call by (session_id, tool_call_id)."""
+        """The ToolResult UPDATE finds a call whose key is its call id (Claude's) by the natural
+        key, any other by (session_id, tool_call_id), and the rows by rowid: no scan."""
         params = {
             "status": "success",
             "exit_code": None,
@@ -117,6 +119,24 @@ class TestQueryPlans:
         steps = plan(store.connection, COMPLETE_SQL, params)
         assert_searches(steps, "idx_events_tool_call")
         assert any("session_id=? AND tool_call_id=?" in step for step in steps), steps
+        assert_searches(steps, "sqlite_autoindex_events_1")
+        assert any("session_id=? AND agent_event_id=?" in step for step in steps), steps
+        assert any("INTEGER PRIMARY KEY (rowid=?)" in step for step in steps), steps
+
+    def test_unmatched_results_check(self, store: EventStore) -> None:
+        """Parking a result looks for its call by both indexes, never by a scan of events."""
+        store.connection.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS batch_results (session_id INTEGER, tool_call_id "
+            "TEXT, timestamp TEXT, status TEXT, duration_ms INTEGER, exit_code INTEGER)"
+        )
+        steps = plan(store.connection, PARK_SQL, ())
+        assert not any(step.startswith("SCAN e") for step in steps), steps
+        by_call = "SEARCH e USING INDEX idx_events_tool_call (session_id=? AND tool_call_id=?)"
+        assert by_call in steps, steps
+        assert (
+            "SEARCH e USING INDEX sqlite_autoindex_events_1 (session_id=? AND agent_event_id=?)"
+            in steps
+        ), steps
 
     def test_natural_key_lookup(self, store: EventStore) -> None:
         """(session_id, agent_event_id) is a unique index: the conflict check is a SEARCH."""
