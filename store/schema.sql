@@ -86,7 +86,7 @@ CREATE INDEX idx_events_tool_call ON events(session_id, tool_call_id)
 CREATE INDEX idx_events_type ON events(event_type, timestamp);
 -- A Claude response replayed in another session's file is counted once (store/cross_session.py).
 CREATE INDEX idx_events_usage_key ON events(agent_event_id) WHERE event_type = 'usage';
--- Usage reports read only this (store/usage.py): usage rows in time order, every figure inside.
+-- Usage reports read only this (store/reads/usage.py): usage rows in time order, every figure inside.
 CREATE INDEX idx_events_usage ON events(timestamp, session_id, model, input_tokens, output_tokens,
     cache_creation_tokens, cache_creation_1h_tokens, cache_read_tokens, reasoning_tokens, event_type)
     WHERE event_type = 'usage';

@@ -1,7 +1,7 @@
 """The JSON API (GET only): sessions, a session's events, files, commands and usage.
 
 Each handler checks its parameters first (``params``; a bad one is a 400 with a message), reads
-through ``store.reads`` on this thread's read-only connection, and shapes the answer
+through ``store.reads.dashboard`` on this thread's read-only connection, and shapes the answer
 (``shapes``). List answers are ``{"items": [...], ...}``; an unknown session is a 404.
 Handlers are plain functions: Starlette runs them in its thread pool, so a slow read never
 stalls the event loop that feeds the streams.
@@ -25,9 +25,9 @@ from collector.dashboard.totals import SessionTotals
 from collector.reports.usage import UsageQuery, build_usage
 from config.agents import names as agent_names
 from config.errors import StoreError
-from store import reads
 from store.connection import Connection
 from store.event_store import STATUSES
+from store.reads import dashboard as reads
 
 __all__ = ["Context", "JSONResponse", "routes"]
 

@@ -28,7 +28,7 @@ from collector.dashboard.totals import SessionTotals
 from collector.reports.usage import session_costs
 from config.agents import names as agent_names
 from config.errors import StoreError
-from store import reads
+from store.reads import dashboard as reads
 
 __all__ = ["STATIC", "build_app"]
 

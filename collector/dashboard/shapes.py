@@ -118,7 +118,7 @@ def command_stats(
 
 
 def session_item(row: Row, sums: Sequence[int] | None, cost: float | None, last: Row | None) -> Row:
-    """A session with its totals (``sums`` as ``store.reads.session_totals`` orders them)."""
+    """A session with its totals (``sums`` as ``reads.session_totals`` orders them)."""
     values = list(sums) if sums is not None else [0] * 8
     tokens = dict(zip(TOKEN_COLUMNS, values[3:8], strict=True))
     total = sum(values[3:7]) + (values[7] if reasoning_beside_output(row.get("agent")) else 0)

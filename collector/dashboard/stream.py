@@ -3,7 +3,7 @@
 One ``CommitSignal`` per process polls ``PRAGMA data_version`` on its own read-only connection
 (it moves only when another connection commits, so an idle store costs one pragma a tick) and
 wakes every open stream. Each stream then reads the rows past its own cursor, bounded by the
-newest id read first (``store.reads.events_after``), and sends each as ``event: event`` with
+newest id read first (``reads.events_after``), and sends each as ``event: event`` with
 ``id: <row id>``; the browser echoes the last id in ``Last-Event-ID`` when it reconnects, so a
 resumed stream has no gap and no repeat.
 
@@ -33,8 +33,8 @@ from starlette.responses import Response
 
 from collector.dashboard.api import Context, JSONResponse
 from config.errors import StoreError
-from store import reads
 from store.connection import Connection, open_database
+from store.reads import dashboard as reads
 
 __all__ = ["CommitSignal", "stream_endpoint"]
 

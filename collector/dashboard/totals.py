@@ -2,7 +2,7 @@
 
 Summing a million events per ``/api/sessions`` request would take a second; events are
 append-only, so the totals are summed once at start and then only over rows past the cursor
-(``store.reads.session_totals``). Costs come from the usage report's ``session_costs`` and are
+(``reads.session_totals``). Costs come from the usage report's ``session_costs`` and are
 recomputed only for sessions whose tokens moved since.
 """
 
@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from store.connection import Connection
-from store.reads import max_event_id, session_totals
+from store.reads.dashboard import max_event_id, session_totals
 
 __all__ = ["SessionTotals"]
 
@@ -20,7 +20,7 @@ CostFunction = Callable[[list[int]], dict[int, float | None]]
 
 
 class SessionTotals:
-    """Per-session sums, as ``store.reads.session_totals`` orders its columns (without the id)."""
+    """Per-session sums, as ``reads.session_totals`` orders its columns (without the id)."""
 
     def __init__(self, costs: CostFunction) -> None:
         self._sums: dict[int, list[int]] = {}

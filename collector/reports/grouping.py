@@ -116,7 +116,7 @@ def calendar_key(group: str, day: date) -> str:
 
 def day_starts(zone: tzinfo, first: str | None, last: str | None) -> tuple[date, list[str]]:
     """The local day of ``first`` and the store timestamps of each following local midnight up
-    to the day of ``last``: the bounds ``store.usage.usage_by_day`` numbers days by."""
+    to the day of ``last``: the bounds ``store.reads.usage.usage_by_day`` numbers days by."""
     if first is None or last is None:
         return datetime.now(zone).date(), []
     day = _parse(first).astimezone(zone).date()

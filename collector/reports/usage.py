@@ -1,6 +1,6 @@
 """Usage and cost reports over the store: the one entry point the CLI and the dashboard share.
 
-``build_usage`` opens the database read-only, sums usage in SQL (``store.usage``), prices each
+``build_usage`` opens the database read-only, sums usage in SQL (``store.reads.usage``), prices each
 sum at its model's rates for its time and prompt-size tier (``pricing``), and folds the sums
 into the rows of the asked group. The result is the contract's JSON object: ``group``,
 ``rows``, ``totals`` and ``pricing`` (the price list and version, and which price each model
@@ -31,8 +31,8 @@ from collector.reports.pricing import PriceBook, TokenCounts, price_source
 from collector.reports.tally import Tally
 from config.agents import names as agent_names
 from store.connection import Connection, open_database
+from store.reads.usage import UsageCell, usage_cells, usage_entries, usage_sessions, usage_span
 from store.timestamps import normalize_timestamp
-from store.usage import UsageCell, usage_cells, usage_entries, usage_sessions, usage_span
 
 __all__ = ["GROUPS", "UsageQuery", "build_usage", "resolve_timezone", "session_costs"]
 

@@ -30,12 +30,12 @@ import orjson
 
 from collector.atomic import write_atomic
 from collector.counters import Counters
+from collector.ingest.commit.writer import WriterThread
 from collector.ingest.discovery import FoundFile, Root, ScanRounds, found_file, scan_root
 from collector.ingest.parked import SavedFile, pack_state
 from collector.ingest.reader import ReaderOptions, ReaderThread
 from collector.ingest.tail import Checkpoint
 from collector.ingest.watch import Watcher
-from collector.ingest.writer import WriterThread
 from collector.log import configure_logging, get_logger
 from collector.parsers import ParserOptions
 from collector.progress import BackfillProgress

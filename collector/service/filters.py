@@ -6,7 +6,7 @@ must not answer "(no rows)": it is a usage error (exit 2) that names the values 
 taught people for hashes: a row id, or a unique prefix of the session key or of the agent's own
 session id; an ambiguous prefix lists the candidates. Times go through ``collector.timespec``.
 
-Pure apart from ``resolve_session``, which reads through ``store.lookups``.
+Pure apart from ``resolve_session``, which reads through ``store.reads.lookups``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collector.timespec import TimeSpecError, parse_since, parse_until
 from config.agents import aliases, names
 from config.errors import UsageError
 from store import EventStore
-from store.lookups import sessions_matching
+from store.reads.lookups import sessions_matching
 from store.records import EVENT_TYPES
 
 __all__ = [

@@ -18,9 +18,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from store import EventStore
-from store.follow import event_filter, events_between
-from store.follow import recent_events as _recent
-from store.reads import data_version, max_event_id
+from store.reads.dashboard import data_version, max_event_id
+from store.reads.follow import event_filter, events_between
+from store.reads.follow import recent_events as _recent
 
 __all__ = ["follow_events", "recent_events"]
 

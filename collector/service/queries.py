@@ -33,7 +33,7 @@ from collector.timespec import FORMS_HELP
 from config import Config
 from config.agents import names as agent_names
 from store import EventStore
-from store.lookups import command_durations
+from store.reads.lookups import command_durations
 from store.records import EVENT_TYPES
 
 __all__ = ["add_query_commands", "emit", "run_query"]

@@ -20,7 +20,7 @@ from collector.tracker.liveness import ExitWatcher
 from collector.tracker.model import STRENGTH, Registration, Tracked
 from collector.tracker.process import ProcessIdentity
 from collector.tracker.session_status import TERMINAL
-from store.activity import ActivityReader, SessionRow
+from store.reads.activity import ActivityReader, SessionRow
 
 __all__ = ["SessionBook"]
 

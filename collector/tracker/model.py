@@ -21,7 +21,7 @@ from typing import Any
 from collector.tracker.agent_records import AgentRecord
 from collector.tracker.process import ProcessIdentity
 from collector.tracker.session_status import Facts, TranscriptState
-from store.activity import SessionRow
+from store.reads.activity import SessionRow
 
 __all__ = [
     "STRENGTH",

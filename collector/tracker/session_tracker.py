@@ -8,7 +8,7 @@ transcript change — and while hooks wait for their session's first rows) it:
 1. collects exits — a pidfd per attached process wakes the thread the moment one dies
    (``collector.tracker.liveness``);
 2. reads the spool (hooks, registrations, stop notices: ``collector.tracker.finders.SpoolIntake``);
-3. reads which sessions have new events (rowid cursor, ``store.activity``);
+3. reads which sessions have new events (rowid cursor, ``store.reads.activity``);
 4. every ``scan_interval``, and at once for a new session: the agents' own records, the process
    scan, tmux panes (``collector.tracker.finders.ProcessScan``); the records alone after a poke;
 5. decides the status of every session that has a process, an exit to judge, a non-final
@@ -49,7 +49,7 @@ from collector.tracker.session_status import ACTIVE, TERMINAL, Verdict, decide, 
 from collector.tracker.tmux import PaneMap
 from config import Config, MonitorError
 from config.paths import spool_dir
-from store.activity import ActivityReader
+from store.reads.activity import ActivityReader
 from store.records import ChunkSink, SessionStatus, ToolWait
 from store.timestamps import format_timestamp
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from config.errors import StoreBusyError, StoreRejectedError
-from store import EventStore, reads
+from store import EventStore
 from store.batch import SessionKeys
 from store.checkpoints import commit_batch
+from store.reads import dashboard as reads
 from store.records import Event
 
 

@@ -6,7 +6,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from collector.ingest.checkpointer import Checkpointer
+from collector.ingest.commit.checkpointer import Checkpointer
 from store import EventStore
 
 

@@ -16,9 +16,9 @@ import collector.ingest.hot as hot_module
 import collector.ingest.parked as parked_module
 import collector.ingest.tracked as tracked_module
 from collector.counters import Counters
+from collector.ingest.commit.writer import WriterThread
 from collector.ingest.discovery import scan_root
 from collector.ingest.reader import ReaderOptions, ReaderThread
-from collector.ingest.writer import WriterThread
 from collector.parsers import make_parser
 from collector.parsers.sources import classify
 from store import EventStore

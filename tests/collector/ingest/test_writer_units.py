@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from collector.counters import Counters
-from collector.ingest.isolation import isolate
-from collector.ingest.memory import MemoryRelease
-from collector.ingest.retry import retry_busy
-from collector.ingest.writer import WriterThread
+from collector.ingest.commit.isolation import isolate
+from collector.ingest.commit.memory import MemoryRelease
+from collector.ingest.commit.retry import retry_busy
+from collector.ingest.commit.writer import WriterThread
 from config.errors import StoreBusyError
 from store import EventStore
 from store.records import Chunk, Event, FileUpdate, ParseProblem, Record

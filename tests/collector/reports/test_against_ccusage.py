@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ def flat(home: FixtureHome) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def facts(home: FixtureHome) -> dict[int, dict[str, Any]]:
     """Per session: transcript, agent, and whether the store split 1-hour cache writes."""
-    with sqlite3.connect(f"file:{home.instance.database}?mode=ro", uri=True) as conn:
+    with closing(sqlite3.connect(f"file:{home.instance.database}?mode=ro", uri=True)) as conn:
         rows = conn.execute("""SELECT s.id, s.agent, s.transcript_path, s.agent_session_id,
             (SELECT SUM(cache_creation_1h_tokens) FROM events e
              WHERE e.session_id = s.id AND e.event_type = 'usage') FROM sessions s""").fetchall()

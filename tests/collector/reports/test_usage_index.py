@@ -9,7 +9,7 @@ from pathlib import Path
 
 from store.connection import open_database
 from store.migrate import MIGRATIONS, read_version
-from store.usage import usage_cells
+from store.reads.usage import usage_cells
 
 
 def test_version_3_database_gains_the_index(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -324,7 +325,7 @@ class TestUsageDailyView:
         store.usage(gemini, "2026-03-02T00:10:00.000Z", "gemini-2.5-pro", input=17, output=19,
                     cache_read=23, reasoning=29)  # fmt: skip
         rows = report(store.path)["rows"]
-        with sqlite3.connect(f"file:{store.path}?mode=ro", uri=True) as conn:
+        with closing(sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)) as conn:
             view = conn.execute("SELECT date, SUM(input_tokens), SUM(output_tokens), "
                                 "SUM(reasoning_tokens), SUM(total_tokens) FROM usage_daily "
                                 "GROUP BY date ORDER BY date").fetchall()  # fmt: skip

@@ -208,7 +208,7 @@ class TestFaulthandler:
         assert "Fatal Python error: Aborted" in log
         assert log.count("Thread 0x") >= 3, log  # main, reader, writer at least
         assert "collector/service/daemon.py" in log
-        assert "collector/ingest/writer.py" in log
+        assert "collector/ingest/commit/writer.py" in log
 
 
 class TestJournalPrefix:

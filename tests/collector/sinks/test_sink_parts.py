@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from collector.counters import Counters
-from collector.ingest.writer import WriterThread
+from collector.ingest.commit.writer import WriterThread
 from collector.sinks.backoff import Backoff
 from collector.sinks.diagnose import diagnose
 from collector.sinks.machine import derive_machine_id, machine_identity

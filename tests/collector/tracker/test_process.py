@@ -235,7 +235,7 @@ class TestScanCost:
         from collector.tracker.book import SessionBook
         from collector.tracker.finders import ProcessScan
         from store import EventStore
-        from store.activity import ActivityReader, SessionRow
+        from store.reads.activity import ActivityReader, SessionRow
 
         EventStore(tmp_path / "events.db").close()
         reads: list[int] = []

@@ -155,7 +155,7 @@ class TestAgentsOwnWord:
         self, stop_at: float | None, last_activity: float, tail: TranscriptState, status: str
     ) -> None:
         from collector.tracker.model import Tracked, facts_for
-        from store.activity import SessionRow
+        from store.reads.activity import SessionRow
 
         row = SessionRow(1, "claude-code:s", "claude-code", "/p", "/t.jsonl", None, NOW - 60,
                          last_activity, "running", 7, None, None, None)  # fmt: skip

@@ -14,8 +14,8 @@ events that are not stored. Readers block on the full queue meanwhile: memory st
 WAL checkpoints run here when the queue is idle (or the WAL passes a bound), not inside commits.
 
 This module only batches and commits. The SQL is the store's (``store.checkpoints``), the retry
-policy ``collector.ingest.retry``, setting rejected records aside ``collector.ingest.isolation``
-and giving memory back after a busy spell ``collector.ingest.memory``.
+policy ``retry``, setting rejected records aside ``isolation`` and giving memory back after a
+busy spell ``memory`` (the modules beside this one).
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from functools import partial
 from typing import TypeVar
 
 from collector.counters import Counters
-from collector.ingest.checkpointer import Checkpointer
-from collector.ingest.isolation import isolate
+from collector.ingest.commit.checkpointer import Checkpointer
+from collector.ingest.commit.isolation import isolate
+from collector.ingest.commit.memory import MemoryRelease
+from collector.ingest.commit.retry import retry_busy
 from collector.ingest.lanes import CLOSED, LaneQueue
-from collector.ingest.memory import MemoryRelease
-from collector.ingest.retry import retry_busy
 from collector.log import get_logger
 from config.errors import StoreBusyError
 from store import EventStore
@@ -49,7 +49,7 @@ _log = get_logger(component="writer")
 _T = TypeVar("_T")
 _A = TypeVar("_A")
 # SQLite's own checkpoint inside a commit, at this many WAL pages (128 MiB): only a backstop
-# for the checkpointer thread (collector.ingest.checkpointer).
+# for the checkpointer thread (collector.ingest.commit.checkpointer).
 _AUTOCHECKPOINT_PAGES = 32768
 
 
@@ -180,7 +180,7 @@ class WriterThread:
 
     def _commit_isolating(self, batch: list[Chunk]) -> None:
         """Commit chunk by chunk, each without the records the store rejects (see
-        collector.ingest.isolation). If even that fails, the writer stops (``fatal``): the
+        collector.ingest.commit.isolation). If even that fails, the writer stops (``fatal``): the
         daemon exits and a restart resumes from the committed offsets — never a gap."""
         for chunk in batch:
             cleaned = isolate(chunk, partial(self._retrying, self._accepts), self.counters)
