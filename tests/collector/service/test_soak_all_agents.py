@@ -19,7 +19,7 @@ import pytest
 
 from collector.parsers import make_parser
 from collector.parsers.sources import classify
-from store.records import Event
+from store.records import Event, SessionStatus
 from tests.collector.service.daemon_harness import FIXTURES, Instance
 from tests.collector.service.test_exactly_once import catch_up, kill_cycles, make_plan, run_writer
 
@@ -97,6 +97,10 @@ def expected_keys(layout: Layout, generations: dict[Path, list[bytes]]) -> set[t
                 for record in parser.parse_line(line, offset):
                     if isinstance(record, Event):
                         keys.add((record.session_id, record.agent_event_id))
+                    elif isinstance(record, SessionStatus):
+                        # A transcript's own end (Copilot's session.shutdown) is a status
+                        # change, which the store records as an event under this key.
+                        keys.add((record.session_id, f"status:{record.timestamp}:{record.status}"))
                 offset += len(line) + 1
     return keys
 
