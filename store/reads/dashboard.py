@@ -27,7 +27,6 @@ __all__ = [
     "COMPACT_COLUMNS",
     "EVENT_FILTERS",
     "ReadConnections",
-    "command_durations",
     "command_stats",
     "data_version",
     "event_page",
@@ -300,16 +299,6 @@ def command_stats(conn: sqlite3.Connection, session_id: int) -> list[Row]:
     """The ``command_stats`` view for one session."""
     sql = "SELECT * FROM command_stats WHERE session_id = ? ORDER BY count DESC, command_category"
     return [dict(row) for row in conn.execute(sql, (session_id,))]
-
-
-@store_errors
-def command_durations(conn: sqlite3.Connection, session_id: int) -> list[tuple[str, int | None]]:
-    """(category, duration) of each finished command, for percentiles."""
-    sql = (
-        "SELECT command_category, duration_ms FROM events WHERE session_id = ? "
-        "AND +event_type = 'command' AND command_category IS NOT NULL AND status != 'pending'"
-    )
-    return [(str(row[0]), row[1]) for row in conn.execute(sql, (session_id,))]
 
 
 @store_errors
