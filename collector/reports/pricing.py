@@ -77,17 +77,6 @@ class TokenCounts:
     cache_read_tokens: int = 0
     reasoning_tokens: int = 0
 
-    def __add__(self, other: TokenCounts) -> TokenCounts:
-        """Both counts summed kind by kind (a tally's running sum)."""
-        return TokenCounts(
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.cache_creation_tokens + other.cache_creation_tokens,
-            self.cache_creation_1h_tokens + other.cache_creation_1h_tokens,
-            self.cache_read_tokens + other.cache_read_tokens,
-            self.reasoning_tokens + other.reasoning_tokens,
-        )
-
     def cost(self, rates: Rates, agent: str) -> float:
         """USD at ``rates``; ``agent`` says whether reasoning is inside output or beside it."""
         write_1h = min(self.cache_creation_1h_tokens, self.cache_creation_tokens)

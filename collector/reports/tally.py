@@ -13,17 +13,19 @@ from config.agents import reasoning_beside_output
 
 __all__ = ["Tally"]
 
-# The token kinds a report shows, in the contract's order (the 1-hour cache writes are inside
-# cache_creation_tokens and priced apart, not shown apart).
-_SHOWN = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
-          "reasoning_tokens")  # fmt: skip
+_SUMMED = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
+           "reasoning_tokens", "total_tokens", "requests")  # fmt: skip
 
 
 @dataclass(slots=True)
 class Tally:
     """Tokens, cost, requests, agents and models of one report row (or the totals)."""
 
-    tokens: TokenCounts = field(default_factory=TokenCounts)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_read_tokens: int = 0
+    reasoning_tokens: int = 0
     total_tokens: int = 0
     known_cost: float = 0.0
     requests: int = 0
@@ -35,7 +37,11 @@ class Tally:
         self, counts: TokenCounts, requests: int, cost: float | None, model: str, agent: str
     ) -> None:
         """Count one cell (or request) of ``model`` used by ``agent``; ``cost`` None: unpriced."""
-        self.tokens += counts
+        self.input_tokens += counts.input_tokens
+        self.output_tokens += counts.output_tokens
+        self.cache_creation_tokens += counts.cache_creation_tokens
+        self.cache_read_tokens += counts.cache_read_tokens
+        self.reasoning_tokens += counts.reasoning_tokens
         self.total_tokens += total_tokens(counts, agent)
         self.requests += requests
         if cost is None:
@@ -47,9 +53,8 @@ class Tally:
 
     def merge(self, other: Tally) -> None:
         """Add another tally into this one."""
-        self.tokens += other.tokens
-        self.total_tokens += other.total_tokens
-        self.requests += other.requests
+        for name in _SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         self.known_cost += other.known_cost
         for model, count in other.unpriced.items():
             self.unpriced[model] = self.unpriced.get(model, 0) + count
@@ -63,8 +68,12 @@ class Tally:
 
     def as_json(self, *, models: bool = True) -> dict[str, Any]:
         """The contract's token and cost fields, plus what is unpriced (and the models)."""
-        out: dict[str, Any] = {name: getattr(self.tokens, name) for name in _SHOWN}
-        out |= {
+        out: dict[str, Any] = {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_creation_tokens": self.cache_creation_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
             "total_tokens": self.total_tokens,
             "cost_usd": self.cost_usd,
             "requests": self.requests,

@@ -31,7 +31,7 @@ class TestBlocks:
         assert len(blocks) == 1
         assert blocks[0].start == T0.replace(minute=0)
         assert blocks[0].end == T0.replace(minute=0) + timedelta(hours=5)
-        assert blocks[0].tally.tokens.input_tokens == 300
+        assert blocks[0].tally.input_tokens == 300
 
     def test_a_request_past_five_hours_from_the_start_opens_the_next(self) -> None:
         """09:00 block: a request at 14:07 (5 h 7 min after 09:00) opens a 14:00 block."""
