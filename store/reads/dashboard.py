@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from store.conditions import conditions
 from store.connection import open_database, store_errors
 
 __all__ = [
@@ -137,23 +138,14 @@ def session_rows(
 
     ``project`` matches the project folder or its last component.
     """
-    where: list[str] = []
-    params: list[Any] = []
-    if statuses:
-        where.append(f"status IN ({', '.join('?' for _ in statuses)})")
-        params.extend(statuses)
-    if agent is not None:
-        where.append("agent = ?")
-        params.append(agent)
-    if project is not None:
-        where.append("(project_dir = ? OR project_dir LIKE ? ESCAPE '\\')")
-        params += [project, "%/" + _like_escape(project)]
-    if since is not None:
-        where.append("COALESCE(last_activity, started_at, created_at) >= ?")
-        params.append(since)
-    if parent_id is not None:
-        where.append("parent_session_id = ?")
-        params.append(parent_id)
+    place = (project, "%/" + _like_escape(project)) if project is not None else None
+    where, params = conditions(
+        (f"status IN ({', '.join('?' for _ in statuses)})", tuple(statuses) or None),
+        ("agent = ?", agent),
+        ("(project_dir = ? OR project_dir LIKE ? ESCAPE '\\')", place),
+        ("COALESCE(last_activity, started_at, created_at) >= ?", since),
+        ("parent_session_id = ?", parent_id),
+    )
     clause = " WHERE " + " AND ".join(where) if where else ""
     total = int(conn.execute(f"SELECT COUNT(*) FROM sessions{clause}", params).fetchone()[0])
     sql = (
