@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "example.toml"
 BIN = Path(sys.executable).parent
 PREFIX = "AGENT_VIZ_MONITOR_"
+CONTRACT_AGENTS = ("claude-code", "codex", "copilot", "gemini")  # ../shared/CONTRACT.md "Paths"
 
 
 @pytest.fixture
@@ -61,7 +62,9 @@ class TestDefaultPaths:
         assert database_file(env) == user / ".local/share/agent-viz-monitor/events.db"
         assert data_dir(env) == user / ".local/share/agent-viz-monitor"
         assert state_dir(env) == user / ".local/state/agent-viz-monitor"
-        assert source_roots(env) == {
+        roots = source_roots(env)
+        assert set(roots) == set(names())
+        assert {agent: roots[agent] for agent in CONTRACT_AGENTS} == {
             "claude-code": user / ".claude/projects",
             "codex": user / ".codex/sessions",
             "copilot": user / ".copilot/session-state",
