@@ -80,32 +80,14 @@ def _events(
         kind = rng.random()
         call = f"toolu_{rng.getrandbits(96):024x}"
         if kind < 0.4:
-            out.append(
-                Event(
-                    **common,
-                    event_type="file_op",
-                    tool_name="Read",
-                    tool_call_id=call,
-                    file_path=project.pick(rng),
-                    operation=rng.choice(("read", "edit", "write")),
-                    status="success",
-                    duration_ms=rng.randrange(5, 500),
-                )
-            )
+            out.append(_succeeded(common, call, "file_op", "Read", file_path=project.pick(rng),
+                                  operation=rng.choice(("read", "edit", "write")),
+                                  duration_ms=rng.randrange(5, 500)))  # fmt: skip
         elif kind < 0.7:
-            out.append(
-                Event(
-                    **common,
-                    event_type="command",
-                    tool_name="Bash",
-                    tool_call_id=call,
-                    command=f"pytest -q tests/test_{i % 50}.py",
-                    exit_code=0,
-                    command_category=rng.choice(_CATEGORIES),
-                    status="success",
-                    duration_ms=rng.randrange(50, 50_000),
-                )
-            )
+            out.append(_succeeded(common, call, "command", "Bash",
+                                  command=f"pytest -q tests/test_{i % 50}.py", exit_code=0,
+                                  command_category=rng.choice(_CATEGORIES),
+                                  duration_ms=rng.randrange(50, 50_000)))  # fmt: skip
         elif kind < 0.85:
             out.append(
                 Event(
@@ -120,6 +102,14 @@ def _events(
         else:
             out.append(Event(**common, event_type="message", preview="Let me look at the tests"))
     return out
+
+
+def _succeeded(
+    common: dict[str, Any], call: str, event_type: str, tool_name: str, **fields: Any
+) -> Event:
+    """A tool call that finished successfully (the draws in ``fields`` keep their order)."""
+    return Event(**common, event_type=event_type, tool_name=tool_name, tool_call_id=call,
+                 status="success", **fields)  # fmt: skip
 
 
 def seed(path: Path) -> None:

@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil
+from corpus_records import apply_in_batches, parsed_records
 from daemon_home import SHARED_BENCH, DaemonHome, corpus_size, machine_note, warm_page_cache
 
 from collector.counters import Counters
@@ -161,7 +162,7 @@ def writer_cost(projects: Path, reps: int) -> dict[str, float]:
     """CPU per stored record of the writer's transaction (``apply_records`` + COMMIT, batches
     of 100 as the writer makes them) on a fresh store, without and with the feed's triggers:
     what the change feed costs the hot path (nothing exists to cost without a sink)."""
-    records = _parsed(projects)
+    records = parsed_records(projects)
     out: dict[str, list[float]] = {"off": [], "on": []}
     for _ in range(reps):
         for mode in ("off", "on"):
@@ -171,37 +172,8 @@ def writer_cost(projects: Path, reps: int) -> dict[str, float]:
             ):
                 if mode == "on":
                     sink_local.install_feed(store.connection, [SINK_NAME])
-                out[mode].append(_apply_all(store, records) / len(records) * 1e6)
+                out[mode].append(apply_in_batches(store, records) / len(records) * 1e6)
     return {mode: statistics.median(values) for mode, values in out.items()}
-
-
-def _parsed(projects: Path) -> list[Any]:
-    from collector.parsers import make_parser
-    from collector.parsers.sources import classify
-
-    records: list[Any] = []
-    for path in sorted(projects.rglob("*.jsonl")):
-        source = classify("claude-code", str(projects), str(path))
-        if source is None:
-            continue
-        parser = make_parser(source)
-        offset = 0
-        for line in path.read_bytes().split(b"\n")[:-1]:
-            records.extend(parser.parse_line(line, offset))
-            offset += len(line) + 1
-    return records
-
-
-def _apply_all(store: EventStore, records: list[Any]) -> float:
-    from store.batch import SessionKeys, apply_records
-
-    conn, keys = store.connection, SessionKeys()
-    started = time.process_time()
-    for at in range(0, len(records), 100):
-        conn.execute("BEGIN IMMEDIATE")
-        apply_records(conn, records[at : at + 100], "2026-01-02T10:00:00.000Z", keys)
-        conn.execute("COMMIT")
-    return time.process_time() - started
 
 
 # 3. idle -------------------------------------------------------------------------------------

@@ -21,9 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
 _HERE = Path(__file__).resolve()
 _TREE = _HERE.parents[1]
@@ -31,33 +29,17 @@ _TREE = _HERE.parents[1]
 
 def child(projects: Path, feed: bool) -> float:
     """In a child: µs of CPU per record, whole corpus, one fresh store."""
-    from collector.parsers import make_parser
-    from collector.parsers.sources import classify
-    from store import EventStore
-    from store.batch import SessionKeys, apply_records
+    from corpus_records import apply_in_batches, parsed_records
 
-    records: list[Any] = []
-    for path in sorted(projects.rglob("*.jsonl")):
-        source = classify("claude-code", str(projects), str(path))
-        if source is None:
-            continue
-        parser = make_parser(source)
-        offset = 0
-        for line in path.read_bytes().split(b"\n")[:-1]:
-            records.extend(parser.parse_line(line, offset))
-            offset += len(line) + 1
+    from store import EventStore
+
+    records = parsed_records(projects)
     with tempfile.TemporaryDirectory() as tmp, EventStore(Path(tmp) / "events.db") as store:
         if feed:
             from store import sink_local
 
             sink_local.install_feed(store.connection, ["postgres"])
-        conn, keys = store.connection, SessionKeys()
-        started = time.process_time()
-        for at in range(0, len(records), 100):
-            conn.execute("BEGIN IMMEDIATE")
-            apply_records(conn, records[at : at + 100], "2026-01-02T10:00:00.000Z", keys)
-            conn.execute("COMMIT")
-        return (time.process_time() - started) / len(records) * 1e6
+        return apply_in_batches(store, records) / len(records) * 1e6
 
 
 def _run(tree: Path, projects: Path, feed: bool) -> float:

@@ -28,6 +28,7 @@ from config.errors import StoreError
 from store.connection import Connection
 from store.event_store import STATUSES
 from store.reads import dashboard as reads
+from store.reads.lookups import command_spread
 
 __all__ = ["Context", "JSONResponse", "routes"]
 
@@ -175,7 +176,7 @@ def command_stats(ctx: Context, request: Request) -> Row:
     params.check_known(request.query_params, ())
     conn, row = _session(ctx, request)
     stats = reads.command_stats(conn, row["id"])
-    return {"items": shapes.command_stats(stats, reads.command_durations(conn, row["id"]))}
+    return {"items": shapes.command_stats(stats, command_spread(conn, row["id"]))}
 
 
 def session_usage(ctx: Context, request: Request) -> Row:

@@ -3,21 +3,21 @@
 - The file tree nests ``file_activity`` rows by path component; a folder's counts are the sums
   of its files', its ``last_modified`` the latest of theirs; the single-folder chain at the top
   (``/home/me/project``) is folded into one root so the tree starts where the files differ.
-- Command statistics add nearest-rank p50/p95 durations and the failure rate to the view's
-  count and average.
+- Command statistics add the p50/p95 durations (``store.reads.lookups.command_spread``) and
+  the failure rate to the view's count and average.
 - A session item adds the running totals (events, tool calls, errors, tokens), the cost and the
   current tool to the session row.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from config.agents import reasoning_beside_output
+from store.reads.lookups import Spread
 
-__all__ = ["TOKEN_COLUMNS", "command_stats", "file_tree", "percentile", "session_item"]
+__all__ = ["TOKEN_COLUMNS", "command_stats", "file_tree", "session_item"]
 
 Row = dict[str, Any]
 COUNTS = ("reads", "writes", "edits", "deletes", "searches")
@@ -90,29 +90,14 @@ def _latest(a: str | None, b: str | None) -> str | None:
     return max(a, b)
 
 
-def percentile(values: Sequence[int], share: float) -> int | None:
-    """Nearest-rank percentile of sorted ``values`` (None when empty)."""
-    if not values:
-        return None
-    rank = max(1, math.ceil(share * len(values)))
-    return values[rank - 1]
-
-
-def command_stats(
-    view_rows: Iterable[Row], durations: Iterable[tuple[str, int | None]]
-) -> list[Row]:
+def command_stats(view_rows: Iterable[Row], spread: Mapping[tuple[int, str], Spread]) -> list[Row]:
     """The ``command_stats`` rows with p50/p95 duration and failure rate per category."""
-    by_category: dict[str, list[int]] = {}
-    for category, duration in durations:
-        if duration is not None:
-            by_category.setdefault(category, []).append(int(duration))
     out = []
     for row in view_rows:
-        values = sorted(by_category.get(row["command_category"], []))
+        p50, p95 = spread.get((row["session_id"], row["command_category"]), Spread(None, None))
         count = int(row["count"] or 0)
         failures = int(row.get("failures") or 0)
-        out.append({**row, "p50_duration": percentile(values, 0.5),
-                    "p95_duration": percentile(values, 0.95),
+        out.append({**row, "p50_duration": p50, "p95_duration": p95,
                     "failure_rate": failures / count if count else None})  # fmt: skip
     return out
 

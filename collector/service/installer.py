@@ -123,7 +123,7 @@ def manager_for(
     if kind == "auto":
         kind = detect_manager(sys.platform, os.path.isdir("/run/systemd/system"), shutil.which)
     if dashboard:
-        from collector.dashboard.service import dashboard_manager
+        from collector.service.dashboard_service import dashboard_manager
 
         return dashboard_manager(kind, config_path, config)
     argv = program(config_path)

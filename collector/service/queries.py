@@ -33,7 +33,7 @@ from collector.timespec import FORMS_HELP
 from config import Config
 from config.agents import names as agent_names
 from store import EventStore
-from store.reads.lookups import command_durations
+from store.reads.lookups import Spread, command_spread
 from store.records import EVENT_TYPES
 
 __all__ = ["add_query_commands", "emit", "run_query"]
@@ -204,22 +204,13 @@ def _sessions(args: argparse.Namespace, store: EventStore) -> tuple[list[Row], s
 
 def _command_rows(store: EventStore, session: int | None) -> list[Row]:
     """``command_stats`` rows with the failure rate and duration percentiles beside them."""
-    durations = command_durations(store.connection, session)
+    spread = command_spread(store.connection, session)
     rows = store.command_stats(session)
     for row in rows:
-        spread = durations.get((row["session_id"], row["command_category"]), [])
-        row["p50_ms"] = _percentile(spread, 0.50)
-        row["p95_ms"] = _percentile(spread, 0.95)
+        key = (row["session_id"], row["command_category"])
+        row["p50_ms"], row["p95_ms"] = spread.get(key, Spread(None, None))
         row["failure_rate"] = (row["failures"] or 0) / row["count"] if row["count"] else None
     return rows
-
-
-def _percentile(ordered: Sequence[int], share: float) -> int | None:
-    """Nearest-rank percentile of an ascending list (None when empty)."""
-    if not ordered:
-        return None
-    rank = max(1, -(-int(share * 1000) * len(ordered) // 1000))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 def _follow(args: argparse.Namespace, store: EventStore, fmt: str) -> int:

@@ -37,6 +37,7 @@ _BY_STATE: dict[str, tuple[str, str, str]] = {
     "42703": ("schema", "a central column is missing: the schema was changed under us",
               "restore the schema, or drop it all so the shipper recreates it"),
 }  # fmt: skip
+_LOST = ("unreachable", "the connection to the server was lost", "the batch is retried")
 _BY_TEXT: tuple[tuple[str, tuple[str, str, str]], ...] = (
     ("password authentication failed", _BY_STATE["28P01"]),
     ("no password supplied", ("auth", "the server wants a password and none was given",
@@ -65,10 +66,8 @@ _BY_TEXT: tuple[tuple[str, tuple[str, str, str]], ...] = (
                                 "shutdown)", "the batch is retried")),
     ("the database system is", ("unreachable", "the server is starting up or shutting down",
                                 "the batch is retried")),
-    ("consuming input failed", ("unreachable", "the connection to the server was lost",
-                                "the batch is retried")),
-    ("connection is lost", ("unreachable", "the connection to the server was lost",
-                            "the batch is retried")),
+    ("consuming input failed", _LOST),
+    ("connection is lost", _LOST),
 )  # fmt: skip
 
 

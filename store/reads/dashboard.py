@@ -21,13 +21,13 @@ from typing import Any
 
 import orjson
 
+from store.conditions import conditions
 from store.connection import open_database, store_errors
 
 __all__ = [
     "COMPACT_COLUMNS",
     "EVENT_FILTERS",
     "ReadConnections",
-    "command_durations",
     "command_stats",
     "data_version",
     "event_page",
@@ -138,23 +138,14 @@ def session_rows(
 
     ``project`` matches the project folder or its last component.
     """
-    where: list[str] = []
-    params: list[Any] = []
-    if statuses:
-        where.append(f"status IN ({', '.join('?' for _ in statuses)})")
-        params.extend(statuses)
-    if agent is not None:
-        where.append("agent = ?")
-        params.append(agent)
-    if project is not None:
-        where.append("(project_dir = ? OR project_dir LIKE ? ESCAPE '\\')")
-        params += [project, "%/" + _like_escape(project)]
-    if since is not None:
-        where.append("COALESCE(last_activity, started_at, created_at) >= ?")
-        params.append(since)
-    if parent_id is not None:
-        where.append("parent_session_id = ?")
-        params.append(parent_id)
+    place = (project, "%/" + _like_escape(project)) if project is not None else None
+    where, params = conditions(
+        (f"status IN ({', '.join('?' for _ in statuses)})", tuple(statuses) or None),
+        ("agent = ?", agent),
+        ("(project_dir = ? OR project_dir LIKE ? ESCAPE '\\')", place),
+        ("COALESCE(last_activity, started_at, created_at) >= ?", since),
+        ("parent_session_id = ?", parent_id),
+    )
     clause = " WHERE " + " AND ".join(where) if where else ""
     total = int(conn.execute(f"SELECT COUNT(*) FROM sessions{clause}", params).fetchone()[0])
     sql = (
@@ -300,16 +291,6 @@ def command_stats(conn: sqlite3.Connection, session_id: int) -> list[Row]:
     """The ``command_stats`` view for one session."""
     sql = "SELECT * FROM command_stats WHERE session_id = ? ORDER BY count DESC, command_category"
     return [dict(row) for row in conn.execute(sql, (session_id,))]
-
-
-@store_errors
-def command_durations(conn: sqlite3.Connection, session_id: int) -> list[tuple[str, int | None]]:
-    """(category, duration) of each finished command, for percentiles."""
-    sql = (
-        "SELECT command_category, duration_ms FROM events WHERE session_id = ? "
-        "AND +event_type = 'command' AND command_category IS NOT NULL AND status != 'pending'"
-    )
-    return [(str(row[0]), row[1]) for row in conn.execute(sql, (session_id,))]
 
 
 @store_errors

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from store.conditions import conditions
 from store.timestamps import normalize_timestamp
 
 __all__ = [
@@ -78,17 +79,13 @@ def _search(value: str, above: str, bounds: Sequence[str], base: int) -> str:
 def _where(
     since: str | None, until: str | None, session_ids: Sequence[int] | None
 ) -> tuple[str, list[Any]]:
-    clauses: list[str] = ["event_type = 'usage'"]
-    params: list[Any] = []
-    if since is not None:
-        clauses.append("timestamp >= ?")
-        params.append(since)
-    if until is not None:
-        clauses.append("timestamp < ?")
-        params.append(until)
-    if session_ids is not None:
-        clauses.append("session_id IN (SELECT value FROM json_each(?))")
-        params.append(orjson.dumps([int(i) for i in session_ids]).decode())
+    ids = None if session_ids is None else orjson.dumps([int(i) for i in session_ids]).decode()
+    clauses, params = conditions(
+        ("timestamp >= ?", since),
+        ("timestamp < ?", until),
+        ("session_id IN (SELECT value FROM json_each(?))", ids),
+    )
+    clauses.insert(0, "event_type = 'usage'")
     return " AND ".join(clauses), params
 
 

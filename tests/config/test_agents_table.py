@@ -1,15 +1,18 @@
 """The agents table is the one place that lists the agents (README "Adding an agent").
 
-A toy agent is added exactly as the README says, one parser file plus one row, and every part
-of the product then knows it: the config's ``[sources.toy]``, the path classifier, the parser
-choice, the tracker's process recognition, the CLI's ``--agent`` value, and, end to end, the
-real daemon (``run --once`` as a subprocess) storing its rows.
+A toy agent is added exactly as the README says, one parser module plus one row, and every part
+of the product then knows it: the config's ``[sources.toy]`` (documented once, generically, in
+config/example.toml), the path classifier, the parser choice, the tracker's process recognition,
+the CLI's ``--agent`` value, ``check-config``'s listing, and, end to end, the real daemon
+(``run --once`` as a subprocess) storing its rows. The end-to-end test applies the recipe to a
+copy of the packages and checks that the copy differs from this tree in exactly those two files.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -91,6 +94,12 @@ LINES = [
 
 
 @pytest.fixture
+def toy_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table with the toy's row appended."""
+    monkeypatch.setattr(agents, "AGENTS", (*agents.AGENTS, TOY))
+
+
+@pytest.fixture
 def toy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The toy parser file on the import path and its row in the table; returns the folder."""
     code = tmp_path / "code"
@@ -103,20 +112,43 @@ def toy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_the_table_names_each_agent_once() -> None:
     names = agents.names()
-    assert names == ("claude-code", "codex", "copilot", "gemini")
+    # The contract's four come first; a row added later needs no edit here.
+    assert names[:4] == ("claude-code", "codex", "copilot", "gemini")
     assert len(set(names)) == len(names)
     spellings = [a for row in agents.AGENTS for a in row.aliases]
     assert len(set(spellings)) == len(spellings)
     assert not set(spellings) & set(names)
 
 
-def test_example_config_has_one_sources_table_per_row() -> None:
-    example = tomllib.loads((REPO / "config" / "example.toml").read_text())
-    assert tuple(example["sources"]) == agents.names()
+def _documented_sources_table() -> str:
+    """The example config's one generic ``[sources.<agent>]`` block, uncommented."""
     text = (REPO / "config" / "example.toml").read_text()
+    block = re.search(r"^# \[sources\.<agent>\]\n(?:# \w+ = .*\n)+", text, re.MULTILINE)
+    assert block is not None, "config/example.toml documents [sources.<agent>] once"
+    return "\n".join(line.removeprefix("# ") for line in block.group().splitlines())
+
+
+@pytest.mark.parametrize("with_toy", [False, True])
+def test_example_config_documents_sources_once_for_every_row(
+    with_toy: bool, toy_row: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example lists no agent (nothing there to keep in step with the table); its generic
+    block, written for each row of the table (the toy's too), is a valid config."""
+    if not with_toy:
+        monkeypatch.setattr(agents, "AGENTS", agents.AGENTS[:-1])
+    example = tomllib.loads((REPO / "config" / "example.toml").read_text())
+    assert "sources" not in example
+    block = _documented_sources_table()
+    assert set(re.findall(r"^(\w+) =", block, re.MULTILINE)) == {"enabled", "root"}
     for row in agents.AGENTS:
-        root = f"~/{row.home}/{row.transcripts}"
-        assert re.search(rf'# root = "{re.escape(root)}"', text), row.name
+        text = block.replace("<agent>", row.name).replace("enabled = true", "enabled = false")
+        path = tmp_path / f"{row.name}.toml"
+        path.write_text(text)
+        config = load_config(path, {"HOME": str(tmp_path / "home")})
+        assert config.sources[row.name].enabled is False
+        assert config.sources[row.name].root == Path("~/path/to/transcripts").expanduser()
+        others = [c.enabled for name, c in config.sources.items() if name != row.name]
+        assert others == [a.enabled for a in agents.AGENTS if a.name != row.name]
 
 
 def test_a_row_is_all_the_product_needs(toy: Path, tmp_path: Path) -> None:
@@ -143,29 +175,60 @@ def test_an_unknown_agent_is_not_a_transcript() -> None:
     assert classify("nobody", "/r", "/r/s.jsonl") is None
 
 
-def test_the_daemon_stores_a_toy_agents_rows(toy: Path, tmp_path: Path) -> None:
-    """``run --once`` in a real subprocess that adds the row the way the table is read."""
+# The recipe's row as it is typed into config/agents.py (the parser now lives in the package).
+TOY_ROW = """\
+    Agent(
+        "toy", ".toy", "logs", "collector.parsers.toy:ToyParser",
+        "collector.parsers.toy:classify_toy", home_env="TOY_HOME", binaries=("toy",),
+    ),
+"""
+PACKAGES = ("collector", "store", "config")
+
+
+def _apply_recipe(tree: Path) -> set[str]:
+    """Copy the packages to ``tree``, add the toy as the README says; return what differs."""
+    for package in PACKAGES:
+        shutil.copytree(REPO / package, tree / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    (tree / "collector" / "parsers" / "toy.py").write_text(textwrap.dedent(TOY_PARSER))
+    table = tree / "config" / "agents.py"
+    text = table.read_text()
+    end = text.index(")  # fmt: skip\n")
+    table.write_text(text[:end] + TOY_ROW + text[end:])
+    return {
+        str(path.relative_to(tree))
+        for package in PACKAGES
+        for path in (tree / package).rglob("*")
+        if path.is_file()
+        and (
+            not (REPO / path.relative_to(tree)).is_file()
+            or (REPO / path.relative_to(tree)).read_bytes() != path.read_bytes()
+        )
+    }
+
+
+def test_the_recipe_is_a_parser_module_and_a_row(tmp_path: Path) -> None:
+    """The README's recipe applied to a copy of the packages touches two files (its tests are
+    the third), and the real daemon (``run --once``, a subprocess running the copy) stores the
+    toy's rows while ``check-config`` lists its ``[sources.toy]`` table."""
+    tree = tmp_path / "tree"
+    assert _apply_recipe(tree) == {"collector/parsers/toy.py", "config/agents.py"}
     home = tmp_path / "home"
     transcript = home / ".toy" / "logs" / "proj" / "s1.jsonl"
     transcript.parent.mkdir(parents=True)
     with transcript.open("wb") as out:
         out.writelines(LINES)
-    launcher = toy / "launch.py"
-    launcher.write_text(
-        textwrap.dedent("""
-        import sys
-        from config import agents
-        from config.agents import Agent
-        agents.AGENTS = (*agents.AGENTS, Agent(*sys.argv[1:6]))
-        from collector.cli import main
-        sys.exit(main(sys.argv[6:]))
-    """)
-    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "AGENT_VIZ"))}
-    env.update(HOME=str(home), PYTHONPATH=os.pathsep.join([str(toy), str(REPO)]))
-    row = [TOY.name, TOY.home, TOY.transcripts, TOY.parser, TOY.classify]
-    done = subprocess.run([sys.executable, str(launcher), *row, "run", "--once"], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    env.update(HOME=str(home), PYTHONPATH=str(tree))
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "collector.cli", *args], env=env, cwd=tree,
+                              capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+
+    shown = cli("check-config")
+    assert shown.returncode == 0, shown.stderr
+    assert f'[sources.toy]\nenabled = true\nroot = "{transcript.parents[1]}"\n' in shown.stdout
+    done = cli("run", "--once")
     assert done.returncode == 0, done.stderr
     database = home / ".local" / "share" / "agent-viz-monitor" / "events.db"
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from collector.dashboard import params, shapes
 from collector.dashboard.guard import allowed_hosts, is_loopback
+from store.reads.lookups import Spread, nearest_rank
 
 NOW = datetime(2025, 11, 14, 12, 0, tzinfo=UTC)
 
@@ -95,15 +96,22 @@ class TestCommandStats:
         ([], None, None), ([5], 5, 5), ([1, 2, 3, 4], 2, 4), (list(range(1, 101)), 50, 95),
     ])  # fmt: skip
     def test_nearest_rank(self, values: list[int], p50: int | None, p95: int | None) -> None:
-        assert shapes.percentile(values, 0.5) == p50
-        assert shapes.percentile(values, 0.95) == p95
+        assert nearest_rank(values, 0.5) == p50
+        assert nearest_rank(values, 0.95) == p95
 
     def test_rows_get_percentiles_and_failure_rate(self) -> None:
-        view = [{"command_category": "test", "count": 4, "failures": 1, "avg_duration": 25.0}]
-        out = shapes.command_stats(view, [("test", 10), ("test", 40), ("test", None), ("git", 1)])
+        view = [
+            {"session_id": 7, "command_category": "test", "count": 4, "failures": 1},
+            {"session_id": 7, "command_category": "lint", "count": 0, "failures": 0},
+        ]
+        spread = {(7, "test"): Spread(10, 40), (7, "git"): Spread(1, 1), (8, "test"): Spread(9, 9)}
+        out = shapes.command_stats(view, spread)
         assert out[0]["p50_duration"] == 10
         assert out[0]["p95_duration"] == 40
         assert out[0]["failure_rate"] == 0.25
+        assert (out[1]["p50_duration"], out[1]["p95_duration"], out[1]["failure_rate"]) == (
+            None, None, None,
+        )  # fmt: skip
 
 
 class TestHosts:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from collector.parsers.text import preview, title_from_prompt
 from collector.service.filters import agent_value, choice
 from collector.table import format_count, format_duration, format_percent, shorten_path
+from config.agents import names
 from config.errors import UsageError
 
 PATH = "/home/user/work/claude_code_log/renderer/templates/transcript.html"
@@ -72,8 +73,9 @@ def test_agent_aliases(given_: str | None, agent: str | None) -> None:
 def test_unknown_values_name_the_valid_ones() -> None:
     with pytest.raises(UsageError, match="valid: a, b"):
         choice("--x", "c", ("a", "b"))
-    with pytest.raises(UsageError, match="claude-code, codex, copilot, gemini"):
+    with pytest.raises(UsageError) as raised:
         agent_value("cursor")
+    assert all(name in str(raised.value) for name in names())
 
 
 @pytest.mark.parametrize(

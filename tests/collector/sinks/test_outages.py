@@ -4,7 +4,9 @@ server is fixed the shipper catches up with nothing lost or doubled."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -54,10 +56,15 @@ def _kick(pg: PgServer, dbname: str, setup: str, *, inside: bool = False) -> Non
         )
 
 
-def test_read_only_and_changed_schema(tmp_path: Path, pg: PgServer, pg_db: str) -> None:
-    instance = sink_instance(tmp_path, pg, pg_db, sinks__postgres__machine='"outages"',
-                             sinks__postgres__retry_max=0.5)  # fmt: skip
-    transcript = instance.claude / "-work-outage" / f"{SESSION}.jsonl"
+@contextlib.contextmanager
+def _shipping(
+    tmp_path: Path, pg: PgServer, pg_db: str, machine: str, **settings: object
+) -> Iterator[tuple[Instance, Path]]:
+    """A daemon shipping to ``pg_db`` as ``machine``, with one Claude transcript whose first
+    five calls are collected and shipped; SIGTERM on the way out must end it cleanly."""
+    instance = sink_instance(tmp_path, pg, pg_db, sinks__postgres__machine=f'"{machine}"',
+                             **settings)  # fmt: skip
+    transcript = instance.claude / f"-work-{machine}" / f"{SESSION}.jsonl"
     transcript.parent.mkdir(parents=True)
     transcript.write_bytes(b"")
     proc = instance.start()
@@ -65,6 +72,15 @@ def test_read_only_and_changed_schema(tmp_path: Path, pg: PgServer, pg_db: str) 
         instance.wait_ready(proc)
         _append(instance, transcript, 0)
         expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
+        yield instance, transcript
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0, instance.logs()
+
+
+def test_read_only_and_changed_schema(tmp_path: Path, pg: PgServer, pg_db: str) -> None:
+    shipping = _shipping(tmp_path, pg, pg_db, "outages", sinks__postgres__retry_max=0.5)
+    with shipping as (instance, transcript):
         _kick(pg, pg_db, f"ALTER DATABASE {pg_db} SET default_transaction_read_only = on")
         _append(instance, transcript, 10)
         sink = expect(lambda: _failing(instance, "the server is read-only"), 20)
@@ -76,9 +92,6 @@ def test_read_only_and_changed_schema(tmp_path: Path, pg: PgServer, pg_db: str) 
         expect(lambda: _failing(instance, "the schema was changed under us"), 20)
         _kick(pg, pg_db, "ALTER TABLE events ADD COLUMN preview text", inside=True)
         expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0, instance.logs()
     central, count = central_events(pg.tcp_dsn(pg_db), "outages")
     local = local_events(instance.database)
     assert count == len(local) == 15  # 15 calls, each completed in place
@@ -91,25 +104,14 @@ def test_slow_server_times_out_and_catches_up(tmp_path: Path, pg: PgServer, pg_d
     1 s, set in the DSN), status says the server is too slow, and the batch ships once the
     lock is gone."""
     dsn = pg.tcp_dsn(pg_db) + " options='-c statement_timeout=1000'"
-    instance = sink_instance(tmp_path, pg, pg_db, sinks__postgres__machine='"slow"',
-                             sinks__postgres__retry_max=0.5,
-                             sinks__postgres__dsn=f'"{dsn}"')  # fmt: skip
-    transcript = instance.claude / "-work-slow" / f"{SESSION}.jsonl"
-    transcript.parent.mkdir(parents=True)
-    transcript.write_bytes(b"")
-    proc = instance.start()
-    try:
-        instance.wait_ready(proc)
-        _append(instance, transcript, 0)
-        expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
+    with _shipping(
+        tmp_path, pg, pg_db, "slow", sinks__postgres__retry_max=0.5, sinks__postgres__dsn=f'"{dsn}"'
+    ) as (instance, transcript):
         with pg.admin(pg_db) as blocker, blocker.transaction():
             blocker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
             _append(instance, transcript, 10)
             expect(lambda: _failing(instance, "did not answer in time"), 20)
         expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0, instance.logs()
     central, count = central_events(pg.tcp_dsn(pg_db), "slow")
     assert central == local_events(instance.database)
     assert count == 10
@@ -119,23 +121,12 @@ def test_central_copy_lost_is_shipped_again(tmp_path: Path, pg: PgServer, pg_db:
     """The central tables are dropped (as a restore from an older backup would lose rows): the
     shipper sees the central cursor behind its own, recreates the schema and ships everything
     again, old rows included."""
-    instance = sink_instance(tmp_path, pg, pg_db, sinks__postgres__machine='"restored"',
-                             sinks__postgres__retry_max=0.5)  # fmt: skip
-    transcript = instance.claude / "-work-restore" / f"{SESSION}.jsonl"
-    transcript.parent.mkdir(parents=True)
-    transcript.write_bytes(b"")
-    proc = instance.start()
-    try:
-        instance.wait_ready(proc)
-        _append(instance, transcript, 0)
-        expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
+    shipping = _shipping(tmp_path, pg, pg_db, "restored", sinks__postgres__retry_max=0.5)
+    with shipping as (instance, transcript):
         _kick(pg, pg_db, "DROP TABLE events, sessions, machines, agent_viz_schema CASCADE",
               inside=True)  # fmt: skip
         _append(instance, transcript, 10)
         expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0, instance.logs()
     central, count = central_events(pg.tcp_dsn(pg_db), "restored")
     assert central == local_events(instance.database)
     assert count == 10
@@ -144,15 +135,7 @@ def test_central_copy_lost_is_shipped_again(tmp_path: Path, pg: PgServer, pg_db:
 def test_a_row_the_server_rejects_is_passed_over(tmp_path: Path, pg: PgServer, pg_db: str) -> None:
     """A constraint added centrally rejects one row: the batch is narrowed down to it, that row
     alone is skipped (logged by key, counted) and every other row ships."""
-    instance = sink_instance(tmp_path, pg, pg_db, sinks__postgres__machine='"picky"')
-    transcript = instance.claude / "-work-picky" / f"{SESSION}.jsonl"
-    transcript.parent.mkdir(parents=True)
-    transcript.write_bytes(b"")
-    proc = instance.start()
-    try:
-        instance.wait_ready(proc)
-        _append(instance, transcript, 0)
-        expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
+    with _shipping(tmp_path, pg, pg_db, "picky") as (instance, transcript):
         with pg.admin(pg_db) as conn:
             conn.execute(
                 "ALTER TABLE events ADD CONSTRAINT no_33 CHECK (tool_call_id <> 'toolu_33')"
@@ -161,9 +144,6 @@ def test_a_row_the_server_rejects_is_passed_over(tmp_path: Path, pg: PgServer, p
         expect(lambda: _sink(instance).get("lag_rows") == 0, 20)
         # Once or twice: as a new row, and again if its result completed it in a later batch.
         expect(lambda: instance.status().get("counters", {}).get("sink_rows_rejected"), 10)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0, instance.logs()
     central, count = central_events(pg.tcp_dsn(pg_db), "picky")
     local = local_events(instance.database)
     missing = [key for key in local if key not in central]
