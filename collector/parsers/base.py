@@ -16,7 +16,8 @@ import functools
 import importlib
 from typing import TYPE_CHECKING, Any, Protocol
 
-from store.records import Record, SessionInfo
+from collector.parsers.sanitize import line_prefix
+from store.records import ParseProblem, Record, SessionInfo
 
 if TYPE_CHECKING:  # sources imports this module (``load``)
     from collector.parsers.sources import SourceFile
@@ -90,6 +91,12 @@ class ParserBase:
     def parse_document(self, data: bytes) -> list[Record]:
         """JSONL transcripts have no whole-document form."""
         return []
+
+    def _failed(self, data: bytes, offset: int, exc: Exception) -> list[Record]:
+        """What a line (or document) the parser failed on becomes: a problem naming the error,
+        so one bad line never stops the file."""
+        reason = f"parser error: {type(exc).__name__}"
+        return [ParseProblem(self._path, offset, reason, line_prefix(data))]
 
     def _session(self, **fields: Any) -> SessionInfo:
         """A ``SessionInfo`` of this file's session with ``fields`` (and its parent, if any)."""

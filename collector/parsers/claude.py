@@ -228,11 +228,7 @@ class ClaudeParser(ParserBase):
             handler(self, _Line(obj, ts or "", offset, line), out)
             return out
         except Exception as exc:  # a bad line must never stop the file
-            return [
-                ParseProblem(
-                    self._path, offset, f"parser error: {type(exc).__name__}", line_prefix(line)
-                )
-            ]
+            return self._failed(line, offset, exc)
 
     # -- per line ---------------------------------------------------------------------------
 

@@ -220,11 +220,7 @@ class CodexParser(ParserBase):
         try:
             return self._parse(line, offset)
         except Exception as exc:  # a bad line must never stop the file
-            return [
-                ParseProblem(
-                    self._path, offset, f"parser error: {type(exc).__name__}", line_prefix(line)
-                )
-            ]
+            return self._failed(line, offset, exc)
 
     # -- per line ---------------------------------------------------------------------------
 

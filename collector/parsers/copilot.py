@@ -169,16 +169,14 @@ class CopilotParser(ParserBase):
             return self._parse_line(line, offset)
         except Exception as exc:  # a bad line must never stop the file; tests assert none occur
             self._pending = None
-            reason = f"parser error: {type(exc).__name__}"
-            return [ParseProblem(self._source.path, offset, reason, line_prefix(line))]
+            return self._failed(line, offset, exc)
 
     def parse_document(self, data: bytes) -> list[Record]:
         """Records for a legacy ``history-session-state`` document; [] for anything else."""
         try:
             return self._parse_document(data)
         except Exception as exc:  # as in parse_line
-            reason = f"parser error: {type(exc).__name__}"
-            return [ParseProblem(self._source.path, 0, reason, line_prefix(data))]
+            return self._failed(data, 0, exc)
 
     def state(self) -> dict[str, Any]:
         """Small, JSON-able state; the pending fragment is bounded to 1 MiB."""

@@ -151,16 +151,14 @@ class GeminiParser(ParserBase):
                 return [value]
             return self._record(value, offset, line)
         except Exception as exc:  # a bad line must never stop the file; tests assert none occur
-            reason = f"parser error: {type(exc).__name__}"
-            return [ParseProblem(self._source.path, offset, reason, line_prefix(line))]
+            return self._failed(line, offset, exc)
 
     def parse_document(self, data: bytes) -> list[Record]:
         """All records of a ≤ 0.38 whole-file session; [] for ``logs.json`` and other arrays."""
         try:
             return self._document(data)
         except Exception as exc:  # as in parse_line
-            reason = f"parser error: {type(exc).__name__}"
-            return [ParseProblem(self._source.path, 0, reason, line_prefix(data))]
+            return self._failed(data, 0, exc)
 
     def state(self) -> dict[str, Any]:
         """Small, JSON-able state (``open_calls`` is bounded)."""
