@@ -57,7 +57,7 @@ from typing import Any
 
 import orjson
 
-from collector.parsers.base import ParserBase, see_time
+from collector.parsers.base import ParserBase
 from collector.parsers.categories import categorize_argv, categorize_command
 from collector.parsers.decode import decode_line, resolve_path
 from collector.parsers.patch import file_operations, parse_patch
@@ -274,8 +274,13 @@ class CodexParser(ParserBase):
         """A ``SessionInfo`` with what handlers learnt (``self._new``) and moved timestamps."""
         st = self._st
         new = self._new
-        if ts is not None:
-            st.first_ts, st.last_ts = see_time(ts, st.first_ts, st.last_ts, new)
+        if ts is not None:  # see_time inline: this runs for every line
+            if st.first_ts is None or ts < st.first_ts:
+                st.first_ts = new["first_seen"] = ts
+            if st.last_ts is None or ts > st.last_ts:
+                st.last_ts = ts
+                if new:  # activity alone needs no record: the store derives it from events
+                    new["last_activity"] = ts
         if not new:
             return None
         self._new = {}
@@ -662,10 +667,12 @@ class CodexParser(ParserBase):
         n: int = 0,
         **fields: Any,
     ) -> Event:
-        """A pending event of ``call``: its tool name, id and capped arguments."""
-        return self._event(
-            ln, event_type, n, tool_name=call.name, tool_call_id=call.call_id,
-            tool_arguments=arguments, status="pending", **fields,
+        """A pending event of ``call``: its tool name, id and capped arguments (built here, not
+        through ``_event``: one call less for every tool call of every rollout)."""
+        key = str(ln.offset) if n == 0 else f"{ln.offset}#{n}"
+        return Event(
+            self._sid, key, ln.ts, event_type, tool_name=call.name, tool_call_id=call.call_id,
+            tool_arguments=arguments, status="pending", source_offset=ln.offset, **fields,
         )  # fmt: skip
 
     def _args(self, value: Any) -> str | None:
