@@ -14,11 +14,22 @@ from __future__ import annotations
 
 import functools
 import importlib
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from store.records import Record
+from collector.parsers.sanitize import line_prefix
+from store.records import ParseProblem, Record, SessionInfo
 
-__all__ = ["DEFAULT_OPTIONS", "ParserOptions", "TranscriptParser", "load"]
+if TYPE_CHECKING:  # sources imports this module (``load``)
+    from collector.parsers.sources import SourceFile
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "ParserBase",
+    "ParserOptions",
+    "TranscriptParser",
+    "load",
+    "see_time",
+]
 
 
 class TranscriptParser(Protocol):
@@ -50,6 +61,70 @@ class ParserOptions:
 
 
 DEFAULT_OPTIONS = ParserOptions()
+
+
+class ParserBase:
+    """The constructor every parser shares, as ``make_parser`` calls it.
+
+    ``state`` is what an earlier instance's ``state()`` returned and ``sidecar`` the decoded
+    metadata file beside the transcript, if the agent writes one; anything but a JSON object
+    reads as an empty one. Each parser rebuilds what it remembers in ``_restore``.
+    """
+
+    def __init__(
+        self,
+        source: SourceFile,
+        state: dict[str, Any] | None = None,
+        options: ParserOptions = DEFAULT_OPTIONS,
+        sidecar: dict[str, Any] | None = None,
+    ) -> None:
+        self._source = source
+        self._path = source.path
+        self._sid = source.session_id
+        self._options = options
+        saved = state if isinstance(state, dict) else {}
+        self._restore(saved, sidecar if isinstance(sidecar, dict) else {})
+
+    def _restore(self, saved: dict[str, Any], sidecar: dict[str, Any]) -> None:
+        """Take up the state an earlier instance saved (nothing to take up by default)."""
+
+    def parse_document(self, data: bytes) -> list[Record]:
+        """JSONL transcripts have no whole-document form."""
+        return []
+
+    def _failed(self, data: bytes, offset: int, exc: Exception) -> list[Record]:
+        """What a line (or document) the parser failed on becomes: a problem naming the error,
+        so one bad line never stops the file."""
+        reason = f"parser error: {type(exc).__name__}"
+        return [ParseProblem(self._path, offset, reason, line_prefix(data))]
+
+    def _session(self, **fields: Any) -> SessionInfo:
+        """A ``SessionInfo`` of this file's session with ``fields`` (and its parent, if any)."""
+        return SessionInfo(
+            session_id=self._sid,
+            agent=self._source.agent,
+            transcript_path=self._path,
+            parent_session_id=self._source.parent_session_id,
+            **fields,
+        )
+
+
+def see_time(
+    ts: str, first: str | None, last: str | None, new: dict[str, Any], stated: bool = False
+) -> tuple[str, str]:
+    """The session's first and last timestamps once ``ts`` is seen.
+
+    ``new`` (the facts a line taught) gains ``first_seen`` when ``ts`` is the earliest yet, and
+    ``last_activity`` when it is the latest and there is a record to carry it anyway (or the
+    transcript ``stated`` it): activity alone needs no record, the store derives it from events.
+    """
+    if first is None or ts < first:
+        first = new["first_seen"] = ts
+    if last is None or ts > last:
+        last = ts
+        if new or stated:
+            new["last_activity"] = ts
+    return first, last
 
 
 @functools.cache

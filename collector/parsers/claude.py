@@ -53,11 +53,10 @@ import re
 from dataclasses import MISSING, fields
 from typing import Any
 
-from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
+from collector.parsers.base import ParserBase
 from collector.parsers.categories import categorize_command
 from collector.parsers.decode import decode_line, resolve_path
 from collector.parsers.sanitize import cap_json, clean_text, cut_utf8, line_prefix
-from collector.parsers.sources import SourceFile
 from collector.parsers.text import content_text, preview, title_from_prompt
 from store.records import Event, ParseProblem, Record, SessionInfo, ToolResult
 from store.timestamps import match_contract_form, normalize_timestamp
@@ -179,37 +178,25 @@ class _State:
         return data
 
 
-class ClaudeParser:
+class ClaudeParser(ParserBase):
     """Parser for one Claude Code transcript file (``TranscriptParser``).
 
-    ``state`` is what an earlier instance's ``state()`` returned; ``sidecar`` is the decoded
-    ``agent-<id>.meta.json`` of a subagent file (``agentType``/``description`` → title).
+    The sidecar is the decoded ``agent-<id>.meta.json`` of a subagent file
+    (``agentType``/``description`` → title).
     """
 
-    def __init__(
-        self,
-        source: SourceFile,
-        state: dict[str, Any] | None = None,
-        options: ParserOptions = DEFAULT_OPTIONS,
-        sidecar: dict[str, Any] | None = None,
-    ) -> None:
-        self._source = source
-        self._path = source.path
-        self._sid = source.session_id
+    def _restore(self, saved: dict[str, Any], sidecar: dict[str, Any]) -> None:
+        options = self._options  # the caps read on every line, kept as plain attributes
         self._args_cap = options.args_cap
         self._raw_cap = options.raw_cap
         self._preview = options.preview_chars
         self._title = _sidecar_title(sidecar)
-        self._st = _State(state)
+        self._st = _State(saved)
         self._settled = False  # _identity_facts has nothing left to learn
 
     def state(self) -> dict[str, Any]:
         """Session facts already emitted, cwd, timestamps, last usage key, pending subagents."""
         return self._st.to_dict()
-
-    def parse_document(self, data: bytes) -> list[Record]:
-        """Claude transcripts are JSONL only."""
-        return []
 
     def parse_line(self, line: bytes, offset: int) -> list[Record]:
         """Records for one line; any unexpected failure becomes a ``ParseProblem``.
@@ -241,11 +228,7 @@ class ClaudeParser:
             handler(self, _Line(obj, ts or "", offset, line), out)
             return out
         except Exception as exc:  # a bad line must never stop the file
-            return [
-                ParseProblem(
-                    self._path, offset, f"parser error: {type(exc).__name__}", line_prefix(line)
-                )
-            ]
+            return self._failed(line, offset, exc)
 
     # -- per line ---------------------------------------------------------------------------
 

@@ -57,12 +57,11 @@ from typing import Any
 
 import orjson
 
-from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
+from collector.parsers.base import ParserBase
 from collector.parsers.categories import categorize_argv, categorize_command
 from collector.parsers.decode import decode_line, resolve_path
 from collector.parsers.patch import file_operations, parse_patch
 from collector.parsers.sanitize import cap_json, clean_text, line_prefix
-from collector.parsers.sources import SourceFile
 from collector.parsers.text import preview, title_from_prompt
 from store.records import Event, ParseProblem, Record, SessionInfo, ToolResult
 from store.timestamps import normalize_timestamp
@@ -198,29 +197,17 @@ class _State:
         return data
 
 
-class CodexParser:
-    """Parser for one Codex rollout file (``TranscriptParser``).
+class CodexParser(ParserBase):
+    """Parser for one Codex rollout file (``TranscriptParser``); Codex has no sidecar files."""
 
-    ``state`` is what an earlier instance's ``state()`` returned. ``sidecar`` is accepted for
-    the common constructor shape; Codex has no sidecar files.
-    """
-
-    def __init__(
-        self,
-        source: SourceFile,
-        state: dict[str, Any] | None = None,
-        options: ParserOptions = DEFAULT_OPTIONS,
-        sidecar: dict[str, Any] | None = None,
-    ) -> None:
-        self._source = source
-        self._path = source.path
-        self._sid = source.session_id
-        key = source.session_id.partition(":")[2]
+    def _restore(self, saved: dict[str, Any], sidecar: dict[str, Any]) -> None:
+        key = self._sid.partition(":")[2]
         self._file_uuid = key if _UUID.fullmatch(key) else None  # None: no uuid in the name
+        options = self._options  # the caps read on every line, kept as plain attributes
         self._args_cap = options.args_cap
         self._raw_cap = options.raw_cap
         self._preview = options.preview_chars
-        self._st = _State(state)
+        self._st = _State(saved)
         self._new: dict[str, Any] = {}  # session facts the current line taught
 
     def state(self) -> dict[str, Any]:
@@ -228,20 +215,12 @@ class CodexParser:
         running unified-exec processes, and the last message of each role (for mirror pairs)."""
         return self._st.to_dict()
 
-    def parse_document(self, data: bytes) -> list[Record]:
-        """Codex rollouts are JSONL only."""
-        return []
-
     def parse_line(self, line: bytes, offset: int) -> list[Record]:
         """Records for one line; any unexpected failure becomes a ``ParseProblem``."""
         try:
             return self._parse(line, offset)
         except Exception as exc:  # a bad line must never stop the file
-            return [
-                ParseProblem(
-                    self._path, offset, f"parser error: {type(exc).__name__}", line_prefix(line)
-                )
-            ]
+            return self._failed(line, offset, exc)
 
     # -- per line ---------------------------------------------------------------------------
 
@@ -295,7 +274,7 @@ class CodexParser:
         """A ``SessionInfo`` with what handlers learnt (``self._new``) and moved timestamps."""
         st = self._st
         new = self._new
-        if ts is not None:
+        if ts is not None:  # see_time inline: this runs for every line
             if st.first_ts is None or ts < st.first_ts:
                 st.first_ts = new["first_seen"] = ts
             if st.last_ts is None or ts > st.last_ts:
@@ -410,16 +389,7 @@ class CodexParser:
             process = args.get("session_id")
             if isinstance(process, int | str) and not isinstance(process, bool):
                 self._remember(self._st.stdin, call.call_id, str(process))
-        out.append(
-            self._event(
-                ln,
-                "tool_call",
-                tool_name=name,
-                tool_call_id=call.call_id,
-                tool_arguments=self._args(args),
-                status="pending",
-            )
-        )
+        out.append(self._call_event(ln, "tool_call", call, self._args(args)))
 
     def _command(self, call: _Call, ln: _Line, out: list[Record]) -> bool:
         """A pending ``command`` event (or the file ops of an ``apply_patch`` run by a shell)."""
@@ -436,15 +406,13 @@ class CodexParser:
             if self._file_ops(as_patch, patch, ln, out):
                 return True
         out.append(
-            self._event(
+            self._call_event(
                 ln,
                 "command",
-                tool_name=call.name,
-                tool_call_id=call.call_id,
-                tool_arguments=self._args(args),
+                call,
+                self._args(args),
                 command=clean_text(text),
                 command_category=_category(shown),
-                status="pending",
             )
         )
         return True
@@ -458,17 +426,10 @@ class CodexParser:
         cwd = _workdir(args) or self._st.cwd
         arguments = self._args(args if isinstance(args, dict) else {"input": patch})
         for n, (path, operation) in enumerate(ops):
+            file_path = resolve_path(path, cwd)
             out.append(
-                self._event(
-                    ln,
-                    "file_op",
-                    n,
-                    tool_name=call.name,
-                    tool_call_id=call.call_id,
-                    tool_arguments=arguments,
-                    file_path=resolve_path(path, cwd),
-                    operation=operation,
-                    status="pending",
+                self._call_event(
+                    ln, "file_op", call, arguments, n, file_path=file_path, operation=operation
                 )
             )
         return True
@@ -696,6 +657,23 @@ class CodexParser:
         """An event keyed by this line's offset (``#n`` for its n-th extra record)."""
         key = str(ln.offset) if n == 0 else f"{ln.offset}#{n}"
         return Event(self._sid, key, ln.ts, event_type, source_offset=ln.offset, **fields)
+
+    def _call_event(
+        self,
+        ln: _Line,
+        event_type: str,
+        call: _Call,
+        arguments: str | None,
+        n: int = 0,
+        **fields: Any,
+    ) -> Event:
+        """A pending event of ``call``: its tool name, id and capped arguments (built here, not
+        through ``_event``: one call less for every tool call of every rollout)."""
+        key = str(ln.offset) if n == 0 else f"{ln.offset}#{n}"
+        return Event(
+            self._sid, key, ln.ts, event_type, tool_name=call.name, tool_call_id=call.call_id,
+            tool_arguments=arguments, status="pending", source_offset=ln.offset, **fields,
+        )  # fmt: skip
 
     def _args(self, value: Any) -> str | None:
         """Capped JSON text for ``tool_arguments``."""

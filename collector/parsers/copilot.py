@@ -71,20 +71,23 @@ from typing import Any
 
 import orjson
 
-from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
+from collector.parsers.base import ParserBase, see_time
 from collector.parsers.categories import categorize_command
 from collector.parsers.decode import clean_tree, decode_line, resolve_path
 from collector.parsers.sanitize import cap_json, clean_text, line_prefix
-from collector.parsers.sources import SourceFile
 from collector.parsers.text import content_text, preview, title_from_prompt
-from store.records import Event, ParseProblem, Record, SessionInfo, SessionStatus, ToolResult
-from store.timestamps import normalize_timestamp
+from collector.parsers.values import MAX_INT
+from collector.parsers.values import chars as _chars
+from collector.parsers.values import count as _count
+from collector.parsers.values import mapping as _mapping
+from collector.parsers.values import text as _text
+from collector.parsers.values import timestamp as _timestamp
+from store.records import Event, ParseProblem, Record, SessionStatus, ToolResult
 
 __all__ = ["CopilotParser"]
 
 _MAX_FRAGMENT_BYTES = 1 << 20
 _MAX_FRAGMENT_LINES = 64
-_MAX_INT = 2**63 - 1
 _SHELLS = frozenset({"bash", "powershell", "shell"})
 _FILE_OPS = {
     "view": "read",
@@ -126,20 +129,11 @@ class _Fragment:
 _Handler = Callable[[dict[str, Any], _Line], list[Record]]
 
 
-class CopilotParser:
+class CopilotParser(ParserBase):
     """Parser for one Copilot CLI transcript file."""
 
-    def __init__(
-        self,
-        source: SourceFile,
-        state: dict[str, Any] | None = None,
-        options: ParserOptions = DEFAULT_OPTIONS,
-        sidecar: dict[str, Any] | None = None,
-    ) -> None:
-        saved = state if isinstance(state, dict) else {}
-        self._source = source
-        self._options = options
-        self._cwd = _text(saved.get("cwd")) or _text(_mapping(sidecar).get("cwd"))
+    def _restore(self, saved: dict[str, Any], sidecar: dict[str, Any]) -> None:
+        self._cwd = _text(saved.get("cwd")) or _text(sidecar.get("cwd"))
         self._model = _text(saved.get("model"))
         self._first_ts = _timestamp(saved.get("first_ts"))
         self._last_ts = _timestamp(saved.get("last_ts"))
@@ -175,16 +169,14 @@ class CopilotParser:
             return self._parse_line(line, offset)
         except Exception as exc:  # a bad line must never stop the file; tests assert none occur
             self._pending = None
-            reason = f"parser error: {type(exc).__name__}"
-            return [ParseProblem(self._source.path, offset, reason, line_prefix(line))]
+            return self._failed(line, offset, exc)
 
     def parse_document(self, data: bytes) -> list[Record]:
         """Records for a legacy ``history-session-state`` document; [] for anything else."""
         try:
             return self._parse_document(data)
         except Exception as exc:  # as in parse_line
-            reason = f"parser error: {type(exc).__name__}"
-            return [ParseProblem(self._source.path, 0, reason, line_prefix(data))]
+            return self._failed(data, 0, exc)
 
     def state(self) -> dict[str, Any]:
         """Small, JSON-able state; the pending fragment is bounded to 1 MiB."""
@@ -289,22 +281,8 @@ class CopilotParser:
         if ts is None:
             return []
         fields: dict[str, str] = {}
-        if self._first_ts is None or ts < self._first_ts:
-            self._first_ts = fields["first_seen"] = ts
-        if self._last_ts is None or ts > self._last_ts:
-            self._last_ts = ts  # activity alone needs no record: the store derives it
-            if fields:
-                fields["last_activity"] = ts
+        self._first_ts, self._last_ts = see_time(ts, self._first_ts, self._last_ts, fields)
         return [self._session(**fields)] if fields else []
-
-    def _session(self, **fields: Any) -> SessionInfo:
-        return SessionInfo(
-            session_id=self._source.session_id,
-            agent=self._source.agent,
-            transcript_path=self._source.path,
-            parent_session_id=self._source.parent_session_id,
-            **fields,
-        )
 
     def _event(self, line: _Line, event_type: str, **fields: Any) -> Event:
         """A row of ``line``: its key and the agent's ``parentId`` unless ``fields`` name others."""
@@ -450,7 +428,7 @@ class CopilotParser:
         if output:
             name = model or ""
             seen = self._segment_output.get(name, 0) + output
-            self._segment_output[name] = min(seen, _MAX_INT)
+            self._segment_output[name] = min(seen, MAX_INT)
             key = f"usage:{line.key}"
             usage = self._event(
                 line,
@@ -649,38 +627,6 @@ def _restore_fragment(value: Any) -> _Fragment | None:
     except (binascii.Error, ValueError):
         return None
     return _Fragment(offset, raw, lines)
-
-
-def _timestamp(value: Any) -> str | None:
-    try:
-        return normalize_timestamp(value)
-    except (OverflowError, ValueError):  # store.timestamps lets out-of-range offsets through
-        return None
-
-
-def _chars(content: Any) -> int:
-    if isinstance(content, str):
-        return len(content)
-    if isinstance(content, list):
-        return sum(_chars(_mapping(part).get("text")) for part in content)
-    return 0
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any) -> str | None:
-    return clean_text(value) if isinstance(value, str) and value else None
-
-
-def _count(value: Any) -> int | None:
-    """A token count or duration: a non-negative number that fits SQLite's INTEGER."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if not 0 <= value <= _MAX_INT:  # also rejects NaN
-        return None
-    return int(value)
 
 
 def _counts(value: Any) -> dict[str, int]:

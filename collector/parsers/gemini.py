@@ -75,19 +75,22 @@ from typing import Any
 
 import orjson
 
-from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
+from collector.parsers.base import ParserBase, see_time
 from collector.parsers.categories import categorize_command
 from collector.parsers.decode import clean_tree, decode_line, resolve_path
-from collector.parsers.sanitize import cap_json, clean_text, line_prefix
-from collector.parsers.sources import SourceFile
+from collector.parsers.sanitize import cap_json, line_prefix
 from collector.parsers.text import content_text, preview, title_from_prompt
-from store.records import Event, ParseProblem, Record, SessionInfo, ToolResult
-from store.timestamps import normalize_timestamp
+from collector.parsers.values import MAX_INT
+from collector.parsers.values import chars as _chars
+from collector.parsers.values import count as _count
+from collector.parsers.values import mapping as _mapping
+from collector.parsers.values import text as _text
+from collector.parsers.values import timestamp as _timestamp
+from store.records import Event, ParseProblem, Record, ToolResult
 
 __all__ = ["GeminiParser"]
 
 _MAX_OPEN_CALLS = 256
-_MAX_INT = 2**63 - 1
 _FILE_OPS = {
     "read_file": "read",
     "read_many_files": "read",
@@ -118,22 +121,12 @@ class _At:
 _Handler = Callable[[dict[str, Any], _At], list[Record]]
 
 
-class GeminiParser:
+class GeminiParser(ParserBase):
     """Parser for one Gemini CLI chat file, in either of its two forms."""
 
-    def __init__(
-        self,
-        source: SourceFile,
-        state: dict[str, Any] | None = None,
-        options: ParserOptions = DEFAULT_OPTIONS,
-        sidecar: dict[str, Any] | None = None,
-    ) -> None:
-        saved = state if isinstance(state, dict) else {}
-        extra = sidecar if isinstance(sidecar, dict) else {}
-        self._source = source
-        self._options = options
-        self._cwd = _text(saved.get("cwd")) or _text(extra.get("cwd"))
-        self._cwd = self._cwd or _text(extra.get("project_root"))
+    def _restore(self, saved: dict[str, Any], sidecar: dict[str, Any]) -> None:
+        self._cwd = _text(saved.get("cwd")) or _text(sidecar.get("cwd"))
+        self._cwd = self._cwd or _text(sidecar.get("project_root"))
         self._model = _text(saved.get("model"))
         self._first_ts = _timestamp(saved.get("first_ts"))
         self._last_ts = _timestamp(saved.get("last_ts"))
@@ -158,16 +151,14 @@ class GeminiParser:
                 return [value]
             return self._record(value, offset, line)
         except Exception as exc:  # a bad line must never stop the file; tests assert none occur
-            reason = f"parser error: {type(exc).__name__}"
-            return [ParseProblem(self._source.path, offset, reason, line_prefix(line))]
+            return self._failed(line, offset, exc)
 
     def parse_document(self, data: bytes) -> list[Record]:
         """All records of a ≤ 0.38 whole-file session; [] for ``logs.json`` and other arrays."""
         try:
             return self._document(data)
         except Exception as exc:  # as in parse_line
-            reason = f"parser error: {type(exc).__name__}"
-            return [ParseProblem(self._source.path, 0, reason, line_prefix(data))]
+            return self._failed(data, 0, exc)
 
     def state(self) -> dict[str, Any]:
         """Small, JSON-able state (``open_calls`` is bounded)."""
@@ -189,12 +180,7 @@ class GeminiParser:
             return [ParseProblem(self._source.path, 0, reason, line_prefix(data))]
         if not isinstance(value, dict):
             return []
-        records = self._metadata(value)
-        messages = value.get("messages")
-        for message in messages if isinstance(messages, list) else ():
-            if isinstance(message, dict):
-                records.extend(self._message(message, None, b""))
-        return records
+        return self._metadata(value) + self._whole_messages(value.get("messages"), None)
 
     def _record(self, obj: dict[str, Any], offset: int, raw: bytes) -> list[Record]:
         if "$rewindTo" in obj:
@@ -223,8 +209,11 @@ class GeminiParser:
         """``$set``: metadata fields, or a ``messages`` checkpoint read as re-appends."""
         if not isinstance(patch, dict):
             return []
-        records = self._metadata(patch)
-        messages = patch.get("messages")
+        return self._metadata(patch) + self._whole_messages(patch.get("messages"), offset)
+
+    def _whole_messages(self, messages: Any, offset: int | None) -> list[Record]:
+        """The records of a list of whole messages (a document's, or a checkpoint's)."""
+        records: list[Record] = []
         for message in messages if isinstance(messages, list) else ():
             if isinstance(message, dict):
                 records.extend(self._message(message, offset, b""))
@@ -314,8 +303,8 @@ class GeminiParser:
             "usage",
             parent_event_id=at.key,
             model=model,
-            input_tokens=min(fresh, _MAX_INT),
-            output_tokens=min(output, _MAX_INT),
+            input_tokens=min(fresh, MAX_INT),
+            output_tokens=min(output, MAX_INT),
             cache_read_tokens=cached,
             reasoning_tokens=counts["thoughts"],
         )
@@ -390,26 +379,15 @@ class GeminiParser:
     # -- building blocks -----------------------------------------------------------------------
 
     def _touch(self, ts: str | None, explicit: bool = False) -> list[Record]:
-        """A ``SessionInfo`` when ``ts`` is earlier than any seen (the session's start)."""
+        """A ``SessionInfo`` when ``ts`` is earlier than any seen (the session's start), or
+        ``explicit``ly the latest (metadata ``lastUpdated``)."""
         if ts is None:
             return []
         fields: dict[str, str] = {}
-        if self._first_ts is None or ts < self._first_ts:
-            self._first_ts = fields["first_seen"] = ts
-        if self._last_ts is None or ts > self._last_ts:
-            self._last_ts = ts  # activity alone needs no record: the store derives it
-            if fields or explicit:  # …unless the file states it (metadata ``lastUpdated``)
-                fields["last_activity"] = ts
-        return [self._session(**fields)] if fields else []
-
-    def _session(self, **fields: Any) -> SessionInfo:
-        return SessionInfo(
-            session_id=self._source.session_id,
-            agent=self._source.agent,
-            transcript_path=self._source.path,
-            parent_session_id=self._source.parent_session_id,
-            **fields,
+        self._first_ts, self._last_ts = see_time(
+            ts, self._first_ts, self._last_ts, fields, explicit
         )
+        return [self._session(**fields)] if fields else []
 
     def _event(self, at: _At, event_type: str, **fields: Any) -> Event:
         return Event(
@@ -482,35 +460,3 @@ def _first_text(content: Any) -> str:
         text = _mapping(content[0]).get("text")
         return text if isinstance(text, str) else ""
     return ""
-
-
-def _chars(content: Any) -> int:
-    if isinstance(content, str):
-        return len(content)
-    if isinstance(content, list):
-        return sum(_chars(_mapping(part).get("text")) for part in content)
-    return 0
-
-
-def _timestamp(value: Any) -> str | None:
-    try:
-        return normalize_timestamp(value)
-    except (OverflowError, ValueError):  # store.timestamps lets out-of-range offsets through
-        return None
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any) -> str | None:
-    return clean_text(value) if isinstance(value, str) and value else None
-
-
-def _count(value: Any) -> int | None:
-    """A token count: a non-negative number that fits SQLite's INTEGER."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if not 0 <= value <= _MAX_INT:  # also rejects NaN
-        return None
-    return int(value)
