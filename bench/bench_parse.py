@@ -52,6 +52,10 @@ def time_orjson(files: list[tuple[str, list[bytes]]]) -> float:
 SCRUB = [0.0]
 
 
+def _keep(chunk: list[Record]) -> None:
+    """What the run without redaction does with a chunk: nothing (the writer takes it)."""
+
+
 def _scrub(chunk: list[Record]) -> None:
     start = time.perf_counter()
     scrub_records(chunk)
@@ -61,10 +65,12 @@ def _scrub(chunk: list[Record]) -> None:
 def time_parsers(
     files: list[tuple[str, list[bytes]]], root: str, redact: bool = False
 ) -> tuple[float, int]:
-    """Parse every line with a fresh parser per file; ``redact``: also scrub each line's
-    records as the reader does before queueing them (collector.privacy). The time spent in
-    the scrubbing alone is added to ``SCRUB`` (a share measured inside one run moves less with
-    the machine's load than the difference of two runs)."""
+    """Parse every line with a fresh parser per file, gathering each read step's records into
+    one list as the reader does (a backlog step is 256 KiB); ``redact``: also scrub each such
+    chunk before it would be queued (collector.privacy), so the two runs differ by the
+    scrubbing alone. The time spent in the scrubbing is added to ``SCRUB`` (a share measured
+    inside one run moves less with the machine's load than the difference of two runs)."""
+    scrub = _scrub if redact else _keep
     records = 0
     start = time.perf_counter()
     for path, lines in files:
@@ -77,13 +83,12 @@ def time_parsers(
             parsed = parser.parse_line(line, offset)
             records += len(parsed)
             offset += len(line) + 1
-            if redact:  # per read step, as the reader does (a backlog step is 256 KiB)
-                chunk.extend(parsed)
-                if offset - chunk_start >= _STEP:
-                    _scrub(chunk)
-                    chunk, chunk_start = [], offset
+            chunk.extend(parsed)
+            if offset - chunk_start >= _STEP:
+                scrub(chunk)
+                chunk, chunk_start = [], offset
         if chunk:
-            _scrub(chunk)
+            scrub(chunk)
     return time.perf_counter() - start, records
 
 

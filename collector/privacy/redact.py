@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ahocorasick_rs import AhoCorasick
 
-__all__ = ["RULES", "TRIGGERS", "Rule", "redact"]
+__all__ = ["NAMES", "NAME_ENDS", "RULES", "Rule", "redact"]
 
 _Sub = Callable[[re.Match[str]], str]
 
@@ -107,7 +107,7 @@ RULES: tuple[Rule, ...] = (
         r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@\"'\\\[\]]{1,100}:(?P<secret>[^\s@/\"'\\]{1,200})@",
     ),
     # The two generic rules start at the keyword itself (a cheap first-character test at each
-    # position), and ``_name_of`` widens the match to the whole name for ``_NAMES`` to judge.
+    # position), and ``_name_of`` widens the match to the whole name for ``NAMES`` to judge.
     _rule(
         "secret_assignment",
         ("key", "token", "secret", "pass", "pwd", "credential"),
@@ -127,30 +127,23 @@ RULES: tuple[Rule, ...] = (
 _MARK = "[REDACTED:"
 _KEYWORDS = tuple(sorted({keyword for rule in RULES for keyword in rule.keywords}))
 _KEYWORD_MATCHER = AhoCorasick(list(_KEYWORDS))  # which rules a text needs, in one pass
-# Substrings, in the cases they are written, of which a text must hold one to be worth
-# ``redact``: a multi-pattern matcher finds them in one pass over many texts (collector.privacy
-# .scrub), so the usual text costs no ``lower()`` and no regular expression at all. The generic
-# rules' names must *end* in one of these words, so their triggers include what follows the
-# name ("token=", 'token"'): "input_tokens" — in every usage line — triggers nothing.
-_NAME_ENDS = ("key", "token", "secret", "password", "passwd", "pwd", "credential", "credentials")
-_GENERIC = ("secret_assignment", "secret_field")
-
-
-def _cases(word: str) -> set[str]:
-    return {word, word.upper(), word.capitalize(), word.title()}
-
-
-TRIGGERS = tuple(sorted(
-    {f"{variant}{after}" for word in _NAME_ENDS for variant in _cases(word)
-     for after in ("=", " =", '"', '\\"')}
-    | {variant for rule in RULES if rule.kind not in _GENERIC for word in rule.keywords
-       for variant in _cases(word)}
-    | {"eyJ", "AIza", "PRIVATE KEY", "github_pat_"}
-))  # fmt: skip
+# Per rule, the indexes of its keywords in ``_KEYWORDS``: where an anchored rule is tried.
+_RULE_KEYWORDS = tuple(
+    frozenset(i for i, word in enumerate(_KEYWORDS) if word in rule.keywords) for rule in RULES
+)
+# Per keyword (index in ``_KEYWORDS``), the rules (indexes in ``RULES``) that need it.
+_KEYWORD_RULES = tuple(
+    tuple(r for r, keywords in enumerate(_RULE_KEYWORDS) if i in keywords)
+    for i in range(len(_KEYWORDS))
+)
+# The words a secret's name ends in (collector.privacy.gate looks for them, followed by what
+# the generic rules need after a name: ``=`` or a quote) — "input_tokens", in every usage
+# line, is not one.
+NAME_ENDS = ("key", "token", "secret", "password", "passwd", "pwd", "credential", "credentials")
 # Names whose value is a secret: an upper-case variable ending in KEY, TOKEN, SECRET, PASSWORD
 # (OPENAI_API_KEY, GH_TOKEN, DB_PASSWORD), or one of the usual lower-case words, alone or after
 # a prefix (api_key, client_secret, auth_token). "max_tokens", "monkey", "keyboard" are not.
-_NAMES = re.compile(
+NAMES = re.compile(
     r"(?:[A-Za-z0-9]+_)*(?:[A-Z0-9]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PWD|CREDENTIALS?)"
     r"|(?i:api_?key|apikey|secret_?key|access_?key|private_?key|auth_?token|access_?token"
     r"|refresh_?token|token|secret|client_?secret|password|passwd))"
@@ -177,7 +170,7 @@ def _replacer(kind: str, count: list[int]) -> _Sub:
         value = match.group("secret")
         if value.startswith(_MARK) or value.startswith("REDACTED"):
             return whole
-        if "name" in match.re.groupindex and not _NAMES.fullmatch(_name_of(match)):
+        if "name" in match.re.groupindex and not NAMES.fullmatch(_name_of(match)):
             return whole
         count[0] += 1
         start = match.start("secret") - match.start(0)
@@ -188,35 +181,31 @@ def _replacer(kind: str, count: list[int]) -> _Sub:
 
 def redact(text: str) -> tuple[str, int]:
     """``text`` with every known secret shape replaced by ``[REDACTED:<kind>]``, and how many."""
-    lowered = text.lower()
-    hits = _KEYWORD_MATCHER.find_matches_as_indexes(lowered, overlapping=True)
-    found = {_KEYWORDS[i] for i, _, _ in hits}
-    if not found:
+    hits = _KEYWORD_MATCHER.find_matches_as_indexes(text.lower(), overlapping=True)
+    if not hits:
         return text, 0  # most text: one lower() and one pass of the keyword matcher
+    found = {i for i, _, _ in hits}
     count = [0]
-    for rule in RULES:
-        if found.isdisjoint(rule.keywords):
-            continue
+    stale = False  # the keyword positions are of the text before a replacement
+    for rule in sorted({r for i in found for r in _KEYWORD_RULES[i]}):
         before = count[0]
-        if rule.anchored:
-            text = _sub_anchored(rule, text, lowered, _replacer(rule.kind, count))
+        if RULES[rule].anchored:
+            if stale:
+                hits = _KEYWORD_MATCHER.find_matches_as_indexes(text.lower(), overlapping=True)
+                stale = False
+            keywords = _RULE_KEYWORDS[rule]
+            starts = sorted({at for i, at, _ in hits if i in keywords})
+            text = _sub_anchored(RULES[rule], text, starts, _replacer(RULES[rule].kind, count))
         else:
-            text = rule.pattern.sub(_replacer(rule.kind, count), text)
-        if count[0] != before:
-            lowered = text.lower()  # keep positions in step with the text
+            text = RULES[rule].pattern.sub(_replacer(RULES[rule].kind, count), text)
+        stale = stale or count[0] != before
     return text, count[0]
 
 
-def _sub_anchored(rule: Rule, text: str, lowered: str, replace: _Sub) -> str:
-    """``rule.pattern.sub`` tried only at the keywords' occurrences (see ``Rule.anchored``)."""
-    starts = []
-    for keyword in rule.keywords:
-        at = lowered.find(keyword)
-        while at != -1:
-            starts.append(at)
-            at = lowered.find(keyword, at + 1)
+def _sub_anchored(rule: Rule, text: str, starts: list[int], replace: _Sub) -> str:
+    """``rule.pattern.sub`` tried only at its keywords' occurrences (see ``Rule.anchored``)."""
     out, done = [], 0
-    for at in sorted(starts):
+    for at in starts:
         if at < done:
             continue
         match = rule.pattern.match(text, at)

@@ -8,15 +8,13 @@ later is redacted without anyone remembering to list it here.
 from __future__ import annotations
 
 import dataclasses
-from bisect import bisect_right
-from collections.abc import Callable, Sequence
-from itertools import accumulate, chain
+from collections.abc import Sequence
+from itertools import chain
 from operator import attrgetter
 from typing import Any
 
-from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
-
-from collector.privacy.redact import TRIGGERS, redact
+from collector.privacy.gate import suspects
+from collector.privacy.redact import redact
 from store.records import Event, ParseProblem, Record, SessionInfo, SessionStatus, ToolResult
 
 __all__ = ["scrub_records", "text_fields"]
@@ -46,61 +44,66 @@ _FIELDS: dict[type, tuple[str, ...]] = {
 }
 
 
-# One pass of a compiled Aho-Corasick automaton (Rust, ahocorasick-rs) over all of a chunk's
-# text finds the few texts worth a closer look; per text, 27 substring searches and a lower()
-# cost ~6 µs, half the parse of a line (bench/bench_parse.py).
-_MATCHER = BytesAhoCorasick(
-    [trigger.encode() for trigger in TRIGGERS],
-    matchkind=MatchKind.LeftmostFirst,
-    implementation=Implementation.DFA,
-)
+# One chunk's text fields, a column per (record type, field): the records, the field's name,
+# each record's value (None or "" where there is no text).
+_Column = tuple[list[Record], str, list[Any]]
+_EVENT_FIELDS = tuple((name, attrgetter(name)) for name in _FIELDS[Event])
 
 
-def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """All of a record's text fields in one C call (attrgetter), always as a tuple."""
-    if not names:
-        return lambda _record: ()
-    if len(names) == 1:
-        one = attrgetter(names[0])
-        return lambda record: (one(record),)
-    return attrgetter(*names)
+def _columns(records: Sequence[Record]) -> list[_Column]:
+    """The text columns of ``records``. Events (most records) are picked out in one C-level
+    comprehension and read with ``attrgetter`` over the list: a getter call per record cost
+    more than the rest of the gate (bench/bench_parse.py)."""
+    events = [record for record in records if type(record) is Event]
+    columns = [(events, name, list(map(get, events))) for name, get in _EVENT_FIELDS]
+    if len(events) == len(records):
+        return columns
+    groups: dict[type, list[Record]] = {}
+    for record in [record for record in records if type(record) is not Event]:
+        kind = type(record)
+        if _FIELDS[kind]:  # KeyError: a record type without a rule
+            groups.setdefault(kind, []).append(record)
+    for kind, group in groups.items():
+        columns += [(group, name, [getattr(r, name) for r in group]) for name in _FIELDS[kind]]
+    return columns
 
 
-_GETTERS = {cls: _getter(names) for cls, names in _FIELDS.items()}
+def _owner(columns: list[_Column], index: int) -> tuple[Record, str]:
+    """The record and field of the ``index``-th non-empty text of ``columns``."""
+    for group, name, values in columns:
+        size = len(values) - values.count(None) - values.count("")
+        if index >= size:
+            index -= size
+            continue
+        for record, value in zip(group, values, strict=True):
+            if value:
+                if not index:
+                    return record, name
+                index -= 1
+    raise IndexError(index)
 
 
 def scrub_records(records: Sequence[Record]) -> int:
-    """Redact every free-text field of ``records`` in place; the number of replacements."""
-    fields = [_GETTERS[type(record)](record) for record in records]
-    flat = list(chain.from_iterable(fields))
-    if not flat:
+    """Redact every free-text field of ``records`` in place; the number of replacements.
+
+    All of the chunk's texts are encoded and joined once, and ``collector.privacy.gate``
+    picks the few that may hold a secret in one pass; only those go through ``redact``.
+    Each text is encoded on its own: joining the str first widens the whole chunk to its
+    widest character (one emoji makes it UCS-4) and then encodes all of that, which cost
+    more (bench/bench_parse.py).
+    """
+    columns = _columns(records)
+    texts: list[str] = list(filter(None, chain.from_iterable(c[2] for c in columns)))
+    if not texts:
         return 0
-    # Bytes: matching UTF-8 in Rust without mapping back to character positions is twice as
-    # fast as matching the str. Each text is encoded on its own (None → b""): joining the str
-    # first widens the whole chunk to its widest character (one emoji makes it UCS-4) and then
-    # encodes all of that, which cost three times as much (bench/bench_parse.py).
-    joined = b"\x00".join([value.encode() if value else b"" for value in flat])
-    hits = _MATCHER.find_matches_as_indexes(joined)
-    if not hits:
-        return 0  # the usual chunk: one pass in Rust, nothing to do
-    suspects: list[int] = []
-    index = at = 0
-    for start in sorted({start for _, start, _ in hits}):
-        index += joined.count(b"\x00", at, start)  # separators before it: its text's index
-        at = start
-        if not suspects or suspects[-1] != index:
-            suspects.append(index)
-    ends = list(accumulate(map(len, fields)))
+    # surrogatepass: a lone surrogate (clean_text replaces them) must not stop the scan
+    parts = [text.encode("utf-8", "surrogatepass") for text in texts]
+    found = suspects(parts, b"\x00".join(parts))
     total = 0
-    for index in suspects:
-        value = flat[index]
-        if not value:
-            continue
-        clean, count = redact(value)
+    for index in found:  # the usual chunk has none
+        clean, count = redact(texts[index])
         if count:
-            which = bisect_right(ends, index)
-            record = records[which]
-            name = _FIELDS[type(record)][index - (ends[which - 1] if which else 0)]
+            record, name = _owner(columns, index)
             setattr(record, name, clean)
             total += count
     return total
