@@ -42,7 +42,9 @@ __all__ = ["GATE_TRIGGERS", "fold", "suspects"]
 # str.lower() makes ASCII ("k"), which ``redact`` then sees in "\u212aEY=" (no whitespace
 # character's UTF-8 holds either byte).
 _KELVIN = "\u212a".encode()[1:]
-_SPACES = bytes(b for b in range(0x80, 0x100) if b not in _KELVIN) + b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
+_SPACES = (
+    bytes(b for b in range(0x80, 0x100) if b not in _KELVIN) + b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
+)
 _FOLD = bytes.maketrans(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZ" + _SPACES, b"abcdefghijklmnopqrstuvwxyz" + b" " * len(_SPACES)
 )
@@ -54,12 +56,6 @@ _FIELD_ENDS = ('"', '\\"')  # name, then \\?"
 def fold(data: bytes) -> bytes:
     """``data`` (UTF-8) as the gate scans it: see the module docstring."""
     return data.translate(_FOLD)
-
-
-def _shape_keywords() -> tuple[str, ...]:
-    """The specific rules' keywords, lower case, minus those another keyword starts."""
-    words = {w.lower() for rule in RULES if rule.kind not in _GENERIC for w in rule.keywords}
-    return tuple(sorted(w for w in words if not any(o != w and w.startswith(o) for o in words)))
 
 
 # A byte class wider than the rules' ``\s`` (ASCII whitespace, \x1c-\x1f, any non-ASCII byte).
@@ -102,41 +98,84 @@ def _sk(raw: bytes, start: int, _end: int) -> bool:
     return any(p.match(raw, start) is not None for p in _SK)
 
 
-def _triggers() -> tuple[tuple[str, int, _Check | None], ...]:
-    """(trigger, length of its name word, check) — the check None: always a suspect."""
-    out: list[tuple[str, int, _Check | None]] = []
+# The specific rules whose patterns are case-sensitive: matched exactly, on the unfolded text
+# (rarer bytes than their lower-case forms: "akia" is in "making", "AKIA" is not).
+_EXACT_KINDS = {
+    "private_key": ("PRIVATE KEY",),
+    "anthropic_key": ("sk-",),
+    "openai_key": ("sk-",),
+    "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    "aws_access_key": ("AKIA", "ASIA", "ABIA", "ACCA"),
+    "slack_token": ("xox", "xapp-"),
+    "google_api_key": ("AIza",),
+    "jwt": ("eyJ",),
+}
+_SPECIAL: dict[str, _Check] = {"://": _url, "sk-": _sk}
+# (trigger, length of its name word, check): the check None means always a suspect.
+_Trigger = tuple[bytes, int, _Check | None]
+
+
+def _folded_triggers() -> tuple[_Trigger, ...]:
+    """Names, and the keywords of the case-blind rules, as they are in the folded text."""
+    out: list[_Trigger] = []
     assign, field = _named(_ASSIGN_TAIL), _named(_FIELD_TAIL)
     for word in NAME_ENDS:
-        out += [(word + end, len(word), assign) for end in _ASSIGN_ENDS]
-        out += [(word + end, len(word), field) for end in _FIELD_ENDS]
-    special: dict[str, _Check] = {"://": _url, "sk-": _sk}
-    out += [(word, len(word), special.get(word)) for word in _shape_keywords()]
+        out += [((word + end).encode(), len(word), assign) for end in _ASSIGN_ENDS]
+        out += [((word + end).encode(), len(word), field) for end in _FIELD_ENDS]
+    words = {w for r in RULES if r.kind not in _GENERIC | _EXACT_KINDS.keys() for w in r.keywords}
+    out += [(word.encode(), len(word), _SPECIAL.get(word)) for word in sorted(words)]
     # folded, as 3 bytes: a 2-byte pattern makes the automaton drop its fast prefilter
-    out.append((fold("\u212a".encode()).decode("latin-1"), 0, None))
+    out.append((fold("\u212a".encode()), 0, None))
     return tuple(out)
 
 
-_TRIGGERS = _triggers()
-GATE_TRIGGERS = tuple(t.encode("latin-1") for t, _, _ in _TRIGGERS)
-# LeftmostFirst with <= 64 patterns lets the automaton use its packed (Teddy) prefilter.
-_MATCHER = BytesAhoCorasick(
-    list(GATE_TRIGGERS),
-    matchkind=MatchKind.LeftmostFirst,
-    implementation=Implementation.DFA,
-)
+def _exact_triggers() -> tuple[_Trigger, ...]:
+    words = sorted({word for words in _EXACT_KINDS.values() for word in words})
+    return tuple((word.encode(), len(word), _SPECIAL.get(word)) for word in words)
 
 
-def suspects(parts: Sequence[bytes], joined: bytes) -> list[int]:
-    """Indexes into ``parts`` (UTF-8 texts; ``joined`` is them joined by one NUL byte each)
-    of the texts that may hold a secret, in order."""
-    starts = [
-        start
-        for index, start, _end in _MATCHER.find_matches_as_indexes(fold(joined))
-        if (check := _TRIGGERS[index][2]) is None
-        or check(joined, start, start + _TRIGGERS[index][1])
-    ]
+def _automaton(triggers: tuple[_Trigger, ...]) -> BytesAhoCorasick:
+    # LeftmostFirst with few (<= 64), not too short (>= 3 bytes) patterns lets the automaton
+    # use its vectorised (Teddy) prefilter; two sets on two texts beat one set of both.
+    return BytesAhoCorasick(
+        [t for t, _, _ in triggers],
+        matchkind=MatchKind.LeftmostFirst,
+        implementation=Implementation.DFA,
+    )
+
+
+_FOLDED = _folded_triggers()
+_EXACT = _exact_triggers()
+GATE_TRIGGERS = tuple(t for t, _, _ in _FOLDED + _EXACT)
+_PASSES = ((_automaton(_FOLDED), _FOLDED, True), (_automaton(_EXACT), _EXACT, False))
+
+
+def _hits(joined: bytes) -> list[int]:
+    """Where a trigger that passed its check starts in ``joined``."""
+    starts: list[int] = []
+    for automaton, triggers, folded in _PASSES:
+        for index, start, _end in automaton.find_matches_as_indexes(
+            fold(joined) if folded else joined
+        ):
+            _, word, check = triggers[index]
+            if check is None or check(joined, start, start + word):
+                starts.append(start)
+    return starts
+
+
+def suspects(texts: Sequence[str]) -> list[int]:
+    """Indexes of the ``texts`` that may hold a secret (see the module docstring), in order.
+
+    Each text is encoded on its own: joining the str first widens the whole chunk to its
+    widest character (one emoji makes it UCS-4) and then encodes all of that, which cost
+    more (bench/bench_parse.py). surrogatepass: a lone surrogate (clean_text replaces them)
+    must not stop the scan.
+    """
+    parts = [text.encode("utf-8", "surrogatepass") for text in texts]
+    joined = b"\x00".join(parts)
+    starts = _hits(joined)
     if not starts:
-        return []
+        return []  # the usual chunk
     starts.sort()
     if joined.count(b"\x00") != len(parts) - 1:  # a text holds a NUL (clean_text drops them)
         ends = list(accumulate(map((1).__add__, map(len, parts))))  # each text's end + NUL

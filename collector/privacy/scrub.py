@@ -54,7 +54,7 @@ def _columns(records: Sequence[Record]) -> list[_Column]:
     """The text columns of ``records``. Events (most records) are picked out in one C-level
     comprehension and read with ``attrgetter`` over the list: a getter call per record cost
     more than the rest of the gate (bench/bench_parse.py)."""
-    events = [record for record in records if type(record) is Event]
+    events: list[Record] = [record for record in records if type(record) is Event]
     columns = [(events, name, list(map(get, events))) for name, get in _EVENT_FIELDS]
     if len(events) == len(records):
         return columns
@@ -86,21 +86,15 @@ def _owner(columns: list[_Column], index: int) -> tuple[Record, str]:
 def scrub_records(records: Sequence[Record]) -> int:
     """Redact every free-text field of ``records`` in place; the number of replacements.
 
-    All of the chunk's texts are encoded and joined once, and ``collector.privacy.gate``
-    picks the few that may hold a secret in one pass; only those go through ``redact``.
-    Each text is encoded on its own: joining the str first widens the whole chunk to its
-    widest character (one emoji makes it UCS-4) and then encodes all of that, which cost
-    more (bench/bench_parse.py).
+    ``collector.privacy.gate`` picks, in one pass over all of the chunk's texts, the few that
+    may hold a secret; only those go through ``redact``.
     """
     columns = _columns(records)
     texts: list[str] = list(filter(None, chain.from_iterable(c[2] for c in columns)))
     if not texts:
         return 0
-    # surrogatepass: a lone surrogate (clean_text replaces them) must not stop the scan
-    parts = [text.encode("utf-8", "surrogatepass") for text in texts]
-    found = suspects(parts, b"\x00".join(parts))
     total = 0
-    for index in found:  # the usual chunk has none
+    for index in suspects(texts):  # the usual chunk has none
         clean, count = redact(texts[index])
         if count:
             record, name = _owner(columns, index)
