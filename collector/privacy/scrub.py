@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from itertools import chain
+from itertools import chain, compress, count
 from operator import attrgetter
 from typing import Any
 
@@ -44,42 +44,52 @@ _FIELDS: dict[type, tuple[str, ...]] = {
 }
 
 
-# One chunk's text fields, a column per (record type, field): the records, the field's name,
-# each record's value (None or "" where there is no text).
-_Column = tuple[list[Record], str, list[Any]]
-_EVENT_FIELDS = tuple((name, attrgetter(name)) for name in _FIELDS[Event])
+# One chunk's texts, a block per record type: its records, its text fields' names, and the
+# fields' values row by row (None or "" where there is no text).
+_Block = tuple[list[Record], tuple[str, ...], list[Any]]
+_EVENT_NAMES = _FIELDS[Event]
+_EVENT_ROW = attrgetter(*_EVENT_NAMES)  # all of an event's text fields in one C call
 
 
-def _columns(records: Sequence[Record]) -> list[_Column]:
-    """The text columns of ``records``. Events (most records) are picked out in one C-level
-    comprehension and read with ``attrgetter`` over the list: a getter call per record cost
-    more than the rest of the gate (bench/bench_parse.py)."""
+def _blocks(records: Sequence[Record]) -> list[_Block]:
+    """The text blocks of ``records``. Events (most records) are picked out in one
+    comprehension and read by ``attrgetter`` in C: a Python call per record cost more than
+    the rest of the gate (bench/bench_parse.py)."""
     events: list[Record] = [record for record in records if type(record) is Event]
-    columns = [(events, name, list(map(get, events))) for name, get in _EVENT_FIELDS]
+    rows = map(_EVENT_ROW, events)
+    values = list(chain.from_iterable(rows) if len(_EVENT_NAMES) > 1 else rows)
+    blocks = [(events, _EVENT_NAMES, values)]
     if len(events) == len(records):
-        return columns
+        return blocks
     groups: dict[type, list[Record]] = {}
     for record in [record for record in records if type(record) is not Event]:
-        kind = type(record)
-        if _FIELDS[kind]:  # KeyError: a record type without a rule
-            groups.setdefault(kind, []).append(record)
+        if _FIELDS[type(record)]:  # KeyError: a record type without a rule
+            groups.setdefault(type(record), []).append(record)
     for kind, group in groups.items():
-        columns += [(group, name, [getattr(r, name) for r in group]) for name in _FIELDS[kind]]
-    return columns
+        names = _FIELDS[kind]
+        blocks.append((group, names, [getattr(r, name) for r in group for name in names]))
+    return blocks
 
 
-def _owner(columns: list[_Column], index: int) -> tuple[Record, str]:
-    """The record and field of the ``index``-th non-empty text of ``columns``."""
-    for group, name, values in columns:
-        size = len(values) - values.count(None) - values.count("")
+def _texts(blocks: list[_Block]) -> tuple[list[str], list[int]]:
+    """The non-empty texts of ``blocks`` in order, and how many each block holds."""
+    texts: list[str] = []
+    sizes: list[int] = []
+    for _records, _names, values in blocks:
+        present = list(filter(None, values))
+        texts += present
+        sizes.append(len(present))
+    return texts, sizes
+
+
+def _owner(blocks: list[_Block], sizes: list[int], index: int) -> tuple[Record, str]:
+    """The record and field of the ``index``-th non-empty text of ``blocks``."""
+    for (records, names, values), size in zip(blocks, sizes, strict=True):
         if index >= size:
             index -= size
             continue
-        for record, value in zip(group, values, strict=True):
-            if value:
-                if not index:
-                    return record, name
-                index -= 1
+        at = list(compress(count(), values))[index]  # its place among all values
+        return records[at // len(names)], names[at % len(names)]
     raise IndexError(index)
 
 
@@ -89,15 +99,15 @@ def scrub_records(records: Sequence[Record]) -> int:
     ``collector.privacy.gate`` picks, in one pass over all of the chunk's texts, the few that
     may hold a secret; only those go through ``redact``.
     """
-    columns = _columns(records)
-    texts: list[str] = list(filter(None, chain.from_iterable(c[2] for c in columns)))
+    blocks = _blocks(records)
+    texts, sizes = _texts(blocks)
     if not texts:
         return 0
     total = 0
     for index in suspects(texts):  # the usual chunk has none
         clean, count = redact(texts[index])
         if count:
-            record, name = _owner(columns, index)
+            record, name = _owner(blocks, sizes, index)
             setattr(record, name, clean)
             total += count
     return total
