@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from itertools import chain, compress, count
+from itertools import compress, count
 from operator import attrgetter
-from typing import Any
 
 from collector.privacy.gate import suspects
 from collector.privacy.redact import redact
@@ -44,52 +43,48 @@ _FIELDS: dict[type, tuple[str, ...]] = {
 }
 
 
-# One chunk's texts, a block per record type: its records, its text fields' names, and the
-# fields' values row by row (None or "" where there is no text).
-_Block = tuple[list[Record], tuple[str, ...], list[Any]]
-_EVENT_NAMES = _FIELDS[Event]
-_EVENT_ROW = attrgetter(*_EVENT_NAMES)  # all of an event's text fields in one C call
+# Where a chunk's texts came from, field by field: the records of one type, the field's name,
+# and how many of the texts (in order) are that field's non-empty values.
+_Field = tuple[list[Record], str, int]
+_GETTERS = {
+    cls: tuple((name, attrgetter(name)) for name in names) for cls, names in _FIELDS.items()
+}
 
 
-def _blocks(records: Sequence[Record]) -> list[_Block]:
-    """The text blocks of ``records``. Events (most records) are picked out in one
-    comprehension and read by ``attrgetter`` in C: a Python call per record cost more than
-    the rest of the gate (bench/bench_parse.py)."""
-    events: list[Record] = [record for record in records if type(record) is Event]
-    rows = map(_EVENT_ROW, events)
-    values = list(chain.from_iterable(rows) if len(_EVENT_NAMES) > 1 else rows)
-    blocks = [(events, _EVENT_NAMES, values)]
-    if len(events) == len(records):
-        return blocks
-    groups: dict[type, list[Record]] = {}
-    for record in [record for record in records if type(record) is not Event]:
-        if _FIELDS[type(record)]:  # KeyError: a record type without a rule
+def _gather(records: Sequence[Record]) -> tuple[list[str], list[_Field]]:
+    """The non-empty texts of ``records``, field by field, and where each came from.
+
+    Events (most records) are read one field at a time by ``attrgetter`` and ``filter`` in
+    C: a Python call or a tuple per record cost more than the rest of the gate, and one field
+    at a time touches each record's memory least (bench/bench_parse.py).
+    """
+    events: list[Record] = []
+    others: list[Record] = []
+    add_event, add_other = events.append, others.append
+    for record in records:
+        (add_event if type(record) is Event else add_other)(record)
+    groups: dict[type, list[Record]] = {Event: events}
+    for record in others:
+        if _GETTERS[type(record)]:  # KeyError: a record type without a rule
             groups.setdefault(type(record), []).append(record)
-    for kind, group in groups.items():
-        names = _FIELDS[kind]
-        blocks.append((group, names, [getattr(r, name) for r in group for name in names]))
-    return blocks
-
-
-def _texts(blocks: list[_Block]) -> tuple[list[str], list[int]]:
-    """The non-empty texts of ``blocks`` in order, and how many each block holds."""
     texts: list[str] = []
-    sizes: list[int] = []
-    for _records, _names, values in blocks:
-        present = list(filter(None, values))
-        texts += present
-        sizes.append(len(present))
-    return texts, sizes
+    fields: list[_Field] = []
+    for kind, group in groups.items():
+        for name, get in _GETTERS[kind]:
+            before = len(texts)
+            texts += filter(None, map(get, group))
+            fields.append((group, name, len(texts) - before))
+    return texts, fields
 
 
-def _owner(blocks: list[_Block], sizes: list[int], index: int) -> tuple[Record, str]:
-    """The record and field of the ``index``-th non-empty text of ``blocks``."""
-    for (records, names, values), size in zip(blocks, sizes, strict=True):
+def _owner(fields: list[_Field], index: int) -> tuple[Record, str]:
+    """The record and field name of ``texts[index]`` (``_gather``)."""
+    for group, name, size in fields:
         if index >= size:
             index -= size
             continue
-        at = list(compress(count(), values))[index]  # its place among all values
-        return records[at // len(names)], names[at % len(names)]
+        present = compress(count(), map(attrgetter(name), group))  # places of non-empty values
+        return group[list(present)[index]], name
     raise IndexError(index)
 
 
@@ -99,15 +94,14 @@ def scrub_records(records: Sequence[Record]) -> int:
     ``collector.privacy.gate`` picks, in one pass over all of the chunk's texts, the few that
     may hold a secret; only those go through ``redact``.
     """
-    blocks = _blocks(records)
-    texts, sizes = _texts(blocks)
+    texts, fields = _gather(records)
     if not texts:
         return 0
     total = 0
     for index in suspects(texts):  # the usual chunk has none
         clean, count = redact(texts[index])
         if count:
-            record, name = _owner(blocks, sizes, index)
+            record, name = _owner(fields, index)
             setattr(record, name, clean)
             total += count
     return total
