@@ -136,6 +136,13 @@ _KEYWORD_RULES = tuple(
     tuple(r for r, keywords in enumerate(_RULE_KEYWORDS) if i in keywords)
     for i in range(len(_KEYWORDS))
 )
+# Per rule kind, the keywords in its label (positions relative to the label's start).
+_LABEL_HITS = {
+    rule.kind: list(
+        _KEYWORD_MATCHER.find_matches_as_indexes(f"{_MARK}{rule.kind}]".lower(), overlapping=True)
+    )
+    for rule in RULES
+}
 # The words a secret's name ends in (collector.privacy.gate looks for them, followed by what
 # the generic rules need after a name: ``=`` or a quote) — "input_tokens", in every usage
 # line, is not one.
@@ -159,7 +166,9 @@ def _name_of(match: re.Match[str]) -> str:
     return text[begin:start] + match.group("name")
 
 
-def _replacer(kind: str, count: list[int]) -> _Sub:
+def _replacer(kind: str, count: list[int], spans: list[tuple[int, int, int]] | None = None) -> _Sub:
+    """The replacement function of rule ``kind``; each secret replaced is counted in
+    ``count`` and, given ``spans``, noted there (start, end, growth in length)."""
     label = f"{_MARK}{kind}]"
 
     def replace(match: re.Match[str]) -> str:
@@ -173,6 +182,8 @@ def _replacer(kind: str, count: list[int]) -> _Sub:
         if "name" in match.re.groupindex and not NAMES.fullmatch(_name_of(match)):
             return whole
         count[0] += 1
+        if spans is not None:
+            spans.append((match.start("secret"), match.end("secret"), len(label) - len(value)))
         start = match.start("secret") - match.start(0)
         return whole[:start] + label + whole[start + len(value) :]
 
@@ -181,25 +192,66 @@ def _replacer(kind: str, count: list[int]) -> _Sub:
 
 def redact(text: str) -> tuple[str, int]:
     """``text`` with every known secret shape replaced by ``[REDACTED:<kind>]``, and how many."""
-    hits = _KEYWORD_MATCHER.find_matches_as_indexes(text.lower(), overlapping=True)
+    lowered = text.lower()
+    hits = _KEYWORD_MATCHER.find_matches_as_indexes(lowered, overlapping=True)
     if not hits:
         return text, 0  # most text: one lower() and one pass of the keyword matcher
     found = {i for i, _, _ in hits}
     count = [0]
-    stale = False  # the keyword positions are of the text before a replacement
+    # The keyword positions follow the text's replacements: shifted past an anchored rule's
+    # (``_shift``), found again after another rule's. Shifting needs the positions in the
+    # lower-cased text to be those in the text (lower() keeps the length: nearly always).
+    aligned = len(lowered) == len(text)
+    stale = False
     for rule in sorted({r for i in found for r in _KEYWORD_RULES[i]}):
-        before = count[0]
-        if RULES[rule].anchored:
-            if stale:
-                hits = _KEYWORD_MATCHER.find_matches_as_indexes(text.lower(), overlapping=True)
-                stale = False
-            keywords = _RULE_KEYWORDS[rule]
-            starts = sorted({at for i, at, _ in hits if i in keywords})
-            text = _sub_anchored(RULES[rule], text, starts, _replacer(RULES[rule].kind, count))
-        else:
-            text = RULES[rule].pattern.sub(_replacer(RULES[rule].kind, count), text)
-        stale = stale or count[0] != before
+        kind = RULES[rule].kind
+        if not RULES[rule].anchored:
+            before = count[0]
+            text = RULES[rule].pattern.sub(_replacer(kind, count), text)
+            stale = stale or count[0] != before
+            continue
+        if stale:
+            lowered = text.lower()
+            hits = _KEYWORD_MATCHER.find_matches_as_indexes(lowered, overlapping=True)
+            aligned, stale = len(lowered) == len(text), False
+        starts = sorted({at for i, at, _ in hits if i in _RULE_KEYWORDS[rule]})
+        spans: list[tuple[int, int, int]] = []
+        text = _sub_anchored(RULES[rule], text, starts, _replacer(kind, count, spans))
+        if spans and aligned:
+            hits = _shift(hits, spans, _LABEL_HITS[kind])
+        elif spans:
+            stale = True
     return text, count[0]
+
+
+_Hit = tuple[int, int, int]  # keyword (index in _KEYWORDS), start, end
+
+
+def _shift(hits: list[_Hit], spans: list[tuple[int, int, int]], label: list[_Hit]) -> list[_Hit]:
+    """``hits`` as they are after ``spans`` (a secret's start and end, and how much longer
+    its label is) were replaced: the hits a secret overlapped are gone, the label's own
+    keywords (``label``, relative to its start) come in. No keyword holds "[" or "]", so none
+    runs across a label's edge; a generic rule's secret is bounded by characters (``=``,
+    quotes, whitespace, shell syntax) that no keyword starts or ends with there."""
+    out = []
+    for i, start, end in hits:
+        delta = 0
+        for old_start, old_end, size in spans:
+            if end <= old_start:
+                break
+            if start < old_end:
+                break  # overlapped a secret
+            delta += size
+        else:
+            out.append((i, start + delta, end + delta))
+            continue
+        if end <= old_start:
+            out.append((i, start + delta, end + delta))
+    moved = 0
+    for old_start, _old_end, size in spans:
+        out += [(i, old_start + moved + a, old_start + moved + b) for i, a, b in label]
+        moved += size
+    return out
 
 
 def _sub_anchored(rule: Rule, text: str, starts: list[int], replace: _Sub) -> str:

@@ -17,7 +17,16 @@ from collector.parsers import make_parser
 from collector.parsers.sources import classify
 from collector.privacy import redact, scrub_records
 from collector.privacy.gate import GATE_TRIGGERS, fold, suspects
-from collector.privacy.redact import NAME_ENDS, RULES
+from collector.privacy.redact import (
+    _KEYWORD_MATCHER,
+    _KEYWORDS,
+    _LABEL_HITS,
+    NAME_ENDS,
+    RULES,
+    _replacer,
+    _shift,
+    _sub_anchored,
+)
 from collector.privacy.scrub import text_fields
 from store.records import Event, Record
 from tests.collector.privacy.test_redact import (
@@ -242,3 +251,66 @@ def test_unknown_record_type_is_refused() -> None:
 
     with pytest.raises(KeyError):
         scrub_records([Event("s", "e", "t", "message"), Other()])  # type: ignore[list-item]
+
+
+def _reference_redact(text: str) -> tuple[str, int]:
+    """``redact`` as first written: keyword positions found afresh before each anchored rule
+    (``str.find`` on the lower-cased text); the shipped one shifts them past replacements."""
+    found = {k for rule in RULES for k in rule.keywords if k in text.lower()}
+    count = [0]
+    for rule in RULES:
+        if found.isdisjoint(rule.keywords):
+            continue
+        replace = _replacer(rule.kind, count)
+        if not rule.anchored:
+            text = rule.pattern.sub(replace, text)
+            continue
+        lowered = text.lower()
+        starts = sorted(
+            at for k in rule.keywords for at in range(len(lowered)) if lowered.startswith(k, at)
+        )
+        out, done = [], 0
+        for at in starts:
+            match = rule.pattern.match(text, at) if at >= done else None
+            if match is not None:
+                out += [text[done : match.start()], replace(match)]
+                done = match.end()
+        text = "".join(out) + text[done:] if out else text
+    return text, count[0]
+
+
+class TestRedactMatchesItsReference:
+    """Shifting keyword positions past replacements finds what searching afresh finds."""
+
+    @settings(max_examples=400, deadline=None)
+    @given(_TEXT)
+    @example('TOKEN=abcd1234 "api_key": "0123456789" token="x" secret_key=abcdef')
+    @example('{"password": "hunter22"} DB_PASSWORD=sekrit12 "secret": "again123"')
+    @example("İ TOKEN=abcd1234 x_key=efgh5678")
+    def test_generated(self, text: str) -> None:
+        assert redact(text) == _reference_redact(text)
+
+    @pytest.mark.parametrize("text", [c[1] for c in SECRET_CASES] + INJECTED)
+    def test_known_cases(self, text: str) -> None:
+        assert redact(text) == _reference_redact(text)
+
+    @settings(max_examples=300, deadline=None)
+    @given(_TEXT, _TEXT)
+    @example("x bearer", " y")  # a keyword running out of a secret
+    @example('"api_key": "', 'v"')
+    def test_shifted_positions_are_those_found_afresh(self, head: str, tail: str) -> None:
+        """After the generic rules replace secrets, the shifted keyword positions are exactly
+        those a new search of the new text finds (labels' own keywords included)."""
+        text = head + "MY_TOKEN=abcd1234" + tail + ' "secret": "hunter22" ' + head
+        lowered = text.lower()
+        if len(lowered) != len(text):
+            return  # shifting is not used then
+        hits = _KEYWORD_MATCHER.find_matches_as_indexes(lowered, overlapping=True)
+        for rule in (r for r in RULES if r.anchored):
+            keywords = {i for i, word in enumerate(_KEYWORDS) if word in rule.keywords}
+            starts = sorted({at for i, at, _ in hits if i in keywords})
+            spans: list[tuple[int, int, int]] = []
+            text = _sub_anchored(rule, text, starts, _replacer(rule.kind, [0], spans))
+            hits = _shift(hits, spans, _LABEL_HITS[rule.kind])
+            again = _KEYWORD_MATCHER.find_matches_as_indexes(text.lower(), overlapping=True)
+            assert sorted(hits) == sorted(again)
