@@ -1,28 +1,30 @@
-"""Which of many texts may hold a secret: one automaton pass over all of them, then a cheap
-check at each hit, so ``redact`` runs only on the few texts that can change.
+r"""Which of many texts may hold a secret: two automaton passes over all of them joined, then
+a cheap check at each hit, so ``redact`` runs only on the few texts it can change.
 
 Pure (no I/O, no state). The contract with ``collector.privacy.redact``: every text that
-``redact`` would change is among the suspects (``suspects`` over-approximates, never misses).
-Why that holds:
+``redact`` would change is a suspect (``suspects`` over-approximates, never misses; the tests
+check it against ``redact`` on every fixture transcript, with secrets injected, and on
+generated texts). Why it holds:
 
-- Every rule's match contains one of the rule's keywords, and the rules are case-sensitive or
-  ASCII case-insensitive. The texts are scanned as UTF-8 *folded*: ASCII letters lower-cased,
-  every ASCII whitespace byte (``\\s`` plus ``\\x1c``-``\\x1f``, which Python's ``\\s`` also
-  takes) and every byte of a non-ASCII character turned into a space. Folding maps bytes one to
-  one, so positions stay those of the UTF-8 text, and no ASCII keyword is lost; a non-ASCII
-  whitespace character becomes spaces, as an ASCII one does.
+- Every rule's match contains one of the rule's keywords. The case-sensitive token shapes
+  (``sk-``, ``ghp_``, ``AKIA``, ``eyJ``, ``PRIVATE KEY`` ...) are looked for as they are, in
+  the UTF-8 text. The rest are looked for in the *folded* text: ASCII letters lower-cased, and
+  every whitespace byte (Python's ``\s`` takes ``\x1c``-``\x1f`` too) and every byte of a
+  non-ASCII character made a space. Folding maps bytes one to one, so positions are those of
+  the UTF-8 text, and no ASCII keyword is lost. One non-ASCII letter lower-cases to ASCII,
+  the KELVIN SIGN ("k"): its bytes are kept and looked for.
 - The generic rules (``secret_assignment``, ``secret_field``) need a name that *ends* in one of
-  ``NAME_ENDS`` followed by ``\\s*=`` or ``\\?"``: folded, that is the word followed by ``=``,
-  `` =``, two spaces, ``"`` or ``\\"``.
+  ``NAME_ENDS`` followed by ``\s*=`` or ``\?"``: folded, the word followed by ``=``, `` =``,
+  two spaces (a longer whitespace run, or a non-ASCII one), ``"`` or ``\"``.
 - The triggers that fire on ordinary text (names in code, ``://`` in every URL, ``sk-`` in
-  ``task-``) are checked at the hit against a byte pattern that accepts at least everything the
-  rule's own pattern accepts there (a wider byte class where the rule has ``\\s`` or a class a
-  non-ASCII character may fall into); the other triggers are rare and go to ``redact`` as they
-  are.
+  ``task-``) are checked at the hit against a byte pattern that accepts at least everything
+  the rule's own pattern accepts there (a wider byte class where the rule has ``\s``, or a
+  class a non-ASCII character's bytes fall into); the other triggers are rare and make their
+  text a suspect as they are.
 
-Cost (bench/bench_parse.py): folding is one ``bytes.translate``; with at most 64 short patterns
-the automaton runs Teddy's vectorised prefilter instead of a byte-at-a-time DFA (three times
-faster than matching 160 case variants).
+Cost (bench/bench_parse.py): with at most 64 patterns of at least 3 bytes an automaton uses
+its vectorised (Teddy) prefilter; one pass of 160 case variants over the text ran a
+byte-at-a-time DFA, three times slower than folding once and running the two passes.
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ _Check = Callable[[bytes, int, int], bool]
 
 
 def _named(tail: re.Pattern[bytes]) -> _Check:
+    """The check of a name trigger: what follows fits ``tail`` and the whole identifier the
+    word ends is a secret's name (``NAMES``), as the generic rules require."""
+
     def check(raw: bytes, start: int, word_end: int) -> bool:
         if tail.match(raw, word_end) is None:
             return False
@@ -91,10 +96,12 @@ def _named(tail: re.Pattern[bytes]) -> _Check:
 
 
 def _url(raw: bytes, start: int, _end: int) -> bool:
+    """A URL with a password (``user:pass@``) after the ``://``, not any URL."""
     return _URL_TAIL.match(raw, start) is not None
 
 
 def _sk(raw: bytes, start: int, _end: int) -> bool:
+    """An OpenAI or Anthropic key at the ``sk-``, not ``task-`` or ``disk-``."""
     return any(p.match(raw, start) is not None for p in _SK)
 
 
