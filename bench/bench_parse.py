@@ -18,6 +18,7 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -63,16 +64,13 @@ def _scrub(chunk: list[Record]) -> None:
 
 
 def time_parsers(
-    files: list[tuple[str, list[bytes]]], root: str, redact: bool = False
+    files: list[tuple[str, list[bytes]]], root: str, chunks: Callable[[list[Record]], None] | None
 ) -> tuple[float, int, float]:
-    """Parse every line with a fresh parser per file, gathering each read step's records into
-    one list as the reader does (a backlog step is 256 KiB); ``redact``: also scrub each such
-    chunk before it would be queued (collector.privacy), so the two runs differ by the
-    scrubbing alone. The time spent in the scrubbing is added to ``SCRUB`` (a share measured
-    inside one run moves less with the machine's load than the difference of two runs).
-    Returns the wall time, the records, and the process's CPU time (which other processes
-    on a shared machine do not inflate)."""
-    scrub = _scrub if redact else _keep
+    """Parse every line with a fresh parser per file. ``chunks``: also gather each read
+    step's records into one list as the reader does (a backlog step is 256 KiB) and hand it
+    to ``chunks`` (``_keep`` or ``_scrub``), so those two runs differ by the scrubbing alone;
+    None: the parsers alone (their ratio to orjson). Returns the wall time, the records, and
+    the process's CPU time (which other processes on a shared machine do not inflate)."""
     records = 0
     cpu = time.process_time()
     start = time.perf_counter()
@@ -81,6 +79,11 @@ def time_parsers(
         assert source is not None
         parser = make_parser(source)
         offset = chunk_start = 0
+        if chunks is None:
+            for line in lines:
+                records += len(parser.parse_line(line, offset))
+                offset += len(line) + 1
+            continue
         chunk: list[Record] = []
         for line in lines:
             parsed = parser.parse_line(line, offset)
@@ -88,10 +91,10 @@ def time_parsers(
             offset += len(line) + 1
             chunk.extend(parsed)
             if offset - chunk_start >= _STEP:
-                scrub(chunk)
+                chunks(chunk)
                 chunk, chunk_start = [], offset
         if chunk:
-            scrub(chunk)
+            chunks(chunk)
     return time.perf_counter() - start, records, time.process_time() - cpu
 
 
@@ -108,16 +111,17 @@ def main() -> None:
     records = 0
     for _ in range(args.reps):
         b = time_orjson(files)
-        o, records, o_cpu = time_parsers(files, root)
+        o, records, _ = time_parsers(files, root, None)
+        k, _, k_cpu = time_parsers(files, root, _keep)
         SCRUB[0] = 0.0
-        r, _, r_cpu = time_parsers(files, root, redact=True)
-        cpu_costs.append(1 - o_cpu / r_cpu)
+        r, _, r_cpu = time_parsers(files, root, _scrub)
+        cpu_costs.append(1 - k_cpu / r_cpu)
         shares.append(SCRUB[0] / r)
         base.append(b)
         ours.append(o)
         redacted.append(r)
         ratios.append(b / o)
-        costs.append(1 - o / r)
+        costs.append(1 - k / r)
         print(f"rep: orjson {n_lines / b:,.0f} lines/s, parsers {n_lines / o:,.0f} lines/s, "
               f"ratio {b / o:.2f}", file=sys.stderr)  # fmt: skip
     o, b = statistics.median(ours), statistics.median(base)
