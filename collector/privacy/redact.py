@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ahocorasick_rs import AhoCorasick
 
-__all__ = ["RULES", "TRIGGERS", "Rule", "redact"]
+__all__ = ["NAMES", "NAME_ENDS", "RULES", "Rule", "redact"]
 
 _Sub = Callable[[re.Match[str]], str]
 
@@ -107,7 +107,7 @@ RULES: tuple[Rule, ...] = (
         r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@\"'\\\[\]]{1,100}:(?P<secret>[^\s@/\"'\\]{1,200})@",
     ),
     # The two generic rules start at the keyword itself (a cheap first-character test at each
-    # position), and ``_name_of`` widens the match to the whole name for ``_NAMES`` to judge.
+    # position), and ``_name_of`` widens the match to the whole name for ``NAMES`` to judge.
     _rule(
         "secret_assignment",
         ("key", "token", "secret", "pass", "pwd", "credential"),
@@ -127,30 +127,30 @@ RULES: tuple[Rule, ...] = (
 _MARK = "[REDACTED:"
 _KEYWORDS = tuple(sorted({keyword for rule in RULES for keyword in rule.keywords}))
 _KEYWORD_MATCHER = AhoCorasick(list(_KEYWORDS))  # which rules a text needs, in one pass
-# Substrings, in the cases they are written, of which a text must hold one to be worth
-# ``redact``: a multi-pattern matcher finds them in one pass over many texts (collector.privacy
-# .scrub), so the usual text costs no ``lower()`` and no regular expression at all. The generic
-# rules' names must *end* in one of these words, so their triggers include what follows the
-# name ("token=", 'token"'): "input_tokens" — in every usage line — triggers nothing.
-_NAME_ENDS = ("key", "token", "secret", "password", "passwd", "pwd", "credential", "credentials")
-_GENERIC = ("secret_assignment", "secret_field")
-
-
-def _cases(word: str) -> set[str]:
-    return {word, word.upper(), word.capitalize(), word.title()}
-
-
-TRIGGERS = tuple(sorted(
-    {f"{variant}{after}" for word in _NAME_ENDS for variant in _cases(word)
-     for after in ("=", " =", '"', '\\"')}
-    | {variant for rule in RULES if rule.kind not in _GENERIC for word in rule.keywords
-       for variant in _cases(word)}
-    | {"eyJ", "AIza", "PRIVATE KEY", "github_pat_"}
-))  # fmt: skip
+# Per rule, the indexes of its keywords in ``_KEYWORDS``: where an anchored rule is tried.
+_RULE_KEYWORDS = tuple(
+    frozenset(i for i, word in enumerate(_KEYWORDS) if word in rule.keywords) for rule in RULES
+)
+# Per keyword (index in ``_KEYWORDS``), the rules (indexes in ``RULES``) that need it.
+_KEYWORD_RULES = tuple(
+    tuple(r for r, keywords in enumerate(_RULE_KEYWORDS) if i in keywords)
+    for i in range(len(_KEYWORDS))
+)
+# Per rule kind, the keywords in its label (positions relative to the label's start).
+_LABEL_HITS = {
+    rule.kind: list(
+        _KEYWORD_MATCHER.find_matches_as_indexes(f"{_MARK}{rule.kind}]".lower(), overlapping=True)
+    )
+    for rule in RULES
+}
+# The words a secret's name ends in (collector.privacy.gate looks for them, followed by what
+# the generic rules need after a name: ``=`` or a quote) — "input_tokens", in every usage
+# line, is not one.
+NAME_ENDS = ("key", "token", "secret", "password", "passwd", "pwd", "credential", "credentials")
 # Names whose value is a secret: an upper-case variable ending in KEY, TOKEN, SECRET, PASSWORD
 # (OPENAI_API_KEY, GH_TOKEN, DB_PASSWORD), or one of the usual lower-case words, alone or after
 # a prefix (api_key, client_secret, auth_token). "max_tokens", "monkey", "keyboard" are not.
-_NAMES = re.compile(
+NAMES = re.compile(
     r"(?:[A-Za-z0-9]+_)*(?:[A-Z0-9]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PWD|CREDENTIALS?)"
     r"|(?i:api_?key|apikey|secret_?key|access_?key|private_?key|auth_?token|access_?token"
     r"|refresh_?token|token|secret|client_?secret|password|passwd))"
@@ -166,7 +166,9 @@ def _name_of(match: re.Match[str]) -> str:
     return text[begin:start] + match.group("name")
 
 
-def _replacer(kind: str, count: list[int]) -> _Sub:
+def _replacer(kind: str, count: list[int], spans: list[tuple[int, int, int]] | None = None) -> _Sub:
+    """The replacement function of rule ``kind``; each secret replaced is counted in
+    ``count`` and, given ``spans``, noted there (start, end, growth in length)."""
     label = f"{_MARK}{kind}]"
 
     def replace(match: re.Match[str]) -> str:
@@ -177,9 +179,11 @@ def _replacer(kind: str, count: list[int]) -> _Sub:
         value = match.group("secret")
         if value.startswith(_MARK) or value.startswith("REDACTED"):
             return whole
-        if "name" in match.re.groupindex and not _NAMES.fullmatch(_name_of(match)):
+        if "name" in match.re.groupindex and not NAMES.fullmatch(_name_of(match)):
             return whole
         count[0] += 1
+        if spans is not None:
+            spans.append((match.start("secret"), match.end("secret"), len(label) - len(value)))
         start = match.start("secret") - match.start(0)
         return whole[:start] + label + whole[start + len(value) :]
 
@@ -190,33 +194,70 @@ def redact(text: str) -> tuple[str, int]:
     """``text`` with every known secret shape replaced by ``[REDACTED:<kind>]``, and how many."""
     lowered = text.lower()
     hits = _KEYWORD_MATCHER.find_matches_as_indexes(lowered, overlapping=True)
-    found = {_KEYWORDS[i] for i, _, _ in hits}
-    if not found:
+    if not hits:
         return text, 0  # most text: one lower() and one pass of the keyword matcher
+    found = {i for i, _, _ in hits}
     count = [0]
-    for rule in RULES:
-        if found.isdisjoint(rule.keywords):
+    # The keyword positions follow the text's replacements: shifted past an anchored rule's
+    # (``_shift``), found again after another rule's. Shifting needs the positions in the
+    # lower-cased text to be those in the text (lower() keeps the length: nearly always).
+    aligned = len(lowered) == len(text)
+    stale = False
+    for rule in sorted({r for i in found for r in _KEYWORD_RULES[i]}):
+        kind = RULES[rule].kind
+        if not RULES[rule].anchored:
+            before = count[0]
+            text = RULES[rule].pattern.sub(_replacer(kind, count), text)
+            stale = stale or count[0] != before
             continue
-        before = count[0]
-        if rule.anchored:
-            text = _sub_anchored(rule, text, lowered, _replacer(rule.kind, count))
-        else:
-            text = rule.pattern.sub(_replacer(rule.kind, count), text)
-        if count[0] != before:
-            lowered = text.lower()  # keep positions in step with the text
+        if stale:
+            lowered = text.lower()
+            hits = _KEYWORD_MATCHER.find_matches_as_indexes(lowered, overlapping=True)
+            aligned, stale = len(lowered) == len(text), False
+        starts = sorted({at for i, at, _ in hits if i in _RULE_KEYWORDS[rule]})
+        spans: list[tuple[int, int, int]] = []
+        text = _sub_anchored(RULES[rule], text, starts, _replacer(kind, count, spans))
+        if spans and aligned:
+            hits = _shift(hits, spans, _LABEL_HITS[kind])
+        elif spans:
+            stale = True
     return text, count[0]
 
 
-def _sub_anchored(rule: Rule, text: str, lowered: str, replace: _Sub) -> str:
-    """``rule.pattern.sub`` tried only at the keywords' occurrences (see ``Rule.anchored``)."""
-    starts = []
-    for keyword in rule.keywords:
-        at = lowered.find(keyword)
-        while at != -1:
-            starts.append(at)
-            at = lowered.find(keyword, at + 1)
+_Hit = tuple[int, int, int]  # keyword (index in _KEYWORDS), start, end
+
+
+def _shift(hits: list[_Hit], spans: list[tuple[int, int, int]], label: list[_Hit]) -> list[_Hit]:
+    """``hits`` as they are after ``spans`` (a secret's start and end, and how much longer
+    its label is) were replaced: the hits a secret overlapped are gone, the label's own
+    keywords (``label``, relative to its start) come in. No keyword holds "[" or "]", so none
+    runs across a label's edge; a generic rule's secret is bounded by characters (``=``,
+    quotes, whitespace, shell syntax) that no keyword starts or ends with there."""
+    out = []
+    for i, start, end in hits:
+        delta = 0
+        for old_start, old_end, size in spans:
+            if end <= old_start:
+                break
+            if start < old_end:
+                break  # overlapped a secret
+            delta += size
+        else:
+            out.append((i, start + delta, end + delta))
+            continue
+        if end <= old_start:
+            out.append((i, start + delta, end + delta))
+    moved = 0
+    for old_start, _old_end, size in spans:
+        out += [(i, old_start + moved + a, old_start + moved + b) for i, a, b in label]
+        moved += size
+    return out
+
+
+def _sub_anchored(rule: Rule, text: str, starts: list[int], replace: _Sub) -> str:
+    """``rule.pattern.sub`` tried only at its keywords' occurrences (see ``Rule.anchored``)."""
     out, done = [], 0
-    for at in sorted(starts):
+    for at in starts:
         if at < done:
             continue
         match = rule.pattern.match(text, at)

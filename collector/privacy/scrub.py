@@ -8,15 +8,12 @@ later is redacted without anyone remembering to list it here.
 from __future__ import annotations
 
 import dataclasses
-from bisect import bisect_right
-from collections.abc import Callable, Sequence
-from itertools import accumulate, chain
+from collections.abc import Sequence
+from itertools import compress, count
 from operator import attrgetter
-from typing import Any
 
-from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
-
-from collector.privacy.redact import TRIGGERS, redact
+from collector.privacy.gate import suspects
+from collector.privacy.redact import redact
 from store.records import Event, ParseProblem, Record, SessionInfo, SessionStatus, ToolResult
 
 __all__ = ["scrub_records", "text_fields"]
@@ -46,61 +43,65 @@ _FIELDS: dict[type, tuple[str, ...]] = {
 }
 
 
-# One pass of a compiled Aho-Corasick automaton (Rust, ahocorasick-rs) over all of a chunk's
-# text finds the few texts worth a closer look; per text, 27 substring searches and a lower()
-# cost ~6 µs, half the parse of a line (bench/bench_parse.py).
-_MATCHER = BytesAhoCorasick(
-    [trigger.encode() for trigger in TRIGGERS],
-    matchkind=MatchKind.LeftmostFirst,
-    implementation=Implementation.DFA,
-)
+# Where a chunk's texts came from, field by field: the records of one type, the field's name,
+# and how many of the texts (in order) are that field's non-empty values.
+_Field = tuple[list[Record], str, int]
+_GETTERS = {
+    cls: tuple((name, attrgetter(name)) for name in names) for cls, names in _FIELDS.items()
+}
 
 
-def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """All of a record's text fields in one C call (attrgetter), always as a tuple."""
-    if not names:
-        return lambda _record: ()
-    if len(names) == 1:
-        one = attrgetter(names[0])
-        return lambda record: (one(record),)
-    return attrgetter(*names)
+def _gather(records: Sequence[Record]) -> tuple[list[str], list[_Field]]:
+    """The non-empty texts of ``records``, field by field, and where each came from.
+
+    Events (most records) are read one field at a time by ``attrgetter`` and ``filter`` in
+    C: a Python call or a tuple per record cost more than the rest of the gate, and one field
+    at a time touches each record's memory least (bench/bench_parse.py).
+    """
+    events: list[Record] = []
+    others: list[Record] = []
+    add_event, add_other = events.append, others.append
+    for record in records:
+        (add_event if type(record) is Event else add_other)(record)
+    groups: dict[type, list[Record]] = {Event: events}
+    for record in others:
+        if _GETTERS[type(record)]:  # KeyError: a record type without a rule
+            groups.setdefault(type(record), []).append(record)
+    texts: list[str] = []
+    fields: list[_Field] = []
+    for kind, group in groups.items():
+        for name, get in _GETTERS[kind]:
+            before = len(texts)
+            texts += filter(None, map(get, group))
+            fields.append((group, name, len(texts) - before))
+    return texts, fields
 
 
-_GETTERS = {cls: _getter(names) for cls, names in _FIELDS.items()}
+def _owner(fields: list[_Field], index: int) -> tuple[Record, str]:
+    """The record and field name of ``texts[index]`` (``_gather``)."""
+    for group, name, size in fields:
+        if index >= size:
+            index -= size
+            continue
+        present = compress(count(), map(attrgetter(name), group))  # places of non-empty values
+        return group[list(present)[index]], name
+    raise IndexError(index)
 
 
 def scrub_records(records: Sequence[Record]) -> int:
-    """Redact every free-text field of ``records`` in place; the number of replacements."""
-    fields = [_GETTERS[type(record)](record) for record in records]
-    flat = list(chain.from_iterable(fields))
-    if not flat:
+    """Redact every free-text field of ``records`` in place; the number of replacements.
+
+    ``collector.privacy.gate`` picks, in one pass over all of the chunk's texts, the few that
+    may hold a secret; only those go through ``redact``.
+    """
+    texts, fields = _gather(records)
+    if not texts:
         return 0
-    # Bytes: matching UTF-8 in Rust without mapping back to character positions is twice as
-    # fast as matching the str. Each text is encoded on its own (None → b""): joining the str
-    # first widens the whole chunk to its widest character (one emoji makes it UCS-4) and then
-    # encodes all of that, which cost three times as much (bench/bench_parse.py).
-    joined = b"\x00".join([value.encode() if value else b"" for value in flat])
-    hits = _MATCHER.find_matches_as_indexes(joined)
-    if not hits:
-        return 0  # the usual chunk: one pass in Rust, nothing to do
-    suspects: list[int] = []
-    index = at = 0
-    for start in sorted({start for _, start, _ in hits}):
-        index += joined.count(b"\x00", at, start)  # separators before it: its text's index
-        at = start
-        if not suspects or suspects[-1] != index:
-            suspects.append(index)
-    ends = list(accumulate(map(len, fields)))
     total = 0
-    for index in suspects:
-        value = flat[index]
-        if not value:
-            continue
-        clean, count = redact(value)
+    for index in suspects(texts):  # the usual chunk has none
+        clean, count = redact(texts[index])
         if count:
-            which = bisect_right(ends, index)
-            record = records[which]
-            name = _FIELDS[type(record)][index - (ends[which - 1] if which else 0)]
+            record, name = _owner(fields, index)
             setattr(record, name, clean)
             total += count
     return total
