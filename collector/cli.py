@@ -120,10 +120,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     if (hook := hook_call.hook_words(words)) is not None:  # before anything heavy loads
         return hook_call.run(*hook)
+    import argparse
+
     from config import ConfigError, InstanceLockedError, MonitorError, load_config
     from config.errors import UsageError
 
-    args = _parser().parse_args(words)
+    daemon = _run_words(words)
+    if daemon is not None:  # the daemon keeps what it imports: not every command's module
+        args = argparse.Namespace(command="run", once=daemon[0], config=daemon[1])
+    else:
+        args = _parser().parse_args(words)
     if getattr(args, "unavailable", False):
         print(f"agent-viz-monitor {args.command}: not available in this version", file=sys.stderr)
         return EXIT_USAGE
@@ -153,6 +159,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+
+
+def _run_words(words: Sequence[str]) -> tuple[bool, str | None] | None:
+    """``--once`` and the config file of a plain ``[--config FILE] run [--once] [--config
+    FILE]``, else None (the full parser explains anything else).
+
+    Building the full parser imports every command's module (queries, tables, dashboard,
+    reports, package metadata): ~5 MB that the daemon would hold for its whole life
+    (bench/bench_idle.py).
+    """
+    flat: list[str] = []
+    for word in words:
+        flat += ["--config", word[9:]] if word.startswith("--config=") else [word]
+    once, config, seen_run = False, None, False
+    while flat:
+        word = flat.pop(0)
+        if word == "--config" and flat:
+            config = flat.pop(0)
+        elif word == "run" and not seen_run:
+            seen_run = True
+        elif word == "--once" and seen_run:
+            once = True
+        else:
+            return None
+    return (once, config) if seen_run else None
 
 
 def _dispatch(args: argparse.Namespace, config: Config) -> int:
