@@ -20,7 +20,12 @@ outside the process:
 target a little) and prints what the idle CPU is spent on.
 
     .venv/bin/python bench/bench_idle.py [--files 20000] [--projects 200] [--seconds 60]
-        [--py-spy PATH] [--json]
+        [--restart] [--maps] [--heap] [--py-spy PATH] [--json]
+
+``--restart`` then stops the daemon and starts it again on the ingested store, and measures the
+same window: the steady state of a daemon started at login (every file resumes from its
+``files`` row; the first run's figures include what the ingest left behind). ``--maps`` prints
+where the RSS is (``/proc/PID/smaps``: per file, ``[heap]``, the largest anonymous mappings).
 
 How to quote: ``idle: 0.21 % of a core over 60 s, RSS 48 MB (peak 55 MB), 23 fds, 201 inotify
 watches; 20,000 files in 200 folders``. Goals: < 0.5 % of a core, RSS <= 60 MB, fds < 64. The
@@ -158,6 +163,40 @@ def observe(pid: int, seconds: float) -> dict[str, Any]:
     }
 
 
+def mappings(pid: int, top: int) -> str:
+    """Where the RSS is, from ``/proc/PID/smaps``: file-backed mappings summed per file,
+    ``[heap]`` (the main arena), and the largest anonymous mappings by their size (glibc's
+    per-thread arenas reserve 64 MiB each, thread stacks 8 MiB plus a guard page)."""
+    per: dict[str, int] = {}
+    anon: list[tuple[int, int]] = []
+    size = rss = 0
+    name = ""
+
+    def close() -> None:
+        if name:
+            per[name] = per.get(name, 0) + rss
+        elif size:
+            anon.append((rss, size))
+
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+            close()
+            name, size, rss = (head[5] if len(head) > 5 else ""), 0, 0
+        elif head[0] == "Size:":
+            size = int(head[1])
+        elif head[0] == "Rss:":
+            rss = int(head[1])
+    close()
+    anon.sort(reverse=True)
+    total_anon = sum(r for r, _ in anon)
+    rows = sorted(per.items(), key=lambda kv: -kv[1])[:top]
+    out = [f"anonymous mappings: {total_anon / 1024:.1f} MiB RSS in {len(anon)} mappings"]
+    out += [f"  {r / 1024:7.1f} MiB of {z / 1024:7.1f} MiB" for r, z in anon[:top] if r]
+    out += [f"{r / 1024:7.1f} MiB  {n}" for n, r in rows if r >= 256]
+    return "\n".join(out)
+
+
 def _proc_status(pid: int) -> dict[str, int]:
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -222,6 +261,11 @@ def main() -> int:
     parser.add_argument("--heap", action="store_true",
                         help="trace allocations (tracemalloc) and print the top entries after "
                         "the idle window; RSS is then inflated by the tracing")  # fmt: skip
+    parser.add_argument("--restart", action="store_true",
+                        help="then restart the daemon on the ingested store and measure again "
+                        "(the usual steady state: a daemon started at login)")  # fmt: skip
+    parser.add_argument("--maps", action="store_true",
+                        help="print the RSS per mapping (smaps) after the idle window")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the temporary HOME")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args()
@@ -241,15 +285,39 @@ def main() -> int:
                       db_MB=round(home.database_bytes() / 1e6, 1),
                       watch_modes=status.get("watch_modes"), limits=inotify_limits())  # fmt: skip
         print(_report(result), flush=True)
+        if args.maps:
+            print(mappings(home.pid, args.top), flush=True)
         if args.heap:
             print(heap_top(home.pid, heap_out), flush=True)
         if args.py_spy:
             sample_idle(home, args.py_spy, args.seconds, args.top)
+        if args.restart:
+            result = restarted(home, args, files, nbytes)
         stopped = home.stop()
         print(f"stopped with exit code {stopped.code}; {machine_note()}")
     if args.json:
         print(json.dumps(result))
     return 0
+
+
+def restarted(
+    home: DaemonHome, args: argparse.Namespace, files: int, nbytes: int
+) -> dict[str, Any]:
+    """Stop the daemon, start it again on the same store (nothing left to ingest: every file
+    resumes from its ``files`` row) and measure the same idle window."""
+    home.stop()
+    home.start("run")
+    wait_ingested(home, files, nbytes)
+    time.sleep(args.settle)
+    result = observe(home.pid, args.seconds)
+    status = home.status() or {}
+    result.update(files=files, projects=args.projects, ingest_s=0.0,
+                  db_MB=round(home.database_bytes() / 1e6, 1),
+                  watch_modes=status.get("watch_modes"), limits=inotify_limits())  # fmt: skip
+    print("\n== restarted on the ingested store ==\n" + _report(result), flush=True)
+    if args.maps:
+        print(mappings(home.pid, args.top), flush=True)
+    return result
 
 
 def _report(r: dict[str, Any]) -> str:

@@ -6,18 +6,25 @@ system), created with the final permission bits, which are then set exactly what
 Claude Code's settings and the service files all go through here, so a crash or a full disk
 never leaves a half-written file where a reader looks, and private files are never briefly
 readable by others. The temporary file is removed when the write fails.
+
+Only ``os`` is imported: the ``hook`` command writes its spool record through here on every
+Claude Code hook event, and ``pathlib`` alone would add a third to its start-up.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 __all__ = ["write_atomic"]
 
 
 def write_atomic(
-    path: Path, data: bytes, *, mode: int = 0o600, fsync: bool = False, unique_temp: bool = False
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    mode: int = 0o600,
+    fsync: bool = False,
+    unique_temp: bool = False,
 ) -> None:
     """Replace ``path`` with ``data`` at permission bits ``mode`` (the folder must exist).
 
@@ -27,7 +34,8 @@ def write_atomic(
     way the temporary name starts with a dot, which readers of a folder skip.
     """
     tag = f"{os.getpid()}-{os.urandom(4).hex()}." if unique_temp else ""
-    temp = path.with_name(f".{path.name}.{tag}tmp")
+    folder, name = os.path.split(os.fspath(path))
+    temp = os.path.join(folder, f".{name}.{tag}tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL if unique_temp else os.O_WRONLY | os.O_CREAT
     try:
         fd = os.open(temp, flags | os.O_TRUNC | os.O_CLOEXEC, mode)
@@ -42,5 +50,12 @@ def write_atomic(
             os.close(fd)
         os.replace(temp, path)
     except BaseException:
-        temp.unlink(missing_ok=True)
+        _discard(temp)
         raise
+
+
+def _discard(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return  # never created

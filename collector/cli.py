@@ -10,11 +10,14 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # imported where used: the ``hook`` fast path must load neither
+from collector.tracker import hook_call
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # imported where used: the ``hook`` fast path must load none of these
     import argparse
+    from collections.abc import Sequence
+    from typing import Any
 
     from config import Config
 
@@ -115,17 +118,23 @@ def _common_query(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     words = sys.argv[1:] if argv is None else list(argv)
-    if (hook := _hook_words(words)) is not None:
-        return _run_hook(*hook)
+    if (hook := hook_call.hook_words(words)) is not None:  # before anything heavy loads
+        return hook_call.run(*hook)
+    import argparse
+
     from config import ConfigError, InstanceLockedError, MonitorError, load_config
     from config.errors import UsageError
 
-    args = _parser().parse_args(words)
+    daemon = _run_words(words)
+    if daemon is not None:  # the daemon keeps what it imports: not every command's module
+        args = argparse.Namespace(command="run", once=daemon[0], config=daemon[1])
+    else:
+        args = _parser().parse_args(words)
     if getattr(args, "unavailable", False):
         print(f"agent-viz-monitor {args.command}: not available in this version", file=sys.stderr)
         return EXIT_USAGE
     if args.command == "hook":  # a form the fast path leaves to argparse (``hook codex``)
-        return _run_hook(float(args.timeout), args.config)
+        return hook_call.run(float(args.timeout), args.config)
     try:
         config = load_config(args.config, os.environ)
         code = _dispatch(args, config)
@@ -152,46 +161,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _hook_words(words: list[str]) -> tuple[float, str | None] | None:
-    """The timeout and config file of a plain ``[--config FILE] hook [claude] [--timeout S]``
-    call, else None.
+def _run_words(words: Sequence[str]) -> tuple[bool, str | None] | None:
+    """``--once`` and the config file of a plain ``[--config FILE] run [--once] [--config
+    FILE]``, else None (the full parser explains anything else).
 
-    Claude Code waits for ``hook`` on every hook event, so it is recognised before the full
-    parser is built: building that imports every command's module (dashboard, reports, queries:
-    ~150 ms of CPU), and argparse alone costs the hook more than its work. Anything else
-    (``--help``, a typo) returns None and goes through the full parser, which explains it.
+    Building the full parser imports every command's module (queries, tables, dashboard,
+    reports, package metadata): ~5 MB that the daemon would hold for its whole life
+    (bench/bench_idle.py).
     """
-    values: dict[str, str | None] = {"config": None, "timeout": "1.0"}
-    rest, seen_hook = list(words), False
-    while rest:
-        word = rest.pop(0)
-        name, _, inline = word[2:].partition("=")
-        if word == "hook" and not seen_hook:
-            seen_hook = True
-        elif word.startswith("--") and name in values and (seen_hook or name == "config"):
-            if not inline and not word.endswith("="):
-                if not rest:
-                    return None
-                inline = rest.pop(0)
-            values[name] = inline
-        elif not (seen_hook and word == "claude"):
+    flat: list[str] = []
+    for word in words:
+        flat += ["--config", word[9:]] if word.startswith("--config=") else [word]
+    once, config, seen_run = False, None, False
+    while flat:
+        word = flat.pop(0)
+        if word == "--config" and flat:
+            config = flat.pop(0)
+        elif word == "run" and not seen_run:
+            seen_run = True
+        elif word == "--once" and seen_run:
+            once = True
+        else:
             return None
-    try:
-        return (float(values["timeout"] or ""), values["config"]) if seen_hook else None
-    except ValueError:
-        return None
-
-
-def _run_hook(timeout: float, config_file: str | None) -> int:
-    """Claude Code runs this on every hook event: it must print nothing and exit 0 whatever
-    happens (a broken config, a missing daemon), or the user's session sees the failure."""
-    try:
-        from collector.tracker.hook import run_hook
-
-        run_hook(timeout, config_file)
-    except BaseException:  # by design: a hook never fails its caller
-        pass
-    return EXIT_OK
+    return (once, config) if seen_run else None
 
 
 def _dispatch(args: argparse.Namespace, config: Config) -> int:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 
 from collector.counters import Counters
-from collector.ingest.tail import open_regular
+from collector.ingest.checkpoint import open_regular
 from collector.ingest.tracked import TrackedFile
 from collector.log import get_logger
 from store.records import Chunk, FileUpdate

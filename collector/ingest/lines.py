@@ -16,7 +16,8 @@ this module decides what a line is.
 
 The tailer calls ``feed_into``: a line costs one ``memchr``, one copy of its bytes and a
 ``(start, data)`` tuple, and a held fragment is kept as the pieces it arrived in and joined
-once. ``feed`` wraps the same lines in ``Line`` objects for callers that want them.
+once. ``feed`` returns the same ``(start, data)`` lines and the oversized ones in one list, in
+stream order (tests compare it with a reference split).
 """
 
 from __future__ import annotations
@@ -24,18 +25,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-__all__ = ["PREFIX_BYTES", "Line", "LineSplitter", "OversizedLine"]
+__all__ = ["PREFIX_BYTES", "LineSplitter", "OversizedLine"]
 
 PREFIX_BYTES = 256
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    """A complete line: ``stream[start:end] == data + b"\\n"``."""
-
-    start: int
-    end: int
-    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +72,11 @@ class LineSplitter:
 
     ``start_offset`` is the stream offset of the first byte that will be fed, so a splitter
     recreated at a checkpoint reports the same offsets as the one that wrote it.
+
+    Read-only for callers: ``max_line_bytes``, the longest line (without its ``\\n``) returned
+    whole; ``committed_end``, the offset just after the last complete or oversized line
+    (everything before it is consumed); ``position``, the offset of the next byte to be fed
+    (``committed_end`` plus the held fragment).
     """
 
     def __init__(self, max_line_bytes: int, start_offset: int = 0) -> None:
@@ -87,28 +84,13 @@ class LineSplitter:
             raise ValueError(f"max_line_bytes must be >= 1, got {max_line_bytes}")
         if start_offset < 0:
             raise ValueError(f"start_offset must be >= 0, got {start_offset}")
-        self._max = max_line_bytes
-        self._committed = start_offset
-        self._position = start_offset
+        self.max_line_bytes = max_line_bytes
+        self.committed_end = start_offset
+        self.position = start_offset
         # The held fragment as the pieces it arrived in, joined once when its newline comes.
         self._held: list[bytes | memoryview] = []
         self._held_bytes = 0
         self._oversize: _Oversize | None = None
-
-    @property
-    def max_line_bytes(self) -> int:
-        """The longest line (without its ``\\n``) that is returned whole."""
-        return self._max
-
-    @property
-    def committed_end(self) -> int:
-        """Offset just after the last complete or oversized line: everything before is consumed."""
-        return self._committed
-
-    @property
-    def position(self) -> int:
-        """Offset of the next byte to be fed (``committed_end`` plus the held fragment)."""
-        return self._position
 
     @property
     def buffered(self) -> int:
@@ -118,14 +100,16 @@ class LineSplitter:
     @property
     def pending(self) -> int:
         """Bytes of the unterminated fragment seen so far, held or (if oversized) dropped."""
-        return self._position - self._committed
+        return self.position - self.committed_end
 
-    def feed(self, chunk: bytes) -> list[Line | OversizedLine]:
-        """Consume the next chunk and return the lines it completes, in stream order."""
+    def feed(self, chunk: bytes) -> list[tuple[int, bytes] | OversizedLine]:
+        """Consume the next chunk and return the lines it completes, in stream order: a line
+        as ``(start, data)`` (``data`` without its ``\\n``), a line over the bound as an
+        ``OversizedLine``."""
         lines: list[tuple[int, bytes]] = []
         oversized: list[OversizedLine] = []
         self.feed_into(chunk, lines, oversized)
-        items: list[Line | OversizedLine] = [Line(s, s + len(d) + 1, d) for s, d in lines]
+        items: list[tuple[int, bytes] | OversizedLine] = list(lines)
         if oversized:
             items.extend(oversized)
             items.sort(key=_stream_offset)
@@ -145,15 +129,15 @@ class LineSplitter:
         if newline < 0:
             if chunk:
                 self._hold(chunk)
-            self._position += len(chunk)
+            self.position += len(chunk)
             return
-        origin = self._position  # the stream offset of chunk[0]
+        origin = self.position  # the stream offset of chunk[0]
         pos = 0
-        if self._committed != origin:  # the first newline ends the held fragment
+        if self.committed_end != origin:  # the first newline ends the held fragment
             self._finish(memoryview(chunk)[:newline], lines, oversized)
             pos = newline + 1
             newline = find(b"\n", pos)
-        limit = self._max
+        limit = self.max_line_bytes
         while newline >= 0:
             if newline - pos <= limit:
                 lines.append((origin + pos, chunk[pos:newline]))  # the one copy of a line
@@ -163,8 +147,8 @@ class LineSplitter:
             newline = find(b"\n", pos)
         # The committed offset is computed from the stream, never from chunk boundaries, so
         # any chunking of the same stream commits the same offsets.
-        self._committed = origin + pos
-        self._position = origin + len(chunk)
+        self.committed_end = origin + pos
+        self.position = origin + len(chunk)
         if pos < len(chunk):
             self._hold(memoryview(chunk)[pos:])
 
@@ -177,10 +161,10 @@ class LineSplitter:
         """
         if self.pending == 0 or self._oversize is not None:
             return None
-        start, data = self._committed, b"".join(self._held)
+        start, data = self.committed_end, b"".join(self._held)
         self._held = []
         self._held_bytes = 0
-        self._committed = self._position
+        self.committed_end = self.position
         return start, data
 
     def _hold(self, piece: bytes | memoryview) -> None:
@@ -190,7 +174,7 @@ class LineSplitter:
         """
         if self._oversize is not None:
             self._oversize.add(piece)
-        elif self._held_bytes + len(piece) <= self._max:
+        elif self._held_bytes + len(piece) <= self.max_line_bytes:
             self._held.append(piece if isinstance(piece, bytes) else bytes(piece))
             self._held_bytes += len(piece)
         else:
@@ -208,9 +192,9 @@ class LineSplitter:
         oversized: list[OversizedLine],
     ) -> None:
         """Complete the held fragment with ``tail``, the bytes before its ``\\n``."""
-        start = self._committed
+        start = self.committed_end
         over = self._oversize
-        if over is None and self._held_bytes + len(tail) <= self._max:
+        if over is None and self._held_bytes + len(tail) <= self.max_line_bytes:
             self._held.append(tail)
             lines.append((start, b"".join(self._held)))
         else:
@@ -220,14 +204,14 @@ class LineSplitter:
                     over.add(held)
             over.add(tail)
             oversized.append(OversizedLine(start, over.size, over.hasher.hexdigest(), over.prefix))
-        self._committed = self._position + len(tail) + 1  # position is still chunk[0]'s
+        self.committed_end = self.position + len(tail) + 1  # position is still chunk[0]'s
         self._held = []
         self._held_bytes = 0
         self._oversize = None
 
 
-def _stream_offset(item: Line | OversizedLine) -> int:
-    return item.start if isinstance(item, Line) else item.offset
+def _stream_offset(item: tuple[int, bytes] | OversizedLine) -> int:
+    return item[0] if isinstance(item, tuple) else item.offset
 
 
 def _oversized(start: int, data: memoryview) -> OversizedLine:

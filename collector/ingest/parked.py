@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
+from collector.ingest.checkpoint import Checkpoint
 from collector.ingest.discovery import FoundFile
-from collector.ingest.tail import Checkpoint
 
 __all__ = ["SavedFile", "decode_state", "pack_state", "saved_has_news", "unpack_state"]
 

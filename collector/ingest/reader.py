@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from collector.counters import Counters
+from collector.ingest.checkpoint import same_file
 from collector.ingest.discovery import FoundFile
 from collector.ingest.documents import read_document
 from collector.ingest.hot import gone_quiet, keep_hot
@@ -33,7 +34,7 @@ from collector.ingest.lanes import DirtyLanes
 from collector.ingest.parked import SavedFile, pack_state, saved_has_news
 from collector.ingest.problem_files import ProblemFiles
 from collector.ingest.renames import Identity, MovedFiles, retirement
-from collector.ingest.tail import Fragment, TailRead, same_file
+from collector.ingest.tail import Fragment, TailRead
 from collector.ingest.tracked import TrackedFile, open_parser
 from collector.log import get_logger
 from collector.parsers import DEFAULT_OPTIONS, ParserOptions
@@ -143,10 +144,10 @@ class ReaderThread:
         if tracked is not None:
             news = tracked.source.kind != "jsonl" or found.size != tracked.size
         else:
-            saved = self._saved.get(path)
-            if saved is not None and saved.session_key == found.source.session_id:
-                # The usual case: its path names its session, so the key need not be kept.
-                saved = self._saved[path] = saved.without_session()
+            saved = self._saved.pop(path, None)  # put back under the scan's string: one copy
+            if saved is not None:  # of each path, not a 2nd from the files table (3 MB / 20k)
+                same = saved.session_key == found.source.session_id  # its path names its session
+                self._saved[path] = saved = saved.without_session() if same else saved
             news = saved_has_news(saved, found)
         if news:
             self._mark(path)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, MutableMapping
 
+from collector.ingest.checkpoint import Checkpoint
 from collector.ingest.parked import SavedFile
-from collector.ingest.tail import Checkpoint
 from store.records import FileUpdate
 
 __all__ = ["Identity", "MovedFiles", "ParkedInodes", "names"]

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from collector.ingest.tail import open_regular
+from collector.ingest.checkpoint import open_regular
 
 __all__ = ["GEMINI_MARKER", "read_sidecar"]
 

@@ -6,33 +6,10 @@ the events of the lines before it; after a crash the daemon rebuilds the tail fr
 committed checkpoint and re-reads whatever came after it (a held partial line included).
 
 Identity: a file is known by more than its inode, so a replaced, rewritten or reused file is never
-mistaken for the one whose offset we hold, and a renamed one is not read twice. A checkpoint records
-the file's ``(dev, inode)``, a hash of its first ``head_len`` bytes (``min(offset, HEAD_BYTES)``: it
-grows with the file while small, so a one-line file is fingerprinted too) and a hash of the
-up-to-``MARKER_BYTES`` bytes just before ``offset``. Whenever the tail opens the path (first poll,
-and every poll after it closed the descriptor at EOF) it re-reads those bytes and decides:
-
-=========================  =========  ==========  ===============  ================================
-(dev, inode) vs checkpoint  size       head bytes  marker bytes     decision
-=========================  =========  ==========  ===============  ================================
-same                       >= offset  match       match            resume at offset
-same                       < offset   -           -                restart at 0, ``truncated``
-same                       >= offset  differ      -                restart at 0, ``head-changed``
-same                       >= offset  match       differ           restart at 0, ``marker-changed``
-different                  >= offset  match       match            continue at offset (replaced)
-different                  any        otherwise                    restart at 0, ``inode-changed``
-=========================  =========  ==========  ===============  ================================
-
-- Inode reuse (delete, then a new file gets the same inode) shows as ``head-changed`` or
-  ``marker-changed``: the inode alone is never trusted.
-- A rewrite to a *larger* size while the daemon was stopped (copytruncate then re-grow, the
-  case Promtail documents as undetectable) fails the head or marker check the same way.
-- A rename that keeps the bytes (write-temp-then-rename with the same prefix) keeps its
-  position; the old inode was fully drained through its descriptor before it was closed.
-- While a partial line is held in memory the tail first checks the bytes just before its read
-  position, so a writer pausing mid-line does not cost a re-read; if that check fails it falls
-  back to the table above with the committed checkpoint.
-- A checkpoint at offset 0 matches any file: nothing was consumed, so nothing can be lost.
+mistaken for the one whose offset we hold, and a renamed one is not read twice; the
+``Checkpoint`` and its checks live in ``collector.ingest.checkpoint``, whose docstring has the
+decision table. The tail applies it whenever it opens the path (first poll, and every poll after
+it closed the descriptor at EOF).
 
 Descriptors: idle files must cost nothing, running out of descriptors must never lose or re-read a
 line, and a file deleted before it was fully read is still read to its end. The descriptor stays
@@ -51,83 +28,32 @@ None and ``last_error`` says why. Only misuse (polling a closed tail, bad argume
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Any
 
+from collector.ingest.checkpoint import (
+    HEAD_BYTES,
+    MARKER_BYTES,
+    Checkpoint,
+    Verified,
+    open_regular,
+    same_file,
+    sha,
+    verify,
+)
 from collector.ingest.lines import LineSplitter, OversizedLine
 
+# Checkpoint, open_regular and same_file are named here too for callers of the earlier layout.
 __all__ = [
     "HEAD_BYTES", "MARKER_BYTES", "Checkpoint", "FileTail", "Fragment", "TailRead", "open_regular",
     "same_file",
 ]  # fmt: skip
 
-HEAD_BYTES = 4096
-MARKER_BYTES = 256
-_FIELDS = ("dev", "inode", "offset", "head_hash", "head_len", "marker_hash")
-
-
-# Never follow a link (a symlink to /etc/passwd planted in a root must not be read), never block
-# on a FIFO (O_NONBLOCK makes its open return at once; a regular file ignores the flag).
-_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-
-
-def open_regular(path: str) -> int:
-    """A read descriptor of the regular file at ``path``; ``OSError`` for a symlink (ELOOP), a
-    FIFO, a device or a socket, which are never read, whoever put them in a root."""
-    fd = os.open(path, _OPEN_FLAGS)
-    try:
-        mode = os.fstat(fd).st_mode
-    except OSError:
-        os.close(fd)
-        raise
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file (never read)", path)
-    return fd
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
 
 def _describe(exc: OSError) -> str:
     """A one-line reason for an ordinary file problem: ``PermissionError: Permission denied``."""
     return f"{type(exc).__name__}: {exc.strerror or exc}"
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """Where to resume one file, and the fingerprints that prove it is still the same file."""
-
-    dev: int
-    inode: int
-    offset: int
-    head_hash: str
-    head_len: int
-    marker_hash: str
-
-    def to_dict(self) -> dict[str, int | str]:
-        """A JSON-able form for the store."""
-        return {name: getattr(self, name) for name in _FIELDS}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
-        """Rebuild from ``to_dict`` output; a malformed value raises rather than resetting."""
-        missing = [name for name in _FIELDS if name not in data]
-        if missing:
-            raise ValueError(f"checkpoint lacks {', '.join(missing)}: {data!r}")
-        for name in ("dev", "inode", "offset", "head_len"):
-            value = data[name]
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"checkpoint {name} must be an int >= 0: {value!r}")
-        for name in ("head_hash", "marker_hash"):
-            if not isinstance(data[name], str):
-                raise ValueError(f"checkpoint {name} must be a str: {data[name]!r}")
-        return cls(**{name: data[name] for name in _FIELDS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,51 +88,6 @@ class TailRead:
     moved: bool = False  # drained to EOF, and the path no longer names this file (renamed)
 
 
-@dataclass(slots=True)
-class _Verified:
-    """What an identity check read: the head bytes and the marker bytes, or why it failed."""
-
-    reason: str | None
-    head: bytes = b""
-    marker: bytes = b""
-
-
-def _verify(fd: int, st: os.stat_result, cp: Checkpoint) -> _Verified:
-    """Check an open file against ``cp`` (see the module table); reads at most two blocks."""
-    same_inode = (st.st_dev, st.st_ino) == (cp.dev, cp.inode)
-    failed = "inode-changed" if not same_inode else None
-    if st.st_size < cp.offset:
-        return _Verified(failed or "truncated")
-    head = os.pread(fd, min(st.st_size, HEAD_BYTES), 0)
-    if len(head) < cp.head_len or _sha(head[: cp.head_len]) != cp.head_hash:
-        return _Verified(failed or "head-changed")
-    start = max(0, cp.offset - MARKER_BYTES)
-    if cp.offset <= len(head):
-        marker = head[start : cp.offset]
-    else:
-        marker = os.pread(fd, cp.offset - start, start)
-    if _sha(marker) != cp.marker_hash:
-        return _Verified(failed or "marker-changed")
-    return _Verified(None, head, marker)
-
-
-def same_file(path: str, cp: Checkpoint) -> bool:
-    """Is the file at ``path`` the one ``cp`` fingerprints: same device and inode, and its head
-    and marker bytes unchanged (a reused inode fails). False when it cannot be read."""
-    try:
-        fd = open_regular(path)
-    except OSError:
-        return False
-    try:
-        st = os.fstat(fd)
-        same = (st.st_dev, st.st_ino) == (cp.dev, cp.inode)
-        return same and _verify(fd, st, cp).reason is None
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
 class FileTail:
     """Tail one path: complete lines since the checkpoint, and the checkpoint after them."""
 
@@ -230,7 +111,7 @@ class FileTail:
         self._head = b""
         self._recent = b""  # the MARKER_BYTES bytes before the read position
         self._marker = b""  # the MARKER_BYTES bytes before the committed offset
-        self._head_cache: tuple[int, str] = (0, _sha(b""))
+        self._head_cache: tuple[int, str] = (0, sha(b""))
         self._pending_reset: str | None = None
         self.last_error: str | None = None
 
@@ -383,11 +264,11 @@ class FileTail:
             raise OSError(0, f"not a regular file: {self._path}")
         if self._identity is not None and self._splitter.pending:
             here = self._checkpoint_at(self._splitter.position, self._recent)
-            if _verify(fd, st, here).reason is None:
+            if verify(fd, st, here).reason is None:
                 self._identity = (st.st_dev, st.st_ino)
                 return
         cp = self.checkpoint
-        found = _verify(fd, st, cp) if cp is not None else _Verified(None)
+        found = verify(fd, st, cp) if cp is not None else Verified(None)
         self._identity = (st.st_dev, st.st_ino)
         if found.reason is None and cp is not None:
             self._start(cp.offset, found.head, found.marker)
@@ -402,7 +283,7 @@ class FileTail:
         self._splitter = LineSplitter(self._max_line, offset)
         self._head = head
         self._recent = self._marker = marker
-        self._head_cache = (0, _sha(b""))
+        self._head_cache = (0, sha(b""))
 
     def _read(
         self,
@@ -449,9 +330,9 @@ class FileTail:
         assert self._identity is not None
         head_len = min(offset, HEAD_BYTES)
         if self._head_cache[0] != head_len:
-            self._head_cache = (head_len, _sha(self._head[:head_len]))
+            self._head_cache = (head_len, sha(self._head[:head_len]))
         dev, inode = self._identity
-        return Checkpoint(dev, inode, offset, self._head_cache[1], head_len, _sha(marker))
+        return Checkpoint(dev, inode, offset, self._head_cache[1], head_len, sha(marker))
 
     def _problem(self, *, deleted: bool = False, error: str | None = None) -> TailRead | None:
         """A read with nothing in it, or None when there is no position to report against."""

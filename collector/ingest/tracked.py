@@ -10,9 +10,10 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from collector.ingest.checkpoint import Checkpoint
 from collector.ingest.parked import SavedFile, decode_state
 from collector.ingest.sidecars import read_sidecar
-from collector.ingest.tail import Checkpoint, FileTail, Fragment, TailRead
+from collector.ingest.tail import FileTail, Fragment, TailRead
 from collector.parsers import ParserOptions, TranscriptParser, make_parser
 from collector.parsers.sanitize import line_prefix
 from collector.parsers.sources import SourceFile

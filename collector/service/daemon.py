@@ -30,11 +30,11 @@ import orjson
 
 from collector.atomic import write_atomic
 from collector.counters import Counters
+from collector.ingest.checkpoint import Checkpoint
 from collector.ingest.commit.writer import WriterThread
 from collector.ingest.discovery import FoundFile, Root, ScanRounds, found_file, scan_root
 from collector.ingest.parked import SavedFile, pack_state
 from collector.ingest.reader import ReaderOptions, ReaderThread
-from collector.ingest.tail import Checkpoint
 from collector.ingest.watch import Watcher
 from collector.log import configure_logging, get_logger
 from collector.parsers import ParserOptions

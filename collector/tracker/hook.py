@@ -1,51 +1,44 @@
-"""``agent-viz-monitor hook`` (Claude Code runs it) and ``install-hooks`` (adds it to settings).
+"""``install-hooks`` and ``uninstall-hooks`` (Claude Code's settings), and ``hook`` through the
+full command line.
 
-The hook (service-conventions.md §6.3, §6.4). Claude Code runs command hooks with the event's
-JSON on stdin: ``session_id``, ``transcript_path``, ``cwd``, ``hook_event_name``, plus
-``source`` (SessionStart: startup | resume | clear | compact), ``reason`` (SessionEnd: clear |
-logout | prompt_input_exit | bypass_permissions_disabled | other) and ``notification_type``
-(Notification: permission_prompt | idle_prompt | auth_success | elicitation_dialog). The hook
+The hook itself (what Claude Code runs on every hook event) is ``hook_call``: it must start in a
+few milliseconds, so it lives apart from this module's settings handling. ``hook`` comes here
+only in the forms the fast path leaves to argparse (``hook codex``), and ``hook_call`` comes here
+for the config when a config file exists (``database_for_hook``).
 
-- reads stdin with a deadline and stops as soon as the bytes parse: Claude Code has been seen
-  never to close it (a bare ``cat`` hung until cancelled);
-- prints nothing, ever — SessionStart's stdout would be added to Claude's context — so both
-  stdout and stderr are pointed at ``/dev/null`` first;
-- finds the agent's pid by walking up its ancestry to the first process whose argv is Claude
-  Code (the direct parent is usually a short-lived ``sh -c``), recording its identity now,
-  while the chain still exists;
-- writes one spool record (``collector.tracker.spool``) — never the prompt, the assistant's message
-or
-  any other transcript text — and exits 0, daemon or no daemon (``cli.py`` also swallows any
-  exception).
+``install-hooks`` merges one command hook for SessionStart, UserPromptSubmit, Notification, Stop
+and SessionEnd into Claude Code's ``settings.json`` (``$CLAUDE_CONFIG_DIR`` or ``~/.claude``):
+idempotent (an existing agent-viz-monitor hook, of this release or an older one, is updated in
+place, never duplicated), other keys and hooks kept, a timestamped backup of the previous file,
+an atomic replace. PreToolUse and PostToolUse are left out on purpose: they run on every tool
+call and block it. The command it writes runs ``hook_call`` with this installation's
+interpreter (``python -P -m collector.tracker.hook_call hook``; ``-P``: not the project folder
+Claude Code runs it in on ``sys.path``, which may hold a ``config`` package of its own): the
+``agent-viz-monitor`` console script would first import ``re`` and the command-line module, a
+third of the hook's time. Older
+installed commands (``agent-viz-monitor hook``) keep working and are rewritten on the next
+``install-hooks``.
 
 ``uninstall-hooks`` removes exactly those entries again (other hooks and keys kept, same backup
 and atomic replace). An explicit ``--settings`` file must be in an existing folder: a typo must
 not create a tree of folders nobody reads.
-
-``install-hooks`` merges one command hook for SessionStart, UserPromptSubmit, Notification, Stop
-and SessionEnd into Claude Code's ``settings.json`` (``$CLAUDE_CONFIG_DIR`` or ``~/.claude``):
-idempotent (an existing agent-viz-monitor hook is updated in place, never duplicated), other
-keys and hooks kept, a timestamped backup of the previous file, an atomic replace. PreToolUse
-and PostToolUse are left out on purpose: they run on every tool call and block it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import select
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from collector.atomic import write_atomic
+from collector.tracker import hook_call
 from config.errors import ConfigError, MonitorError, UsageError
 from config.paths import ENV_PREFIX, config_file, database_file, home, spool_dir
 
-if TYPE_CHECKING:  # the hook itself must not load argparse or the config model (start-up)
+if TYPE_CHECKING:
     import argparse
 
     from config import Config
@@ -54,17 +47,14 @@ __all__ = [
     "HOOK_EVENTS",
     "add_arguments",
     "database_for_hook",
-    "hook",
+    "hook_command",
     "merge_hooks",
-    "read_payload",
     "remove_hooks",
     "run",
-    "run_hook",
 ]
 
 HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "Notification", "Stop", "SessionEnd")
-_DETAIL_KEYS = ("source", "reason", "notification_type")
-_MAX_TEXT = 4096
+_OUR_MODULES = ("collector.cli", "collector.tracker.hook_call")  # ``python -m`` forms
 _HOOK_TIMEOUT = 5  # seconds Claude Code allows our hook (its own timeout field)
 
 
@@ -89,18 +79,8 @@ def run(name: str, args: argparse.Namespace, config: Config | None) -> int:
         return _install(args, config)
     if name == "uninstall-hooks":
         return _uninstall(args)
-    _silence()
-    with contextlib.suppress(Exception):
-        database = config.store.path if config is not None else database_file(os.environ)
-        hook(float(args.timeout), database)
-    return 0
-
-
-def run_hook(timeout: float, config_file_arg: str | None) -> None:
-    """The ``hook`` command as ``cli`` runs it: silent, and never raising."""
-    _silence()
-    with contextlib.suppress(Exception):
-        hook(timeout, database_for_hook(config_file_arg, os.environ))
+    database = config.store.path if config is not None else database_file(os.environ)
+    return hook_call.run(float(args.timeout), None, str(spool_dir(database)))
 
 
 def database_for_hook(config_file_arg: str | None, env: Mapping[str, str]) -> Path:
@@ -121,67 +101,6 @@ def database_for_hook(config_file_arg: str | None, env: Mapping[str, str]) -> Pa
         return database_file(env)
 
 
-# -- the hook --------------------------------------------------------------------------------
-
-
-def _silence() -> None:
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for fd in (1, 2):
-        with contextlib.suppress(OSError):
-            os.dup2(devnull, fd)
-    os.close(devnull)
-
-
-def read_payload(deadline_s: float, fd: int | None = None) -> dict[str, Any]:
-    """The hook's JSON object from ``fd`` (stdin), or {} when none arrives within the deadline."""
-    fd = sys.stdin.fileno() if fd is None else fd
-    buf, end = b"", time.monotonic() + deadline_s
-    while (left := end - time.monotonic()) > 0:
-        try:
-            readable = select.select([fd], [], [], left)[0]
-        except (OSError, ValueError):
-            return {}
-        if not readable:
-            break
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        buf += chunk
-        with contextlib.suppress(ValueError):
-            value = json.loads(buf)
-            return value if isinstance(value, dict) else {}
-    with contextlib.suppress(ValueError):
-        value = json.loads(buf) if buf else {}
-        return value if isinstance(value, dict) else {}
-    return {}
-
-
-def _text(payload: Mapping[str, Any], key: str) -> str | None:
-    value = payload.get(key)
-    return value[:_MAX_TEXT] if isinstance(value, str) and value else None
-
-
-def hook(timeout: float, database: Path) -> None:
-    """Read the event from stdin and spool it for ``database``'s daemon."""
-    payload = read_payload(max(0.0, timeout))
-    session, event = _text(payload, "session_id"), _text(payload, "hook_event_name")
-    if session is None or event is None:
-        return
-    from collector.tracker.process import ancestry, recognize_agent
-    from collector.tracker.spool import write_record
-
-    agent = next((p for p in ancestry(os.getpid()) if recognize_agent(p.argv) == "claude-code"),
-                 None)  # fmt: skip
-    detail = next((d for k in _DETAIL_KEYS if (d := _text(payload, k))), None)
-    record = {
-        "kind": "hook", "ts": time.time(), "agent": "claude-code", "event": event,
-        "session_id": session, "transcript_path": _text(payload, "transcript_path"),
-        "cwd": _text(payload, "cwd"), "detail": detail,
-        "identity": agent.identity.to_dict() if agent is not None else None,
-    }  # fmt: skip
-    write_record(spool_dir(database), record)
-
-
 # -- install-hooks ---------------------------------------------------------------------------
 
 
@@ -194,7 +113,7 @@ def _is_ours(command: object) -> bool:
         words = shlex.split(command)
     except ValueError:
         return False
-    named = any(os.path.basename(w) == "agent-viz-monitor" or w == "collector.cli" for w in words)
+    named = any(os.path.basename(w) == "agent-viz-monitor" or w in _OUR_MODULES for w in words)
     return named and "hook" in words
 
 
@@ -241,17 +160,11 @@ def _merge_event(groups: list[Any], command: str) -> bool:
 
 
 def hook_command(config_file: str | None) -> str:
-    """The command line Claude Code should run: this installation's ``hook``."""
+    """The command line Claude Code should run: this installation's interpreter running
+    ``hook_call`` (see the module docstring)."""
     import shlex
-    import shutil
 
-    argv0 = sys.argv[0] if sys.argv else ""
-    if os.path.basename(argv0) == "agent-viz-monitor" and os.path.exists(argv0):
-        words = [os.path.abspath(argv0)]
-    elif found := shutil.which("agent-viz-monitor"):
-        words = [found]
-    else:
-        words = [sys.executable, "-m", "collector.cli"]
+    words = [sys.executable, "-P", "-m", "collector.tracker.hook_call"]
     if config_file:
         words += ["--config", os.path.abspath(config_file)]
     return shlex.join([*words, "hook"])

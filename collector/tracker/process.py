@@ -26,13 +26,13 @@ from __future__ import annotations
 import functools
 import os
 import re
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from collector.tracker import procfs
+from collector.tracker.procfs import agent_of_argv, is_interpreter
 from config import agents
 from config.agents import Agent
 
@@ -51,31 +51,13 @@ __all__ = [
     "worth_reading",
 ]
 
-_INTERPRETER = re.compile(r"^(node|nodejs|bun|deno|python[0-9.]*)(\.exe)?$")
 _VERSION_COMM = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+")
-_SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".py", ".exe")
 STORED_TOLERANCE = 1.0  # seconds; see the module docstring
 _TICK_SLACK = 0.015  # a start tick is 10 ms; stored values keep milliseconds
-_LINUX = sys.platform.startswith("linux")
+_LINUX = procfs.LINUX
 
 
 # -- pure --------------------------------------------------------------------------------------
-
-
-def _agent_of_path(path: str) -> str | None:
-    base = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
-    for suffix in _SCRIPT_SUFFIXES:
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-            break
-    binaries, packages = _recognisers(agents.AGENTS)
-    if base in binaries:
-        return binaries[base]
-    lowered = path.replace("\\", "/")
-    for marker, agent in packages:
-        if marker in lowered:
-            return agent
-    return None
 
 
 @functools.cache
@@ -93,19 +75,7 @@ def recognize_agent(argv: Sequence[str]) -> str | None:
     ``claude --resume x`` and ``/usr/bin/node /usr/lib/node_modules/.bin/codex`` are agents;
     ``node server.js``, ``vim claude.md`` and ``python -m claude_tools`` are not.
     """
-    if not argv or not argv[0]:
-        return None
-    direct = _agent_of_path(argv[0])
-    if direct is not None:
-        return direct
-    base = argv[0].replace("\\", "/").rsplit("/", 1)[-1].lower()
-    if not _INTERPRETER.match(base):
-        return None
-    for arg in argv[1:]:
-        if arg.startswith("-"):
-            continue  # interpreter options (node --no-warnings, python -u)
-        return _agent_of_path(arg)
-    return None
+    return agent_of_argv(argv, *_recognisers(agents.AGENTS))
 
 
 def worth_reading(comm: str | None) -> bool:
@@ -115,7 +85,7 @@ def worth_reading(comm: str | None) -> bool:
     name = comm.lower()
     return (
         name in _recognisers(agents.AGENTS)[0]
-        or bool(_INTERPRETER.match(name))
+        or is_interpreter(name)
         or bool(_VERSION_COMM.match(name))
         or name in ("main", "mainthread")  # node renames its main thread on some systems
     )
@@ -186,68 +156,11 @@ class ProcessInfo:
 # -- readers -----------------------------------------------------------------------------------
 
 
-@functools.cache
-def boot_id() -> str | None:
-    """This boot's id (Linux), else None."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
-            return handle.read().strip() or None
-    except OSError:
-        return None
-
-
-@functools.cache
-def _boot_time() -> float:
-    """When this machine booted, to the microsecond: now minus ``CLOCK_BOOTTIME`` (the clock
-    process start ticks count on). ``btime`` in /proc/stat is whole seconds, which put every
-    ``pid_started_at`` up to a second early; it remains the fallback."""
-    boottime = getattr(time, "CLOCK_BOOTTIME", None)
-    if boottime is not None:
-        return time.time() - time.clock_gettime(boottime)
-    return _btime()
-
-
-@functools.cache
-def _btime() -> float:
-    # Whole seconds, the same in every process: what releases before the exact boot time
-    # derived ``pid_started_at`` from (stored values of theirs still compare against it).
-    with open("/proc/stat", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("btime "):
-                return float(line.split()[1])
-    raise OSError("no btime in /proc/stat")
-
-
-@functools.cache
-def _clock_ticks() -> int:
-    return int(os.sysconf("SC_CLK_TCK"))
-
-
-def _read_stat(pid: int) -> tuple[str, int, int] | None:
-    """(comm, ppid, start ticks) from /proc/<pid>/stat, or None when gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return None
-    head, sep, tail = data.rpartition(b")")
-    if not sep:
-        return None
-    fields = tail.split()
-    try:
-        comm = head.split(b"(", 1)[1].decode("utf-8", "replace")
-        return comm, int(fields[1]), int(fields[19])
-    except (IndexError, ValueError):
-        return None
-
-
-def _read_argv(pid: int) -> tuple[str, ...]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            raw = handle.read()
-    except OSError:
-        return ()
-    return tuple(part.decode("utf-8", "replace") for part in raw.split(b"\0") if part)
+# The readers of /proc live in ``procfs`` (the hook uses them without this module); the
+# private names stay for callers of the earlier layout.
+boot_id = procfs.boot_id
+_boot_time, _btime, _clock_ticks = procfs.boot_time, procfs.btime, procfs.clock_ticks
+_read_stat, _read_argv = procfs.read_stat, procfs.read_argv
 
 
 def read_info(pid: int, *, with_argv: bool = True) -> ProcessInfo | None:

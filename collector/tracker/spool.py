@@ -12,27 +12,31 @@ applied record cannot lose one written meanwhile. Names start with the write tim
 nanoseconds, so sorting by name is arrival order. The folder sits beside the database (0700)
 so a spool belongs to exactly one database: two instances never consume each other's records.
 
-The standard ``json`` module, not orjson: the ``hook`` writes a record on every Claude Code hook
-event and importing orjson (it loads dataclasses, uuid, enum) costs it more than all its work.
+The ``hook`` writes a record on every Claude Code hook event and its start-up is its cost, so
+this module imports only ``os`` and ``time`` at first: the hook encodes its record itself
+(``hook_call``) and hands the bytes to ``write_encoded``; ``json`` and ``pathlib`` load where
+the other writers and the reader use them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import time
-from collections.abc import Container, Mapping
-from pathlib import Path
-from typing import Any
 
 from collector.atomic import write_atomic
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Container, Mapping
+    from pathlib import Path
+    from typing import Any
 
 __all__ = [
     "SPOOL_VERSION",
     "read_records",
     "record_names",
     "remove",
+    "write_encoded",
     "write_record",
 ]
 
@@ -45,10 +49,19 @@ def write_record(directory: Path, record: Mapping[str, Any], *, durable: bool = 
 
     ``durable`` adds an fsync (registrations); hooks skip it to stay fast.
     """
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}.json"
+    import json
+    from pathlib import Path
+
     data = json.dumps({"v": SPOOL_VERSION, **record}, separators=(",", ":")).encode()
-    final = directory / name
+    return Path(write_encoded(directory, data, durable=durable))
+
+
+def write_encoded(directory: str | os.PathLike[str], data: bytes, *, durable: bool = False) -> str:
+    """Write one record already encoded as JSON (with ``"v": SPOOL_VERSION``) atomically into
+    ``directory``, made 0700 when missing; returns its path."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}.json"
+    final = os.path.join(directory, name)
     write_atomic(final, data, fsync=durable)
     return final
 
@@ -71,10 +84,15 @@ def read_records(
 ) -> list[tuple[Path, dict[str, Any] | None]]:
     """The records in ``directory`` not named in ``skip``, in arrival order; None for a file
     that is not a record."""
+    from pathlib import Path
+
+    directory = Path(directory)
     return [(directory / n, _load(directory / n)) for n in record_names(directory) if n not in skip]
 
 
 def _load(path: Path) -> dict[str, Any] | None:
+    import json
+
     try:
         value = json.loads(path.read_bytes())
     except (OSError, ValueError):  # ValueError: not JSON, or not UTF-8
@@ -83,12 +101,16 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 
 def _drop_stale_temp(path: Path) -> None:
-    with contextlib.suppress(OSError):
+    try:
         if time.time() - path.stat().st_mtime > _STALE_TEMP:
             path.unlink()
+    except OSError:
+        return  # gone meanwhile
 
 
 def remove(path: Path) -> None:
     """Delete an applied record; a missing file is fine."""
-    with contextlib.suppress(OSError):
+    try:
         path.unlink()
+    except OSError:
+        return  # gone already, or not ours to delete

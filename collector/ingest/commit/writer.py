@@ -91,6 +91,9 @@ class WriterThread:
 
     def start(self) -> None:
         """Start the checkpointer and the thread."""
+        # Start-up is a busy spell too: the daemon has just read every file's checkpoint through
+        # this connection (a restart with 20,000 files left 80 MB of page cache and freed rows).
+        self._memory.busy_until(time.monotonic())
         self.checkpointer.start()
         self._thread.start()
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.ingest.lines import PREFIX_BYTES, Line, LineSplitter, OversizedLine
+from collector.ingest.lines import PREFIX_BYTES, LineSplitter, OversizedLine
 
-Item = Line | OversizedLine
+Item = tuple[int, bytes] | OversizedLine  # a line is (start, data without its newline)
 
 # Bytes that matter for framing are over-represented: newline, CR, NUL, and U+2028 pieces.
 _BYTE = st.sampled_from(b'\n\n\n\r\x00ab\xe2\x80\xa8{}"')
@@ -26,7 +26,7 @@ def model(stream: bytes, max_line: int, start: int = 0) -> list[Item]:
     for piece in stream.split(b"\n")[:-1]:
         end = offset + len(piece) + 1
         if len(piece) <= max_line:
-            out.append(Line(offset, end, piece))
+            out.append((offset, piece))
         else:
             digest = hashlib.sha256(piece).hexdigest()
             out.append(OversizedLine(offset, len(piece), digest, piece[:PREFIX_BYTES]))
@@ -70,10 +70,12 @@ class TestProperties:
         splitter = LineSplitter(1 << 20, start_offset=start)
         expected_start = start
         for item in feed_all(splitter, chunked(stream, cuts)):
-            assert isinstance(item, Line)
-            assert item.start == expected_start
-            assert stream[item.start - start : item.end - start] == item.data + b"\n"
-            expected_start = item.end
+            assert not isinstance(item, OversizedLine)
+            line_start, data = item
+            end = line_start + len(data) + 1
+            assert line_start == expected_start
+            assert stream[line_start - start : end - start] == data + b"\n"
+            expected_start = end
         assert splitter.committed_end == expected_start
 
     @settings(settings.get_profile("lines"))
@@ -117,7 +119,7 @@ class TestFeedInto:
             splitter.feed_into(chunk, lines, oversized)
             assert splitter.buffered <= max_line
         expected = model(stream, max_line, start=7)
-        assert lines == [(i.start, i.data) for i in expected if isinstance(i, Line)]
+        assert lines == [i for i in expected if not isinstance(i, OversizedLine)]
         assert oversized == [i for i in expected if isinstance(i, OversizedLine)]
         assert all(type(data) is bytes for _, data in lines)
         assert splitter.committed_end == 7 + stream.rfind(b"\n") + 1
@@ -156,15 +158,15 @@ class TestEdgeCases:
         ("stream", "expected"),
         [
             pytest.param(b"", [], id="empty-stream"),
-            pytest.param(b"\n", [Line(0, 1, b"")], id="empty-line"),
-            pytest.param(b"\n\n", [Line(0, 1, b""), Line(1, 2, b"")], id="two-empty-lines"),
-            pytest.param(b"a\r\nb\n", [Line(0, 3, b"a\r"), Line(3, 5, b"b")], id="crlf-keeps-cr"),
-            pytest.param(b"a\rb\n", [Line(0, 4, b"a\rb")], id="lone-cr-is-not-a-break"),
-            pytest.param(b"a\xe2\x80\xa8b\n", [Line(0, 6, b"a\xe2\x80\xa8b")], id="u2028-inside"),
-            pytest.param(b"\xe2\x80\xa9\n", [Line(0, 4, b"\xe2\x80\xa9")], id="u2029-inside"),
-            pytest.param(b"a\x00b\n", [Line(0, 4, b"a\x00b")], id="nul-inside"),
-            pytest.param(b"\x0b\x0c\x1c\x85\n", [Line(0, 5, b"\x0b\x0c\x1c\x85")], id="vt-ff-fs"),
-            pytest.param(b"12345678\n", [Line(0, 9, b"12345678")], id="exactly-max"),
+            pytest.param(b"\n", [(0, b"")], id="empty-line"),
+            pytest.param(b"\n\n", [(0, b""), (1, b"")], id="two-empty-lines"),
+            pytest.param(b"a\r\nb\n", [(0, b"a\r"), (3, b"b")], id="crlf-keeps-cr"),
+            pytest.param(b"a\rb\n", [(0, b"a\rb")], id="lone-cr-is-not-a-break"),
+            pytest.param(b"a\xe2\x80\xa8b\n", [(0, b"a\xe2\x80\xa8b")], id="u2028-inside"),
+            pytest.param(b"\xe2\x80\xa9\n", [(0, b"\xe2\x80\xa9")], id="u2029-inside"),
+            pytest.param(b"a\x00b\n", [(0, b"a\x00b")], id="nul-inside"),
+            pytest.param(b"\x0b\x0c\x1c\x85\n", [(0, b"\x0b\x0c\x1c\x85")], id="vt-ff-fs"),
+            pytest.param(b"12345678\n", [(0, b"12345678")], id="exactly-max"),
             pytest.param(b"abc", [], id="no-newline-held"),
         ],
     )
@@ -177,7 +179,7 @@ class TestEdgeCases:
         digest = hashlib.sha256(b"123456789").hexdigest()
         assert _one(b"123456789\nok\n") == [
             OversizedLine(0, 9, digest, b"123456789"),
-            Line(10, 13, b"ok"),
+            (10, b"ok"),
         ]
 
     def test_oversized_prefix_is_capped(self) -> None:
@@ -193,7 +195,7 @@ class TestEdgeCases:
     def test_oversized_fragment_is_dropped_while_held(self) -> None:
         """Before its newline an oversized fragment holds nothing but counts as pending."""
         splitter = LineSplitter(4)
-        assert splitter.feed(b"ok\n" + b"y" * 50) == [Line(0, 3, b"ok")]
+        assert splitter.feed(b"ok\n" + b"y" * 50) == [(0, b"ok")]
         assert (splitter.buffered, splitter.pending, splitter.committed_end) == (0, 50, 3)
         assert splitter.take_fragment() is None
 
@@ -204,7 +206,7 @@ class TestEdgeCases:
         assert splitter.take_fragment() == (102, b'{"x":1}')
         assert (splitter.committed_end, splitter.pending) == (109, 0)
         assert splitter.take_fragment() is None
-        assert splitter.feed(b"b\n") == [Line(109, 111, b"b")]
+        assert splitter.feed(b"b\n") == [(109, b"b")]
 
     @pytest.mark.parametrize(("max_line", "start"), [(0, 0), (1, -1)])
     def test_rejects_bad_arguments(self, max_line: int, start: int) -> None:

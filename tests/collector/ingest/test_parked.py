@@ -7,8 +7,8 @@ import hashlib
 from hypothesis import given
 from hypothesis import strategies as st
 
+from collector.ingest.checkpoint import Checkpoint
 from collector.ingest.parked import SavedFile
-from collector.ingest.tail import Checkpoint
 
 HEX = st.binary(min_size=1, max_size=64).map(lambda b: hashlib.sha256(b).hexdigest())
 COUNT = st.integers(min_value=0, max_value=(1 << 64) - 1)

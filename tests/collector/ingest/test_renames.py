@@ -9,9 +9,9 @@ import hashlib
 from hypothesis import given
 from hypothesis import strategies as st
 
+from collector.ingest.checkpoint import Checkpoint
 from collector.ingest.parked import SavedFile
 from collector.ingest.renames import ParkedInodes
-from collector.ingest.tail import Checkpoint
 
 DIGEST = hashlib.sha256(b"").hexdigest()
 

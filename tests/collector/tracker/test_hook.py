@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from collector.cli import _hook_words
 from collector.tracker.hook import HOOK_EVENTS, database_for_hook, merge_hooks
+from collector.tracker.hook_call import hook_words
 from config import load_config
 from config.paths import database_file, spool_dir
 from tests.collector.service.daemon_harness import Instance, expect
@@ -286,7 +286,7 @@ class TestHookStartUp:
 )
 def test_hook_fast_path_words(words: list[str], expected: tuple[float, str] | None) -> None:
     """Only plain hook calls skip argparse; anything else gets argparse's errors and help."""
-    assert _hook_words(words) == expected
+    assert hook_words(words) == expected
 
 
 class TestHookDatabase:
