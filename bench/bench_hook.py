@@ -9,7 +9,7 @@ noise hits both; goal: median ≤ 30 ms.
 
     python bench/bench_hook.py [--runs 15] [--rounds 3] [--command "SHELL COMMAND"]
 
-The default command is what ``install-hooks`` writes (``python -P -m collector.tracker.hook_call
+The default command is what ``install-hooks`` writes (``python -P -m collector.hooks.hook_call
 hook``). ``--command`` times another hook command line, e.g. an older tree for a before/after in
 one invocation: ``--command "cd /tmp/old && exec /tmp/old/.venv/bin/agent-viz-monitor hook"``,
 or the console script of older installed hooks (``--command ".venv/bin/agent-viz-monitor hook"``).
@@ -51,7 +51,7 @@ PAYLOAD = {
 
 
 def _command() -> str:
-    return shlex.join([sys.executable, "-P", "-m", "collector.tracker.hook_call", "hook"])
+    return shlex.join([sys.executable, "-P", "-m", "collector.hooks.hook_call", "hook"])
 
 
 def once(command: str, env: dict[str, str], data: bytes) -> tuple[float, float]:

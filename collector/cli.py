@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-from collector.tracker import hook_call
+from collector.hooks import hook_call
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # imported where used: the ``hook`` fast path must load none of these
@@ -72,13 +72,13 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
         "check the installation: limits, paths, database, service",
     ),
     "hook": (
-        "collector.tracker.hook",
+        "collector.hooks.hook",
         "Claude Code hook: record the session's process (stdin JSON)",
     ),
-    "install-hooks": ("collector.tracker.hook", "add the hook to Claude Code's settings"),
-    "uninstall-hooks": ("collector.tracker.hook", "remove the hook from Claude Code's settings"),
+    "install-hooks": ("collector.hooks.hook", "add the hook to Claude Code's settings"),
+    "uninstall-hooks": ("collector.hooks.hook", "remove the hook from Claude Code's settings"),
     "register": (
-        "collector.tracker.registration",
+        "collector.hooks.registration",
         "register an agent process spawned by an orchestrator",
     ),
     "dashboard": ("collector.dashboard.command", "serve the live web dashboard (read-only)"),

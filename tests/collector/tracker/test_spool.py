@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from collector.hooks.registration import mark_stopped, register
 from collector.tracker.model import HookEvent, Registration, StopNotice, parse_spooled
-from collector.tracker.registration import mark_stopped, register
 from collector.tracker.spool import read_records, remove, write_record
 from config.errors import RegistrationError
 from config.paths import spool_dir

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.tracker import registration
+from collector.hooks import registration
 from collector.tracker.process import read_identity
 from collector.tracker.spool import write_record
 from config.paths import spool_dir

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from collector.tracker.hook import HOOK_EVENTS, database_for_hook, merge_hooks
-from collector.tracker.hook_call import hook_words
+from collector.hooks.hook import HOOK_EVENTS, database_for_hook, merge_hooks
+from collector.hooks.hook_call import hook_words
 from config import load_config
 from config.paths import database_file, spool_dir
 from tests.collector.service.daemon_harness import Instance, expect

@@ -1,4 +1,4 @@
-"""The fast hook entry (``python -P -m collector.tracker.hook_call hook``): the same results as the
+"""The fast hook entry (``python -P -m collector.hooks.hook_call hook``): the same results as the
 stdlib and the config it stands in for, the installed command run as Claude Code runs it, and
 its start-up limited to the stdlib."""
 
@@ -17,8 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.tracker import hook_call, procfs
-from collector.tracker.hook import hook_command, merge_hooks, remove_hooks
+from collector.hooks import hook_call
+from collector.hooks.hook import hook_command, merge_hooks, remove_hooks
+from collector.tracker import procfs
 from collector.tracker.process import recognize_agent
 from config import agents, paths
 
@@ -164,12 +165,12 @@ class TestInstalledCommand:
         merge_hooks(settings, hook_command(None))
         [entry] = settings["hooks"]["Stop"][0]["hooks"]
         assert entry["command"] == hook_command(None)
-        assert "collector.tracker.hook_call" in entry["command"]
+        assert "collector.hooks.hook_call" in entry["command"]
         assert remove_hooks(settings) != []
         assert settings["hooks"] == {}
 
     def test_words_other_than_a_hook_go_to_the_full_command_line(self, tmp_path: Path) -> None:
-        done = subprocess.run([sys.executable, "-P", "-m", "collector.tracker.hook_call",
+        done = subprocess.run([sys.executable, "-P", "-m", "collector.hooks.hook_call",
                                "--version"], capture_output=True, text=True, timeout=30,
                               check=False)  # fmt: skip
         assert done.returncode == 0
@@ -180,7 +181,7 @@ _PROBE = """
 import runpy, sys
 sys.argv = ["hook_call", "hook"]
 try:
-    runpy.run_module("collector.tracker.hook_call", run_name="__main__")
+    runpy.run_module("collector.hooks.hook_call", run_name="__main__")
 except SystemExit as stop:
     code = stop.code
 with open(REPORT, "w") as out:
@@ -188,8 +189,8 @@ with open(REPORT, "w") as out:
 """
 # Modules the interpreter, runpy and the hook itself need; anything else is a regression.
 _EXPECTED_EXTRA = {"collector", "collector.atomic", "collector.tracker", "collector.tracker.procfs",
-                   "collector.tracker.spool", "collector.tracker.hook_call", "select", "_json",
-                   "__future__"}  # fmt: skip
+                   "collector.tracker.spool", "collector.hooks", "collector.hooks.hook_call",
+                   "select", "_json", "__future__"}  # fmt: skip
 
 
 def test_hook_loads_only_the_stdlib_it_needs(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ idempotent (an existing agent-viz-monitor hook, of this release or an older one,
 place, never duplicated), other keys and hooks kept, a timestamped backup of the previous file,
 an atomic replace. PreToolUse and PostToolUse are left out on purpose: they run on every tool
 call and block it. The command it writes runs ``hook_call`` with this installation's
-interpreter (``python -P -m collector.tracker.hook_call hook``; ``-P``: not the project folder
+interpreter (``python -P -m collector.hooks.hook_call hook``; ``-P``: not the project folder
 Claude Code runs it in on ``sys.path``, which may hold a ``config`` package of its own): the
 ``agent-viz-monitor`` console script would first import ``re`` and the command-line module, a
 third of the hook's time. Older
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from collector.atomic import write_atomic
-from collector.tracker import hook_call
+from collector.hooks import hook_call
 from config.errors import ConfigError, MonitorError, UsageError
 from config.paths import ENV_PREFIX, config_file, database_file, home, spool_dir
 
@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "Notification", "Stop", "SessionEnd")
-_OUR_MODULES = ("collector.cli", "collector.tracker.hook_call")  # ``python -m`` forms
+_OUR_MODULES = ("collector.cli", "collector.hooks.hook_call")  # ``python -m`` forms
 _HOOK_TIMEOUT = 5  # seconds Claude Code allows our hook (its own timeout field)
 
 
@@ -164,7 +164,7 @@ def hook_command(config_file: str | None) -> str:
     ``hook_call`` (see the module docstring)."""
     import shlex
 
-    words = [sys.executable, "-P", "-m", "collector.tracker.hook_call"]
+    words = [sys.executable, "-P", "-m", "collector.hooks.hook_call"]
     if config_file:
         words += ["--config", os.path.abspath(config_file)]
     return shlex.join([*words, "hook"])

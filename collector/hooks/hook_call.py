@@ -2,7 +2,7 @@
 
 Claude Code runs the hook on every hook event and waits for it (a prompt waits on
 ``UserPromptSubmit``), so this is start-up code above all: ``install-hooks`` writes
-``python -P -m collector.tracker.hook_call hook`` (no console-script wrapper, which imports
+``python -P -m collector.hooks.hook_call hook`` (no console-script wrapper, which imports
 ``re``; ``-P`` keeps the project folder Claude Code runs it in off ``sys.path``),
 and ``agent-viz-monitor hook`` (older installed hooks) comes here too. The interpreter alone
 takes ~12 ms; this module adds ~2 ms by importing only ``os``, ``sys``, ``time``, ``select``,
@@ -203,7 +203,7 @@ def spool_folder(config_file: str | None, env: Mapping[str, str]) -> str:
     default_config = os.path.join(_xdg(env, "XDG_CONFIG_HOME", ".config"), APP, "config.toml")
     if config_file is None and not overridden and not os.path.exists(default_config):
         return os.path.join(_xdg(env, "XDG_DATA_HOME", ".local/share"), APP, "spool")
-    from collector.tracker.hook import database_for_hook
+    from collector.hooks.hook import database_for_hook
     from config.paths import spool_dir
 
     return str(spool_dir(database_for_hook(config_file, env)))
@@ -256,7 +256,7 @@ def _silence() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -P -m collector.tracker.hook_call [--config FILE] hook [--timeout S]``; other words
+    """``python -P -m collector.hooks.hook_call [--config FILE] hook [--timeout S]``; other words
     go to the full command line, which explains them."""
     words = sys.argv[1:] if argv is None else list(argv)
     if (options := hook_words(words)) is not None:
