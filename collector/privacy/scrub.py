@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from itertools import compress, count
+from itertools import compress, islice
 from operator import attrgetter
 
 from collector.privacy.gate import suspects
@@ -83,8 +83,8 @@ def _owner(fields: list[_Field], index: int) -> tuple[Record, str]:
         if index >= size:
             index -= size
             continue
-        present = compress(count(), map(attrgetter(name), group))  # places of non-empty values
-        return group[list(present)[index]], name
+        present = compress(group, map(attrgetter(name), group))  # records with a value there
+        return next(islice(present, index, None)), name
     raise IndexError(index)
 
 

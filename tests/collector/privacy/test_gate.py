@@ -189,6 +189,25 @@ class TestGate:
         ]
         assert suspects(ordinary) == []
 
+    @pytest.mark.parametrize(
+        ("text", "count"),
+        [
+            ("token=value1", 1),
+            ("passkey=token=value1", 0),  # "passkey=..." matches first, is no secret's name
+            ("x passkey=token=value1", 0),
+            ('{"monkey": "a", "token": "value1"}', 1),
+        ],
+    )
+    def test_a_hit_is_judged_in_its_whole_text(self, text: str, count: int) -> None:
+        """Why ``redact`` runs on a suspect's whole text, never a window around its hit: a
+        match from an earlier keyword that is no secret consumes the hit (``\\s*`` and a
+        JSON value run unbounded, so no window edge is safe without that earlier match)."""
+        assert suspects([text]) == [0]
+        assert redact(text)[1] == count
+        event = Event("s", "e", "2026-01-01T00:00:00.000Z", "command", command=text)
+        assert scrub_records([event]) == count
+        assert event.command == redact(text)[0]
+
     def test_a_text_holding_a_nul_still_maps_to_its_index(self) -> None:
         texts = ["a\x00b", "c\x00", f"export OPENAI_API_KEY={OPENAI}", "d"]
         assert suspects(texts) == [2]
