@@ -20,6 +20,7 @@ busy spell ``memory`` (the modules beside this one).
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -51,6 +52,16 @@ _A = TypeVar("_A")
 # SQLite's own checkpoint inside a commit, at this many WAL pages (128 MiB): only a backstop
 # for the checkpointer thread (collector.ingest.commit.checkpointer).
 _AUTOCHECKPOINT_PAGES = 32768
+# A backlog batch (no live line waiting) may hold this many times the configured rows and bytes:
+# 100-row commits spent a third of the writer in per-commit work (bench/bench_backfill.py,
+# 50 MiB corpus: 8.2k -> 11.0k lines/s at 4x; live p99 during backfill: bench/bench_latency.py).
+BACKLOG_SCALE = 4
+LIVE_QUIET_S = 1.0  # ... but only this long after the last live line (4x doubled live p50)
+# The interpreter's switch interval while the writer runs. The sqlite3 module lets go of the
+# GIL around every row's step; taking it back while the reader parses waits for the reader to
+# yield, by default after 5 ms, so a 100-row executemany could wait for the GIL more than it
+# spent in SQLite. At 0.5 ms the same backfill ran 10-25 % faster (bench/bench_backfill.py).
+SWITCH_INTERVAL_S = 0.0005
 
 
 class WriterThread:
@@ -86,11 +97,14 @@ class WriterThread:
         self.fatal: str | None = None  # set when a batch can be neither committed nor isolated
         self.failing: str | None = None  # the last commit error while commits keep failing
         self.last_progress = time.monotonic()
+        self._last_live = float("-inf")  # when the last live chunk was taken
         self._commits = 0  # since the checkpointer was last nudged by an idle spell
         self._memory = MemoryRelease(partial(shrink_memory, store))
 
     def start(self) -> None:
-        """Start the checkpointer and the thread."""
+        """Start the checkpointer and the thread (and shorten the interpreter's switch
+        interval, see ``SWITCH_INTERVAL_S``: process-wide, and this thread is why)."""
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.checkpointer.start()
         self._thread.start()
 
@@ -136,11 +150,18 @@ class WriterThread:
     def _gather(self, first: Chunk) -> list[Chunk]:
         """More chunks for the batch until the flush interval or a bound. A live batch takes
         only live chunks; a backlog batch stops growing as soon as a live chunk waits, so a
-        live line waits for at most one (bounded) backlog commit."""
+        live line waits for at most one (bounded) backlog commit. While no live line came for
+        ``LIVE_QUIET_S``, a backlog batch may grow to ``BACKLOG_SCALE`` times the bounds (each
+        commit's fixed cost spread over more rows); with agents at work it stays small, since
+        the next live line would wait for all of it."""
         batch = [first]
         rows, nbytes = len(first.records), first.nbytes
         deadline = time.monotonic() + self.flush_interval
-        while rows < self.batch_rows and nbytes < self.batch_bytes:
+        if first.live:
+            self._last_live = time.monotonic()
+        quiet = time.monotonic() - self._last_live > LIVE_QUIET_S
+        scale = BACKLOG_SCALE if quiet and not first.live else 1
+        while rows < self.batch_rows * scale and nbytes < self.batch_bytes * scale:
             if not first.live and self.queue.live_waiting():
                 break
             item = self.queue.get(max(0.0, deadline - time.monotonic()), live_only=first.live)
