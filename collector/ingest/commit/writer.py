@@ -77,8 +77,12 @@ class WriterThread:
         batch_bytes: int = 512 << 10,
         queue_bound: int = 16,
         subscribers: Sequence[CommitSubscriber] = (),
+        expect_live: bool = True,
     ) -> None:
         self.store = store
+        # False when no agent's line can arrive (``run --once``): a file's tail chunk is then
+        # no one's live line, and backlog batches always take BACKLOG_SCALE times the bounds.
+        self.expect_live = expect_live
         self.subscribers = tuple(subscribers)  # told after each commit (store.feed)
         # WAL checkpoints run on the checkpointer's own thread and connection, never in a commit;
         # it takes the commit lock, held around each commit, to start the WAL over between two.
@@ -159,7 +163,7 @@ class WriterThread:
         deadline = time.monotonic() + self.flush_interval
         if first.live:
             self._last_live = time.monotonic()
-        quiet = time.monotonic() - self._last_live > LIVE_QUIET_S
+        quiet = not self.expect_live or time.monotonic() - self._last_live > LIVE_QUIET_S
         scale = BACKLOG_SCALE if quiet and not first.live else 1
         while rows < self.batch_rows * scale and nbytes < self.batch_bytes * scale:
             if not first.live and self.queue.live_waiting():

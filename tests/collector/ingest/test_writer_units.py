@@ -163,3 +163,22 @@ def test_backlog_batches_grow_only_while_no_live_line_came(tmp_path: Path) -> No
             assert len(writer._gather(first)) == 1
         finally:
             writer.close()
+
+
+def test_without_live_lines_backlog_batches_always_grow(tmp_path: Path) -> None:
+    """``run --once`` expects no agent's line: a file's tail chunk on the live lane does not
+    keep the next backlog batch small."""
+    from collector.ingest.commit.writer import BACKLOG_SCALE
+
+    with EventStore(tmp_path / "events.db") as store:
+        writer = WriterThread(
+            store, Counters(), batch_rows=2, flush_interval_ms=100, expect_live=False
+        )
+        try:
+            for n in range(2 * BACKLOG_SCALE):
+                writer.put(Chunk([_event(n % 10)], live=False), timeout=5)
+            writer._gather(Chunk([_event(1)]))
+            first = writer.queue.get(1.0)
+            assert len(writer._gather(first)) == 2 * BACKLOG_SCALE
+        finally:
+            writer.close()
