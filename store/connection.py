@@ -85,12 +85,13 @@ def open_database(
 
 # A commit that takes the WAL past this many pages checkpoints it (SQLite's default is 1000,
 # 4 MiB). A batch of 1000 events dirties ~1700 pages (the random natural-key index alone ~900),
-# so at 1000 every commit paid a checkpoint of its own pages; at 4096 one commit in ~3 does,
-# and pages rewritten by several commits are copied once (bench/bench_store.py --workload seed
-# --checkpoint auto: median 50 -> 20 ms, mean 52 -> 38 ms). An owner that checkpoints between
-# commits itself (``manual_checkpoint``: the daemon's checkpointer thread) keeps SQLite's only
-# as a backstop. After a checkpoint the WAL file is cut back to 64 MiB at most.
-_AUTOCHECKPOINT_PAGES = 4096
+# so at 1000 every commit paid a checkpoint of its own pages; at 8192 (32 MiB) one commit in ~5
+# does, and pages rewritten by several commits are copied once (bench/bench_store.py --workload
+# seed --checkpoint auto, same rows: 1000 pages median 50 ms / mean 52; 4096: 20 / 38; 8192:
+# 19 / 34). An owner that checkpoints between commits itself (``manual_checkpoint``: the
+# daemon's checkpointer thread) keeps SQLite's only as a backstop. After a checkpoint the WAL
+# file is cut back to 64 MiB at most.
+_AUTOCHECKPOINT_PAGES = 8192
 _BACKSTOP_PAGES = 16384
 _WAL_LIMIT_BYTES = 64 << 20
 
