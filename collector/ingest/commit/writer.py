@@ -52,15 +52,19 @@ _A = TypeVar("_A")
 # SQLite's own checkpoint inside a commit, at this many WAL pages (128 MiB): only a backstop
 # for the checkpointer thread (collector.ingest.commit.checkpointer).
 _AUTOCHECKPOINT_PAGES = 32768
-# A backlog batch (no live line waiting) may hold this many times the configured rows and bytes:
-# 100-row commits spent a third of the writer in per-commit work (bench/bench_backfill.py,
-# 50 MiB corpus: 8.2k -> 11.0k lines/s at 4x; live p99 during backfill: bench/bench_latency.py).
+# A backlog batch (no live line waiting) may hold this many times the configured rows and bytes,
+# each commit's fixed cost spread over more rows (bench/bench_backfill.py, 51 MiB corpus: 155
+# commits -> 76, and 8.2k -> 11.0k lines/s when tried alone) ...
 BACKLOG_SCALE = 4
-LIVE_QUIET_S = 1.0  # ... but only this long after the last live line (4x doubled live p50)
+# ... but only this long after the last live line: a live line waits for the backlog commit in
+# progress, and ungated 4x batches took the live p50 during a backfill from ~17 to ~30 ms.
+LIVE_QUIET_S = 1.0
 # The interpreter's switch interval while the writer runs. The sqlite3 module lets go of the
 # GIL around every row's step; taking it back while the reader parses waits for the reader to
-# yield, by default after 5 ms, so a 100-row executemany could wait for the GIL more than it
-# spent in SQLite. At 0.5 ms the same backfill ran 10-25 % faster (bench/bench_backfill.py).
+# yield, by default after 5 ms, so an executemany could wait for the GIL longer than it spent
+# in SQLite. At 0.5 ms the writer's executemany time in a backfill fell from 1.0 s to 0.55 s
+# (cProfile, bench_backfill.py --profile cprofile), the backfill ran 10-25 % faster in quiet
+# A/B runs, and the live p99 during a backfill fell (bench/bench_latency.py).
 SWITCH_INTERVAL_S = 0.0005
 
 
