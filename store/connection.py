@@ -77,16 +77,43 @@ def open_database(
         conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
         raise StoreOpenError(where, f"cannot open database: {exc}") from None
+    configure = functools.partial(
+        _configure_writer, conn, where, busy_timeout_ms, manual_checkpoint
+    )
+    return _set_up(conn, where, configure)
+
+
+# A commit that takes the WAL past this many pages checkpoints it (SQLite's default is 1000,
+# 4 MiB). A batch of 1000 events dirties ~1700 pages (the random natural-key index alone ~900),
+# so at 1000 every commit paid a checkpoint of its own pages; at 8192 (32 MiB) one commit in ~5
+# does, and pages rewritten by several commits are copied once (bench/bench_store.py --workload
+# seed --checkpoint auto, same rows: 1000 pages median 50 ms / mean 52; 4096: 20 / 38; 8192:
+# 19 / 34). An owner that checkpoints between commits itself (``manual_checkpoint``: the
+# daemon's checkpointer thread) keeps SQLite's only as a backstop. After a checkpoint the WAL
+# file is cut back to 64 MiB at most.
+_AUTOCHECKPOINT_PAGES = 8192
+_BACKSTOP_PAGES = 16384
+_WAL_LIMIT_BYTES = 64 << 20
+
+
+def _configure_writer(
+    conn: sqlite3.Connection, where: str, busy_timeout_ms: int, manual_checkpoint: bool
+) -> None:
+    _configure(conn, busy_timeout_ms, wal=True)
+    migrate(conn, where)
+    conn.execute("PRAGMA foreign_keys=ON")
+    pages = _BACKSTOP_PAGES if manual_checkpoint else _AUTOCHECKPOINT_PAGES
+    conn.execute(f"PRAGMA wal_autocheckpoint={pages}")
+    conn.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
+
+
+def _set_up(
+    conn: sqlite3.Connection, where: str, configure: Callable[[], None]
+) -> sqlite3.Connection:
+    """``conn`` once ``configure()`` ran; closed (never leaked) if it failed, an SQLite error
+    becoming one ``StoreOpenError`` naming the path."""
     try:
-        _configure(conn, busy_timeout_ms, wal=True)
-        migrate(conn, where)
-        conn.execute("PRAGMA foreign_keys=ON")
-        if manual_checkpoint:
-            # The writer thread checkpoints when its queue is idle; SQLite's own checkpoint on
-            # commit only backs that up at 16 MiB of WAL (instead of 4 MiB), so commits rarely
-            # pay for one. After a checkpoint the WAL file is cut back to 64 MiB at most.
-            conn.execute("PRAGMA wal_autocheckpoint=4096")
-            conn.execute("PRAGMA journal_size_limit=67108864")
+        configure()
     except sqlite3.Error as exc:
         conn.close()
         raise StoreOpenError(where, _explain(exc)) from None
@@ -124,17 +151,13 @@ def _open_readonly(where: str, busy_timeout_ms: int) -> sqlite3.Connection:
         )
     except sqlite3.Error as exc:
         raise StoreOpenError(where, _explain(exc)) from None
-    try:
+
+    def configure() -> None:
         _configure(conn, busy_timeout_ms, wal=False)
         # Nothing is migrated read-only: a schema other than ours would fail mid-query.
         _check_version(where, read_version(conn))
-    except sqlite3.Error as exc:
-        conn.close()
-        raise StoreOpenError(where, _explain(exc)) from None
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+
+    return _set_up(conn, where, configure)
 
 
 def _check_version(where: str, version: int) -> None:

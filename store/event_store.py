@@ -87,12 +87,7 @@ class EventStore:
     def __enter__(self) -> EventStore:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()
 
     # sessions -------------------------------------------------------------------------------

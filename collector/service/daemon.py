@@ -157,7 +157,7 @@ class Daemon:
         self.writer = WriterThread(
             self.store, self.counters, flush_interval_ms=c.flush_interval_ms,
             batch_rows=c.batch_rows, batch_bytes=c.batch_bytes, queue_bound=c.queue_bound,
-            subscribers=self.sinks.subscribers,
+            subscribers=self.sinks.subscribers, expect_live=not self._once,
         )  # fmt: skip
         self.reader = ReaderThread(self.writer, self.counters, _reader_options(config), saved,
                                    moved)  # fmt: skip

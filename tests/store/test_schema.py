@@ -16,8 +16,9 @@ import pytest
 
 from store import EventStore
 
-# The completion UPDATE's WHERE, as store/batch.py runs it.
+# The completion statements, as store/batch.py runs them.
 from store.batch import _COMPLETE as COMPLETE_SQL
+from store.batch import _COMPLETE_BATCH as COMPLETE_BATCH_SQL
 from store.batch import _PARK_UNMATCHED as PARK_SQL
 from store.batch import INSERT_EVENT
 
@@ -137,6 +138,23 @@ class TestQueryPlans:
             "SEARCH e USING INDEX sqlite_autoindex_events_1 (session_id=? AND agent_event_id=?)"
             in steps
         ), steps
+
+    def test_batch_completion(self, store: EventStore) -> None:
+        """The batch's completions in one statement: each result (outermost) finds its calls by
+        both indexes, and the rows are updated by rowid; events is never scanned."""
+        store.connection.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS batch_results (session_id INTEGER, tool_call_id "
+            "TEXT, timestamp TEXT, status TEXT, duration_ms INTEGER, exit_code INTEGER)"
+        )
+        steps = plan(store.connection, COMPLETE_BATCH_SQL, ())
+        assert not any(step.startswith(("SCAN e", "SCAN events")) for step in steps), steps
+        by_call = "SEARCH e USING INDEX idx_events_tool_call (session_id=? AND tool_call_id=?)"
+        assert by_call in steps, steps
+        assert (
+            "SEARCH e USING INDEX sqlite_autoindex_events_1 (session_id=? AND agent_event_id=?)"
+            in steps
+        ), steps
+        assert "SEARCH events USING INTEGER PRIMARY KEY (rowid=?)" in steps, steps
 
     def test_natural_key_lookup(self, store: EventStore) -> None:
         """(session_id, agent_event_id) is a unique index: the conflict check is a SEARCH."""

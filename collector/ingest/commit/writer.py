@@ -20,6 +20,7 @@ busy spell ``memory`` (the modules beside this one).
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -51,6 +52,20 @@ _A = TypeVar("_A")
 # SQLite's own checkpoint inside a commit, at this many WAL pages (128 MiB): only a backstop
 # for the checkpointer thread (collector.ingest.commit.checkpointer).
 _AUTOCHECKPOINT_PAGES = 32768
+# A backlog batch (no live line waiting) may hold this many times the configured rows and bytes,
+# each commit's fixed cost spread over more rows (bench/bench_backfill.py, 51 MiB corpus: 155
+# commits -> 76, and 8.2k -> 11.0k lines/s when tried alone) ...
+BACKLOG_SCALE = 4
+# ... but only this long after the last live line: a live line waits for the backlog commit in
+# progress, and ungated 4x batches took the live p50 during a backfill from ~17 to ~30 ms.
+LIVE_QUIET_S = 1.0
+# The interpreter's switch interval while the writer runs. The sqlite3 module lets go of the
+# GIL around every row's step; taking it back while the reader parses waits for the reader to
+# yield, by default after 5 ms, so an executemany could wait for the GIL longer than it spent
+# in SQLite. At 0.5 ms the writer's executemany time in a backfill fell from 1.0 s to 0.55 s
+# (cProfile, bench_backfill.py --profile cprofile), the backfill ran 10-25 % faster in quiet
+# A/B runs, and the live p99 during a backfill fell (bench/bench_latency.py).
+SWITCH_INTERVAL_S = 0.0005
 
 
 class WriterThread:
@@ -66,8 +81,12 @@ class WriterThread:
         batch_bytes: int = 512 << 10,
         queue_bound: int = 16,
         subscribers: Sequence[CommitSubscriber] = (),
+        expect_live: bool = True,
     ) -> None:
         self.store = store
+        # False when no agent's line can arrive (``run --once``): a file's tail chunk is then
+        # no one's live line, and backlog batches always take BACKLOG_SCALE times the bounds.
+        self.expect_live = expect_live
         self.subscribers = tuple(subscribers)  # told after each commit (store.feed)
         # WAL checkpoints run on the checkpointer's own thread and connection, never in a commit;
         # it takes the commit lock, held around each commit, to start the WAL over between two.
@@ -86,11 +105,14 @@ class WriterThread:
         self.fatal: str | None = None  # set when a batch can be neither committed nor isolated
         self.failing: str | None = None  # the last commit error while commits keep failing
         self.last_progress = time.monotonic()
+        self._last_live = float("-inf")  # when the last live chunk was taken
         self._commits = 0  # since the checkpointer was last nudged by an idle spell
         self._memory = MemoryRelease(partial(shrink_memory, store))
 
     def start(self) -> None:
-        """Start the checkpointer and the thread."""
+        """Start the checkpointer and the thread (and shorten the interpreter's switch
+        interval, see ``SWITCH_INTERVAL_S``: process-wide, and this thread is why)."""
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         # Start-up is a busy spell too: the daemon has just read every file's checkpoint through
         # this connection (a restart with 20,000 files left 80 MB of page cache and freed rows).
         self._memory.busy_until(time.monotonic())
@@ -139,11 +161,18 @@ class WriterThread:
     def _gather(self, first: Chunk) -> list[Chunk]:
         """More chunks for the batch until the flush interval or a bound. A live batch takes
         only live chunks; a backlog batch stops growing as soon as a live chunk waits, so a
-        live line waits for at most one (bounded) backlog commit."""
+        live line waits for at most one (bounded) backlog commit. While no live line came for
+        ``LIVE_QUIET_S``, a backlog batch may grow to ``BACKLOG_SCALE`` times the bounds (each
+        commit's fixed cost spread over more rows); with agents at work it stays small, since
+        the next live line would wait for all of it."""
         batch = [first]
         rows, nbytes = len(first.records), first.nbytes
         deadline = time.monotonic() + self.flush_interval
-        while rows < self.batch_rows and nbytes < self.batch_bytes:
+        if first.live:
+            self._last_live = time.monotonic()
+        quiet = not self.expect_live or time.monotonic() - self._last_live > LIVE_QUIET_S
+        scale = BACKLOG_SCALE if quiet and not first.live else 1
+        while rows < self.batch_rows * scale and nbytes < self.batch_bytes * scale:
             if not first.live and self.queue.live_waiting():
                 break
             item = self.queue.get(max(0.0, deadline - time.monotonic()), live_only=first.live)

@@ -138,3 +138,47 @@ def test_writer_stores_the_rest_when_the_store_rejects_one_record(tmp_path: Path
     assert offset == 30
     assert writer.fatal is None
     assert counters.get("batch_rejected") == 1
+
+
+def test_backlog_batches_grow_only_while_no_live_line_came(tmp_path: Path) -> None:
+    """With agents quiet a backlog batch takes ``BACKLOG_SCALE`` times the row bound (fewer,
+    larger commits); right after a live line it keeps the configured bound, and it stops
+    growing as soon as a live chunk waits."""
+    from collector.ingest.commit.writer import BACKLOG_SCALE
+
+    with EventStore(tmp_path / "events.db") as store:
+        writer = WriterThread(store, Counters(), batch_rows=2, flush_interval_ms=100)
+        try:
+            for n in range(2 * BACKLOG_SCALE + 4):
+                writer.put(Chunk([_event(n % 10)], live=False), timeout=5)
+            first = writer.queue.get(1.0)
+            assert len(writer._gather(first)) == 2 * BACKLOG_SCALE
+            writer._gather(Chunk([_event(1)]))  # a live line: backlog batches stay small now
+            first = writer.queue.get(1.0)
+            assert len(writer._gather(first)) == 2
+            writer._last_live -= 3600  # an hour without live lines, but one is waiting
+            first = writer.queue.get(1.0)
+            assert not first.live
+            writer.put(Chunk([_event(3)]), timeout=5)
+            assert len(writer._gather(first)) == 1
+        finally:
+            writer.close()
+
+
+def test_without_live_lines_backlog_batches_always_grow(tmp_path: Path) -> None:
+    """``run --once`` expects no agent's line: a file's tail chunk on the live lane does not
+    keep the next backlog batch small."""
+    from collector.ingest.commit.writer import BACKLOG_SCALE
+
+    with EventStore(tmp_path / "events.db") as store:
+        writer = WriterThread(
+            store, Counters(), batch_rows=2, flush_interval_ms=100, expect_live=False
+        )
+        try:
+            for n in range(2 * BACKLOG_SCALE):
+                writer.put(Chunk([_event(n % 10)], live=False), timeout=5)
+            writer._gather(Chunk([_event(1)]))
+            first = writer.queue.get(1.0)
+            assert len(writer._gather(first)) == 2 * BACKLOG_SCALE
+        finally:
+            writer.close()
