@@ -1,4 +1,4 @@
-"""Hygiene for every test: no leaked threads, structlog reset between tests."""
+"""Hygiene for every test: no leaked threads, logging reset between tests."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import structlog
+
+from collector.log import reset_logging
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +26,7 @@ def _no_leaked_threads() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _reset_structlog() -> Iterator[None]:
-    """Each test starts from structlog's defaults, whatever the previous one configured."""
+def _reset_logging() -> Iterator[None]:
+    """Each test starts from the logging defaults, whatever the previous one configured."""
     yield
-    structlog.reset_defaults()
+    reset_logging()

@@ -41,7 +41,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import structlog
 from watchdog import events
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
@@ -50,12 +49,13 @@ from watchdog.utils.dirsnapshot import DirectorySnapshot
 from watchdog.version import VERSION_INFO
 
 from collector.ingest.discovery import Root, count_dirs
+from collector.log import get_logger
 
 __all__ = ["WatchMode", "Watcher"]
 
 WatchMode = Literal["inotify", "native", "polling", "waiting"]
 
-log = structlog.get_logger()
+log = get_logger()
 
 _DIRTY_EVENTS: tuple[type[events.FileSystemEvent], ...] = (
     *(events.FileCreatedEvent, events.FileModifiedEvent, events.FileMovedEvent),

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 from watchdog import events
 from watchdog.observers import Observer
 
 import collector.ingest.watch as watch_module
 from collector.ingest.discovery import Root
 from collector.ingest.watch import Watcher
+from collector.log import capture_logs
 
 FAST = 0.05  # polling_interval for tests: the reconciler and forced polling tick this often
 
@@ -390,6 +390,7 @@ LIMIT_SCRIPT = """
 import json, os, sys, threading
 from collector.ingest.discovery import Root
 from collector.ingest.watch import Watcher
+from collector.log import capture_logs
 
 root, watches, instances = sys.argv[1], sys.argv[2], sys.argv[3]
 with open("/proc/sys/user/max_inotify_watches", "w") as f:
