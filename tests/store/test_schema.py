@@ -124,29 +124,15 @@ class TestQueryPlans:
         assert any("session_id=? AND agent_event_id=?" in step for step in steps), steps
         assert any("INTEGER PRIMARY KEY (rowid=?)" in step for step in steps), steps
 
-    def test_unmatched_results_check(self, store: EventStore) -> None:
-        """Parking a result looks for its call by both indexes, never by a scan of events."""
+    @staticmethod
+    def _finds_calls_by_both_indexes(store: EventStore, sql: str) -> list[str]:
+        """The plan of ``sql`` over the batch's results: no scan of events, and each result
+        finds its calls by the tool-call index and by the natural key."""
         store.connection.execute(
             "CREATE TEMP TABLE IF NOT EXISTS batch_results (session_id INTEGER, tool_call_id "
             "TEXT, timestamp TEXT, status TEXT, duration_ms INTEGER, exit_code INTEGER)"
         )
-        steps = plan(store.connection, PARK_SQL, ())
-        assert not any(step.startswith("SCAN e") for step in steps), steps
-        by_call = "SEARCH e USING INDEX idx_events_tool_call (session_id=? AND tool_call_id=?)"
-        assert by_call in steps, steps
-        assert (
-            "SEARCH e USING INDEX sqlite_autoindex_events_1 (session_id=? AND agent_event_id=?)"
-            in steps
-        ), steps
-
-    def test_batch_completion(self, store: EventStore) -> None:
-        """The batch's completions in one statement: each result (outermost) finds its calls by
-        both indexes, and the rows are updated by rowid; events is never scanned."""
-        store.connection.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS batch_results (session_id INTEGER, tool_call_id "
-            "TEXT, timestamp TEXT, status TEXT, duration_ms INTEGER, exit_code INTEGER)"
-        )
-        steps = plan(store.connection, COMPLETE_BATCH_SQL, ())
+        steps = plan(store.connection, sql, ())
         assert not any(step.startswith(("SCAN e", "SCAN events")) for step in steps), steps
         by_call = "SEARCH e USING INDEX idx_events_tool_call (session_id=? AND tool_call_id=?)"
         assert by_call in steps, steps
@@ -154,6 +140,16 @@ class TestQueryPlans:
             "SEARCH e USING INDEX sqlite_autoindex_events_1 (session_id=? AND agent_event_id=?)"
             in steps
         ), steps
+        return steps
+
+    def test_unmatched_results_check(self, store: EventStore) -> None:
+        """Parking a result looks for its call by both indexes, never by a scan of events."""
+        self._finds_calls_by_both_indexes(store, PARK_SQL)
+
+    def test_batch_completion(self, store: EventStore) -> None:
+        """The batch's completions in one statement: each result (outermost) finds its calls by
+        both indexes, and the rows are updated by rowid; events is never scanned."""
+        steps = self._finds_calls_by_both_indexes(store, COMPLETE_BATCH_SQL)
         assert "SEARCH events USING INTEGER PRIMARY KEY (rowid=?)" in steps, steps
 
     def test_natural_key_lookup(self, store: EventStore) -> None:
