@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ import orjson
 
 from collector.reports.grouping import GROUPS
 from collector.timespec import FORMS_HELP, TimeSpecError, parse_since, parse_until
+from collector.wakeup import Wakeup
 from config import Config
 from config.agents import names as agent_names
 
@@ -117,17 +117,23 @@ def _live(database: Path, query: UsageQuery, zone: Any, refresh: float) -> int:
     from collector.reports.usage import build_usage
 
     console = Console()
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
+    stopped: list[int] = []  # the handler takes no lock (collector.wakeup says why)
+    wake = Wakeup()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopped.append(signum)
+        wake.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with Live(console=console, auto_refresh=False, transient=False) as live:
-            while not stop.is_set():
+            while not stopped:
                 report = build_usage(database, query)
                 stamp = Text(f"Updated {datetime.now(zone):%H:%M:%S}; Ctrl-C to stop", "dim")
                 live.update(Group(_view(report, console, zone), stamp), refresh=True)
-                stop.wait(refresh)
+                wake.wait(refresh)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        wake.close()
     return EXIT_OK

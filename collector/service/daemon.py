@@ -43,6 +43,7 @@ from collector.service.instance import InstanceLock
 from collector.service.notify import Notifier
 from collector.sinks.setup import Sinks, start_sinks
 from collector.tracker.session_tracker import SessionTracker
+from collector.wakeup import Wakeup
 from config import Config, ConfigError, load_config
 from config.paths import spool_dir, status_path
 from store import EventStore
@@ -93,10 +94,13 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.counters = Counters()
-        self.stop_event = threading.Event()
-        self._reload = threading.Event()
+        # Set by signal handlers, read by the main loop: plain values and a self-pipe, never a
+        # threading.Event, whose lock the interrupted main thread may hold (collector.wakeup).
+        self._stopping = False
+        self._hups = 0  # SIGHUPs received; the loop reloads while it has applied fewer
+        self._hups_applied = 0
         self._rescan = threading.Event()
-        self._wake = threading.Event()  # a signal, a new folder: the main loop has work now
+        self._wake = Wakeup()  # a signal, a new folder: the main loop has work now
         self._subtree_lock = threading.Lock()
         self._subtrees: dict[str, Root] = {}  # folders created since the last loop turn
         self._lock = InstanceLock(config.store.path)
@@ -120,17 +124,17 @@ class Daemon:
 
     # signals ---------------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT stop; SIGHUP reloads. Handlers only set events."""
+        """SIGTERM/SIGINT stop; SIGHUP reloads. Handlers only set flags and wake the loop."""
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_hup)
 
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
-        self.stop_event.set()
+        self._stopping = True
         self._wake.set()
 
     def _on_hup(self, signum: int, _frame: FrameType | None) -> None:
-        self._reload.set()
+        self._hups += 1
         self._wake.set()
 
     # lifecycle -------------------------------------------------------------------------------
@@ -145,6 +149,7 @@ class Daemon:
         finally:
             self._shutdown()
             self._lock.release()
+            self._wake.close()
 
     def _start(self) -> None:
         config = self.config
@@ -317,11 +322,10 @@ class Daemon:
             if once and self.reader.idle() and self.writer.queue.empty():
                 break
             self._wake.wait(self._pause(once))
-            self._wake.clear()
-            if self._reload.is_set():
-                self._reload.clear()
+            if self._hups != self._hups_applied:
+                self._hups_applied = self._hups
                 self._apply_reload()
-            if self.stop_event.is_set():
+            if self._stopping:
                 _log.info("daemon_stopping", reason="signal")
                 break
             now = time.monotonic()
