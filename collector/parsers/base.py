@@ -17,6 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any, Protocol
 
 from collector.parsers.sanitize import line_prefix
+from collector.parsers.text import content_text, title_from_prompt
 from store.records import ParseProblem, Record, SessionInfo
 
 if TYPE_CHECKING:  # sources imports this module (``load``)
@@ -107,6 +108,17 @@ class ParserBase:
             parent_session_id=self._source.parent_session_id,
             **fields,
         )
+
+    def _prompt_title(self, content: Any) -> list[SessionInfo]:
+        """The session's title from its first real prompt, once, for agents that record none
+        of their own (their parsers keep ``_titled`` in their state)."""
+        if getattr(self, "_titled", False):
+            return []
+        title = title_from_prompt(content_text(content, 400))
+        if title is None:
+            return []
+        self._titled = True
+        return [self._session(title=title, title_fallback=True)]
 
 
 def see_time(

@@ -75,7 +75,7 @@ from collector.parsers.base import ParserBase, see_time
 from collector.parsers.categories import categorize_command
 from collector.parsers.decode import clean_tree, decode_line, resolve_path
 from collector.parsers.sanitize import cap_json, clean_text, line_prefix
-from collector.parsers.text import content_text, preview, title_from_prompt
+from collector.parsers.text import content_text, preview
 from collector.parsers.values import MAX_INT
 from collector.parsers.values import chars as _chars
 from collector.parsers.values import count as _count
@@ -413,13 +413,7 @@ class CopilotParser(ParserBase):
 
     def _prompt(self, line: _Line, content: Any) -> list[Record]:
         """A user message, and the session's fallback title when it has none yet."""
-        records: list[Record] = [self._message(line, "user", content)]
-        if not self._titled:
-            title = title_from_prompt(content_text(content, 400))
-            if title is not None:
-                self._titled = True
-                records.append(self._session(title=title, title_fallback=True))
-        return records
+        return [self._message(line, "user", content), *self._prompt_title(content)]
 
     def _on_assistant_message(self, data: dict[str, Any], line: _Line) -> list[Record]:
         model = _text(data.get("model")) or self._model

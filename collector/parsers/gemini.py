@@ -79,7 +79,7 @@ from collector.parsers.base import ParserBase, see_time
 from collector.parsers.categories import categorize_command
 from collector.parsers.decode import clean_tree, decode_line, resolve_path
 from collector.parsers.sanitize import cap_json, line_prefix
-from collector.parsers.text import content_text, preview, title_from_prompt
+from collector.parsers.text import content_text, preview
 from collector.parsers.values import MAX_INT
 from collector.parsers.values import chars as _chars
 from collector.parsers.values import count as _count
@@ -255,13 +255,7 @@ class GeminiParser(ParserBase):
             # The tool results handed back to the model, not something the user said; the same
             # message's toolCalls entries already completed the call rows with them.
             return []
-        records: list[Record] = [self._sizes(at, "user", content)]
-        if not self._titled:
-            title = title_from_prompt(content_text(content, 400))
-            if title is not None:
-                self._titled = True
-                records.append(self._session(title=title, title_fallback=True))
-        return records
+        return [self._sizes(at, "user", content), *self._prompt_title(content)]
 
     def _on_assistant(self, msg: dict[str, Any], at: _At) -> list[Record]:
         model = _text(msg.get("model"))
