@@ -53,9 +53,12 @@ import re
 from dataclasses import MISSING, fields
 from typing import Any
 
+import msgspec
+
 from collector.parsers.base import ParserBase
 from collector.parsers.categories import categorize_command
-from collector.parsers.decode import decode_line, resolve_path
+from collector.parsers.claude_decode import decode_claude_line, raw_value
+from collector.parsers.decode import resolve_path
 from collector.parsers.sanitize import cap_json, clean_text, cut_utf8, line_prefix
 from collector.parsers.text import content_text, preview, title_from_prompt
 from store.records import Event, ParseProblem, Record, SessionInfo, ToolResult
@@ -205,7 +208,7 @@ class ClaudeParser(ParserBase):
         line of every transcript; the handlers do the rest.
         """
         try:
-            obj = decode_line(line, offset, self._path)
+            obj = decode_claude_line(line, offset, self._path)
             if isinstance(obj, ParseProblem):
                 return [obj]
             kind = obj.get("type")
@@ -744,6 +747,8 @@ def _exit_code(block: dict[str, Any], detail: object, status: str) -> int | None
 
 def _first_text(block: dict[str, Any]) -> str | None:
     content = block.get("content")
+    if isinstance(content, msgspec.Raw):  # kept undecoded by the typed path
+        content = raw_value(content)
     if isinstance(content, str):
         return content
     if isinstance(content, list) and content and isinstance(content[0], dict):
