@@ -99,6 +99,7 @@ _EVENT_FIELDS = (
     "tool_arguments", "file_path", "operation", "command", "command_category", "status",
     "duration_ms", "exit_code", "parent_event_id", "model", "input_tokens", "output_tokens",
     "cache_read_tokens", "cache_creation_tokens", "raw_data", "source_offset",
+    "reasoning_tokens", "cache_creation_1h_tokens", "wait_ms", "preview",
 )  # fmt: skip
 
 
@@ -539,7 +540,7 @@ class ClaudeParser(ParserBase):
                 None, None, None, model,  # duration_ms, exit_code, parent_event_id, model
                 inputs, outputs, reads, creations,
                 None, ln.offset,  # raw_data, source_offset
-                cache_creation_1h_tokens=hour,
+                None, hour,  # reasoning_tokens, cache_creation_1h_tokens
             )
         )  # fmt: skip
 
@@ -607,7 +608,7 @@ class ClaudeParser(ParserBase):
             duration_ms, None, None, model,  # duration_ms, exit_code, parent_event_id, model
             None, None, None, None,  # input, output, cache_read, cache_creation tokens
             _raw_prefix(ln.line, self._raw_cap), ln.offset,  # raw_data, source_offset
-            preview=text,
+            None, None, None, text,  # reasoning_tokens, cache_creation_1h_tokens, wait_ms, preview
         )  # fmt: skip
 
 

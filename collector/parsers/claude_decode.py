@@ -39,6 +39,7 @@ __all__ = ["TYPED_MIN_BYTES", "decode_claude_line", "decode_typed", "raw_value"]
 
 TYPED_MIN_BYTES = 2048
 _TOOL_RESULT = b'"tool_result"'
+_LOOK_BYTES = 1024
 
 # orjson gives a float for an integer beyond 64 bits, msgspec an int: such values go the
 # general way where the handlers would tell them apart (an int exit code is kept, a float not)
@@ -92,12 +93,23 @@ _DECODER = msgspec.json.Decoder(_UserLine)
 
 
 def decode_claude_line(line: bytes, offset: int, path: str) -> dict[str, Any] | ParseProblem:
-    """The line's JSON object (typed when it is a large tool result), or a ``ParseProblem``."""
-    if len(line) >= TYPED_MIN_BYTES and _TOOL_RESULT in line:
+    """The line's JSON object (typed when it is a large tool result), or a ``ParseProblem``.
+
+    Claude Code writes a tool result block's ``type`` before its content, near the start of
+    the line, so only the first ``_LOOK_BYTES`` are searched: a large assistant line (a long
+    answer, a file written) is not scanned to its end for nothing. A result announced later
+    still decodes alike, the general way. The usual line takes ``orjson`` directly;
+    ``decode_line`` says why one fails.
+    """
+    if len(line) >= TYPED_MIN_BYTES and line.find(_TOOL_RESULT, 0, _LOOK_BYTES) >= 0:
         obj = decode_typed(line)
         if obj is not None:
             return obj
-    return decode_line(line, offset, path)
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return decode_line(line, offset, path)
+    return value if type(value) is dict else decode_line(line, offset, path)
 
 
 def decode_typed(line: bytes) -> dict[str, Any] | None:
