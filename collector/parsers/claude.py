@@ -43,7 +43,9 @@ tool rows store ``cap_json`` of the input (cut before dumping when the line is l
 
 Every line of every transcript passes through ``parse_line``, so the hot path is kept lean: the
 per-line steps sit in one frame, session facts are compared before anything else is done with
-them, and the per-line events are built positionally (see ``_EVENT_FIELDS``).
+them, and the per-line events are built positionally (see ``_EVENT_FIELDS``). Large tool result
+lines are decoded typed, skipping the tool's output (``collector.parsers.claude_decode``); the
+handlers see the same dict either way.
 """
 
 from __future__ import annotations
