@@ -1,13 +1,13 @@
 """Decoding Claude Code lines, with a typed fast path for large tool results.
 
-A tool result line (``user`` with ``tool_result`` blocks) is mostly the tool's output, held
-twice: in the block's ``content`` and in ``toolUseResult`` (stdout, a file's content, an edit's
-patch). The parser reads a few small fields of it, yet ``orjson`` builds every string. msgspec
-decodes the line into the ``dict`` the general decoder gives, pruned to the keys
-``collector.parsers.claude`` reads (TypedDicts below): it skips the output instead of building
-it, and keeps the block's ``content`` as ``msgspec.Raw`` (read only for a failed command's
-``Exit code N``). On the benchmark corpus that decodes such lines in ~0.8 × the time, more for
-larger ones (bench/README.md, "Parse, redaction and hook").
+A tool result line (``user`` with ``tool_result`` blocks) is mostly the tool's output, in the
+block's ``content`` and again, in the tool's own form, in ``toolUseResult`` (stdout, the file
+read, the edited file and its patch). The parser reads a few small fields of it, yet
+``orjson`` builds every string. msgspec decodes the line into the ``dict`` the general decoder
+gives, pruned to the keys ``collector.parsers.claude`` reads (TypedDicts below): it skips the
+output instead of building it, and keeps the block's ``content`` as ``msgspec.Raw`` (read only
+for a failed command's ``Exit code N``). On the benchmark corpus that decodes such lines in
+~0.8 × the time, more for larger ones (bench/README.md, "Parse, redaction and hook").
 
 The records must be the same as the general path's, so the typed path gives up (returns None,
 and ``decode_line`` runs) on anything it cannot decode alike:
