@@ -1,24 +1,25 @@
 #!/usr/bin/env python3
-"""A/B: msgspec typed decoding of Claude Code lines against the parser's general decoder.
+"""A/B: the Claude parser's decoders, and what checking UTF-8 costs, on the same lines.
 
-Not part of the product: msgspec is not a dependency (``pip install msgspec`` to run this).
-The typed decoder here decodes a line into the ``dict`` the general decoder gives, pruned to
-the keys ``collector.parsers.claude`` reads (msgspec skips the rest: tool outputs, file
-contents, signatures), so the Claude handlers run unchanged on it. Three ways of parsing the
-same lines are timed, interleaved, in CPU time of this thread (other processes' load moves
-it far less than wall time), beside ``orjson.loads`` alone:
+``collector.parsers.claude_decode`` decodes large tool result lines with msgspec (typed, the
+tool's output skipped) and every other line with orjson. Four ways of parsing the same lines
+are timed, interleaved, in CPU time of this thread (other processes' load moves it far less
+than wall time), beside ``orjson.loads`` alone:
 
-- ``general``: the parser as it is.
-- ``typed, exact``: typed decoding, with the line's UTF-8 checked first when it is not ASCII.
-  msgspec does not check the bytes it skips, and the general path turns a line with invalid
-  UTF-8 anywhere into a ``ParseProblem`` (tests/collector/parsers/test_claude.py pins it).
-- ``typed, unchecked``: the same without that check: the records of a line whose *unread*
-  bytes are not UTF-8 would change (kept instead of a problem); every other line parses alike.
+- ``general``: every line through ``decode_line`` (orjson), as before typed decoding.
+- ``routed``: the parser as it is (typed for tool results of ``TYPED_MIN_BYTES`` or more).
+- ``all typed``: typed decoding tried on every line (it gives up on any but ``user`` lines).
+- ``unchecked``: ``routed`` without the UTF-8 check of non-ASCII lines. msgspec does not check
+  the bytes it skips, and a line with invalid UTF-8 anywhere must stay a ``ParseProblem``
+  (tests/collector/parsers/test_claude.py), so this variant is NOT exact: it shows what the
+  check costs.
 
-``--verify`` first checks, line by line, that both typed variants give the records the
-general path gives, on the corpus and on every Claude fixture (``tests/fixtures/claude``).
+``--verify`` first checks, line by line, that each variant gives the records and parser states
+the general path gives, on the corpus and on every Claude fixture (``tests/fixtures/claude``).
+``--utf8`` times ways of checking the corpus's UTF-8: per line, and per 256 KiB read chunk as
+the tailer reads (is one ``decode`` of a chunk cheaper than one per line?).
 
-    python bench/ab_typed_decode.py /tmp/pp_corpus --reps 7 --verify
+    python bench/ab_typed_decode.py /tmp/pp_corpus --reps 7 --verify --utf8
 """
 
 from __future__ import annotations
@@ -29,145 +30,59 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Any
 
-import msgspec
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collector.parsers import claude, make_parser
+from collector.parsers import claude, claude_decode, make_parser
 from collector.parsers.decode import decode_line
 from collector.parsers.sources import SourceFile, classify
 from store.records import Record
 
-# orjson gives a float for an integer beyond 64 bits, msgspec an int: such lines go the general way
-_Count = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] | float | None
-# line types whose handlers read keys not declared below
-_GENERAL_TYPES = frozenset({"system", "progress", "attachment", "custom-title", "ai-title"})
+_STEP = 256 * 1024
+Files = list[tuple[str, list[bytes]]]
 
 
-class _Usage(TypedDict, total=False):
-    input_tokens: _Count
-    output_tokens: _Count
-    cache_read_input_tokens: _Count
-    cache_creation_input_tokens: _Count
-    cache_creation: Any
+def _all_typed(line: bytes, offset: int, path: str) -> Any:
+    obj = claude_decode.decode_typed(line)
+    return decode_line(line, offset, path) if obj is None else obj
 
 
-class _Block(TypedDict, total=False):
-    type: Any
-    text: Any
-    thinking: Any
-    id: Any
-    name: Any
-    input: msgspec.Raw  # decoded by orjson: it is dumped again, every value must match
-    tool_use_id: Any
-    is_error: Any
-    content: msgspec.Raw  # a tool's output: read only for a failed command's exit code
-
-
-class _Message(TypedDict, total=False):
-    model: str | None
-    id: str | None
-    usage: _Usage | None
-    content: str | list[_Block] | None
-
-
-class _Detail(TypedDict, total=False):
-    interrupted: Any
-    success: Any
-    durationMs: Any
-    totalDurationMs: Any
-    duration_ms: Any
-    durationSeconds: Any
-    exitCode: _Count | str | bool
-    stdout: msgspec.Raw  # presence only
-    returnCodeInterpretation: Any
-    backgroundTaskId: Any
-    agentId: Any
-
-
-class _Line(TypedDict, total=False):
-    type: str
-    timestamp: str | None
-    cwd: str | None
-    gitBranch: str | None
-    version: str | None
-    sessionId: str | None
-    isSidechain: bool | None
-    uuid: str | None
-    requestId: str | None
-    isMeta: bool | None
-    isCompactSummary: bool | None
-    isApiErrorMessage: bool | None
-    error: Any
-    message: _Message | None
-    toolUseResult: _Detail | str | list[msgspec.Raw] | None
-
-
-_LINE = msgspec.json.Decoder(_Line)
-
-
-def typed(line: bytes, check_utf8: bool) -> dict[str, Any] | None:
-    """The pruned object, or None for the general path."""
-    if check_utf8 and not line.isascii():
+def _unchecked(line: bytes, offset: int, path: str) -> Any:
+    """``decode_claude_line`` without the UTF-8 check (not exact: see the module's text)."""
+    if len(line) >= claude_decode.TYPED_MIN_BYTES and line.find(b'"tool_result"', 0, 1024) >= 0:
         try:
-            line.decode()
-        except UnicodeDecodeError:
-            return None
-    try:
-        obj: dict[str, Any] = _LINE.decode(line)  # type: ignore[assignment]
-        if obj.get("type") in _GENERAL_TYPES:
-            return None
-        message = obj.get("message")
-        content = message.get("content") if message is not None else None
-        if type(content) is list and obj.get("type") == "assistant":
-            for block in content:
-                if "input" in block:
-                    block["input"] = orjson.loads(memoryview(block["input"]))
-    except Exception:
-        return None
-    return obj
+            obj: dict[str, Any] = claude_decode._DECODER.decode(line)  # type: ignore[assignment]
+        except Exception:
+            obj = {}
+        if obj.get("type") == "user":
+            return obj
+    return decode_line(line, offset, path)
 
 
-def _raw_first_text(block: dict[str, Any]) -> str | None:
-    content = block.get("content")
-    if isinstance(content, msgspec.Raw):
-        try:
-            block = {"content": orjson.loads(memoryview(content))}
-        except orjson.JSONDecodeError:
-            return None
-    return _FIRST_TEXT(block)
-
-
-_FIRST_TEXT = claude._first_text
+VARIANTS: dict[str, Callable[[bytes, int, str], Any]] = {
+    "general": decode_line,
+    "routed": claude_decode.decode_claude_line,
+    "all typed": _all_typed,
+    "unchecked": _unchecked,
+}
 
 
 def use(variant: str) -> None:
-    """Point the Claude parser at one decoder: general, exact or unchecked."""
-    if variant == "general":
-        claude.decode_line = decode_line
-        claude._first_text = _FIRST_TEXT
-        return
-    check = variant == "exact"
-
-    def decode(line: bytes, offset: int, path: str) -> Any:
-        obj = typed(line, check)
-        return decode_line(line, offset, path) if obj is None else obj
-
-    claude.decode_line = decode
-    claude._first_text = _raw_first_text
+    """Point the Claude parser at one decoder."""
+    claude.decode_claude_line = VARIANTS[variant]  # type: ignore[assignment]
 
 
-def load(corpus: Path) -> list[tuple[str, list[bytes]]]:
+def load(root: Path) -> Files:
     return [
         (str(p), [line for line in p.read_bytes().split(b"\n") if line])
-        for p in sorted((corpus / "projects").rglob("*.jsonl"))
+        for p in sorted(root.rglob("*.jsonl"))
     ]
 
 
-def parse_all(files: list[tuple[str, list[bytes]]], source: Callable[[str], SourceFile]) -> float:
+def parse_all(files: Files, source: Callable[[str], SourceFile]) -> float:
     start = time.thread_time()
     for path, lines in files:
         parser = make_parser(source(path))
@@ -178,9 +93,7 @@ def parse_all(files: list[tuple[str, list[bytes]]], source: Callable[[str], Sour
     return time.thread_time() - start
 
 
-def records(
-    files: list[tuple[str, list[bytes]]], source: Callable[[str], SourceFile]
-) -> list[Record]:
+def records(files: Files, source: Callable[[str], SourceFile]) -> list[Record]:
     out: list[Record] = []
     for path, lines in files:
         parser = make_parser(source(path))
@@ -192,15 +105,45 @@ def records(
     return out
 
 
-def verify(files: list[tuple[str, list[bytes]]], source: Callable[[str], SourceFile]) -> None:
+def verify(label: str, files: Files, source: Callable[[str], SourceFile]) -> None:
     use("general")
     want = records(files, source)
-    for variant in ("exact", "unchecked"):
+    for variant in ("routed", "all typed", "unchecked"):
         use(variant)
         got = records(files, source)
-        print(f"verify {variant}: {'identical' if got == want else 'DIFFERENT'} "
+        print(f"verify {label} {variant}: {'identical' if got == want else 'DIFFERENT'} "
               f"({len(want):,} records and states)")  # fmt: skip
-    use("general")
+    use("routed")
+
+
+def utf8_costs(files: Files, reps: int) -> None:
+    """CPU per line of checking UTF-8 per line (only lines not ASCII) and per read chunk."""
+    lines = [line for _, ls in files for line in ls]
+    chunks = [
+        data[i : i + _STEP]
+        for data in (b"\n".join(ls) + b"\n" for _, ls in files)
+        for i in range(0, len(data), _STEP)
+    ]
+
+    def per_line() -> None:
+        for line in lines:
+            if not line.isascii():
+                line.decode()
+
+    def per_chunk() -> None:
+        for chunk in chunks:  # "ignore": a chunk may end inside a character
+            if not chunk.isascii():
+                chunk.decode("utf-8", "ignore")
+
+    for name, run in (("per line", per_line), ("per 256 KiB chunk", per_chunk)):
+        times = []
+        for _ in range(reps):
+            start = time.thread_time()
+            run()
+            times.append(time.thread_time() - start)
+        print(f"UTF-8 check {name:18} {statistics.median(times) / len(lines) * 1e6:6.2f} us/line")
+    share = sum(not line.isascii() for line in lines) / len(lines)
+    print(f"({share:.0%} of {len(lines):,} lines are not ASCII)")
 
 
 def main() -> None:
@@ -208,8 +151,9 @@ def main() -> None:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--verify", action="store_true")
+    parser.add_argument("--utf8", action="store_true")
     args = parser.parse_args()
-    files = load(args.corpus)
+    files = load(args.corpus / "projects")
     root = str(args.corpus / "projects")
 
     def source(path: str) -> SourceFile:
@@ -218,24 +162,24 @@ def main() -> None:
         return found
 
     if args.verify:
-        verify(files, source)
+        verify("corpus", files, source)
         fixtures = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "claude"
-        fx = [(str(p), [ln for ln in p.read_bytes().split(b"\n") if ln])
-              for p in sorted(fixtures.rglob("*.jsonl"))]  # fmt: skip
-        verify(fx, lambda p: classify("claude-code", str(fixtures), p) or SourceFile(
-            "claude-code", p, "claude-code:" + Path(p).stem))  # fmt: skip
+        verify("fixtures", load(fixtures), lambda p: classify("claude-code", str(fixtures), p)
+               or SourceFile("claude-code", p, "claude-code:" + Path(p).stem))  # fmt: skip
+    if args.utf8:
+        utf8_costs(files, args.reps)
     n = sum(len(lines) for _, lines in files)
-    times: dict[str, list[float]] = {"orjson": [], "general": [], "exact": [], "unchecked": []}
+    times: dict[str, list[float]] = {"orjson": [], **{name: [] for name in VARIANTS}}
     for _ in range(args.reps):
         start = time.thread_time()
         for _, lines in files:
             for line in lines:
                 orjson.loads(line)
         times["orjson"].append(time.thread_time() - start)
-        for variant in ("general", "exact", "unchecked"):
+        for variant in VARIANTS:
             use(variant)
             times[variant].append(parse_all(files, source))
-    use("general")
+    use("routed")
     base = statistics.median(times["orjson"])
     for name, values in times.items():
         t = statistics.median(values)

@@ -43,7 +43,9 @@ tool rows store ``cap_json`` of the input (cut before dumping when the line is l
 
 Every line of every transcript passes through ``parse_line``, so the hot path is kept lean: the
 per-line steps sit in one frame, session facts are compared before anything else is done with
-them, and the per-line events are built positionally (see ``_EVENT_FIELDS``).
+them, and the per-line events are built positionally (see ``_EVENT_FIELDS``). Large tool result
+lines are decoded typed, skipping the tool's output (``collector.parsers.claude_decode``); the
+handlers see the same dict either way.
 """
 
 from __future__ import annotations
@@ -53,9 +55,12 @@ import re
 from dataclasses import MISSING, fields
 from typing import Any
 
+import msgspec
+
 from collector.parsers.base import ParserBase
 from collector.parsers.categories import categorize_command
-from collector.parsers.decode import decode_line, resolve_path
+from collector.parsers.claude_decode import decode_claude_line, raw_value
+from collector.parsers.decode import resolve_path
 from collector.parsers.sanitize import cap_json, clean_text, cut_utf8, line_prefix
 from collector.parsers.text import content_text, preview, title_from_prompt
 from store.records import Event, ParseProblem, Record, SessionInfo, ToolResult
@@ -96,6 +101,7 @@ _EVENT_FIELDS = (
     "tool_arguments", "file_path", "operation", "command", "command_category", "status",
     "duration_ms", "exit_code", "parent_event_id", "model", "input_tokens", "output_tokens",
     "cache_read_tokens", "cache_creation_tokens", "raw_data", "source_offset",
+    "reasoning_tokens", "cache_creation_1h_tokens", "wait_ms", "preview",
 )  # fmt: skip
 
 
@@ -205,7 +211,7 @@ class ClaudeParser(ParserBase):
         line of every transcript; the handlers do the rest.
         """
         try:
-            obj = decode_line(line, offset, self._path)
+            obj = decode_claude_line(line, offset, self._path)
             if isinstance(obj, ParseProblem):
                 return [obj]
             kind = obj.get("type")
@@ -536,7 +542,7 @@ class ClaudeParser(ParserBase):
                 None, None, None, model,  # duration_ms, exit_code, parent_event_id, model
                 inputs, outputs, reads, creations,
                 None, ln.offset,  # raw_data, source_offset
-                cache_creation_1h_tokens=hour,
+                None, hour,  # reasoning_tokens, cache_creation_1h_tokens
             )
         )  # fmt: skip
 
@@ -604,7 +610,7 @@ class ClaudeParser(ParserBase):
             duration_ms, None, None, model,  # duration_ms, exit_code, parent_event_id, model
             None, None, None, None,  # input, output, cache_read, cache_creation tokens
             _raw_prefix(ln.line, self._raw_cap), ln.offset,  # raw_data, source_offset
-            preview=text,
+            None, None, None, text,  # reasoning_tokens, cache_creation_1h_tokens, wait_ms, preview
         )  # fmt: skip
 
 
@@ -744,6 +750,8 @@ def _exit_code(block: dict[str, Any], detail: object, status: str) -> int | None
 
 def _first_text(block: dict[str, Any]) -> str | None:
     content = block.get("content")
+    if isinstance(content, msgspec.Raw):  # kept undecoded by the typed path
+        content = raw_value(content)
     if isinstance(content, str):
         return content
     if isinstance(content, list) and content and isinstance(content[0], dict):
