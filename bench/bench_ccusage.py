@@ -17,7 +17,9 @@ machine whose load drifts):
   the same invocation.
 
 Wall time is spawn to reap (``wait4``, which also gives CPU time and the peak RSS of the child
-and its reaped descendants, as ``/usr/bin/time -v`` reports). For our runs the daemon's JSON log
+and its reaped descendants, as ``/usr/bin/time -v`` reports). One untimed run of each side comes
+first: it fills the page cache and our bytecode cache (``PYTHONDONTWRITEBYTECODE`` is dropped for
+the children: users' installs have bytecode). For our runs the daemon's JSON log
 splits the wall time into start-up (spawn to ``daemon_started``), ingest (to ``daemon_stopped``)
 and exit (to reap).
 
@@ -148,12 +150,17 @@ def main() -> int:
     print(f"corpus {args.corpus}: {size.files} files, {size.lines} lines, {size.bytes} bytes; "
           f"{machine_note()}", flush=True)  # fmt: skip
     warm_page_cache(projects)
+    # Users' installs have bytecode (pip compiles at install, an editable install caches it on
+    # first import): let the children write it, and fill it (and node's caches) untimed.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     sides: dict[str, Any] = {
         "ccusage": lambda: run_ccusage(args.ccusage, args.corpus),
         "ours": lambda: run_ours(projects, size, None),
     }
     if args.before is not None:
         sides["before"] = lambda: run_ours(projects, size, args.before.resolve())
+    for warm in sides.values():
+        warm()
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
     order = list(sides)
     for round_no in range(args.rounds):
