@@ -10,8 +10,9 @@ root is supported; copying 200 MB+ per rep would only measure the disk and doubl
 cache) and so a fresh database on the same file system as ``ceiling.py``'s. The page cache is
 warmed once first, as ``ceiling.py`` does, and one untimed rep fills the bytecode cache
 (``PYTHONDONTWRITEBYTECODE`` is dropped for the children: users' installs have bytecode; before
-2026-12-05 the reps ran without it when the variable was set, ~0.1 s more start-up). After the reps, in the same invocation, it runs
-``ceiling.py CORPUS_DIR --reps N --json`` with this interpreter and prints project / ceiling.
+2026-12-05 the reps ran without it when the variable was set, ~0.1 s more start-up). After the
+reps, in the same invocation, it runs ``ceiling.py CORPUS_DIR --reps N --json`` with this
+interpreter and prints project / ceiling.
 
 Each rep is checked: exit code 0, and the ``files`` table must account for every corpus line
 and byte (a fast but incomplete run would otherwise look good).

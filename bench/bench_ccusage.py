@@ -83,7 +83,8 @@ def run_ours(projects: Path, size: CorpusSize, tree: Path | None) -> dict[str, A
             wall_end = time.time()
             if done.code != 0:
                 raise SystemExit(f"run --once exited {done.code}:\n{home.log_tail()}")
-            lines, offsets, files = home.query("SELECT SUM(lines), SUM(offset), COUNT(*) FROM files")[0]
+            sql = "SELECT SUM(lines), SUM(offset), COUNT(*) FROM files"
+            lines, offsets, files = home.query(sql)[0]
             if (files, lines, offsets) != (size.files, size.lines, size.bytes):
                 raise SystemExit(f"incomplete ingest: {files}/{lines}/{offsets} of {size}")
             result = _result(done.seconds, done.cpu_user + done.cpu_system, done.max_rss_kib)
@@ -94,7 +95,8 @@ def run_ours(projects: Path, size: CorpusSize, tree: Path | None) -> dict[str, A
 
 
 def _result(seconds: float, cpu: float, max_rss_kib: int) -> dict[str, Any]:
-    return {"seconds": round(seconds, 3), "cpu_s": round(cpu, 3), "rss_MB": round(max_rss_kib * 1024 / 1e6, 1)}
+    rss_mb = round(max_rss_kib * 1024 / 1e6, 1)
+    return {"seconds": round(seconds, 3), "cpu_s": round(cpu, 3), "rss_MB": rss_mb}
 
 
 def _phases(log: Path, wall_start: float, wall_end: float) -> dict[str, float]:
@@ -124,13 +126,13 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 def _describe(name: str, runs: list[dict[str, Any]]) -> str:
     walls = ", ".join(f"{r['seconds']:.2f}" for r in runs)
     text = (
-        f"{name}: wall {_median(runs, 'seconds'):.3f} s ({walls}), cpu {_median(runs, 'cpu_s'):.2f} s,"
-        f" peak rss {_median(runs, 'rss_MB'):.1f} MB"
+        f"{name}: wall {_median(runs, 'seconds'):.3f} s ({walls}),"
+        f" cpu {_median(runs, 'cpu_s'):.2f} s, peak rss {_median(runs, 'rss_MB'):.1f} MB"
     )
     if any("ingest_s" in r for r in runs):
         text += (
-            f"; start-up {_median(runs, 'startup_s'):.3f} s, ingest {_median(runs, 'ingest_s'):.3f} s,"
-            f" exit {_median(runs, 'exit_s'):.3f} s"
+            f"; start-up {_median(runs, 'startup_s'):.3f} s,"
+            f" ingest {_median(runs, 'ingest_s'):.3f} s, exit {_median(runs, 'exit_s'):.3f} s"
         )
     return text
 
@@ -164,15 +166,16 @@ def main() -> int:
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
     order = list(sides)
     for round_no in range(args.rounds):
-        for name in order[round_no % len(order):] + order[: round_no % len(order)]:
+        for name in order[round_no % len(order) :] + order[: round_no % len(order)]:
             result = sides[name]()
             runs[name].append(result)
             print(f"round {round_no + 1} {name}: {result}", flush=True)
     for name, done in runs.items():
         print(_describe(name, done))
     summary = _summary(runs)
-    print(f"ours / ccusage: wall {summary['wall_ratio']:.2f} x, peak rss {summary['rss_ratio']:.2f} x "
-          f"(medians of {args.rounds} alternating rounds); goal wall <= 2: "
+    print(f"ours / ccusage: wall {summary['wall_ratio']:.2f} x, "
+          f"peak rss {summary['rss_ratio']:.2f} x (medians of {args.rounds} alternating rounds); "
+          f"goal wall <= 2: "
           f"{'met' if summary['wall_ratio'] <= 2 else 'NOT met'}; {machine_note()}")  # fmt: skip
     if "before" in runs:
         print(f"before / ccusage: wall {summary['before_wall_ratio']:.2f} x, "
