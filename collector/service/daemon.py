@@ -16,6 +16,7 @@ close the writer (drains, commits, checkpoints the WAL), close the store, releas
 from __future__ import annotations
 
 import faulthandler
+import gc
 import os
 import signal
 import stat
@@ -69,7 +70,11 @@ def run_daemon(config: Config, *, once: bool = False) -> int:
     faulthandler.enable()  # a watchdog SIGABRT leaves every thread's stack in the journal
     daemon = Daemon(config)
     daemon.install_signal_handlers()
-    return daemon.run(once=once)
+    code = daemon.run(once=once)
+    # The process ends now: its last garbage collection need not walk every object the run
+    # left behind (exit 19 -> 7 ms after a `run --once` of 51 MiB, bench/bench_ccusage.py).
+    gc.freeze()
+    return code
 
 
 def _roots(config: Config) -> list[Root]:
