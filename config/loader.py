@@ -15,7 +15,6 @@ case-insensitive, ``_`` in an agent name stands for ``-``), e.g.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -77,6 +76,8 @@ def _read(file: Path, explicit: bool) -> str | None:
 
 
 def _parse(text: str, where: str) -> dict[str, Any]:
+    import tomllib  # here: without a config file or override ``run`` never loads it (4 ms)
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -148,6 +149,8 @@ def _agent_name(raw: str) -> str:
 
 
 def _value(raw: str) -> Any:
+    import tomllib
+
     try:
         return tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:

@@ -21,7 +21,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -42,10 +42,10 @@ from collector.parsers.sources import SourceFile
 from collector.privacy import scrub_records
 from store.records import Chunk, ChunkSink
 
-__all__ = ["ReaderOptions", "ReaderThread"]
+__all__ = ["BACKLOG_STEP_BYTES", "ReaderOptions", "ReaderThread"]
 
 _log = get_logger(component="reader")
-_BULK_STEP = 256 * 1024  # bytes read from a backlog file before the live lane is looked at
+BACKLOG_STEP_BYTES = 256 * 1024  # bytes read from a backlog file before the live lane is looked at
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,10 @@ class ReaderOptions:
 
     max_line_bytes: int = 64 << 20
     read_chunk_bytes: int = 1 << 20
+    # A backlog file's step, short so a live file waits for at most one of them; ``run
+    # --once`` has no live file and reads backlogs in ``read_chunk_bytes`` steps (fewer chunks,
+    # puts and commits: bench/bench_backfill.py).
+    backlog_step_bytes: int = BACKLOG_STEP_BYTES
     parser: ParserOptions = DEFAULT_OPTIONS
     redact: bool = True  # [privacy] redact: secrets in stored text become [REDACTED:<kind>]
 
@@ -89,6 +93,9 @@ class ReaderThread:
         # daemon was down (or retired just before a crash, its new path not yet committed).
         self._moved = MovedFiles(moved, saved)
         self._problems = ProblemFiles(counters)
+        # Called on the reader's thread when it runs out of dirty files after reading some
+        # (``run --once`` wakes its main loop with it instead of polling); must not block.
+        self.on_idle: Callable[[], None] | None = None
 
     # control -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -182,13 +189,18 @@ class ReaderThread:
 
     # the thread -----------------------------------------------------------------------------
     def _run(self) -> None:
+        worked = False
         while not self._stop.is_set():
             self.last_progress = time.monotonic()
             self._sweep()
             with self._cond:
                 if not self._dirty:
+                    if worked and self.on_idle is not None:
+                        self.on_idle()
+                    worked = False
                     self._cond.wait(0.5)
                     continue
+                worked = True
                 if self._stop.is_set():
                     return
                 path = self._dirty.take()  # cleared before reading: a new append marks it again
@@ -234,7 +246,7 @@ class ReaderThread:
             return False
         assert tracked.tail is not None
         # Backlog steps are short so a live file waits for at most one of them.
-        step = self.options.read_chunk_bytes if tracked.live else _BULK_STEP
+        step = self.options.read_chunk_bytes if tracked.live else self.options.backlog_step_bytes
         # The tail keeps its descriptor at EOF; _settle decides whether the file stays open.
         read = tracked.tail.poll(min(step, self.options.read_chunk_bytes), keep_open=True)
         error = read.error if read is not None else tracked.tail.last_error

@@ -10,7 +10,6 @@ On macOS (launchd) ``NOTIFY_SOCKET`` is never set and every call is a no-op.
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Mapping
 
@@ -40,6 +39,8 @@ class Notifier:
         """Send one datagram; False when unsupervised or the socket refused it."""
         if self.address is None:
             return False
+        import socket  # here: unsupervised (--once, a terminal, launchd) never loads it
+
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
                 sock.connect(self.address)

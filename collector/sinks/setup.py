@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from collector.counters import Counters
 from collector.log import get_logger
-from collector.sinks.machine import machine_identity
 from config import Config
 from store import EventStore, sink_local
 from store.feed import CommitSubscriber
@@ -57,7 +56,9 @@ def start_sinks(config: Config, store: EventStore, counters: Counters) -> Sinks:
     if not pg.enabled:
         sink_local.remove_feed(store.connection)
         return Sinks()
-    # Imported only here: a daemon without a sink never loads libpq (memory, start-up time).
+    # Imported only here: a daemon without a sink never loads libpq (memory, start-up time),
+    # nor ``socket`` and ``hmac`` for the machine's name.
+    from collector.sinks.machine import machine_identity
     from collector.sinks.shipper import SINK_NAME, PostgresShipper
 
     if sink_local.install_feed(store.connection, [SINK_NAME]):

@@ -7,8 +7,7 @@ After a few quiet seconds: SQLite's page cache first, then Python's garbage, the
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import functools
 import gc
 from collections.abc import Callable
 from typing import Any
@@ -38,18 +37,21 @@ class MemoryRelease:
         if not self._shrink_cache():
             return False
         gc.collect()
-        if _LIBC is not None:
-            _LIBC.malloc_trim(0)
+        libc = _libc()
+        if libc is not None:
+            libc.malloc_trim(0)
         return True
 
 
-def _load_libc() -> Any:
+@functools.cache
+def _libc() -> Any:
+    """glibc, loaded at the first release (never in ``run --once``): ``ctypes`` and
+    ``ctypes.util.find_library`` (which runs ``ldconfig -p``) cost 8 ms of every start-up."""
+    import ctypes
+
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL("libc.so.6")  # glibc's soname; malloc_trim is glibc's alone
         libc.malloc_trim.argtypes = [ctypes.c_size_t]
         return libc
     except (OSError, AttributeError):
         return None  # not glibc (macOS, musl): nothing to trim
-
-
-_LIBC = _load_libc()
