@@ -93,8 +93,9 @@ def open_database(
 # daemon's checkpointer thread) keeps SQLite's only as a backstop.
 # When the WAL starts over its file is cut back to 144 MiB at most: no less than the daemon's
 # WAL reaches before it starts over (collector.ingest.commit.checkpointer: 96 MiB; the writer's
-# backstop: 32768 frames of a page and a 24-byte header, 129 MiB). Cut to 64 MiB, every cycle grew the file again, and a commit that extends
-# the file costs more than one that overwrites it (1000 events: 19 vs 7 ms for the COMMIT).
+# backstop: 32768 frames of a page and a 24-byte header, 129 MiB). Cut to 64 MiB, every cycle
+# grew the file again, and a commit that extends the file costs more than one that overwrites
+# it (1000 events: 19 vs 7 ms for the COMMIT).
 _AUTOCHECKPOINT_PAGES = 8192
 _BACKSTOP_PAGES = 16384
 WAL_LIMIT_BYTES = 144 << 20
