@@ -22,12 +22,14 @@ thread fall behind or fail.
 That wait is not short under a stream of large commits: a PASSIVE pass over ~14,000 frames
 takes 50-90 ms, commits add 3,000-5,000 frames meanwhile, and copying and syncing those held
 the writer 40-60 ms. Extra PASSIVE passes to shrink that tail did not help: each pass costs
-about what it copies (the syncs write back every page), so the commits during it left as much.
-What does help is restarting less often: at 96 MiB (``RESTART_FRAMES``, below the writer's
-128 MiB backstop) one commit in ~30 waits instead of one in ~8 (bench/bench_store.py --workload
-seed, 1000-event commits back to back: mean 28 -> 23 ms, p95 75 -> 35 ms). The WAL file keeps
-its size between restarts (``store.connection``), so the commits after one overwrite it rather
-than grow it again.
+about what it copies (its syncs write every page back), so the commits during it left as much.
+What helps is starting over less often: at 96 MiB (``RESTART_FRAMES``) rather than 16 MiB the
+writer waits once per ~20 1000-event commits instead of once per ~8 (bench/bench_store.py
+--workload seed, commits back to back: mean 29.2 -> 24.9 ms per commit, medians of 6 rounds).
+At that rate a pass comes every ~15,000 frames, so about half the time the writer's 128 MiB
+backstop comes first and its commit copies the same tail itself. The WAL file keeps its size
+between restarts (``store.connection``), so the commits after one overwrite it rather than
+grow it again.
 """
 
 from __future__ import annotations
