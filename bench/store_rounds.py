@@ -8,6 +8,7 @@ the end, the medians over the rounds. The seed prints its batch times; ours prin
 for an older ``bench_store.py``, its median and mean).
 
     NODE_PATH=/tmp/seedjs/node_modules python bench/store_rounds.py --rounds 6 \\
+        [--seed-script ../shared/bench/seed_store_bench.js] \\
         after=bench/bench_store.py:daemon auto=bench/bench_store.py:auto \\
         before=/tmp/old_tree/bench/bench_store.py:auto
 
@@ -27,12 +28,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "bench" / "seed_store_bench.js"
 
-
-def seed(db: Path, rows: int, batches: int) -> tuple[float, float]:
+def seed(script: str, db: Path, rows: int, batches: int) -> tuple[float, float]:
     """The seed's median and mean ms per batch."""
-    out = subprocess.run(["node", str(SEED), str(db), str(rows), str(batches)],
+    out = subprocess.run(["node", script, str(db), str(rows), str(batches)],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     times = json.loads(out)["times"]
     return statistics.median(times), statistics.mean(times)
@@ -58,13 +57,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--existing", type=int, default=300_000)
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--seed-script", default="../shared/bench/seed_store_bench.js")
     args = parser.parse_args()
     variants = [(name, *spec.rsplit(":", 1)) for name, spec in
                 (v.split("=", 1) for v in args.variants)]  # fmt: skip
     results: dict[str, list[tuple[float, float]]] = {"seed": []}
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(args.rounds):
-            results["seed"].append(seed(Path(tmp) / "seed.db", args.existing, args.batches))
+            results["seed"].append(
+                seed(args.seed_script, Path(tmp) / "seed.db", args.existing, args.batches)
+            )
             sm, sa = results["seed"][-1]
             line = f"round {n + 1} (load {os.getloadavg()[0]:.1f}): seed {sm:.1f}/{sa:.1f} ms"
             for name, script, mode in variants:
