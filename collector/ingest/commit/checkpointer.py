@@ -46,8 +46,8 @@ __all__ = ["RESTART_FRAMES", "Checkpointer"]
 _log = get_logger(component="checkpointer")
 
 # Start the WAL over once it holds this many frames (96 MiB of 4 KiB pages): below the writer's
-# in-commit backstop (collector.ingest.commit.writer.AUTOCHECKPOINT_PAGES), so this thread's
-# RESTART normally comes first.
+# in-commit backstop (collector.ingest.commit.writer.AUTOCHECKPOINT_PAGES, 128 MiB), so this
+# thread's RESTART comes first unless commits add more than ~32 MiB during one pass.
 RESTART_FRAMES = 24576
 
 

@@ -129,7 +129,7 @@ def test_a_large_wal_is_started_over_between_commits(tmp_path: Path) -> None:
 
 def test_the_wal_starts_over_before_the_backstop_and_keeps_its_file(tmp_path: Path) -> None:
     """The thresholds the daemon runs with fit together: the checkpointer starts the WAL over
-    before the writer's in-commit backstop would (so no commit pays a checkpoint of its own),
+    before the writer's in-commit backstop would (so commits seldom pay a checkpoint of their own),
     and a WAL that starts over keeps a file as large as the WAL grows before that backstop (so
     the commits after a restart overwrite it instead of growing it again)."""
     path = tmp_path / "events.db"
