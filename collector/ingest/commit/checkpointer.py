@@ -12,12 +12,24 @@ while commits continue, and once more when they stop.
 
 The WAL starts over at the first commit after a checkpoint that copied everything, which during
 a long backfill (commits every few ms) never comes. So once a PASSIVE checkpoint has copied all
-but the WAL holds more than ``restart_frames``, a ``RESTART`` checkpoint copies the few frames
+but the WAL holds more than ``restart_frames``, a ``RESTART`` checkpoint copies the frames
 committed since and starts the WAL over, holding ``lock``, which the writer holds around each
 commit: the writer waits for exactly that long. (Left to SQLite's busy handler, which sleeps in
 growing steps, the same wait made a live line's p99 116 ms instead of 45; left to the writer's
 autocheckpoint at 128 MiB, 160 ms.) That autocheckpoint stays as the backstop should this
 thread fall behind or fail.
+
+That wait is not short under a stream of large commits: a PASSIVE pass over ~14,000 frames
+takes 50-90 ms, commits add 3,000-5,000 frames meanwhile, and copying and syncing those held
+the writer 40-60 ms. Extra PASSIVE passes to shrink that tail did not help: each pass costs
+about what it copies (its syncs write every page back), so the commits during it left as much.
+What helps is starting over less often: at 96 MiB (``RESTART_FRAMES``) rather than 16 MiB the
+writer waits once per ~20 1000-event commits instead of once per ~8 (bench/bench_store.py
+--workload seed, commits back to back: mean 29.2 -> 24.9 ms per commit, medians of 6 rounds).
+At that rate a pass comes every ~15,000 frames, so about half the time the writer's 128 MiB
+backstop comes first and its commit copies the same tail itself. The WAL file keeps its size
+between restarts (``store.connection``), so the commits after one overwrite it rather than
+grow it again.
 """
 
 from __future__ import annotations
@@ -29,16 +41,24 @@ from collector.log import get_logger
 from config.errors import StoreBusyError
 from store.connection import Connection, open_checkpointer, wal_checkpoint
 
-__all__ = ["Checkpointer"]
+__all__ = ["RESTART_FRAMES", "Checkpointer"]
 
 _log = get_logger(component="checkpointer")
+
+# Start the WAL over once it holds this many frames (96 MiB of 4 KiB pages): below the writer's
+# in-commit backstop (collector.ingest.commit.writer.AUTOCHECKPOINT_PAGES, 128 MiB), so this
+# thread's RESTART comes first unless commits add more than ~32 MiB during one pass.
+RESTART_FRAMES = 24576
 
 
 class Checkpointer:
     """One thread, one connection; ``start()``, ``nudge()``, idempotent ``close()``."""
 
     def __init__(
-        self, path: str | os.PathLike[str], every: float = 0.25, restart_frames: int = 4096
+        self,
+        path: str | os.PathLike[str],
+        every: float = 0.25,
+        restart_frames: int = RESTART_FRAMES,
     ) -> None:
         self.path = os.fspath(path)
         self.every = every

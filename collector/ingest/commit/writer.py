@@ -50,8 +50,9 @@ _log = get_logger(component="writer")
 _T = TypeVar("_T")
 _A = TypeVar("_A")
 # SQLite's own checkpoint inside a commit, at this many WAL pages (128 MiB): only a backstop
-# for the checkpointer thread (collector.ingest.commit.checkpointer).
-_AUTOCHECKPOINT_PAGES = 32768
+# for the checkpointer thread (collector.ingest.commit.checkpointer), which starts the WAL over
+# at RESTART_FRAMES, below this.
+AUTOCHECKPOINT_PAGES = 32768
 # A backlog batch (no live line waiting) may hold this many times the configured rows and bytes,
 # each commit's fixed cost spread over more rows (bench/bench_backfill.py, 51 MiB corpus: 155
 # commits -> 76, and 8.2k -> 11.0k lines/s when tried alone) ...
@@ -92,7 +93,7 @@ class WriterThread:
         # it takes the commit lock, held around each commit, to start the WAL over between two.
         self.checkpointer = Checkpointer(store.path)
         self._commit_lock = self.checkpointer.lock
-        set_autocheckpoint(store, _AUTOCHECKPOINT_PAGES)
+        set_autocheckpoint(store, AUTOCHECKPOINT_PAGES)
         self.counters = counters
         self.flush_interval = flush_interval_ms / 1000
         self.batch_rows = batch_rows

@@ -6,7 +6,9 @@ import sqlite3
 import time
 from pathlib import Path
 
-from collector.ingest.commit.checkpointer import Checkpointer
+from collector.counters import Counters
+from collector.ingest.commit.checkpointer import RESTART_FRAMES, Checkpointer
+from collector.ingest.commit.writer import AUTOCHECKPOINT_PAGES, WriterThread
 from store import EventStore
 
 
@@ -122,4 +124,25 @@ def test_a_large_wal_is_started_over_between_commits(tmp_path: Path) -> None:
         assert 0 < log < big  # the WAL started over
     finally:
         checkpointer.close()
+        store.close()
+
+
+def test_the_wal_starts_over_before_the_backstop_and_keeps_its_file(tmp_path: Path) -> None:
+    """The thresholds the daemon runs with fit together: the checkpointer starts the WAL over
+    before the writer's in-commit backstop would (so commits seldom pay a checkpoint of their own),
+    and a WAL that starts over keeps a file as large as the WAL grows before that backstop (so
+    the commits after a restart overwrite it instead of growing it again)."""
+    path = tmp_path / "events.db"
+    store = EventStore(path, manual_checkpoint=True)
+    writer = WriterThread(store, Counters())
+    try:
+        conn = store.connection
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        limit = conn.execute("PRAGMA journal_size_limit").fetchone()[0]
+        backstop = conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        assert backstop == AUTOCHECKPOINT_PAGES
+        assert writer.checkpointer.restart_frames == RESTART_FRAMES < backstop
+        assert limit >= backstop * (page + 24)  # frames are a page plus a 24-byte header
+    finally:
+        writer.close()
         store.close()
