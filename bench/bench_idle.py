@@ -292,7 +292,7 @@ def main() -> int:
         if args.py_spy:
             sample_idle(home, args.py_spy, args.seconds, args.top)
         if args.restart:
-            result = restarted(home, args, files, nbytes)
+            result = restarted(home, args, files, nbytes, probe if args.heap else ())
         stopped = home.stop()
         print(f"stopped with exit code {stopped.code}; {machine_note()}")
     if args.json:
@@ -301,12 +301,14 @@ def main() -> int:
 
 
 def restarted(
-    home: DaemonHome, args: argparse.Namespace, files: int, nbytes: int
+    home: DaemonHome, args: argparse.Namespace, files: int, nbytes: int, wrapper: Any = ()
 ) -> dict[str, Any]:
     """Stop the daemon, start it again on the same store (nothing left to ingest: every file
     resumes from its ``files`` row) and measure the same idle window."""
     home.stop()
-    home.start("run")
+    heap_out = home.base / "heap-top.txt"
+    heap_out.unlink(missing_ok=True)
+    home.start("run", wrapper=wrapper)
     wait_ingested(home, files, nbytes)
     time.sleep(args.settle)
     result = observe(home.pid, args.seconds)
@@ -317,6 +319,8 @@ def restarted(
     print("\n== restarted on the ingested store ==\n" + _report(result), flush=True)
     if args.maps:
         print(mappings(home.pid, args.top), flush=True)
+    if wrapper:
+        print(heap_top(home.pid, heap_out), flush=True)
     return result
 
 

@@ -8,11 +8,11 @@ the ``machines`` table for people. ``[sinks.postgres] machine`` overrides the id
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+
+from collector.digests import sha256
 
 __all__ = ["derive_machine_id", "machine_identity"]
 
@@ -22,8 +22,10 @@ _ID_FILES = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id"))
 
 def derive_machine_id(raw_id: str, hostname: str) -> str:
     """The id for a machine whose machine-id is ``raw_id`` (empty: hash the host name)."""
+    import hmac  # on use: importing it maps OpenSSL (see collector.digests)
+
     seed = raw_id.strip() or f"host:{hostname}"
-    return "m-" + hmac.new(_APP_KEY, seed.encode(), hashlib.sha256).hexdigest()[:20]
+    return "m-" + hmac.new(_APP_KEY, seed.encode(), sha256).hexdigest()[:20]
 
 
 def machine_identity(
