@@ -13,19 +13,23 @@ try again later, advance no offset"; any other error means the store refused the
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from config.errors import StoreBusyError, StoreRejectedError
 from store.batch import BatchResult, SessionKeys, apply_records
+from store.connection import open_database
 from store.crashpoint import crash_point
 from store.event_store import EventStore
 from store.records import FileUpdate, Record
 
 __all__ = [
     "SAVED_FIELDS",
+    "StoredStates",
     "accepts",
     "commit_batch",
     "file_progress",
@@ -84,6 +88,49 @@ def saved_files(conn: sqlite3.Connection, retired: int) -> list[dict[str, Any]]:
         return [dict(zip(SAVED_FIELDS, row, strict=True)) for row in rows]
     finally:
         conn.execute(f"PRAGMA cache_size={int(cache_size)}")
+
+
+class StoredStates:
+    """Parked files' parser states read back from their committed ``files`` rows when the
+    files wake (collector.ingest.parked keeps them there instead of in memory).
+
+    One read-only connection, opened on first use and closed after ``_KEEP_S`` unused seconds
+    (``release_idle``): an idle daemon holds no second connection, a burst of wakes (a
+    restart's backlog) opens one. Used by the reader thread only.
+    """
+
+    def __init__(self, database: str | Path) -> None:
+        self._database = database
+        self._conn: sqlite3.Connection | None = None
+        self._used_at = 0.0
+
+    def state_of(self, path: str) -> str | None:
+        """The committed parser state (JSON text) of ``path``'s row; None without one."""
+        if self._conn is None:
+            self._conn = open_database(self._database, readonly=True)
+            self._conn.execute("PRAGMA cache_size=-128")  # one row by primary key at a time
+        self._used_at = time.monotonic()
+        try:
+            row = self._conn.execute(
+                "SELECT parser_state FROM files WHERE path = ?", (path,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreBusyError(str(self._database), str(exc)) from exc
+        return None if row is None or row[0] is None else str(row[0])
+
+    def release_idle(self, now: float) -> None:
+        """Close the connection when unused for ``_KEEP_S`` seconds."""
+        if self._conn is not None and now - self._used_at > _KEEP_S:
+            self.close()
+
+    def close(self) -> None:
+        """Close the connection if open; idempotent (the next ``state_of`` reopens)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+_KEEP_S = 10.0
 
 
 def commit_batch(

@@ -33,7 +33,7 @@ from collector.counters import Counters
 from collector.ingest.checkpoint import Checkpoint
 from collector.ingest.commit.writer import WriterThread
 from collector.ingest.discovery import FoundFile, Root, ScanRounds, found_file, scan_root
-from collector.ingest.parked import SavedFile, pack_state
+from collector.ingest.parked import IN_STORE, SavedFile, pack_state
 from collector.ingest.reader import ReaderOptions, ReaderThread
 from collector.ingest.watch import Watcher
 from collector.log import configure_logging, get_logger
@@ -47,7 +47,7 @@ from collector.wakeup import Wakeup
 from config import Config, ConfigError, load_config
 from config.paths import spool_dir, status_path
 from store import EventStore
-from store.checkpoints import saved_files
+from store.checkpoints import StoredStates, saved_files
 
 __all__ = ["Daemon", "run_daemon"]
 
@@ -165,7 +165,7 @@ class Daemon:
             subscribers=self.sinks.subscribers, expect_live=not self._once,
         )  # fmt: skip
         self.reader = ReaderThread(self.writer, self.counters, _reader_options(config), saved,
-                                   moved)  # fmt: skip
+                                   moved, stored=StoredStates(config.store.path))  # fmt: skip
         self.writer.start()
         self.reader.start()
         if config.tracker.enabled and not self._once:  # --once records no process facts
@@ -497,9 +497,11 @@ def _load_saved(
     moved: dict[tuple[int, int], SavedFile] = {}
     for row in saved_files(store.connection, _MOVED_AT_START):
         checkpoint = _checkpoint_of(row)
-        # The state stays packed JSON text until the file is opened (see SavedFile).
-        item = SavedFile(checkpoint, pack_state(row["parser_state"] or None),
-                         session_key=row["session_key"])  # fmt: skip
+        # A live file's state stays in its row until the file is opened (see SavedFile); a
+        # retired one's may move to another path, so it is kept, packed.
+        state = row["parser_state"] or None
+        kept = pack_state(state) if row["gone"] else IN_STORE if state else None
+        item = SavedFile(checkpoint, kept, session_key=row["session_key"])
         if not row["gone"]:
             saved[row["path"]] = item
         elif checkpoint is not None:

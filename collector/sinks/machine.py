@@ -12,8 +12,6 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 
-from collector.digests import sha256
-
 __all__ = ["derive_machine_id", "machine_identity"]
 
 _APP_KEY = b"agent-viz-monitor/team-sink/v1"
@@ -22,10 +20,11 @@ _ID_FILES = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id"))
 
 def derive_machine_id(raw_id: str, hostname: str) -> str:
     """The id for a machine whose machine-id is ``raw_id`` (empty: hash the host name)."""
-    import hmac  # on use: importing it maps OpenSSL (see collector.digests)
+    import hashlib  # on use: importing them maps OpenSSL (see collector.digests)
+    import hmac
 
     seed = raw_id.strip() or f"host:{hostname}"
-    return "m-" + hmac.new(_APP_KEY, seed.encode(), sha256).hexdigest()[:20]
+    return "m-" + hmac.new(_APP_KEY, seed.encode(), hashlib.sha256).hexdigest()[:20]
 
 
 def machine_identity(

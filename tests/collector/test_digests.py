@@ -14,9 +14,9 @@ from collector.digests import blake2b, sha256
 @pytest.mark.parametrize("data", [b"", b"abc", bytes(range(256)) * 64, "é✓".encode() * 999])
 def test_same_digests_as_hashlib(data: bytes) -> None:
     assert sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
-    assert blake2b(data, digest_size=8).hexdigest() == hashlib.blake2b(
-        data, digest_size=8
-    ).hexdigest()
+    assert (
+        blake2b(data, digest_size=8).hexdigest() == hashlib.blake2b(data, digest_size=8).hexdigest()
+    )
 
 
 def test_incremental_sha256_matches_one_shot() -> None:
