@@ -103,11 +103,43 @@ class SavedFile:
             return self
         return self._with(load(), self.session_key)
 
+    def record(self) -> bytes | None:
+        """Its fixed-size form but for ``session_key`` (``RECORD_BYTES``: flags, then the
+        96-byte checkpoint or zeros) when it has one: a state ``IN_STORE`` or none, a SHA-256
+        checkpoint or none, as nearly every quiet transcript (collector.ingest.parked_files)."""
+        cp, state = self._cp, self.parser_state
+        if isinstance(cp, Checkpoint):
+            return None
+        if state is not None and not isinstance(state, _InStore):
+            return None
+        flags = (_HAS_CP if cp else 0) | (_LIVE if self.live else 0) | (_STORED if state else 0)
+        return bytes((flags,)) + (cp or _NO_CP)
+
+    @classmethod
+    def from_record(
+        cls, record: bytes | bytearray | memoryview, session_key: str | None = None
+    ) -> SavedFile:
+        """The SavedFile whose ``record()`` this is, in ``session_key``."""
+        flags = record[0]
+        cp = bytes(record[1:RECORD_BYTES]) if flags & _HAS_CP else None
+        state = IN_STORE if flags & _STORED else None
+        return cls._make(cp, state, bool(flags & _LIVE), session_key)
+
     def _with(self, state: State, session_key: str | None) -> SavedFile:
-        twin = SavedFile.__new__(SavedFile)
-        twin._cp, twin.parser_state, twin.live = self._cp, state, self.live
-        twin.session_key = session_key
+        return SavedFile._make(self._cp, state, self.live, session_key)
+
+    @classmethod
+    def _make(
+        cls, cp: bytes | Checkpoint | None, state: State, live: bool, session_key: str | None
+    ) -> SavedFile:
+        twin = cls.__new__(cls)
+        twin._cp, twin.parser_state, twin.live, twin.session_key = cp, state, live, session_key
         return twin
+
+
+RECORD_BYTES = 97  # SavedFile.record(): one byte of flags, the 96-byte packed checkpoint
+_HAS_CP, _LIVE, _STORED = 1, 2, 4
+_NO_CP = bytes(RECORD_BYTES - 1)
 
 
 class Handover:

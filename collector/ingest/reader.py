@@ -32,6 +32,7 @@ from collector.ingest.documents import read_document
 from collector.ingest.hot import gone_quiet, keep_hot
 from collector.ingest.lanes import DirtyLanes
 from collector.ingest.parked import ParkedStates, SavedFile, saved_has_news
+from collector.ingest.parked_files import ParkedFiles
 from collector.ingest.problem_files import ProblemFiles
 from collector.ingest.renames import Identity, MovedFiles, retirement
 from collector.ingest.tail import Fragment, TailRead
@@ -67,7 +68,7 @@ class ReaderThread:
         writer: ChunkSink,
         counters: Counters,
         options: ReaderOptions,
-        saved: dict[str, SavedFile],
+        saved: Mapping[str, SavedFile],
         moved: Mapping[Identity, SavedFile] | None = None,
         *,
         stored: StoredStates | None = None,
@@ -75,7 +76,7 @@ class ReaderThread:
         self.writer = writer
         self.counters = counters
         self.options = options
-        self._saved = saved
+        self._saved = saved if isinstance(saved, ParkedFiles) else ParkedFiles(saved)
         self._files: dict[str, TrackedFile] = {}
         self._sources: dict[str, SourceFile] = {}
         self._sources_view = MappingProxyType(self._sources)
@@ -90,7 +91,7 @@ class ReaderThread:
         # identity resumes there instead of reading it again (a rename keeps the file's identity).
         # ``moved`` at start-up: recently retired files, in case one was renamed while the
         # daemon was down (or retired just before a crash, its new path not yet committed).
-        self._moved = MovedFiles(moved, saved)
+        self._moved = MovedFiles(moved, self._saved)
         self._problems = ProblemFiles(counters)
         self._parked = ParkedStates(stored)  # stored: where parked states are read back
 
@@ -150,10 +151,7 @@ class ReaderThread:
         if tracked is not None:
             news = tracked.source.kind != "jsonl" or found.size != tracked.size
         else:
-            saved = self._saved.pop(path, None)  # put back under the scan's string: one copy
-            if saved is not None:  # of each path, not a 2nd from the files table (3 MB / 20k)
-                same = saved.session_key == found.source.session_id  # its path names its session
-                self._saved[path] = saved = saved.without_session() if same else saved
+            saved = self._saved.rekey(path, found.source.session_id)
             news = saved_has_news(saved, found)
         if news:
             self._mark(path)

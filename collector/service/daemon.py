@@ -34,6 +34,7 @@ from collector.ingest.checkpoint import Checkpoint
 from collector.ingest.commit.writer import WriterThread
 from collector.ingest.discovery import FoundFile, Root, ScanRounds, found_file, scan_root
 from collector.ingest.parked import IN_STORE, SavedFile, pack_state
+from collector.ingest.parked_files import ParkedFiles
 from collector.ingest.reader import ReaderOptions, ReaderThread
 from collector.ingest.watch import Watcher
 from collector.log import configure_logging, get_logger
@@ -490,17 +491,17 @@ class _Rate:
 
 def _load_saved(
     store: EventStore,
-) -> tuple[dict[str, SavedFile], dict[tuple[int, int], SavedFile]]:
+) -> tuple[ParkedFiles, dict[tuple[int, int], SavedFile]]:
     """Each live file's resumable state by path, and the most recently retired files' by
     identity (one of them may have been renamed while the daemon was down)."""
-    saved: dict[str, SavedFile] = {}
+    saved = ParkedFiles()
     moved: dict[tuple[int, int], SavedFile] = {}
     for row in saved_files(store.connection, _MOVED_AT_START):
         checkpoint = _checkpoint_of(row)
         # A live file's state stays in its row until the file is opened (see SavedFile); a
-        # retired one's may move to another path, so it is kept, packed.
-        state = row["parser_state"] or None
-        kept = pack_state(state) if row["gone"] else IN_STORE if state else None
+        # retired one may resume under another path: its state is kept, packed.
+        live_state = IN_STORE if row["has_state"] else None
+        kept = pack_state(row["parser_state"] or None) if row["gone"] else live_state
         item = SavedFile(checkpoint, kept, session_key=row["session_key"])
         if not row["gone"]:
             saved[row["path"]] = item

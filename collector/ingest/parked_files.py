@@ -1,0 +1,135 @@
+"""The parked files by path, most of them in one flat buffer rather than two objects each.
+
+An idle daemon parks every quiet transcript (collector.ingest.parked): at 20,000 files their
+``SavedFile`` objects and 96-byte checkpoints were 20,000 small objects each (3.9 MB, bench/
+bench_idle.py --heap), and worse, the ones parked during a backfill were allocated between the
+backfill's short-lived objects, so they kept the interpreter's small-object arenas from being
+given back (an idle daemon right after a backfill held ~10 MB more than the same daemon
+restarted). A file whose state is ``IN_STORE`` (or none) is kept as its 97-byte
+``SavedFile.record()`` in one ``bytearray`` (memory outside those arenas), found through a
+``path → slot`` dict, its session (when it has one of its own: rows read at start-up, until a
+scan finds it is the one its path names; a renamed file) beside; any other (a state still
+packed in memory while its chunks are uncommitted) stays a ``SavedFile`` as it was given.
+
+``ParkedFiles`` is the ``MutableMapping`` the reader thread used a dict for; reading an entry
+builds a ``SavedFile`` (equal, not the same object, for a record). Reader thread only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import TypeVar
+
+from collector.ingest.parked import RECORD_BYTES, SavedFile
+
+__all__ = ["ParkedFiles"]
+
+_SLOT_BURST = 1024  # slot numbers made at a time (see _new_slot)
+
+
+class ParkedFiles(MutableMapping[str, SavedFile]):
+    """Parked files' ``SavedFile`` by path: records in a flat buffer, the rest as objects."""
+
+    __slots__ = ("_data", "_free", "_numbers", "_other", "_peaks", "_sessions", "_slots")
+
+    def __init__(self, items: Mapping[str, SavedFile] | None = None) -> None:
+        self._slots: dict[str, int] = {}
+        self._data = bytearray()
+        self._free: list[int] = []  # slots of records deleted, reused first
+        # Slot numbers as int objects made in bursts: made one by one during a backfill they
+        # would be scattered among its short-lived objects, as the SavedFiles were.
+        self._numbers: list[int] = []
+        self._sessions: dict[str, str] = {}  # path → session of a record that has its own
+        self._other: dict[str, SavedFile] = {}
+        self._peaks = [0, 0]  # the largest len(_sessions), len(_other) since last rebuilt
+        for path, saved in (items or {}).items():
+            self[path] = saved
+
+    def __getitem__(self, path: str) -> SavedFile:
+        slot = self._slots.get(path)
+        if slot is None:
+            return self._other[path]
+        at = slot * RECORD_BYTES
+        record = memoryview(self._data)[at : at + RECORD_BYTES]
+        return SavedFile.from_record(record, self._sessions.get(path))
+
+    def __setitem__(self, path: str, saved: SavedFile) -> None:
+        self._discard(path)  # the new key string replaces the old one (one copy of each path)
+        record = saved.record()
+        if record is None:
+            self._other[path] = saved
+            self._peaks[1] = max(self._peaks[1], len(self._other))
+            return
+        slot = self._free.pop() if self._free else self._new_slot()
+        at = slot * RECORD_BYTES
+        self._data[at : at + RECORD_BYTES] = record
+        self._slots[path] = slot
+        if saved.session_key is not None:
+            self._sessions[path] = saved.session_key
+            self._peaks[0] = max(self._peaks[0], len(self._sessions))
+
+    def __delitem__(self, path: str) -> None:
+        if not self._discard(path):
+            raise KeyError(path)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._slots or path in self._other
+
+    def __iter__(self) -> Iterator[str]:
+        yield from list(self._slots)  # a copy: callers delete while looking (renames.take)
+        yield from list(self._other)
+
+    def __len__(self) -> int:
+        return len(self._slots) + len(self._other)
+
+    def rekey(self, path: str, session_id: str | None) -> SavedFile | None:
+        """The entry of ``path``, now kept under this string (a scan's: one copy of each path,
+        not a second one from the ``files`` table) and without a session of its own when that
+        is ``session_id``, the one its path names (the usual case); None when not parked."""
+        slot = self._slots.pop(path, None)
+        if slot is not None:
+            self._slots[path] = slot
+            session = self._sessions.pop(path, None)
+            if session is not None and session != session_id:
+                self._sessions[path] = session
+            elif session is not None:
+                self._sessions = _shrunk(self._sessions, self._peaks, 0)
+            return self[path]
+        saved = self._other.get(path)
+        if saved is None:
+            return None
+        if saved.session_key == session_id:
+            saved = saved.without_session()
+        self[path] = saved
+        return saved
+
+    def _discard(self, path: str) -> bool:
+        slot = self._slots.pop(path, None)
+        if slot is not None:
+            self._free.append(slot)
+            if self._sessions.pop(path, None) is not None:
+                self._sessions = _shrunk(self._sessions, self._peaks, 0)
+            return True
+        if self._other.pop(path, None) is None:
+            return False
+        self._other = _shrunk(self._other, self._peaks, 1)
+        return True
+
+    def _new_slot(self) -> int:
+        used = len(self._data) // RECORD_BYTES
+        if used == len(self._numbers):
+            self._numbers.extend(range(used, used + _SLOT_BURST))
+        self._data.extend(bytes(RECORD_BYTES))
+        return self._numbers[used]
+
+
+_V = TypeVar("_V")
+
+
+def _shrunk(items: dict[str, _V], peaks: list[int], which: int) -> dict[str, _V]:
+    """``items``, copied when it holds under a quarter of its peak: a dict never shrinks as
+    it empties (start-up's 20,000 sessions leave it once a scan has seen their paths)."""
+    if len(items) * 4 >= peaks[which]:
+        return items
+    peaks[which] = len(items)
+    return dict(items)
