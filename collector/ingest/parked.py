@@ -15,13 +15,12 @@ import functools
 import struct
 import zlib
 from collections.abc import Callable, MutableMapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import orjson
 
 from collector.ingest.checkpoint import Checkpoint
 from collector.ingest.discovery import FoundFile
-from store.checkpoints import StoredStates
 
 __all__ = [
     "IN_STORE", "Handover", "ParkedStates", "SavedFile", "decode_state", "pack_state",
@@ -167,6 +166,16 @@ class Handover:
     def settled(self) -> bool:
         """Has every chunk handed on been committed."""
         return self.committed == self.sent
+
+
+class StoredStates(Protocol):
+    """Where committed parser states are read back (store.checkpoints.StoredStates)."""
+
+    def state_of(self, path: str) -> str | None: ...
+
+    def release_idle(self, now: float) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class ParkedStates:

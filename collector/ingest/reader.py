@@ -315,7 +315,11 @@ class ReaderThread:
                         break
         found, retired = self._moved.take(path, key, self._saved, self._session_of)
         if found is not None and retired is not None:
-            found = self._parked.resolved(retired, found)  # before its row is retired
+            try:  # before its row is retired
+                found = self._parked.resolved(retired, found)
+            except Exception:
+                self._saved[retired] = found  # parked as it was: a later look retries
+                raise
         cp = found.checkpoint if found is not None else None
         if retired is not None and cp is not None:
             self._forget(retired)  # its row says deleted; the new path's row follows
