@@ -18,7 +18,6 @@ builds a ``SavedFile`` (equal, not the same object, for a record). Reader thread
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import TypeVar
 
 from collector.ingest.parked import RECORD_BYTES, SavedFile
 
@@ -86,14 +85,14 @@ class ParkedFiles(MutableMapping[str, SavedFile]):
         """The entry of ``path``, now kept under this string (a scan's: one copy of each path,
         not a second one from the ``files`` table) and without a session of its own when that
         is ``session_id``, the one its path names (the usual case); None when not parked."""
-        slot = self._slots.pop(path, None)
-        if slot is not None:
+        session = self._sessions.get(path)
+        if session is not None:  # a row read at start-up: its key is the row's string
+            slot = self._slots.pop(path)
             self._slots[path] = slot
-            session = self._sessions.pop(path, None)
-            if session is not None and session != session_id:
-                self._sessions[path] = session
-            elif session is not None:
-                self._sessions = _shrunk(self._sessions, self._peaks, 0)
+            if session == session_id:
+                del self._sessions[path]
+                self._compact_after_start_up()
+        if path in self._slots:
             return self[path]
         saved = self._other.get(path)
         if saved is None:
@@ -108,12 +107,24 @@ class ParkedFiles(MutableMapping[str, SavedFile]):
         if slot is not None:
             self._free.append(slot)
             if self._sessions.pop(path, None) is not None:
-                self._sessions = _shrunk(self._sessions, self._peaks, 0)
+                self._compact_after_start_up()
             return True
         if self._other.pop(path, None) is None:
             return False
-        self._other = _shrunk(self._other, self._peaks, 1)
+        if len(self._other) * 4 < self._peaks[1]:  # a dict never shrinks as it empties
+            self._peaks[1] = len(self._other)
+            self._other = dict(self._other)
         return True
+
+    def _compact_after_start_up(self) -> None:
+        """Once most rows read at start-up were seen by a scan: their sessions' dict, and the
+        slots' (each such path taken out and put back under the scan's string leaves a
+        table twice the size it needs), built again at their size."""
+        if len(self._sessions) * 4 >= self._peaks[0]:
+            return
+        self._peaks[0] = len(self._sessions)
+        self._sessions = dict(self._sessions)
+        self._slots = dict(self._slots.items())  # pairs, not dict(d): that copies the table
 
     def _new_slot(self) -> int:
         used = len(self._data) // RECORD_BYTES
@@ -121,15 +132,3 @@ class ParkedFiles(MutableMapping[str, SavedFile]):
             self._numbers.extend(range(used, used + _SLOT_BURST))
         self._data.extend(bytes(RECORD_BYTES))
         return self._numbers[used]
-
-
-_V = TypeVar("_V")
-
-
-def _shrunk(items: dict[str, _V], peaks: list[int], which: int) -> dict[str, _V]:
-    """``items``, copied when it holds under a quarter of its peak: a dict never shrinks as
-    it empties (start-up's 20,000 sessions leave it once a scan has seen their paths)."""
-    if len(items) * 4 >= peaks[which]:
-        return items
-    peaks[which] = len(items)
-    return dict(items)
