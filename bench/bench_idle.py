@@ -26,6 +26,10 @@ target a little) and prints what the idle CPU is spent on.
 same window: the steady state of a daemon started at login (every file resumes from its
 ``files`` row; the first run's figures include what the ingest left behind). ``--maps`` prints
 where the RSS is (``/proc/PID/smaps``: per file, ``[heap]``, the largest anonymous mappings).
+``--heap`` runs both daemons under ``heap_probe.py`` and prints their tracemalloc top entries
+(RSS is then inflated by the tracing); with ``HEAP_PROBE_MALLOC=1`` it prints pymalloc's own
+statistics instead, untraced (arenas, unused pools, blocks per size class): what fragmentation
+an ingest or a start-up left.
 
 How to quote: ``idle: 0.21 % of a core over 60 s, RSS 48 MB (peak 55 MB), 23 fds, 201 inotify
 watches; 20,000 files in 200 folders``. Goals: < 0.5 % of a core, RSS <= 60 MB, fds < 64. The
