@@ -11,13 +11,16 @@ restarted). A file whose state is ``IN_STORE`` (or none) is kept as its 97-byte
 scan finds it is the one its path names; a renamed file) beside; any other (a state still
 packed in memory while its chunks are uncommitted) stays a ``SavedFile`` as it was given.
 
-``ParkedFiles`` is the ``MutableMapping`` the reader thread used a dict for; reading an entry
-builds a ``SavedFile`` (equal, not the same object, for a record). Reader thread only.
+``ParkedFiles`` is the ``MutableMapping`` the reader used a dict for; reading an entry builds a
+``SavedFile`` (equal, not the same object, for a record). Thread-safe, each call whole: the
+reader thread parks and wakes files while a scan (the daemon's main thread) re-keys them and
+notifications look them up, and unlike a dict's, these operations take several steps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping
+import threading
+from collections.abc import ItemsView, Iterator, Mapping, MutableMapping, ValuesView
 
 from collector.ingest.parked import RECORD_BYTES, SavedFile
 
@@ -29,9 +32,10 @@ _SLOT_BURST = 1024  # slot numbers made at a time (see _new_slot)
 class ParkedFiles(MutableMapping[str, SavedFile]):
     """Parked files' ``SavedFile`` by path: records in a flat buffer, the rest as objects."""
 
-    __slots__ = ("_data", "_free", "_numbers", "_other", "_peaks", "_sessions", "_slots")
+    __slots__ = ("_data", "_free", "_lock", "_numbers", "_other", "_peaks", "_sessions", "_slots")
 
     def __init__(self, items: Mapping[str, SavedFile] | None = None) -> None:
+        self._lock = threading.Lock()
         self._slots: dict[str, int] = {}
         self._data = bytearray()
         self._free: list[int] = []  # slots of records deleted, reused first
@@ -45,14 +49,49 @@ class ParkedFiles(MutableMapping[str, SavedFile]):
             self[path] = saved
 
     def __getitem__(self, path: str) -> SavedFile:
+        with self._lock:
+            return self._get(path)
+
+    def __setitem__(self, path: str, saved: SavedFile) -> None:
+        with self._lock:
+            self._set(path, saved)
+
+    def __delitem__(self, path: str) -> None:
+        with self._lock:
+            if not self._discard(path):
+                raise KeyError(path)
+
+    def __contains__(self, path: object) -> bool:
+        with self._lock:
+            return path in self._slots or path in self._other
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:  # a copy: callers delete while looking (renames.take)
+            paths = [*self._slots, *self._other]
+        return iter(paths)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._slots) + len(self._other)
+
+    def items(self) -> ItemsView[str, SavedFile]:
+        """A snapshot (a dict's view would change, or fail, under another thread)."""
+        with self._lock:
+            return {path: self._get(path) for path in [*self._slots, *self._other]}.items()
+
+    def values(self) -> ValuesView[SavedFile]:
+        """A snapshot, as ``items``."""
+        with self._lock:
+            return {path: self._get(path) for path in [*self._slots, *self._other]}.values()
+
+    def _get(self, path: str) -> SavedFile:
         slot = self._slots.get(path)
         if slot is None:
             return self._other[path]
-        at = slot * RECORD_BYTES
-        record = memoryview(self._data)[at : at + RECORD_BYTES]
-        return SavedFile.from_record(record, self._sessions.get(path))
+        at = slot * RECORD_BYTES  # a copy of the record: no view may pin the buffer's size
+        return SavedFile.from_record(self._data[at : at + RECORD_BYTES], self._sessions.get(path))
 
-    def __setitem__(self, path: str, saved: SavedFile) -> None:
+    def _set(self, path: str, saved: SavedFile) -> None:
         self._discard(path)  # the new key string replaces the old one (one copy of each path)
         record = saved.record()
         if record is None:
@@ -67,24 +106,14 @@ class ParkedFiles(MutableMapping[str, SavedFile]):
             self._sessions[path] = saved.session_key
             self._peaks[0] = max(self._peaks[0], len(self._sessions))
 
-    def __delitem__(self, path: str) -> None:
-        if not self._discard(path):
-            raise KeyError(path)
-
-    def __contains__(self, path: object) -> bool:
-        return path in self._slots or path in self._other
-
-    def __iter__(self) -> Iterator[str]:
-        yield from list(self._slots)  # a copy: callers delete while looking (renames.take)
-        yield from list(self._other)
-
-    def __len__(self) -> int:
-        return len(self._slots) + len(self._other)
-
     def rekey(self, path: str, session_id: str | None) -> SavedFile | None:
         """The entry of ``path``, now kept under this string (a scan's: one copy of each path,
         not a second one from the ``files`` table) and without a session of its own when that
         is ``session_id``, the one its path names (the usual case); None when not parked."""
+        with self._lock:
+            return self._rekey(path, session_id)
+
+    def _rekey(self, path: str, session_id: str | None) -> SavedFile | None:
         session = self._sessions.get(path)
         if session is not None:  # a row read at start-up: its key is the row's string
             slot = self._slots.pop(path)
@@ -93,13 +122,13 @@ class ParkedFiles(MutableMapping[str, SavedFile]):
                 del self._sessions[path]
                 self._compact_after_start_up()
         if path in self._slots:
-            return self[path]
+            return self._get(path)
         saved = self._other.get(path)
         if saved is None:
             return None
         if saved.session_key == session_id:
             saved = saved.without_session()
-        self[path] = saved
+        self._set(path, saved)
         return saved
 
     def _discard(self, path: str) -> bool:

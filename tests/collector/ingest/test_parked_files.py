@@ -4,6 +4,8 @@ state leaves memory for the store only once the writer has committed it."""
 from __future__ import annotations
 
 import hashlib
+import sys
+import threading
 from typing import Any
 
 from hypothesis import given
@@ -154,3 +156,43 @@ class _Stored:
 
     def close(self) -> None:
         pass
+
+
+def test_threads_on_different_paths_never_share_a_record() -> None:
+    """The reader parks and wakes files while a scan re-keys others: each call is whole, so
+    no two paths end up with one slot (one file resuming at another's checkpoint)."""
+    parked = ParkedFiles()
+    sha = hashlib.sha256(b"x").hexdigest()
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for i in range(3000):
+                path = f"/r/{worker}/{i % 50}.jsonl"
+                cp = Checkpoint(worker, i % 50, i, sha, 1, sha)
+                parked[path] = SavedFile(cp, IN_STORE, session_key=f"claude-code:{worker}")
+                parked.rekey("".join([path]), f"claude-code:{worker}")
+                if i % 7 == 0:
+                    del parked[path]
+                    parked[path] = SavedFile(cp, IN_STORE)
+                got = parked[path].checkpoint
+                assert got is not None
+                assert (got.dev, got.inode) == (worker, i % 50)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: any unguarded step would show
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert len(parked) == 4 * 50
+    for path, saved in parked.items():
+        worker, inode = path.split("/")[2], path.split("/")[3].split(".")[0]
+        assert saved.position() == (int(worker), int(inode), 2950 + int(inode))
