@@ -75,14 +75,13 @@ class ParkedFiles(MutableMapping[str, SavedFile]):
             return len(self._slots) + len(self._other)
 
     def items(self) -> ItemsView[str, SavedFile]:
-        """A snapshot (a dict's view would change, or fail, under another thread)."""
-        with self._lock:
-            return {path: self._get(path) for path in [*self._slots, *self._other]}.items()
+        """The entries of the paths parked when the iteration began that still are: one
+        ``SavedFile`` at a time (all 20,000 at once would be a start-up's peak)."""
+        return _Items(self)
 
     def values(self) -> ValuesView[SavedFile]:
-        """A snapshot, as ``items``."""
-        with self._lock:
-            return {path: self._get(path) for path in [*self._slots, *self._other]}.values()
+        """As ``items``."""
+        return _Values(self)
 
     def _get(self, path: str) -> SavedFile:
         slot = self._slots.get(path)
@@ -161,3 +160,21 @@ class ParkedFiles(MutableMapping[str, SavedFile]):
             self._numbers.extend(range(used, used + _SLOT_BURST))
         self._data.extend(bytes(RECORD_BYTES))
         return self._numbers[used]
+
+
+class _Items(ItemsView[str, SavedFile]):
+    _mapping: ParkedFiles
+
+    def __iter__(self) -> Iterator[tuple[str, SavedFile]]:
+        for path in self._mapping:
+            saved = self._mapping.get(path)
+            if saved is not None:  # not taken by another thread since the iteration began
+                yield path, saved
+
+
+class _Values(ValuesView[SavedFile]):
+    _mapping: ParkedFiles
+
+    def __iter__(self) -> Iterator[SavedFile]:
+        for _path, saved in _Items(self._mapping):
+            yield saved
