@@ -17,6 +17,22 @@ import tracemalloc
 from types import FrameType
 
 _TOP = int(os.environ.get("HEAP_PROBE_TOP", "20"))
+# HEAP_PROBE_MALLOC=1: no tracing; SIGUSR1 writes pymalloc's own statistics instead (arenas,
+# and per size class the pools and blocks in use): what the ingest left fragmented.
+_MALLOC_STATS = os.environ.get("HEAP_PROBE_MALLOC") == "1"
+
+
+def _dump_malloc_stats(out: str) -> None:
+    tmp = out + ".tmp"
+    with open(tmp, "w") as handle:
+        saved = os.dup(2)
+        os.dup2(handle.fileno(), 2)  # _debugmallocstats writes to the C stderr
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    os.replace(tmp, out)
 
 
 def _dump(out: str) -> None:
@@ -38,10 +54,11 @@ def _dump(out: str) -> None:
 
 def main() -> None:
     out, script, *args = sys.argv[1:]
-    tracemalloc.start(1)
+    if not _MALLOC_STATS:
+        tracemalloc.start(1)
 
     def on_usr1(_signum: int, _frame: FrameType | None) -> None:
-        _dump(out)
+        (_dump_malloc_stats if _MALLOC_STATS else _dump)(out)
 
     signal.signal(signal.SIGUSR1, on_usr1)
     sys.argv = [script, *args]

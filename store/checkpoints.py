@@ -13,19 +13,23 @@ try again later, advance no offset"; any other error means the store refused the
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from config.errors import StoreBusyError, StoreRejectedError
 from store.batch import BatchResult, SessionKeys, apply_records
+from store.connection import open_database
 from store.crashpoint import crash_point
 from store.event_store import EventStore
 from store.records import FileUpdate, Record
 
 __all__ = [
     "SAVED_FIELDS",
+    "StoredStates",
     "accepts",
     "commit_batch",
     "file_progress",
@@ -51,9 +55,11 @@ ON CONFLICT (path) DO UPDATE SET
     deleted_at = excluded.deleted_at, updated_at = excluded.updated_at
 """
 
-# The columns a resumed file needs: its identity and offset, and the parser's packed state.
+# The columns a resumed file needs: its identity and offset, and the parser's state: only
+# whether it has one for a live file (read back when the file wakes: StoredStates), the state
+# itself for a retired one (it may resume under another path).
 SAVED_FIELDS = ("path", "dev", "inode", "offset", "head_hash", "head_len", "marker_hash",
-                "parser_state", "session_key", "gone")  # fmt: skip
+                "parser_state", "has_state", "session_key", "gone")  # fmt: skip
 
 
 def upsert_files(
@@ -64,10 +70,14 @@ def upsert_files(
     conn.executemany(_UPSERT_FILE, [_file_row(conn, f, now, keys) for f in files])
 
 
-def saved_files(conn: sqlite3.Connection, retired: int) -> list[dict[str, Any]]:
+def saved_files(conn: sqlite3.Connection, retired: int) -> Iterator[dict[str, Any]]:
     """The committed checkpoints (``SAVED_FIELDS`` each, oldest change first) of the files that
     still exist, and of the ``retired`` most recently retired ones (``gone``): one of those may
-    have been renamed while the daemon was down, and resumes from its row."""
+    have been renamed while the daemon was down, and resumes from its row.
+
+    Row by row: a list of 20,000 rows was ~25 MB of short-lived objects at start-up, between
+    which the long-lived ones were allocated, so the interpreter kept that memory for good
+    (bench/bench_idle.py --restart)."""
     # One pass over the whole table at start-up: through a small page cache, or the writer's
     # connection keeps ~50 MB of it (20,000 files, bench/bench_idle.py --restart).
     (cache_size,) = conn.execute("PRAGMA cache_size").fetchone()
@@ -75,15 +85,61 @@ def saved_files(conn: sqlite3.Connection, retired: int) -> list[dict[str, Any]]:
     try:
         rows = conn.execute(
             "SELECT f.path, f.dev, f.inode, f.offset, f.head_hash, f.head_len, f.marker_hash, "
-            "f.parser_state, s.session_key, f.deleted_at IS NOT NULL AS gone FROM files f "
+            "CASE WHEN f.deleted_at IS NULL THEN NULL ELSE f.parser_state END, "
+            "COALESCE(f.parser_state, '') != '', s.session_key, f.deleted_at IS NOT NULL AS gone "
+            "FROM files f "
             "LEFT JOIN sessions s ON s.id = f.session_id WHERE f.deleted_at IS NULL OR f.rowid "
             "IN (SELECT rowid FROM files WHERE deleted_at IS NOT NULL ORDER BY updated_at DESC "
             "LIMIT ?) ORDER BY f.updated_at",
             (retired,),
         )
-        return [dict(zip(SAVED_FIELDS, row, strict=True)) for row in rows]
+        for row in rows:
+            yield dict(zip(SAVED_FIELDS, row, strict=True))
     finally:
         conn.execute(f"PRAGMA cache_size={int(cache_size)}")
+
+
+class StoredStates:
+    """Parked files' parser states read back from their committed ``files`` rows when the
+    files wake (collector.ingest.parked keeps them there instead of in memory).
+
+    One read-only connection, opened on first use and closed after ``_KEEP_S`` unused seconds
+    (``release_idle``): an idle daemon holds no second connection, a burst of wakes (a
+    restart's backlog) opens one. Used by the reader thread only.
+    """
+
+    def __init__(self, database: str | Path) -> None:
+        self._database = database
+        self._conn: sqlite3.Connection | None = None
+        self._used_at = 0.0
+
+    def state_of(self, path: str) -> str | None:
+        """The committed parser state (JSON text) of ``path``'s row; None without one."""
+        if self._conn is None:
+            self._conn = open_database(self._database, readonly=True)
+            self._conn.execute("PRAGMA cache_size=-128")  # one row by primary key at a time
+        self._used_at = time.monotonic()
+        try:
+            row = self._conn.execute(
+                "SELECT parser_state FROM files WHERE path = ?", (path,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreBusyError(str(self._database), str(exc)) from exc
+        return None if row is None or row[0] is None else str(row[0])
+
+    def release_idle(self, now: float) -> None:
+        """Close the connection when unused for ``_KEEP_S`` seconds."""
+        if self._conn is not None and now - self._used_at > _KEEP_S:
+            self.close()
+
+    def close(self) -> None:
+        """Close the connection if open; idempotent (the next ``state_of`` reopens)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+_KEEP_S = 10.0
 
 
 def commit_batch(

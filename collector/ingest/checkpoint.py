@@ -36,11 +36,12 @@ different                  any        otherwise                    restart at 0,
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 from dataclasses import dataclass
 from typing import Any
+
+from collector.digests import sha256
 
 __all__ = [
     "HEAD_BYTES", "MARKER_BYTES", "Checkpoint", "Verified", "open_regular", "same_file", "sha",
@@ -73,7 +74,7 @@ def open_regular(path: str) -> int:
 
 
 def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return sha256(data).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

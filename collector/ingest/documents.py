@@ -6,11 +6,11 @@ stands for its content, and a read whose hash matches the last committed one sen
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 
 from collector.counters import Counters
+from collector.digests import sha256
 from collector.ingest.checkpoint import open_regular
 from collector.ingest.tracked import TrackedFile
 from collector.log import get_logger
@@ -34,7 +34,7 @@ def read_document(tracked: TrackedFile, max_bytes: int, counters: Counters) -> C
     except OSError as exc:
         _log.warning("file_read_failed", path=path, error=f"{type(exc).__name__}: {exc}")
         return None
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256(data).hexdigest()
     if digest == tracked.doc_hash:
         return None
     records = tracked.parser.parse_document(data)

@@ -6,8 +6,12 @@ it has caught up with that file (a read reached end of file and none of its back
 still queued), so each file's chunks stay in one FIFO lane and commit in order.
 
 The bulk lane is bounded in chunks and in bytes and ``put`` blocks when it is full: that is the
-back-pressure that keeps memory flat under any backlog. The live lane has a generous bound of its
-own (live files are small appends).
+back-pressure that keeps memory flat under any backlog. The live lane has a bound of its own,
+generous for live files' small appends (32 hot files at most) but not for a backfill of many small
+transcripts, each read to its end in one step and so queued live: with 4,096 such chunks in flight
+the reader ran far ahead of the writer, and the parked files' state it kept meanwhile was spread
+over memory the ingest then could not give back (an idle daemon after ingesting 20,000 files: 47 to
+72 MB run to run; with 256, 45-47 MB in five runs, bench/bench_idle.py).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ CLOSED = object()  # returned by get() once closed and drained
 class LaneQueue:
     """Two FIFO lanes behind one lock; ``get`` serves the live lane first."""
 
-    def __init__(self, bulk_chunks: int, bulk_bytes: int, live_chunks: int = 4096) -> None:
+    def __init__(self, bulk_chunks: int, bulk_bytes: int, live_chunks: int = 256) -> None:
         self._live: collections.deque[Any] = collections.deque()
         self._bulk: collections.deque[Any] = collections.deque()
         self._bulk_bytes = 0

@@ -22,8 +22,9 @@ stream order (tests compare it with a reference split).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
+
+from collector.digests import sha256
 
 __all__ = ["PREFIX_BYTES", "LineSplitter", "OversizedLine"]
 
@@ -55,7 +56,7 @@ class _Oversize:
     __slots__ = ("hasher", "prefix", "size")
 
     def __init__(self) -> None:
-        self.hasher = hashlib.sha256()
+        self.hasher = sha256()
         self.prefix = b""
         self.size = 0
 

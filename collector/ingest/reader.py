@@ -31,7 +31,8 @@ from collector.ingest.discovery import FoundFile
 from collector.ingest.documents import read_document
 from collector.ingest.hot import gone_quiet, keep_hot
 from collector.ingest.lanes import DirtyLanes
-from collector.ingest.parked import SavedFile, pack_state, saved_has_news
+from collector.ingest.parked import ParkedStates, SavedFile, saved_has_news
+from collector.ingest.parked_files import ParkedFiles
 from collector.ingest.problem_files import ProblemFiles
 from collector.ingest.renames import Identity, MovedFiles, retirement
 from collector.ingest.tail import Fragment, TailRead
@@ -40,6 +41,7 @@ from collector.log import get_logger
 from collector.parsers import DEFAULT_OPTIONS, ParserOptions
 from collector.parsers.sources import SourceFile
 from collector.privacy import scrub_records
+from store.checkpoints import StoredStates
 from store.records import Chunk, ChunkSink
 
 __all__ = ["BACKLOG_STEP_BYTES", "ReaderOptions", "ReaderThread"]
@@ -70,13 +72,15 @@ class ReaderThread:
         writer: ChunkSink,
         counters: Counters,
         options: ReaderOptions,
-        saved: dict[str, SavedFile],
+        saved: Mapping[str, SavedFile],
         moved: Mapping[Identity, SavedFile] | None = None,
+        *,
+        stored: StoredStates | None = None,
     ) -> None:
         self.writer = writer
         self.counters = counters
         self.options = options
-        self._saved = saved
+        self._saved = saved if isinstance(saved, ParkedFiles) else ParkedFiles(saved)
         self._files: dict[str, TrackedFile] = {}
         self._sources: dict[str, SourceFile] = {}
         self._sources_view = MappingProxyType(self._sources)
@@ -91,8 +95,9 @@ class ReaderThread:
         # identity resumes there instead of reading it again (a rename keeps the file's identity).
         # ``moved`` at start-up: recently retired files, in case one was renamed while the
         # daemon was down (or retired just before a crash, its new path not yet committed).
-        self._moved = MovedFiles(moved, saved)
+        self._moved = MovedFiles(moved, self._saved)
         self._problems = ProblemFiles(counters)
+        self._parked = ParkedStates(stored)  # stored: where parked states are read back
         # Called on the reader's thread when it runs out of dirty files after reading some
         # (``run --once`` wakes its main loop with it instead of polling); must not block.
         self.on_idle: Callable[[], None] | None = None
@@ -111,6 +116,8 @@ class ReaderThread:
             self._thread.join(timeout)
         for tracked in self._files.values():
             tracked.close()
+        if not self._thread.is_alive():
+            self._parked.close()
 
     @property
     def alive(self) -> bool:
@@ -151,10 +158,7 @@ class ReaderThread:
         if tracked is not None:
             news = tracked.source.kind != "jsonl" or found.size != tracked.size
         else:
-            saved = self._saved.pop(path, None)  # put back under the scan's string: one copy
-            if saved is not None:  # of each path, not a 2nd from the files table (3 MB / 20k)
-                same = saved.session_key == found.source.session_id  # its path names its session
-                self._saved[path] = saved = saved.without_session() if same else saved
+            saved = self._saved.rekey(path, found.source.session_id)
             news = saved_has_news(saved, found)
         if news:
             self._mark(path)
@@ -297,6 +301,7 @@ class ReaderThread:
         if now - self._swept < 1.0:
             return
         self._swept = now
+        self._parked.sweep(self._saved, now)
         for path, tracked in gone_quiet(self._files, now):
             assert tracked.tail is not None
             if tracked.tail.buffered_bytes or not tracked.live:
@@ -321,6 +326,12 @@ class ReaderThread:
                     if old not in self._files or not self._step(old):
                         break
         found, retired = self._moved.take(path, key, self._saved, self._session_of)
+        if found is not None and retired is not None:
+            try:  # before its row is retired
+                found = self._parked.resolved(retired, found)
+            except Exception:
+                self._saved[retired] = found  # parked as it was: a later look retries
+                raise
         cp = found.checkpoint if found is not None else None
         if retired is not None and cp is not None:
             self._forget(retired)  # its row says deleted; the new path's row follows
@@ -343,18 +354,18 @@ class ReaderThread:
         """Free a caught-up file's tail and parser; keep only what resumes it."""
         sent = tracked.sent
         tracked.close()
-        state = sent.parser_state
-        if not isinstance(state, bytes):  # bytes: still packed, the file woke and read nothing
-            state = pack_state(state)
         del self._files[path]
-        parked = self._saved[path] = SavedFile(sent.checkpoint, state, True, tracked.session_key)
+        parked = self._parked.park(self._saved, path, sent, tracked.handover, tracked.session_key)
         self._moved.parked.note(parked, self._saved)
 
     def _open(self, path: str) -> TrackedFile | None:
         source = self._sources.get(path)
         if source is None:
             return None
-        saved = self._saved.pop(path, None)
+        saved = self._saved.get(path)
+        if saved is not None:  # read back first: a failed read leaves it parked as it was
+            saved = self._parked.resolved(path, saved)
+            del self._saved[path]
         adopted = False
         if saved is None:
             saved = self._adopt(path, source.agent)
@@ -390,7 +401,8 @@ class ReaderThread:
         tracked.adopted = False
         update = tracked.file_update(read, parsed)
         live = tracked.lane_for(read.eof)
-        on_commit = None if live else functools.partial(self._bulk_committed, tracked)
+        then = None if live else functools.partial(self._bulk_committed, tracked)
+        on_commit = tracked.handover.hand(then)
         self._put(Chunk(parsed.records, update, parsed.nbytes, on_commit=on_commit, live=live))
         tracked.sent = SavedFile(parsed.checkpoint, update.parser_state, False, tracked.session_key)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from collector.ingest.checkpoint import Checkpoint
-from collector.ingest.parked import SavedFile, decode_state
+from collector.ingest.parked import Handover, SavedFile, decode_state
 from collector.ingest.sidecars import read_sidecar
 from collector.ingest.tail import FileTail, Fragment, TailRead
 from collector.parsers import ParserOptions, TranscriptParser, make_parser
@@ -46,8 +46,8 @@ class TrackedFile:
     """One file being tailed: its source, tail and parser, and what was last handed on."""
 
     __slots__ = (
-        "active_at", "adopted", "bulk_done", "bulk_sent", "doc_hash", "live", "parser", "sent",
-        "session_key", "size", "source", "tail",
+        "active_at", "adopted", "bulk_done", "bulk_sent", "doc_hash", "handover", "live",
+        "parser", "sent", "session_key", "size", "source", "tail",
     )  # fmt: skip
 
     def __init__(
@@ -64,6 +64,7 @@ class TrackedFile:
         # The checkpoint and parser state of the last chunk put on the writer's queue: where
         # reading resumes if processing this file fails halfway (see ReaderThread._rewind).
         self.sent = sent
+        self.handover = Handover()  # are the chunks handed on committed (see _park)
         # Lane (collector.ingest.lanes): backlog until a read reaches the end with no backlog chunk
         # of this file still queued; live from then on. bulk_done is counted by the writer.
         self.live = False

@@ -47,7 +47,6 @@ each line becomes:
 
 from __future__ import annotations
 
-import hashlib
 import operator
 import re
 import shlex
@@ -57,6 +56,7 @@ from typing import Any
 
 import orjson
 
+from collector.digests import blake2b
 from collector.parsers.base import ParserBase
 from collector.parsers.categories import categorize_argv, categorize_command
 from collector.parsers.decode import decode_line, resolve_path
@@ -819,7 +819,7 @@ def _epoch_ms(ts: str) -> int | None:
 
 def _digest(text: str) -> str:
     data = text.strip().encode("utf-8", "surrogatepass")
-    return hashlib.blake2b(data, digest_size=8).hexdigest()
+    return blake2b(data, digest_size=8).hexdigest()
 
 
 def _call_id(p: dict[str, Any]) -> str | None:

@@ -34,7 +34,8 @@ from collector.counters import Counters
 from collector.ingest.checkpoint import Checkpoint
 from collector.ingest.commit.writer import WriterThread
 from collector.ingest.discovery import FoundFile, Root, ScanRounds, found_file, scan_root
-from collector.ingest.parked import SavedFile, pack_state
+from collector.ingest.parked import IN_STORE, SavedFile, pack_state
+from collector.ingest.parked_files import ParkedFiles
 from collector.ingest.reader import BACKLOG_STEP_BYTES, ReaderOptions, ReaderThread
 from collector.log import configure_logging, get_logger
 from collector.parsers import ParserOptions
@@ -46,7 +47,7 @@ from collector.wakeup import Wakeup
 from config import Config, ConfigError, load_config
 from config.paths import spool_dir, status_path
 from store import EventStore
-from store.checkpoints import saved_files
+from store.checkpoints import StoredStates, saved_files
 
 if TYPE_CHECKING:  # imported where started: ``run --once`` starts neither (~20 ms of imports)
     from collector.ingest.watch import Watcher
@@ -174,7 +175,8 @@ class Daemon:
             subscribers=self.sinks.subscribers, expect_live=not self._once,
         )  # fmt: skip
         options = _reader_options(config, self._once)
-        self.reader = ReaderThread(self.writer, self.counters, options, saved, moved)
+        self.reader = ReaderThread(self.writer, self.counters, options, saved, moved,
+                                   stored=StoredStates(config.store.path))  # fmt: skip
         if self._once:  # the loop ends when the reader runs dry: hear it at once
             self.reader.on_idle = self._wake.set
         self.writer.start()
@@ -505,16 +507,18 @@ class _Rate:
 
 def _load_saved(
     store: EventStore,
-) -> tuple[dict[str, SavedFile], dict[tuple[int, int], SavedFile]]:
+) -> tuple[ParkedFiles, dict[tuple[int, int], SavedFile]]:
     """Each live file's resumable state by path, and the most recently retired files' by
     identity (one of them may have been renamed while the daemon was down)."""
-    saved: dict[str, SavedFile] = {}
+    saved = ParkedFiles()
     moved: dict[tuple[int, int], SavedFile] = {}
     for row in saved_files(store.connection, _MOVED_AT_START):
         checkpoint = _checkpoint_of(row)
-        # The state stays packed JSON text until the file is opened (see SavedFile).
-        item = SavedFile(checkpoint, pack_state(row["parser_state"] or None),
-                         session_key=row["session_key"])  # fmt: skip
+        # A live file's state stays in its row until the file is opened (see SavedFile); a
+        # retired one may resume under another path: its state is kept, packed.
+        live_state = IN_STORE if row["has_state"] else None
+        kept = pack_state(row["parser_state"] or None) if row["gone"] else live_state
+        item = SavedFile(checkpoint, kept, session_key=row["session_key"])
         if not row["gone"]:
             saved[row["path"]] = item
         elif checkpoint is not None:

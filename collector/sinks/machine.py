@@ -8,8 +8,6 @@ the ``machines`` table for people. ``[sinks.postgres] machine`` overrides the id
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import socket
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +20,9 @@ _ID_FILES = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id"))
 
 def derive_machine_id(raw_id: str, hostname: str) -> str:
     """The id for a machine whose machine-id is ``raw_id`` (empty: hash the host name)."""
+    import hashlib  # on use: importing them maps OpenSSL (see collector.digests)
+    import hmac
+
     seed = raw_id.strip() or f"host:{hostname}"
     return "m-" + hmac.new(_APP_KEY, seed.encode(), hashlib.sha256).hexdigest()[:20]
 

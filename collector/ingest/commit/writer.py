@@ -108,7 +108,7 @@ class WriterThread:
         self.last_progress = time.monotonic()
         self._last_live = float("-inf")  # when the last live chunk was taken
         self._commits = 0  # since the checkpointer was last nudged by an idle spell
-        self._memory = MemoryRelease(partial(shrink_memory, store))
+        self._memory = MemoryRelease(partial(shrink_memory, store), forget=self._keys.forget)
 
     def start(self) -> None:
         """Start the checkpointer and the thread (and shorten the interpreter's switch

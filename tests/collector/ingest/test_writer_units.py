@@ -97,13 +97,16 @@ def test_isolate_replaces_each_rejected_record_with_a_parse_problem() -> None:
 
 def test_memory_release_once_per_quiet_spell() -> None:
     shrunk: list[int] = []
-    memory = MemoryRelease(lambda: shrunk.append(1) is None, after=5.0)
+    forgot: list[int] = []
+    memory = MemoryRelease(
+        lambda: shrunk.append(1) is None, after=5.0, forget=lambda: forgot.append(1)
+    )
     assert not memory.idle(100.0)  # no busy spell yet
     memory.busy_until(100.0)
     assert not memory.idle(104.0)
     assert memory.idle(105.5)
     assert not memory.idle(200.0)  # once per spell
-    assert shrunk == [1]
+    assert shrunk == forgot == [1]
 
 
 def test_writer_stores_the_rest_when_the_store_rejects_one_record(tmp_path: Path) -> None:
