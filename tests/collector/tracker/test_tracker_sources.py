@@ -103,7 +103,10 @@ class TestHooks:
         after = time.time()
         row = rig.wait_for(tr.key, status="completed")
         ended = datetime.fromisoformat(row["ended_at"].replace("Z", "+00:00")).timestamp()
-        assert before - 0.05 <= ended <= after + 0.3, (before, row["ended_at"], after)  # load
+        # The hook's moment is >= 0.6 s before ``before``; the exit is stamped when the tracker's
+        # pidfd wakes it, which a loaded 2-core machine can delay by a few tenths of a second
+        # (0.31 s seen with the slow soaks beside the suite); the bound keeps it near the exit.
+        assert before - 0.05 <= ended <= after + 1.5, (before, row["ended_at"], after)
 
     def test_bad_and_orphan_spool_records_are_dropped(self, rig: Rig) -> None:
         """Garbage in the spool and a session that ended before writing anything: both files
