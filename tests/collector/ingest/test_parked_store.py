@@ -8,9 +8,8 @@ parsed at once gives, each stored once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import orjson
 import pytest
@@ -27,8 +26,8 @@ from config.errors import StoreBusyError
 from store import EventStore
 from store.checkpoints import StoredStates, saved_files
 from store.records import Event
+from tests.collector.service.daemon_harness import expect
 
-T = TypeVar("T")
 FIXTURE = (
     Path(__file__).resolve().parents[2] / "fixtures" / "claude" / "drm-coverage-test-fix.jsonl"
 )
@@ -37,14 +36,6 @@ HALF = len(LINES) // 2
 SESSIONS = [f"11111111-2222-4333-8444-{i:012d}" for i in range(4)]
 
 Pipeline = tuple[EventStore, ReaderThread, StoredStates]
-
-
-def expect(predicate: Callable[[], T], timeout: float = 15.0) -> T:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"not within {timeout}s"
-        time.sleep(0.01)
-    return value
 
 
 @pytest.fixture

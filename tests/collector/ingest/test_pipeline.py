@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import pytest
@@ -23,20 +22,12 @@ from collector.parsers import make_parser
 from collector.parsers.sources import classify
 from store import EventStore
 from store.records import Chunk, Event, FileUpdate, Record
+from tests.collector.service.daemon_harness import expect
 
-T = TypeVar("T")
 FIXTURE = (
     Path(__file__).resolve().parents[2] / "fixtures" / "claude" / "drm-coverage-test-fix.jsonl"
 )
 SESSION = "11111111-2222-4333-8444-555555555555"
-
-
-def expect(predicate: Callable[[], T], timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"not within {timeout}s"
-        time.sleep(0.01)
-    return value
 
 
 @pytest.fixture

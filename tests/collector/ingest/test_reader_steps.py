@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import orjson
 
@@ -16,16 +13,7 @@ from collector.ingest.discovery import scan_root
 from collector.ingest.reader import BACKLOG_STEP_BYTES, ReaderOptions, ReaderThread
 from store.records import Chunk
 
-T = TypeVar("T")
 SESSION = "11111111-2222-4333-8444-555555555555"
-
-
-def expect(predicate: Callable[[], T], timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"not within {timeout}s"
-        time.sleep(0.01)
-    return value
 
 
 class Recorder:
