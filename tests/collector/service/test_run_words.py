@@ -43,18 +43,24 @@ with open(sys.argv[1], "w") as out:
 """
 
 
-def test_the_daemon_loads_no_other_command(tmp_path: Path) -> None:
-    report = tmp_path / "modules.txt"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "AGENT_VIZ"))}
-    env["HOME"] = str(tmp_path)
+def _modules_of_run_once(home: Path) -> set[str]:
+    """The modules a ``run --once`` in an empty ``home`` had loaded when it returned 0."""
+    report = home / "modules.txt"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("XDG_", "AGENT_VIZ", "NOTIFY_SOCKET"))}  # fmt: skip
+    env["HOME"] = str(home)
     subprocess.run([sys.executable, "-c", _PROBE, str(report)], env=env, capture_output=True,
                    timeout=60, check=True)  # fmt: skip
     code, *modules = report.read_text().splitlines()
     assert code == "0"
     assert "collector.service.daemon" in modules  # the probe ran the daemon
-    loaded = {"collector.service.queries", "collector.table", "collector.dashboard.guard",
-              "collector.reports.grouping", "importlib.metadata"} & set(modules)  # fmt: skip
-    assert sorted(loaded) == []
+    return set(modules)
+
+
+def test_the_daemon_loads_no_other_command(tmp_path: Path) -> None:
+    others = {"collector.service.queries", "collector.table", "collector.dashboard.guard",
+              "collector.reports.grouping", "importlib.metadata"}  # fmt: skip
+    assert sorted(others & _modules_of_run_once(tmp_path)) == []
 
 
 def test_run_once_loads_only_what_it_starts(tmp_path: Path) -> None:
@@ -62,16 +68,7 @@ def test_run_once_loads_only_what_it_starts(tmp_path: Path) -> None:
     manager: their modules (and argparse, the TOML reader without a config file, ctypes for
     ``malloc_trim``, importlib.resources for the schema) stay unloaded, start-up time that
     counts against ``ccusage session`` (bench/bench_ccusage.py)."""
-    report = tmp_path / "modules.txt"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("XDG_", "AGENT_VIZ", "NOTIFY_SOCKET"))}  # fmt: skip
-    env["HOME"] = str(tmp_path)
-    subprocess.run([sys.executable, "-c", _PROBE, str(report)], env=env, capture_output=True,
-                   timeout=60, check=True)  # fmt: skip
-    code, *modules = report.read_text().splitlines()
-    assert code == "0"
-    assert "collector.service.daemon" in modules  # the probe ran the daemon
     unwanted = {"collector.tracker.session_tracker", "collector.ingest.watch", "watchdog",
                 "collector.sinks.machine", "argparse", "tomllib", "socket", "ctypes",
                 "subprocess", "importlib.resources"}  # fmt: skip
-    assert sorted(unwanted & set(modules)) == []
+    assert sorted(unwanted & _modules_of_run_once(tmp_path)) == []
