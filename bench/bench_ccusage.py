@@ -73,6 +73,7 @@ def run_ccusage(ccusage: Path, corpus: Path) -> dict[str, Any]:
 
 def run_ours(projects: Path, size: CorpusSize, tree: Path | None) -> dict[str, Any]:
     """One ``run --once`` on a fresh HOME (``tree``: an older tree on PYTHONPATH)."""
+    own = os.environ.get("PYTHONPATH")
     if tree is not None:
         os.environ["PYTHONPATH"] = str(tree)
     try:
@@ -91,7 +92,10 @@ def run_ours(projects: Path, size: CorpusSize, tree: Path | None) -> dict[str, A
             result.update(_phases(home.log_file, wall_start, wall_end))
             return result
     finally:
-        os.environ.pop("PYTHONPATH", None)
+        if own is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = own
 
 
 def _result(seconds: float, cpu: float, max_rss_kib: int) -> dict[str, Any]:
