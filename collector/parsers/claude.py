@@ -62,7 +62,7 @@ from collector.parsers.categories import categorize_command
 from collector.parsers.claude_decode import decode_claude_line, raw_value
 from collector.parsers.decode import resolve_path
 from collector.parsers.sanitize import cap_json, clean_text, cut_utf8, line_prefix
-from collector.parsers.text import content_text, preview, title_from_prompt
+from collector.parsers.text import content_text, title_from_prompt
 from store.records import Event, ParseProblem, Record, SessionInfo, ToolResult
 from store.timestamps import match_contract_form, normalize_timestamp
 
@@ -92,6 +92,11 @@ _ERROR_SUBTYPES = ("api_error", "error", "api_refusal")  # tuples: values may be
 _HOOK_ERRORS = ("hook_blocking_error", "hook_non_blocking_error")
 _API_ERROR_KEYS = ("error", "retryInMs", "retryAttempt", "maxRetries", "cause")
 _UNTIMED = frozenset({"custom-title", "ai-title", "progress"})  # handlers that emit no events
+
+# _NUL_ONLY: every string of a decoded line is free of lone surrogates (orjson and msgspec refuse
+# their escapes, and the fallback decoder's output is cleaned whole), so of ``clean_text`` only
+# its NUL replacement can apply. The hot paths test ``"\x00" in value`` in place instead of
+# calling it: the call (and for non-ASCII text, the UTF-8 encoding it checks with) cost more.
 
 # The per-line events (tool call, whole-line, usage) are built with positional arguments: naming
 # a few of Event's 22 fields costs a third of the call, paid once or twice per line. The order
@@ -332,11 +337,10 @@ class ClaudeParser(ParserBase):
             args: dict[str, Any] = {"role": "summary", "chars": chars}
             out.append(self._line_event(ln, "compaction", args))
             return
-        args = {"role": "user", "chars": chars}
-        if images:
-            args["images"] = images
+        args = f'{{"role":"user","chars":{chars}'  # what cap_json would dump
+        args += f',"images":{images}}}' if images else "}"
         text = content_text(content, max(self._preview, 400))
-        out.append(self._line_event(ln, "message", args, text=preview(text, self._preview)))
+        out.append(self._message_event(ln, args, None, _preview(text, self._preview)))
         if not self._st.titled and (title := title_from_prompt(text)) is not None:
             self._st.titled = True
             self._fallback_title(title, out)
@@ -356,7 +360,7 @@ class ClaudeParser(ParserBase):
             call_id = block.get("tool_use_id")
             if not isinstance(call_id, str) or not call_id:
                 continue
-            call_id = clean_text(call_id)
+            call_id = call_id if "\x00" not in call_id else clean_text(call_id)  # _NUL_ONLY
             status = _result_status(block, detail)
             out.append(
                 ToolResult(
@@ -415,7 +419,10 @@ class ClaudeParser(ParserBase):
         if not isinstance(message, dict):
             return
         model = message.get("model")
-        model = clean_text(model) if isinstance(model, str) else None
+        if not isinstance(model, str):
+            model = None
+        elif "\x00" in model:  # see _NUL_ONLY
+            model = clean_text(model)
         if obj.get("isApiErrorMessage") is True:
             args = {"kind": "api_error_message", "chars": _content_size(message.get("content"))[0]}
             error = obj.get("error")
@@ -440,18 +447,22 @@ class ClaudeParser(ParserBase):
                 thinking_chars += len(thinking) if isinstance(thinking, str) else 0
                 seen = True
         if seen:
-            args = {"role": "assistant", "chars": text_chars}
-            if thinking_chars:
-                args["thinking_chars"] = thinking_chars
-            text = preview("\n".join(texts), self._preview) if texts else None
-            out.append(self._line_event(ln, "message", args, model=model, text=text))
+            args = f'{{"role":"assistant","chars":{text_chars}'  # what cap_json would dump
+            args += f',"thinking_chars":{thinking_chars}}}' if thinking_chars else "}"
+            text = _preview("\n".join(texts), self._preview) if texts else None
+            out.append(self._message_event(ln, args, model, text))
         self._usage(ln, message, model, out)
 
     def _tool_event(self, ln: _Line, block: dict[str, Any], index: int) -> Event:
         raw_id = block.get("id")
-        call_id = clean_text(raw_id) if isinstance(raw_id, str) and raw_id else None
+        call_id = raw_id if isinstance(raw_id, str) and raw_id else None
+        if call_id is not None and "\x00" in call_id:  # see _NUL_ONLY
+            call_id = clean_text(call_id)
         name = block.get("name")
-        name = clean_text(name) if isinstance(name, str) and name else "unknown"
+        if not isinstance(name, str) or not name:
+            name = "unknown"
+        elif "\x00" in name:
+            name = clean_text(name)
         data = block.get("input")
         params = data if isinstance(data, dict) else {}
         event_type, operation, file_path, command, category = "tool_call", None, None, None, None
@@ -528,15 +539,19 @@ class ClaudeParser(ParserBase):
         inputs, outputs = get("input_tokens"), get("output_tokens")
         reads, creations = get("cache_read_input_tokens"), get("cache_creation_input_tokens")
         stamp = [base, request, inputs, outputs, reads, creations]
-        if stamp == self._st.last_usage:
+        st = self._st
+        if stamp == st.last_usage:
             return  # the store would merge it into the same row without change
-        self._st.last_usage = stamp
+        st.last_usage = stamp
         inputs, outputs, reads, creations = _token_counts(inputs, outputs, reads, creations)
         split = get("cache_creation")
-        hour = _count(split.get("ephemeral_1h_input_tokens")) if isinstance(split, dict) else None
+        hour = split.get("ephemeral_1h_input_tokens") if isinstance(split, dict) else None
+        if hour is not None and (type(hour) is not int or not 0 <= hour <= _MAX_COUNT):
+            hour = _count(hour)  # the usual in-range int is its own count
+        key = f"usage:{base}:{request}"
         out.append(
             Event(  # positional, see _EVENT_FIELDS
-                self._sid, clean_text(f"usage:{base}:{request}"), ln.ts, "usage",
+                self._sid, key if "\x00" not in key else clean_text(key), ln.ts, "usage",
                 None, None, None,  # tool_name, tool_call_id, tool_arguments
                 None, None, None, None, None,  # file_path … status
                 None, None, None, model,  # duration_ms, exit_code, parent_event_id, model
@@ -614,6 +629,21 @@ class ClaudeParser(ParserBase):
         )  # fmt: skip
 
 
+    def _message_event(self, ln: _Line, args: str, model: str | None, text: str | None) -> Event:
+        """A message's ``_line_event``, its arguments already JSON text of ASCII characters
+        (built directly: dumping the dict cost more than the rest of the event)."""
+        cap = self._args_cap
+        return Event(  # positional, see _EVENT_FIELDS
+            self._sid, ln.key, ln.ts, "message",
+            None, None, args if len(args) <= cap else args[:cap] + "…",  # as cap_json cuts
+            None, None, None, None, None,  # file_path, operation, command, command_category, status
+            None, None, None, model,  # duration_ms, exit_code, parent_event_id, model
+            None, None, None, None,  # input, output, cache_read, cache_creation tokens
+            cut_utf8(ln.line, self._raw_cap), ln.offset,  # raw_data (_raw_prefix), source_offset
+            None, None, None, text,  # reasoning_tokens, cache_creation_1h_tokens, wait_ms, preview
+        )  # fmt: skip
+
+
 class _Line:
     """One decoded line with what every handler needs."""
 
@@ -630,7 +660,9 @@ class _Line:
         """The line's own id, for records that stand for the line (tool results need none)."""
         uuid = self.obj.get("uuid")
         # No uuid: the byte offset is still stable across re-reads of an append-only file.
-        return clean_text(uuid) if isinstance(uuid, str) and uuid else f"offset:{self.offset}"
+        if not isinstance(uuid, str) or not uuid:
+            return f"offset:{self.offset}"
+        return uuid if "\x00" not in uuid else clean_text(uuid)  # see _NUL_ONLY
 
 
 _HANDLERS = {
@@ -645,6 +677,14 @@ _HANDLERS = {
 
 
 # -- pure helpers -----------------------------------------------------------------------------
+
+
+def _preview(text: str, limit: int) -> str | None:
+    """``collector.parsers.text.preview`` of text from a decoded line (see ``_NUL_ONLY``)."""
+    if limit <= 0 or not text or text.isspace():
+        return None
+    text = text[:limit]
+    return text if "\x00" not in text else clean_text(text)
 
 
 def _str(value: object) -> str | None:
@@ -669,9 +709,11 @@ def _token_counts(
         and type(outputs) is int
         and type(reads) is int
         and type(creations) is int
-        and min(inputs, outputs, reads, creations) >= 0
-        and max(inputs, outputs, reads, creations) <= _MAX_COUNT
-    ):
+        and 0 <= inputs <= _MAX_COUNT
+        and 0 <= outputs <= _MAX_COUNT
+        and 0 <= reads <= _MAX_COUNT
+        and 0 <= creations <= _MAX_COUNT
+    ):  # chained comparisons: min() and max() of four cost twice the rest of this test
         return inputs, outputs, reads, creations
     return _count(inputs), _count(outputs), _count(reads), _count(creations)
 
