@@ -252,6 +252,26 @@ class ClaudeParser(ParserBase):
         every line that settles it.
         """
         st = self._st
+        if (
+            self._settled
+            and ts is not None
+            and st.first_ts is not None
+            and st.last_ts is not None
+            and st.first_ts <= ts
+            and obj.get("cwd") == st.cwd
+            and obj.get("gitBranch") == st.git_branch
+            and obj.get("version") == st.version
+        ):  # the usual line teaches nothing: at most a later last timestamp (as below)
+            message = obj.get("message") if kind == "assistant" else None
+            if not isinstance(message, dict) or message.get("model") == st.model:
+                if ts > st.last_ts:
+                    st.last_ts = ts
+                return None
+        return self._new_facts(obj, kind, ts)
+
+    def _new_facts(self, obj: dict[str, Any], kind: object, ts: str | None) -> SessionInfo | None:
+        """``_session_facts`` for a line that may teach something, compared value by value."""
+        st = self._st
         new: dict[str, Any] = {}
         if not self._settled:
             self._identity_facts(obj, new)
@@ -439,9 +459,11 @@ class ClaudeParser(ParserBase):
             kind = block.get("type")
             if kind == "tool_use":
                 out.append(self._tool_event(ln, block, index))
-            elif kind == "text" and isinstance(block.get("text"), str):
-                text_chars, seen = text_chars + len(block["text"]), True
-                texts.append(block["text"])
+            elif kind == "text":
+                text = block.get("text")
+                if isinstance(text, str):
+                    text_chars, seen = text_chars + len(text), True
+                    texts.append(text)
             elif kind == "thinking":
                 thinking = block.get("thinking")
                 thinking_chars += len(thinking) if isinstance(thinking, str) else 0
@@ -543,7 +565,17 @@ class ClaudeParser(ParserBase):
         if stamp == st.last_usage:
             return  # the store would merge it into the same row without change
         st.last_usage = stamp
-        inputs, outputs, reads, creations = _token_counts(inputs, outputs, reads, creations)
+        if not (
+            type(inputs) is int
+            and type(outputs) is int
+            and type(reads) is int
+            and type(creations) is int
+            and 0 <= inputs <= _MAX_COUNT
+            and 0 <= outputs <= _MAX_COUNT
+            and 0 <= reads <= _MAX_COUNT
+            and 0 <= creations <= _MAX_COUNT
+        ):  # else four in-range ints: their own counts (the usual case, tested in place)
+            inputs, outputs, reads, creations = map(_count, (inputs, outputs, reads, creations))
         split = get("cache_creation")
         hour = split.get("ephemeral_1h_input_tokens") if isinstance(split, dict) else None
         if hour is not None and (type(hour) is not int or not 0 <= hour <= _MAX_COUNT):
@@ -698,24 +730,6 @@ def _count(value: object) -> int | None:
     if type(value) is float and math.isfinite(value) and 0 <= value <= _MAX_COUNT:
         return int(value)
     return None
-
-
-def _token_counts(
-    inputs: object, outputs: object, reads: object, creations: object
-) -> tuple[int | None, int | None, int | None, int | None]:
-    """``_count`` of a usage's four figures; the usual case, four in-range ints, in one test."""
-    if (
-        type(inputs) is int
-        and type(outputs) is int
-        and type(reads) is int
-        and type(creations) is int
-        and 0 <= inputs <= _MAX_COUNT
-        and 0 <= outputs <= _MAX_COUNT
-        and 0 <= reads <= _MAX_COUNT
-        and 0 <= creations <= _MAX_COUNT
-    ):  # chained comparisons: min() and max() of four cost twice the rest of this test
-        return inputs, outputs, reads, creations
-    return _count(inputs), _count(outputs), _count(reads), _count(creations)
 
 
 def _content_size(content: object) -> tuple[int, int]:
