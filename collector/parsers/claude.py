@@ -342,7 +342,10 @@ class ClaudeParser(ParserBase):
             return
         content = message.get("content")
         if isinstance(content, list):
-            results = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+            results = []  # a loop: a comprehension is a call of its own (Python 3.11)
+            for block in content:
+                if isinstance(block, dict) and block.get("type") == "tool_result":
+                    results.append(block)
             if results:
                 self._tool_results(ln, results, out)
                 return
@@ -357,10 +360,10 @@ class ClaudeParser(ParserBase):
             args: dict[str, Any] = {"role": "summary", "chars": chars}
             out.append(self._line_event(ln, "compaction", args))
             return
-        args = f'{{"role":"user","chars":{chars}'  # what cap_json would dump
-        args += f',"images":{images}}}' if images else "}"
+        dumped = f'{{"role":"user","chars":{chars}'  # what cap_json would give
+        dumped += f',"images":{images}}}' if images else "}"
         text = content_text(content, max(self._preview, 400))
-        out.append(self._message_event(ln, args, None, _preview(text, self._preview)))
+        out.append(self._message_event(ln, dumped, None, _preview(text, self._preview)))
         if not self._st.titled and (title := title_from_prompt(text)) is not None:
             self._st.titled = True
             self._fallback_title(title, out)
@@ -381,17 +384,8 @@ class ClaudeParser(ParserBase):
             if not isinstance(call_id, str) or not call_id:
                 continue
             call_id = call_id if "\x00" not in call_id else clean_text(call_id)  # _NUL_ONLY
-            status = _result_status(block, detail)
-            out.append(
-                ToolResult(
-                    self._sid,
-                    call_id,
-                    ln.ts,
-                    status,
-                    _duration_ms(detail),
-                    _exit_code(block, detail, status),
-                )
-            )
+            status, duration, code = _outcome(block, detail)
+            out.append(ToolResult(self._sid, call_id, ln.ts, status, duration, code))
             if isinstance(detail, dict) and "agentId" in detail:
                 self._child_session(detail["agentId"], call_id, ln.obj, out)
             if self._st.tasks:
@@ -469,10 +463,10 @@ class ClaudeParser(ParserBase):
                 thinking_chars += len(thinking) if isinstance(thinking, str) else 0
                 seen = True
         if seen:
-            args = f'{{"role":"assistant","chars":{text_chars}'  # what cap_json would dump
-            args += f',"thinking_chars":{thinking_chars}}}' if thinking_chars else "}"
-            text = _preview("\n".join(texts), self._preview) if texts else None
-            out.append(self._message_event(ln, args, model, text))
+            dumped = f'{{"role":"assistant","chars":{text_chars}'  # what cap_json would give
+            dumped += f',"thinking_chars":{thinking_chars}}}' if thinking_chars else "}"
+            shown = _preview("\n".join(texts), self._preview) if texts else None
+            out.append(self._message_event(ln, dumped, model, shown))
         self._usage(ln, message, model, out)
 
     def _tool_event(self, ln: _Line, block: dict[str, Any], index: int) -> Event:
@@ -495,7 +489,9 @@ class ClaudeParser(ParserBase):
         elif name in _SHELL_TOOLS:
             event_type, command = "command", params.get("command")
             if isinstance(command, str):
-                command = clean_text(command[: self._args_cap])
+                command = command[: self._args_cap]
+                if "\x00" in command:  # see _NUL_ONLY
+                    command = clean_text(command)
                 category = categorize_command(command)
             else:
                 command = None
@@ -532,6 +528,8 @@ class ClaudeParser(ParserBase):
             if isinstance(base, str) and base and not value.startswith("/"):
                 value = base.rstrip("/") + "/" + value
         if isinstance(value, str) and value:
+            if value.startswith("/") and "\x00" not in value:
+                return value  # what resolve_path gives an absolute path (see _NUL_ONLY)
             return resolve_path(value, self._st.cwd)
         if tool in ("Glob", "Grep"):
             return self._st.cwd
@@ -748,6 +746,31 @@ def _content_size(content: object) -> tuple[int, int]:
             elif kind == "image":
                 images += 1
     return chars, images
+
+
+def _outcome(block: dict[str, Any], detail: object) -> tuple[str, int | None, int | None]:
+    """A result's status, duration and exit code (``_result_status``, ``_duration_ms``,
+    ``_exit_code``); the usual ``toolUseResult`` object is read here in one pass."""
+    if type(detail) is not dict:
+        status = _result_status(block, detail)
+        return status, _duration_ms(detail), _exit_code(block, detail, status)
+    get = detail.get
+    interrupted = get("interrupted")
+    failed = block.get("is_error") is True or interrupted is True or get("success") is False
+    duration = _duration_ms(detail)
+    code = get("exitCode")
+    if isinstance(code, int) and not isinstance(code, bool):
+        return ("error" if failed else "success"), duration, code
+    if failed:
+        return "error", duration, _leading_exit_code(_first_text(block))
+    if (
+        "stdout" in detail
+        and interrupted is False
+        and not get("returnCodeInterpretation")
+        and not get("backgroundTaskId")
+    ):
+        return "success", duration, 0
+    return "success", duration, None
 
 
 def _result_status(block: dict[str, Any], detail: object) -> str:
