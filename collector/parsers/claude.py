@@ -264,7 +264,7 @@ class ClaudeParser(ParserBase):
         ):  # the usual line teaches nothing: at most a later last timestamp (as below)
             message = obj.get("message") if kind == "assistant" else None
             if not isinstance(message, dict) or message.get("model") == st.model:
-                if ts > st.last_ts:
+                if ts > st.last_ts:  # noqa: PLR1730 (a call of max() costs more)
                     st.last_ts = ts
                 return None
         return self._new_facts(obj, kind, ts)
@@ -657,7 +657,6 @@ class ClaudeParser(ParserBase):
             _raw_prefix(ln.line, self._raw_cap), ln.offset,  # raw_data, source_offset
             None, None, None, text,  # reasoning_tokens, cache_creation_1h_tokens, wait_ms, preview
         )  # fmt: skip
-
 
     def _message_event(self, ln: _Line, args: str, model: str | None, text: str | None) -> Event:
         """A message's ``_line_event``, its arguments already JSON text of ASCII characters
