@@ -1046,7 +1046,8 @@ class TestHostileLines:
         parser = ClaudeParser(main_source())
         lines = [dumps(answer), dumps(result), dumps(prompt)]
         records = feed(parser, [(line, i * 10_000) for i, line in enumerate(lines)])
-        assert b"\\u0000" in lines[1] and (len(lines[1]) >= TYPED_MIN_BYTES) is typed
+        assert b"\\u0000" in lines[1]
+        assert (len(lines[1]) >= TYPED_MIN_BYTES) is typed
         found = [t for r in records for t in texts(r)]
         assert not [t for t in found if "\x00" in t]
         clean = "a\ufffdb"

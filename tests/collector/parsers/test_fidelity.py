@@ -88,7 +88,7 @@ def test_every_fixture_transcript_is_covered() -> None:
     assert {name.split("/", 1)[0] for name in files} == set(AGENTS)
 
 
-@pytest.mark.parametrize(("folder", "rel"), _transcripts(), ids=lambda v: str(v))
+@pytest.mark.parametrize(("folder", "rel"), _transcripts(), ids=str)
 def test_records_and_states_are_unchanged(folder: str, rel: str) -> None:
     assert digest_of(folder, rel) == _saved()[f"{folder}/{rel}"]
 
