@@ -75,6 +75,7 @@ _MAX_REMEMBERED = 64  # bound on the per-file maps kept in state()
 _SHRINK_DEPTH = 16
 _DUMP_WHOLE_BYTES = 8192  # a tool input on a line up to this size is dumped without _shrink
 _MAX_COUNT = 2**62  # fits SQLite's INTEGER
+_COUNT_BITS = 62  # ints below 2**_COUNT_BITS are counts as they are (see _usage)
 
 # tool name → (operation, input key holding the target)
 _FILE_TOOLS: dict[str, tuple[str, str]] = {
@@ -568,11 +569,9 @@ class ClaudeParser(ParserBase):
             and type(outputs) is int
             and type(reads) is int
             and type(creations) is int
-            and 0 <= inputs <= _MAX_COUNT
-            and 0 <= outputs <= _MAX_COUNT
-            and 0 <= reads <= _MAX_COUNT
-            and 0 <= creations <= _MAX_COUNT
-        ):  # else four in-range ints: their own counts (the usual case, tested in place)
+            and (inputs | outputs | reads | creations) >> _COUNT_BITS == 0
+        ):  # else four ints in [0, 2**62): their own counts (the usual case, tested in place;
+            # a negative one makes the OR negative, a larger one sets a bit from 62 up)
             inputs, outputs, reads, creations = map(_count, (inputs, outputs, reads, creations))
         split = get("cache_creation")
         hour = split.get("ephemeral_1h_input_tokens") if isinstance(split, dict) else None
@@ -661,9 +660,11 @@ class ClaudeParser(ParserBase):
     def _message_event(self, ln: _Line, args: str, model: str | None, text: str | None) -> Event:
         """A message's ``_line_event``, its arguments already JSON text of ASCII characters
         (built directly: dumping the dict cost more than the rest of the event)."""
-        cap = self._args_cap
+        cap, uuid = self._args_cap, ln.obj.get("uuid")
+        # ln.key, read in place for the usual uuid (see _NUL_ONLY)
+        key = uuid if isinstance(uuid, str) and uuid and "\x00" not in uuid else ln.key
         return Event(  # positional, see _EVENT_FIELDS
-            self._sid, ln.key, ln.ts, "message",
+            self._sid, key, ln.ts, "message",
             None, None, args if len(args) <= cap else args[:cap] + "…",  # as cap_json cuts
             None, None, None, None, None,  # file_path, operation, command, command_category, status
             None, None, None, model,  # duration_ms, exit_code, parent_event_id, model
