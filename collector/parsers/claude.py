@@ -43,7 +43,9 @@ tool rows store ``cap_json`` of the input (cut before dumping when the line is l
 
 Every line of every transcript passes through ``parse_line``, so the hot path is kept lean: the
 per-line steps sit in one frame, session facts are compared before anything else is done with
-them, and the per-line events are built positionally (see ``_EVENT_FIELDS``). Large tool result
+them (the usual line in one test), the per-line events are built positionally (see
+``_EVENT_FIELDS``), a message's small JSON arguments are written as text, and strings of the
+decoded line are cleaned in place (see ``_NUL_ONLY``). Large tool result
 lines are decoded typed, skipping the tool's output (``collector.parsers.claude_decode``); the
 handlers see the same dict either way.
 """
