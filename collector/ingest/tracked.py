@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from operator import countOf
 from typing import Any
 
 from collector.ingest.checkpoint import Checkpoint
@@ -119,9 +120,10 @@ class TrackedFile:
         problem record naming its size and hash."""
         records: list[Record] = []
         nbytes = 0
+        parse, add = self.parser.parse_line, records.extend  # looked up once per read
         for offset, line in read.lines:
             text = line[len(_BOM) :] if offset == 0 and line.startswith(_BOM) else line
-            records.extend(self.parser.parse_line(text, offset))  # a BOM is not JSON
+            add(parse(text, offset))  # a BOM is not JSON
             nbytes += len(line) + 1
         checkpoint = read.checkpoint
         if fragment is not None:
@@ -133,7 +135,7 @@ class TrackedFile:
             prefix = line_prefix(big.prefix)
             records.append(ParseProblem(self.source.path, big.offset, reason, prefix))
             nbytes += big.size + 1
-        problems = sum(1 for r in records if isinstance(r, ParseProblem))
+        problems = countOf(map(type, records), ParseProblem)  # in C: a chunk has ~1,000
         return Parsed(records, nbytes, checkpoint, problems)
 
     def file_update(self, read: TailRead, parsed: Parsed) -> FileUpdate:

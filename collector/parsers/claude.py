@@ -43,7 +43,9 @@ tool rows store ``cap_json`` of the input (cut before dumping when the line is l
 
 Every line of every transcript passes through ``parse_line``, so the hot path is kept lean: the
 per-line steps sit in one frame, session facts are compared before anything else is done with
-them, and the per-line events are built positionally (see ``_EVENT_FIELDS``). Large tool result
+them (the usual line in one test), the per-line events are built positionally (see
+``_EVENT_FIELDS``), a message's small JSON arguments are written as text, and strings of the
+decoded line are cleaned in place (see ``_NUL_ONLY``). Large tool result
 lines are decoded typed, skipping the tool's output (``collector.parsers.claude_decode``); the
 handlers see the same dict either way.
 """
@@ -62,7 +64,7 @@ from collector.parsers.categories import categorize_command
 from collector.parsers.claude_decode import decode_claude_line, raw_value
 from collector.parsers.decode import resolve_path
 from collector.parsers.sanitize import cap_json, clean_text, cut_utf8, line_prefix
-from collector.parsers.text import content_text, preview, title_from_prompt
+from collector.parsers.text import content_text, title_from_prompt
 from store.records import Event, ParseProblem, Record, SessionInfo, ToolResult
 from store.timestamps import match_contract_form, normalize_timestamp
 
@@ -75,6 +77,7 @@ _MAX_REMEMBERED = 64  # bound on the per-file maps kept in state()
 _SHRINK_DEPTH = 16
 _DUMP_WHOLE_BYTES = 8192  # a tool input on a line up to this size is dumped without _shrink
 _MAX_COUNT = 2**62  # fits SQLite's INTEGER
+_COUNT_BITS = 62  # ints below 2**_COUNT_BITS are counts as they are (see _usage)
 
 # tool name → (operation, input key holding the target)
 _FILE_TOOLS: dict[str, tuple[str, str]] = {
@@ -92,6 +95,13 @@ _ERROR_SUBTYPES = ("api_error", "error", "api_refusal")  # tuples: values may be
 _HOOK_ERRORS = ("hook_blocking_error", "hook_non_blocking_error")
 _API_ERROR_KEYS = ("error", "retryInMs", "retryAttempt", "maxRetries", "cause")
 _UNTIMED = frozenset({"custom-title", "ai-title", "progress"})  # handlers that emit no events
+
+_NOTHING: dict[str, Any] = {}  # what a parser's _Line holds between lines (never written to)
+
+# _NUL_ONLY: every string of a decoded line is free of lone surrogates (orjson and msgspec refuse
+# their escapes, and the fallback decoder's output is cleaned whole), so of ``clean_text`` only
+# its NUL replacement can apply. The hot paths test ``"\x00" in value`` in place instead of
+# calling it: the call (and for non-ASCII text, the UTF-8 encoding it checks with) cost more.
 
 # The per-line events (tool call, whole-line, usage) are built with positional arguments: naming
 # a few of Event's 22 fields costs a third of the call, paid once or twice per line. The order
@@ -198,6 +208,7 @@ class ClaudeParser(ParserBase):
         self._preview = options.preview_chars
         self._title = _sidecar_title(sidecar)
         self._st = _State(saved)
+        self._line = _Line(_NOTHING, "", 0, b"")
         self._settled = False  # _identity_facts has nothing left to learn
 
     def state(self) -> dict[str, Any]:
@@ -231,7 +242,12 @@ class ClaudeParser(ParserBase):
             if ts is None and kind not in _UNTIMED:
                 out.append(ParseProblem(self._path, offset, "missing timestamp", line_prefix(line)))
                 return out
-            handler(self, _Line(obj, ts or "", offset, line), out)
+            ln = self._line  # one per parser, filled per line: building one cost ~0.15 µs
+            ln.obj, ln.ts, ln.offset, ln.line = obj, ts or "", offset, line
+            try:
+                handler(self, ln, out)
+            finally:
+                ln.obj, ln.line = _NOTHING, b""  # keep no line alive between calls
             return out
         except Exception as exc:  # a bad line must never stop the file
             return self._failed(line, offset, exc)
@@ -246,6 +262,26 @@ class ClaudeParser(ParserBase):
         It runs on every line, so each value is first compared with the known one: on almost
         every line that settles it.
         """
+        st = self._st
+        if (
+            self._settled
+            and ts is not None
+            and st.first_ts is not None
+            and st.last_ts is not None
+            and st.first_ts <= ts
+            and obj.get("cwd") == st.cwd
+            and obj.get("gitBranch") == st.git_branch
+            and obj.get("version") == st.version
+        ):  # the usual line teaches nothing: at most a later last timestamp (as below)
+            message = obj.get("message") if kind == "assistant" else None
+            if not isinstance(message, dict) or message.get("model") == st.model:
+                if ts > st.last_ts:  # noqa: PLR1730 (a call of max() costs more)
+                    st.last_ts = ts
+                return None
+        return self._new_facts(obj, kind, ts)
+
+    def _new_facts(self, obj: dict[str, Any], kind: object, ts: str | None) -> SessionInfo | None:
+        """``_session_facts`` for a line that may teach something, compared value by value."""
         st = self._st
         new: dict[str, Any] = {}
         if not self._settled:
@@ -317,7 +353,10 @@ class ClaudeParser(ParserBase):
             return
         content = message.get("content")
         if isinstance(content, list):
-            results = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+            results = []  # a loop: a comprehension is a call of its own (Python 3.11)
+            for block in content:
+                if isinstance(block, dict) and block.get("type") == "tool_result":
+                    results.append(block)
             if results:
                 self._tool_results(ln, results, out)
                 return
@@ -332,11 +371,10 @@ class ClaudeParser(ParserBase):
             args: dict[str, Any] = {"role": "summary", "chars": chars}
             out.append(self._line_event(ln, "compaction", args))
             return
-        args = {"role": "user", "chars": chars}
-        if images:
-            args["images"] = images
+        dumped = f'{{"role":"user","chars":{chars}'  # what cap_json would give
+        dumped += f',"images":{images}}}' if images else "}"
         text = content_text(content, max(self._preview, 400))
-        out.append(self._line_event(ln, "message", args, text=preview(text, self._preview)))
+        out.append(self._message_event(ln, dumped, None, _preview(text, self._preview)))
         if not self._st.titled and (title := title_from_prompt(text)) is not None:
             self._st.titled = True
             self._fallback_title(title, out)
@@ -356,18 +394,9 @@ class ClaudeParser(ParserBase):
             call_id = block.get("tool_use_id")
             if not isinstance(call_id, str) or not call_id:
                 continue
-            call_id = clean_text(call_id)
-            status = _result_status(block, detail)
-            out.append(
-                ToolResult(
-                    self._sid,
-                    call_id,
-                    ln.ts,
-                    status,
-                    _duration_ms(detail),
-                    _exit_code(block, detail, status),
-                )
-            )
+            call_id = call_id if "\x00" not in call_id else clean_text(call_id)  # _NUL_ONLY
+            status, duration, code = _outcome(block, detail)
+            out.append(ToolResult(self._sid, call_id, ln.ts, status, duration, code))
             if isinstance(detail, dict) and "agentId" in detail:
                 self._child_session(detail["agentId"], call_id, ln.obj, out)
             if self._st.tasks:
@@ -415,7 +444,10 @@ class ClaudeParser(ParserBase):
         if not isinstance(message, dict):
             return
         model = message.get("model")
-        model = clean_text(model) if isinstance(model, str) else None
+        if not isinstance(model, str):
+            model = None
+        elif "\x00" in model:  # see _NUL_ONLY
+            model = clean_text(model)
         if obj.get("isApiErrorMessage") is True:
             args = {"kind": "api_error_message", "chars": _content_size(message.get("content"))[0]}
             error = obj.get("error")
@@ -432,37 +464,52 @@ class ClaudeParser(ParserBase):
             kind = block.get("type")
             if kind == "tool_use":
                 out.append(self._tool_event(ln, block, index))
-            elif kind == "text" and isinstance(block.get("text"), str):
-                text_chars, seen = text_chars + len(block["text"]), True
-                texts.append(block["text"])
+            elif kind == "text":
+                text = block.get("text")
+                if isinstance(text, str):
+                    text_chars, seen = text_chars + len(text), True
+                    texts.append(text)
             elif kind == "thinking":
                 thinking = block.get("thinking")
                 thinking_chars += len(thinking) if isinstance(thinking, str) else 0
                 seen = True
         if seen:
-            args = {"role": "assistant", "chars": text_chars}
-            if thinking_chars:
-                args["thinking_chars"] = thinking_chars
-            text = preview("\n".join(texts), self._preview) if texts else None
-            out.append(self._line_event(ln, "message", args, model=model, text=text))
+            dumped = f'{{"role":"assistant","chars":{text_chars}'  # what cap_json would give
+            dumped += f',"thinking_chars":{thinking_chars}}}' if thinking_chars else "}"
+            shown = _preview("\n".join(texts), self._preview) if texts else None
+            out.append(self._message_event(ln, dumped, model, shown))
         self._usage(ln, message, model, out)
 
     def _tool_event(self, ln: _Line, block: dict[str, Any], index: int) -> Event:
         raw_id = block.get("id")
-        call_id = clean_text(raw_id) if isinstance(raw_id, str) and raw_id else None
+        call_id = raw_id if isinstance(raw_id, str) and raw_id else None
+        if call_id is not None and "\x00" in call_id:  # see _NUL_ONLY
+            call_id = clean_text(call_id)
         name = block.get("name")
-        name = clean_text(name) if isinstance(name, str) and name else "unknown"
+        if not isinstance(name, str) or not name:
+            name = "unknown"
+        elif "\x00" in name:
+            name = clean_text(name)
         data = block.get("input")
         params = data if isinstance(data, dict) else {}
         event_type, operation, file_path, command, category = "tool_call", None, None, None, None
         file_tool = _FILE_TOOLS.get(name)
         if file_tool is not None:
             event_type, operation = "file_op", file_tool[0]
-            file_path = self._target(name, file_tool[1], params)
+            file_path = params.get(file_tool[1])
+            if (
+                name == "Glob"
+                or not isinstance(file_path, str)
+                or not file_path.startswith("/")
+                or "\x00" in file_path
+            ):  # else an absolute path, its own target (as _target gives it, see _NUL_ONLY)
+                file_path = self._target(name, file_tool[1], params)
         elif name in _SHELL_TOOLS:
             event_type, command = "command", params.get("command")
             if isinstance(command, str):
-                command = clean_text(command[: self._args_cap])
+                command = command[: self._args_cap]
+                if "\x00" in command:  # see _NUL_ONLY
+                    command = clean_text(command)
                 category = categorize_command(command)
             else:
                 command = None
@@ -499,6 +546,8 @@ class ClaudeParser(ParserBase):
             if isinstance(base, str) and base and not value.startswith("/"):
                 value = base.rstrip("/") + "/" + value
         if isinstance(value, str) and value:
+            if value.startswith("/") and "\x00" not in value:
+                return value  # what resolve_path gives an absolute path (see _NUL_ONLY)
             return resolve_path(value, self._st.cwd)
         if tool in ("Glob", "Grep"):
             return self._st.cwd
@@ -528,15 +577,27 @@ class ClaudeParser(ParserBase):
         inputs, outputs = get("input_tokens"), get("output_tokens")
         reads, creations = get("cache_read_input_tokens"), get("cache_creation_input_tokens")
         stamp = [base, request, inputs, outputs, reads, creations]
-        if stamp == self._st.last_usage:
+        st = self._st
+        if stamp == st.last_usage:
             return  # the store would merge it into the same row without change
-        self._st.last_usage = stamp
-        inputs, outputs, reads, creations = _token_counts(inputs, outputs, reads, creations)
+        st.last_usage = stamp
+        if not (
+            type(inputs) is int
+            and type(outputs) is int
+            and type(reads) is int
+            and type(creations) is int
+            and (inputs | outputs | reads | creations) >> _COUNT_BITS == 0
+        ):  # else four ints in [0, 2**62): their own counts (the usual case, tested in place;
+            # a negative one makes the OR negative, a larger one sets a bit from 62 up)
+            inputs, outputs, reads, creations = map(_count, (inputs, outputs, reads, creations))
         split = get("cache_creation")
-        hour = _count(split.get("ephemeral_1h_input_tokens")) if isinstance(split, dict) else None
+        hour = split.get("ephemeral_1h_input_tokens") if isinstance(split, dict) else None
+        if hour is not None and (type(hour) is not int or not 0 <= hour <= _MAX_COUNT):
+            hour = _count(hour)  # the usual in-range int is its own count
+        key = f"usage:{base}:{request}"
         out.append(
             Event(  # positional, see _EVENT_FIELDS
-                self._sid, clean_text(f"usage:{base}:{request}"), ln.ts, "usage",
+                self._sid, key if "\x00" not in key else clean_text(key), ln.ts, "usage",
                 None, None, None,  # tool_name, tool_call_id, tool_arguments
                 None, None, None, None, None,  # file_path … status
                 None, None, None, model,  # duration_ms, exit_code, parent_event_id, model
@@ -613,6 +674,22 @@ class ClaudeParser(ParserBase):
             None, None, None, text,  # reasoning_tokens, cache_creation_1h_tokens, wait_ms, preview
         )  # fmt: skip
 
+    def _message_event(self, ln: _Line, args: str, model: str | None, text: str | None) -> Event:
+        """A message's ``_line_event``, its arguments already JSON text of ASCII characters
+        (built directly: dumping the dict cost more than the rest of the event)."""
+        cap, uuid = self._args_cap, ln.obj.get("uuid")
+        # ln.key, read in place for the usual uuid (see _NUL_ONLY)
+        key = uuid if isinstance(uuid, str) and uuid and "\x00" not in uuid else ln.key
+        return Event(  # positional, see _EVENT_FIELDS
+            self._sid, key, ln.ts, "message",
+            None, None, args if len(args) <= cap else args[:cap] + "…",  # as cap_json cuts
+            None, None, None, None, None,  # file_path, operation, command, command_category, status
+            None, None, None, model,  # duration_ms, exit_code, parent_event_id, model
+            None, None, None, None,  # input, output, cache_read, cache_creation tokens
+            cut_utf8(ln.line, self._raw_cap), ln.offset,  # raw_data (_raw_prefix), source_offset
+            None, None, None, text,  # reasoning_tokens, cache_creation_1h_tokens, wait_ms, preview
+        )  # fmt: skip
+
 
 class _Line:
     """One decoded line with what every handler needs."""
@@ -630,7 +707,9 @@ class _Line:
         """The line's own id, for records that stand for the line (tool results need none)."""
         uuid = self.obj.get("uuid")
         # No uuid: the byte offset is still stable across re-reads of an append-only file.
-        return clean_text(uuid) if isinstance(uuid, str) and uuid else f"offset:{self.offset}"
+        if not isinstance(uuid, str) or not uuid:
+            return f"offset:{self.offset}"
+        return uuid if "\x00" not in uuid else clean_text(uuid)  # see _NUL_ONLY
 
 
 _HANDLERS = {
@@ -647,6 +726,14 @@ _HANDLERS = {
 # -- pure helpers -----------------------------------------------------------------------------
 
 
+def _preview(text: str, limit: int) -> str | None:
+    """``collector.parsers.text.preview`` of text from a decoded line (see ``_NUL_ONLY``)."""
+    if limit <= 0 or not text or text.isspace():
+        return None
+    text = text[:limit]
+    return text if "\x00" not in text else clean_text(text)
+
+
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -658,22 +745,6 @@ def _count(value: object) -> int | None:
     if type(value) is float and math.isfinite(value) and 0 <= value <= _MAX_COUNT:
         return int(value)
     return None
-
-
-def _token_counts(
-    inputs: object, outputs: object, reads: object, creations: object
-) -> tuple[int | None, int | None, int | None, int | None]:
-    """``_count`` of a usage's four figures; the usual case, four in-range ints, in one test."""
-    if (
-        type(inputs) is int
-        and type(outputs) is int
-        and type(reads) is int
-        and type(creations) is int
-        and min(inputs, outputs, reads, creations) >= 0
-        and max(inputs, outputs, reads, creations) <= _MAX_COUNT
-    ):
-        return inputs, outputs, reads, creations
-    return _count(inputs), _count(outputs), _count(reads), _count(creations)
 
 
 def _content_size(content: object) -> tuple[int, int]:
@@ -692,6 +763,31 @@ def _content_size(content: object) -> tuple[int, int]:
             elif kind == "image":
                 images += 1
     return chars, images
+
+
+def _outcome(block: dict[str, Any], detail: object) -> tuple[str, int | None, int | None]:
+    """A result's status, duration and exit code (``_result_status``, ``_duration_ms``,
+    ``_exit_code``); the usual ``toolUseResult`` object is read here in one pass."""
+    if type(detail) is not dict:
+        status = _result_status(block, detail)
+        return status, _duration_ms(detail), _exit_code(block, detail, status)
+    get = detail.get
+    interrupted = get("interrupted")
+    failed = block.get("is_error") is True or interrupted is True or get("success") is False
+    duration = _duration_ms(detail)
+    code = get("exitCode")
+    if isinstance(code, int) and not isinstance(code, bool):
+        return ("error" if failed else "success"), duration, code
+    if failed:
+        return "error", duration, _leading_exit_code(_first_text(block))
+    if (
+        "stdout" in detail
+        and interrupted is False
+        and not get("returnCodeInterpretation")
+        and not get("backgroundTaskId")
+    ):
+        return "success", duration, 0
+    return "success", duration, None
 
 
 def _result_status(block: dict[str, Any], detail: object) -> str:

@@ -58,6 +58,12 @@ def cut_utf8(data: bytes, limit: int) -> str:
     """
     if len(data) <= limit:  # no more characters than bytes
         return data.decode("utf-8", "ignore")
+    # First a sixteenth more bytes than characters, which covers text with a non-ASCII
+    # character every few dozen: a prefix decodes to a prefix of the whole text, so more than
+    # ``limit`` characters of it settle the answer (decoding is paid per byte, ~0.5 ns each).
+    text = data[: limit + (limit >> 4) + 4].decode("utf-8", "ignore")
+    if len(text) > limit:
+        return text[:limit] + "…"
     head = data[:limit]
     if head.isascii():  # limit characters, and at least one byte more
         return head.decode("ascii") + "…"

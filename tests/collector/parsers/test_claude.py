@@ -25,6 +25,7 @@ from collector.parsers import claude as claude_module
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
 from collector.parsers.categories import categorize_command
 from collector.parsers.claude import ClaudeParser
+from collector.parsers.claude_decode import TYPED_MIN_BYTES
 from collector.parsers.sanitize import cap_json, cut_utf8
 from collector.parsers.sources import SourceFile, classify
 from store.records import Event, ParseProblem, Record, SessionInfo, ToolResult
@@ -1019,6 +1020,47 @@ class TestHostileLines:
         (event,) = events_of(tool_use("Bash", {"command": "echo a\u0000b"}))[:1]
         assert event.command == "echo a\ufffdb"
 
+    @pytest.mark.parametrize("typed", [False, True], ids=["general", "typed"])
+    def test_nul_escapes_in_every_string_read_in_place(self, typed: bool) -> None:
+        r"""The hot paths clean decoded strings in place (``_NUL_ONLY``): a ``\u0000`` in any
+        of them (model, ids, tool name, command, target, text, request id, call id) comes out
+        as U+FFFD, on the general and the typed (large tool result) decoding alike."""
+        nul = "a\u0000b"
+        message = {
+            "id": f"msg{nul}",
+            "model": f"claude{nul}",
+            "content": [
+                {"type": "text", "text": f"said {nul}"},
+                {"type": "tool_use", "id": f"toolu{nul}", "name": f"Tool{nul}", "input": {}},
+                {"type": "tool_use", "id": "toolu_2", "name": "Bash",
+                 "input": {"command": f"echo {nul}"}},
+                {"type": "tool_use", "id": "toolu_3", "name": "Read",
+                 "input": {"file_path": f"/tmp/{nul}"}},
+            ],
+            "usage": {"input_tokens": 1, "output_tokens": 2},
+        }  # fmt: skip
+        answer = envelope("assistant", uuid=f"u{nul}", requestId=f"req{nul}", message=message)
+        padding = "x" * (TYPED_MIN_BYTES if typed else 0)
+        result = tool_result({"stdout": padding}, content=padding, tool_use_id=f"toolu{nul}")
+        prompt = envelope("user", uuid="u2", message={"content": f"asked {nul}"})
+        parser = ClaudeParser(main_source())
+        lines = [dumps(answer), dumps(result), dumps(prompt)]
+        records = feed(parser, [(line, i * 10_000) for i, line in enumerate(lines)])
+        assert b"\\u0000" in lines[1]
+        assert (len(lines[1]) >= TYPED_MIN_BYTES) is typed
+        found = [t for r in records for t in texts(r)]
+        assert not [t for t in found if "\x00" in t]
+        clean = "a\ufffdb"
+        events = {e.agent_event_id: e for e in records if isinstance(e, Event)}
+        assert events[f"usage:msg{clean}:req{clean}"].model == f"claude{clean}"
+        assert events[f"u{clean}"].preview == f"said {clean}"
+        assert events["toolu_2"].command == f"echo {clean}"
+        assert events["toolu_3"].file_path == f"/tmp/{clean}"
+        assert events[f"toolu{clean}"].tool_name == f"Tool{clean}"
+        assert events["u2"].preview == f"asked {clean}"
+        (done,) = [r for r in records if isinstance(r, ToolResult)]
+        assert done.tool_call_id == f"toolu{clean}"
+
     def test_unexpected_failure_becomes_a_problem(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Whatever goes wrong inside, parse_line answers with a ParseProblem."""
 
@@ -1212,6 +1254,8 @@ class TestCutting:
         ("text", "limit"),
         [
             pytest.param("a" * 20 + "—", 10, id="ascii-head"),
+            pytest.param("—" + "a" * 40, 30, id="first-guess-suffices"),
+            pytest.param("a" * 29 + "—" * 3, 30, id="first-guess-short"),
             pytest.param("a" * 9 + "—" * 10, 10, id="guess-suffices"),
             pytest.param("é" * 30, 10, id="beyond-the-guess"),
             pytest.param("😀" * 20, 5, id="four-byte-characters"),
