@@ -60,6 +60,10 @@ BACKLOG_SCALE = 4
 # ... but only this long after the last live line: a live line waits for the backlog commit in
 # progress, and ungated 4x batches took the live p50 during a backfill from ~17 to ~30 ms.
 LIVE_QUIET_S = 1.0
+# With no live line to wait (``run --once``) a batch gathers up to this many times the bounds,
+# for up to ONCE_GATHER_S after its first chunk: the reader parses the next chunks meanwhile.
+ONCE_SCALE = 20
+ONCE_GATHER_S = 0.25
 # The interpreter's switch interval while the writer runs. The sqlite3 module lets go of the
 # GIL around every row's step; taking it back while the reader parses waits for the reader to
 # yield, by default after 5 ms, so an executemany could wait for the GIL longer than it spent
@@ -166,6 +170,8 @@ class WriterThread:
         ``LIVE_QUIET_S``, a backlog batch may grow to ``BACKLOG_SCALE`` times the bounds (each
         commit's fixed cost spread over more rows); with agents at work it stays small, since
         the next live line would wait for all of it."""
+        if not self.expect_live:
+            return self._gather_all(first)
         batch = [first]
         rows, nbytes = len(first.records), first.nbytes
         deadline = time.monotonic() + self.flush_interval
@@ -177,6 +183,21 @@ class WriterThread:
             if not first.live and self.queue.live_waiting():
                 break
             item = self.queue.get(max(0.0, deadline - time.monotonic()), live_only=first.live)
+            if item is None or item is CLOSED:
+                break
+            batch.append(item)
+            rows += len(item.records)
+            nbytes += item.nbytes
+        return batch
+
+    def _gather_all(self, first: Chunk) -> list[Chunk]:
+        """A batch when no live line can wait: chunks of either lane until ``ONCE_SCALE``
+        times the bounds, or ``ONCE_GATHER_S`` after the first, or the queue closes."""
+        batch = [first]
+        rows, nbytes = len(first.records), first.nbytes
+        deadline = time.monotonic() + ONCE_GATHER_S
+        while rows < self.batch_rows * ONCE_SCALE and nbytes < self.batch_bytes * ONCE_SCALE:
+            item = self.queue.get(max(0.0, deadline - time.monotonic()))
             if item is None or item is CLOSED:
                 break
             batch.append(item)
