@@ -62,15 +62,17 @@ def _chunks(projects: Path) -> list[Any]:
                 at += len(line) + 1
             checkpoint = {"dev": 1, "inode": 2, "offset": end, "head_hash": "h" * 64,
                           "head_len": 4096, "marker_hash": "m" * 64}  # fmt: skip
+            lines = data.count(b"\n", offset, end)
             update = FileUpdate(str(path), "claude-code", source.session_id, checkpoint,
-                                parser.state(), len(data), lines=data.count(b"\n", offset, end))  # fmt: skip
+                                parser.state(), len(data), lines=lines)  # fmt: skip
             chunks.append(Chunk(records, update, end - offset, live=False))
             offset = end
     return chunks
 
 
 def child(projects: Path, profile: bool) -> str:
-    """In a child: 'µs writer CPU per record, µs process CPU per record, records, events, commits'."""
+    """In a child: µs of writer CPU per record, µs of process CPU per record, records,
+    events stored, commits."""
     from collector.counters import Counters
     from collector.ingest.commit.writer import WriterThread
     from config.model import CollectorConfig
@@ -109,7 +111,8 @@ def child(projects: Path, profile: bool) -> str:
         stats.sort_stats("cumulative").print_stats(25)
         stats.sort_stats("tottime").print_stats(20)
     batches = counters.snapshot()["counters"].get("commits", 0)
-    return f"{cpu[0] / records * 1e6:.3f} {process / records * 1e6:.3f} {records} {stored} {batches}"
+    per_record = f"{cpu[0] / records * 1e6:.3f} {process / records * 1e6:.3f}"
+    return f"{per_record} {records} {stored} {batches}"
 
 
 def _run(tree: Path, projects: Path) -> list[str]:

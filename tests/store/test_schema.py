@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from store import EventStore
+from store.batch import INSERT_EVENT
 
 # The completion statements, as store/batch.py runs them.
-from store.batch import _COMPLETE as COMPLETE_SQL
-from store.batch import _COMPLETE_BATCH as COMPLETE_BATCH_SQL
-from store.batch import _PARK_UNMATCHED as PARK_SQL
-from store.batch import INSERT_EVENT
+from store.completions import _COMPLETE as COMPLETE_SQL
+from store.completions import _COMPLETE_BATCH as COMPLETE_BATCH_SQL
+from store.completions import _PARK_UNMATCHED as PARK_SQL
 
 KEY = "claude-code:plan"
 

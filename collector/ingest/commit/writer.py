@@ -61,9 +61,16 @@ BACKLOG_SCALE = 4
 # progress, and ungated 4x batches took the live p50 during a backfill from ~17 to ~30 ms.
 LIVE_QUIET_S = 1.0
 # With no live line to wait (``run --once``) a batch gathers up to this many times the bounds,
-# for up to ONCE_GATHER_S after its first chunk: the reader parses the next chunks meanwhile.
+# for up to ONCE_GATHER_S after its first chunk (the reader parses the next chunks meanwhile):
+# 2,000 rows per transaction instead of ~500 (bench/bench_writer_cpu.py, 200 MiB corpus: 159 ->
+# 40 commits, writer 13.3 -> 11.8 µs CPU per record) ...
 ONCE_SCALE = 20
 ONCE_GATHER_S = 0.25
+# ... and the checkpointer copies the WAL back every ONCE_CHECKPOINT_S instead of every 0.25 s:
+# a page rewritten by several commits is copied once per pass, and each pass syncs (run --once
+# on 200 MiB: CPU -5 %, bench/README.md). The WAL stays bounded by RESTART_FRAMES and the
+# writer's AUTOCHECKPOINT_PAGES backstop.
+ONCE_CHECKPOINT_S = 2.0
 # The interpreter's switch interval while the writer runs. The sqlite3 module lets go of the
 # GIL around every row's step; taking it back while the reader parses waits for the reader to
 # yield, by default after 5 ms, so an executemany could wait for the GIL longer than it spent
@@ -95,7 +102,8 @@ class WriterThread:
         self.subscribers = tuple(subscribers)  # told after each commit (store.feed)
         # WAL checkpoints run on the checkpointer's own thread and connection, never in a commit;
         # it takes the commit lock, held around each commit, to start the WAL over between two.
-        self.checkpointer = Checkpointer(store.path)
+        every = 0.25 if expect_live else ONCE_CHECKPOINT_S
+        self.checkpointer = Checkpointer(store.path, every=every)
         self._commit_lock = self.checkpointer.lock
         set_autocheckpoint(store, AUTOCHECKPOINT_PAGES)
         self.counters = counters
