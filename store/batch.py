@@ -131,6 +131,15 @@ class SessionKeys:
         """The id of session ``key`` if this connection has resolved it (no query)."""
         return self._ids.get(key)
 
+    def resolve_all(self, conn: sqlite3.Connection, keys: list[str], now: str) -> list[int]:
+        """The ids of sessions ``keys``, in order (``resolve`` each, a dict lookup if known)."""
+        known = self._ids.get
+        ids = list(map(known, keys))
+        if None in ids:
+            ids = [found if found is not None else self.resolve(conn, key, now)
+                   for found, key in zip(ids, keys, strict=True)]  # fmt: skip
+        return ids  # type: ignore[return-value]  # no None left
+
     def resolve(self, conn: sqlite3.Connection, key: str, now: str) -> int:
         """The id of session ``key``; a placeholder row is created when there is none."""
         found = self._ids.get(key)
@@ -284,7 +293,7 @@ def _insert_events(
     top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
     resolve = keys.resolve
     events = replayed_usage(conn, events, lambda key: resolve(conn, key, now))
-    sessions = [resolve(conn, event.session_id, now) for event in events]
+    sessions = keys.resolve_all(conn, [event.session_id for event in events], now)
     folds = _folds(conn, events, completions, keys) if completions else None
     shapes, folded = _grouped_rows(events, sessions, now, folds)
     for shape, rows in shapes.items():

@@ -55,7 +55,7 @@ def replayed_usage(
     ``resolve`` maps a session key to its id. The first copy's tokens absorb the replay's by
     maximum, so the store holds the largest snapshot whichever file is read first.
     """
-    wanted = [i for i, e in enumerate(events) if _is_response_key(e)]
+    wanted = [i for i, e in enumerate(events) if e.event_type == "usage" and _is_response_key(e)]
     if not wanted:
         return events
     owners = _stored_owners(conn, [events[i].agent_event_id for i in wanted])
