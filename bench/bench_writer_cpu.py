@@ -12,7 +12,10 @@ process's CPU for the feeding (the checkpointer thread included). Trees alternat
 ``git archive <commit> | tar -x -C /tmp/base``), ``--reps`` times; medians are printed.
 
     .venv/bin/python bench/bench_writer_cpu.py /tmp/startup_corpus [--base /tmp/base] [--reps 5]
-        [--profile]
+        [--daemon] [--profile]
+
+``--daemon`` feeds the writer as the running daemon has it (``expect_live=True``: backlog
+batches of ``BACKLOG_SCALE`` x ``batch_rows`` once no live line came for a second).
 
 ``--profile`` adds one cProfile of this tree's writer thread (cumulative and own times; wall
 times under the profiler, so the shares, not the sums, are the figures).
@@ -70,7 +73,7 @@ def _chunks(projects: Path) -> list[Any]:
     return chunks
 
 
-def child(projects: Path, profile: bool) -> str:
+def child(projects: Path, profile: bool, daemon: bool) -> str:
     """In a child: µs of writer CPU per record, µs of process CPU per record, records,
     events stored, commits."""
     from collector.counters import Counters
@@ -98,7 +101,7 @@ def child(projects: Path, profile: bool) -> str:
     with tempfile.TemporaryDirectory() as tmp, EventStore(Path(tmp) / "events.db") as store:
         writer = Timed(store, counters, flush_interval_ms=c.flush_interval_ms,
                        batch_rows=c.batch_rows, batch_bytes=c.batch_bytes,
-                       queue_bound=c.queue_bound, expect_live=False)  # fmt: skip
+                       queue_bound=c.queue_bound, expect_live=daemon)  # fmt: skip
         process = time.process_time()
         writer.start()
         for chunk in chunks:
@@ -115,9 +118,9 @@ def child(projects: Path, profile: bool) -> str:
     return f"{per_record} {records} {stored} {batches}"
 
 
-def _run(tree: Path, projects: Path) -> list[str]:
+def _run(tree: Path, projects: Path, daemon: bool) -> list[str]:
     env = os.environ | {"PYTHONPATH": f"{tree}{os.pathsep}{_HERE.parent}"}
-    argv = [sys.executable, str(_HERE), "--child", str(projects)]
+    argv = [sys.executable, str(_HERE), "--child", str(projects), *(["--daemon"] if daemon else [])]
     out = subprocess.run(argv, env=env, cwd=tree, check=True, capture_output=True, text=True)
     return out.stdout.split()
 
@@ -128,21 +131,26 @@ def main() -> int:
     parser.add_argument("--base", type=Path, help="another tree to compare")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--daemon",
+        action="store_true",
+        help="as the daemon runs it (expect_live): backlog batches of 4 x 100 rows",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     projects = args.corpus if args.child else args.corpus / "projects"
     if args.child:
-        print(child(projects, args.profile))
+        print(child(projects, args.profile, args.daemon))
         return 0
     if args.profile:
         sys.path.insert(0, str(_TREE))
-        print(child(projects, True))
+        print(child(projects, True, args.daemon))
         return 0
     trees = {"this tree": _TREE} | ({"base": args.base} if args.base else {})
     runs: dict[str, list[list[str]]] = {name: [] for name in trees}
     for _ in range(args.reps):
         for name, tree in trees.items():
-            runs[name].append(_run(tree, projects))
+            runs[name].append(_run(tree, projects, args.daemon))
     for name, values in runs.items():
         writer = [float(v[0]) for v in values]
         process = [float(v[1]) for v in values]

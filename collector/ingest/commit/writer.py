@@ -62,9 +62,9 @@ BACKLOG_SCALE = 4
 LIVE_QUIET_S = 1.0
 # With no live line to wait (``run --once``) a batch gathers up to this many times the bounds,
 # for up to ONCE_GATHER_S after its first chunk (the reader parses the next chunks meanwhile):
-# 2,000 rows per transaction instead of ~500 (bench/bench_writer_cpu.py, 200 MiB corpus: 159 ->
-# 40 commits, writer 13.3 -> 11.8 µs CPU per record) ...
-ONCE_SCALE = 20
+# ~4,000 rows per transaction instead of ~500 (200 MiB corpus: 176 -> 21 commits; run --once CPU
+# -3 to -6 % against 20 times, +4.5 MB peak RSS; bench/README.md) ...
+ONCE_SCALE = 40
 ONCE_GATHER_S = 0.25
 # ... and the checkpointer copies the WAL back every ONCE_CHECKPOINT_S instead of every 0.25 s:
 # a page rewritten by several commits is copied once per pass, and each pass syncs (run --once
