@@ -178,34 +178,27 @@ class WriterThread:
         ``LIVE_QUIET_S``, a backlog batch may grow to ``BACKLOG_SCALE`` times the bounds (each
         commit's fixed cost spread over more rows); with agents at work it stays small, since
         the next live line would wait for all of it."""
-        if not self.expect_live:
-            return self._gather_all(first)
-        batch = [first]
-        rows, nbytes = len(first.records), first.nbytes
-        deadline = time.monotonic() + self.flush_interval
+        if not self.expect_live:  # run --once: no live line can wait, see ONCE_SCALE
+            return self._fill(first, ONCE_SCALE, ONCE_GATHER_S, live_only=False, yields=False)
         if first.live:
             self._last_live = time.monotonic()
-        quiet = not self.expect_live or time.monotonic() - self._last_live > LIVE_QUIET_S
+        quiet = time.monotonic() - self._last_live > LIVE_QUIET_S
         scale = BACKLOG_SCALE if quiet and not first.live else 1
-        while rows < self.batch_rows * scale and nbytes < self.batch_bytes * scale:
-            if not first.live and self.queue.live_waiting():
-                break
-            item = self.queue.get(max(0.0, deadline - time.monotonic()), live_only=first.live)
-            if item is None or item is CLOSED:
-                break
-            batch.append(item)
-            rows += len(item.records)
-            nbytes += item.nbytes
-        return batch
+        return self._fill(first, scale, self.flush_interval, live_only=first.live,
+                          yields=not first.live)  # fmt: skip
 
-    def _gather_all(self, first: Chunk) -> list[Chunk]:
-        """A batch when no live line can wait: chunks of either lane until ``ONCE_SCALE``
-        times the bounds, or ``ONCE_GATHER_S`` after the first, or the queue closes."""
+    def _fill(
+        self, first: Chunk, scale: int, wait: float, *, live_only: bool, yields: bool
+    ) -> list[Chunk]:
+        """``first`` and the chunks queued within ``wait`` seconds, up to ``scale`` times the
+        bounds; ``live_only`` takes only live chunks, ``yields`` stops when one waits."""
         batch = [first]
         rows, nbytes = len(first.records), first.nbytes
-        deadline = time.monotonic() + ONCE_GATHER_S
-        while rows < self.batch_rows * ONCE_SCALE and nbytes < self.batch_bytes * ONCE_SCALE:
-            item = self.queue.get(max(0.0, deadline - time.monotonic()))
+        deadline = time.monotonic() + wait
+        while rows < self.batch_rows * scale and nbytes < self.batch_bytes * scale:
+            if yields and self.queue.live_waiting():
+                break
+            item = self.queue.get(max(0.0, deadline - time.monotonic()), live_only=live_only)
             if item is None or item is CLOSED:
                 break
             batch.append(item)
