@@ -69,6 +69,7 @@ _KEY_OF = operator.attrgetter("agent_event_id")
 _CALL_OF = operator.attrgetter("tool_call_id")
 _NONES = (None,) * _WIDTH
 _SHAPED_SQL: dict[tuple[bool, ...], str] = {}
+_FOLDED_SQL: dict[tuple[bool, ...], tuple[tuple[bool, ...], str]] = {}
 
 _UPSERT_SESSION = """
 INSERT INTO sessions (session_key, agent, agent_session_id, project_dir, transcript_path,
@@ -295,12 +296,14 @@ def _insert_events(
     events = replayed_usage(conn, events, lambda key: resolve(conn, key, now))
     sessions = keys.resolve_all(conn, [event.session_id for event in events], now)
     folds = _folds(conn, events, completions, keys) if completions else None
-    shapes, folded = _grouped_rows(events, sessions, now, folds)
-    for shape, rows in shapes.items():
-        conn.executemany(_shaped_sql(shape), rows)
-    for (shape, form), rows in folded.items():
-        changed = conn.executemany(folded_sql(_EVENT_COLUMNS, shape, bool(form)), rows).rowcount
-        folds.landed(len(rows), changed)  # type: ignore[union-attr]  # folded only with folds
+    for shape, runs in _grouped_rows(events, sessions, now, folds).items():
+        for folded, rows in runs:
+            if not folded:
+                conn.executemany(_shaped_sql(shape), rows)
+                continue
+            changed = conn.executemany(_folded(shape)[1], rows).rowcount
+            if folds is not None:  # always, with folded rows
+                folds.landed(len(rows), changed)
     conn.execute(_TOUCH_SESSIONS, {"top": top, "now": now})
     inserted = int(conn.execute("SELECT COUNT(*) FROM events WHERE id > ?", (top,)).fetchone()[0])
     if inserted:
@@ -309,29 +312,32 @@ def _insert_events(
 
 
 Rows = list[tuple[object, ...]]
+# A shape's rows in batch order, in runs: (folded, rows); folded runs bind the merged results.
+Runs = list[tuple[bool, Rows]]
 
 
 def _grouped_rows(
     events: list[Event], sessions: list[int], now: str, folds: Folds | None
-) -> tuple[dict[tuple[bool, ...], Rows], dict[tuple[tuple[bool, ...], str], Rows]]:
-    """The batch's rows by shape (which columns they fill), and its folded rows by shape and
-    duration form."""
-    shapes: dict[tuple[bool, ...], Rows] = {}
-    folded: dict[tuple[tuple[bool, ...], str], Rows] = {}
+) -> dict[tuple[bool, ...], Runs]:
+    """The batch's rows by shape (which columns they fill), each shape's rows in batch order
+    (so in the order, and with the ids, they had before folding), in runs of folded or not."""
+    shapes: dict[tuple[bool, ...], Runs] = {}
+    fold, calls = (folds.fold, folds.calls) if folds else (None, frozenset[str]())
     for event, session in zip(events, sessions, strict=True):
         row = event_row(event, session, now)
-        done = folds.fold(event, row) if folds and event.tool_call_id in folds.calls else None
-        if done is not None:
-            row, form = done
-            shape = tuple(map(operator.is_not, row[:_WIDTH], _NONES))
-            folded.setdefault((shape, form), []).append((*compress(row, shape), *row[_WIDTH:]))
-            continue
         shape = tuple(map(operator.is_not, row, _NONES))
-        group = shapes.get(shape)
-        if group is None:
-            shapes[shape] = group = []
-        group.append(tuple(compress(row, shape)))
-    return shapes, folded
+        runs = shapes.get(shape)
+        if runs is None:
+            shapes[shape] = runs = [(False, [])]
+        done = fold(event, row) if fold is not None and event.tool_call_id in calls else None
+        if done is None:
+            params = tuple(compress(row, shape))
+        else:
+            params = (*compress(row, _folded(shape)[0]), *done)
+        if runs[-1][0] != (done is not None):
+            runs.append((done is not None, []))
+        runs[-1][1].append(params)
+    return shapes
 
 
 def _folds(
@@ -349,6 +355,13 @@ def _folds(
     ids.update(map(_CALL_OF, events))
     foldable = {key for key in merged if ids[key[1]] == 2}  # its row's key and call id
     return Folds(conn, merged, left, foldable)
+
+
+def _folded(shape: tuple[bool, ...]) -> tuple[tuple[bool, ...], str]:
+    found = _FOLDED_SQL.get(shape)
+    if found is None:
+        found = _FOLDED_SQL[shape] = folded_sql(_EVENT_COLUMNS, shape)
+    return found
 
 
 def _shaped_sql(shape: tuple[bool, ...]) -> str:

@@ -101,24 +101,28 @@ _HAS_SHARED_CALL_IDS = (
     "AND tool_call_id != agent_event_id LIMIT 1"
 )
 
-# A folded row's computed duration: the result's time minus the call's, less its wait.
-_COMPUTED = (
-    "MAX(0, CAST(round((julianday(?{at}) - julianday({call})) * 86400000) AS INTEGER) - {wait})"
-)
-
-# The completion as the folded insert's conflict action: what _COMPLETE does to the stored
-# call row with this natural key (excluded.* hold the merged result: see Folds.fold).
-_FOLD_CONFLICT = (
-    "ON CONFLICT (session_id, agent_event_id) DO UPDATE SET "
-    "status = CASE WHEN events.status = 'error' THEN 'error' ELSE excluded.status END, "
-    "exit_code = COALESCE(excluded.exit_code, events.exit_code), duration_ms = {duration} "
-    "WHERE events.event_type IN ('file_op', 'command', 'tool_call') "
-    "AND events.tool_call_id = events.agent_event_id"
-)
+# A folded row: its shape's columns but status, exit code and duration (``?1`` … ``?{n}``),
+# then the merged result's status, exit code, agent duration and time, and the call's wait.
+# The values are what _COMPLETE would give the fresh row; the conflict action is what it would
+# do to the stored call row with this natural key. Bound last, not read from ``excluded``.
+_FOLDED = """
+INSERT INTO events ({names}, status, exit_code, duration_ms)
+VALUES ({marks}, ?{s}, ?{x}, COALESCE(?{d}, MAX(0,
+    CAST(round((julianday(?{t}) - julianday(?{call})) * 86400000) AS INTEGER) - ?{w})))
+ON CONFLICT (session_id, agent_event_id) DO UPDATE SET
+    status = CASE WHEN events.status = 'error' THEN 'error' ELSE ?{s} END,
+    exit_code = COALESCE(?{x}, events.exit_code),
+    duration_ms = COALESCE(?{d}, events.duration_ms, MAX(0,
+        CAST(round((julianday(?{t}) - julianday(events.timestamp)) * 86400000) AS INTEGER)
+        - COALESCE(events.wait_ms, 0)))
+WHERE events.event_type IN ('file_op', 'command', 'tool_call')
+  AND events.tool_call_id = events.agent_event_id
+"""
 
 Merged = dict[tuple[int, str], dict[str, object]]
-_KEY = 1  # agent_event_id's place in a row (store.batch._EVENT_COLUMNS)
-_STATUS, _DURATION, _EXIT, _TIMESTAMP, _WAIT = 12, 13, 14, 3, 25
+# Places in a row (store.batch._EVENT_COLUMNS).
+_STATUS, _DURATION, _EXIT, _WAIT = 12, 13, 14, 25
+_COMPLETED = frozenset({_STATUS, _DURATION, _EXIT})
 
 
 def _result_params(done: ToolResult, session_id: int) -> dict[str, object]:
@@ -183,9 +187,9 @@ class Folds:
         """Is any row to be folded."""
         return bool(self._foldable)
 
-    def fold(self, event: Event, row: tuple[object, ...]) -> tuple[tuple[object, ...], str] | None:
-        """``row`` completed by its merged result and the shaped SQL's duration form ("" for a
-        known duration), or None when this row is not folded."""
+    def fold(self, event: Event, row: tuple[object, ...]) -> tuple[object, ...] | None:
+        """The merged result's parameters for ``row`` (``store.batch.event_row``) to bind after
+        its shaped columns (``folded_sql``), or None when this row is not folded."""
         call = event.tool_call_id
         if (
             call is None
@@ -201,14 +205,9 @@ class Folds:
             return None
         merged = self.merged[key]
         self.folded.add(key)
-        done = list(row)
-        done[_STATUS], done[_EXIT] = merged["status"], merged["exit_code"]
-        duration = merged["duration_ms"]
-        if duration is not None:
-            done[_DURATION] = duration
-            return tuple(done), ""
         wait = row[_WAIT]
-        return (*done, merged["timestamp"], 0 if wait is None else wait), "computed"
+        return (merged["status"], merged["exit_code"], merged["duration_ms"], merged["timestamp"],
+                0 if wait is None else wait)  # fmt: skip
 
     def landed(self, rows: int, changed: int) -> None:
         """A folded statement of ``rows`` rows changed ``changed``: each should insert or
@@ -224,24 +223,17 @@ class Folds:
         return [params for key, params in self.merged.items() if key not in folded]
 
 
-def folded_sql(columns: Sequence[str], shape: tuple[bool, ...], computed: bool) -> str:
-    """The insert of folded rows of ``shape`` (``computed``: the duration from the result's
-    time, bound after the shaped columns with the call's wait)."""
-    names = list(compress(columns, shape))
-    marks = [f"?{n}" for n in range(1, len(names) + 1)]
-    duration = "excluded.duration_ms"
-    if computed:
-        at, wait = len(names) + 1, len(names) + 2
-        call = f"?{names.index('timestamp') + 1}"
-        names.append("duration_ms")
-        marks.append(_COMPUTED.format(at=at, call=call, wait=f"?{wait}"))
-        duration = "COALESCE(events.duration_ms, {})".format(
-            _COMPUTED.format(at=at, call="events.timestamp", wait="COALESCE(events.wait_ms, 0)")
-        )
-    return (
-        f"INSERT INTO events ({', '.join(names)}) VALUES ({', '.join(marks)}) "
-        + _FOLD_CONFLICT.format(duration=duration)
-    )
+def folded_sql(columns: Sequence[str], shape: tuple[bool, ...]) -> tuple[tuple[bool, ...], str]:
+    """The insert of folded rows of ``shape``: which of a row's values it binds first (the
+    shape's but status, exit code and duration), and its SQL (``_FOLDED``)."""
+    own = tuple(f and i not in _COMPLETED for i, f in enumerate(shape))
+    names = list(compress(columns, own))
+    n = len(names)
+    sql = _FOLDED.format(
+        names=", ".join(names), marks=", ".join(f"?{i}" for i in range(1, n + 1)),
+        s=n + 1, x=n + 2, d=n + 3, t=n + 4, w=n + 5, call=names.index("timestamp") + 1,
+    )  # fmt: skip
+    return own, sql
 
 
 def _shares_call_ids(conn: sqlite3.Connection, session: int) -> bool:

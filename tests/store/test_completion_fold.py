@@ -4,8 +4,9 @@
 set-based ``UPDATE`` (temp.batch_results, the only way before) still handles every other
 result. Each test stores the same records twice on real SQLite files — once as the writer does,
 once with folding switched off (``_folds`` returning None, so every result goes the set-based
-way) — and compares everything stored: every column of ``events`` but the row id and the
-insert clock, the sessions, the parked results, the problems.
+way) — and compares everything stored: every column of ``events`` but the insert clock (the
+row ids too: folded rows are inserted in the order the others would have been), the sessions,
+the parked results, the problems.
 """
 
 from __future__ import annotations
@@ -65,9 +66,10 @@ def dump(opened: EventStore) -> dict[str, Any]:
     conn = opened.connection
     names = dict(conn.execute("SELECT id, session_key FROM sessions").fetchall())
     columns = [r[1] for r in conn.execute("PRAGMA table_info(events)")]
-    kept = [c for c in columns if c not in ("id", "created_at")]
+    kept = [c for c in columns if c != "created_at"]
     events = sorted(
-        (names[row[0]], *row[1:]) for row in conn.execute(f"SELECT {', '.join(kept)} FROM events")
+        (row[0], names[row[1]], *row[2:])
+        for row in conn.execute(f"SELECT {', '.join(kept)} FROM events")
     )
     skip = ("id", "created_at", "updated_at")
     session_columns = [r[1] for r in conn.execute("PRAGMA table_info(sessions)")]
