@@ -298,6 +298,8 @@ def _insert_events(
     folds = _folds(conn, events, completions, keys) if completions else None
     for shape, runs in _grouped_rows(events, sessions, now, folds).items():
         for folded, rows in runs:
+            if not rows:  # a shape whose first row was folded
+                continue
             if not folded:
                 conn.executemany(_shaped_sql(shape), rows)
                 continue
