@@ -27,7 +27,8 @@ from itertools import compress
 
 from store.records import Event, ToolResult
 
-__all__ = ["CALL_TYPES", "Folds", "complete", "merge_results", "unpark"]
+__all__ = ["CALL_TYPES", "Folds", "Merged", "complete", "folded_sql", "has_parked",
+           "merge_results", "unpark"]  # fmt: skip
 
 CALL_TYPES = frozenset({"file_op", "command", "tool_call"})
 
@@ -163,9 +164,9 @@ def merge_results(
 class Folds:
     """The batch's merged results, and the call rows of the batch that take theirs at insert.
 
-    ``fold`` turns a row (``store.batch.event_row``) into its completed form; the insert then
-    reports through ``landed`` whether every folded row found its call, and ``complete`` sends
-    what was not folded (or did not land) the set-based way.
+    ``fold`` gives a call row (``store.batch.event_row``) its merged result's parameters, bound
+    by ``folded_sql``'s insert; the insert reports through ``landed`` whether every folded row
+    found its call, and ``unfolded`` is what still goes the set-based way (``complete``).
     """
 
     def __init__(
