@@ -8,7 +8,8 @@ Every statement is idempotent, which makes re-reading a transcript from byte 0 h
 - events are ``INSERT … ON CONFLICT (session_id, agent_event_id)``: a conflict adds nothing,
   except that token counts merge by maximum (Claude repeats a message's usage with growing
   ``output_tokens``; the maximum, never the sum, is the truth);
-- tool results update the call row(s) by ``(session_id, tool_call_id)``; a result that finds no
+- tool results update the call row(s) by ``(session_id, tool_call_id)``, folded into the row
+  when the call is inserted in the same batch (``store.completions``); a result that finds no
   call row is parked in ``pending_results`` and applied when the call arrives.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import operator
 import sqlite3
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import compress
@@ -23,6 +25,7 @@ from itertools import compress
 import orjson
 
 from config import agents
+from store.completions import Folds, Merged, complete, folded_sql, has_parked, merge_results, unpark
 from store.crashpoint import crash_point
 from store.cross_session import TOKEN_COLUMNS, inherit_parent_facts, replayed_usage
 from store.records import (
@@ -61,73 +64,12 @@ def _insert_sql(columns: Sequence[str]) -> str:
 
 
 INSERT_EVENT = _insert_sql(_EVENT_COLUMNS)
-_NONES = (None,) * len(_EVENT_COLUMNS)
+_WIDTH = len(_EVENT_COLUMNS)
+_KEY_OF = operator.attrgetter("agent_event_id")
+_CALL_OF = operator.attrgetter("tool_call_id")
+_NONES = (None,) * _WIDTH
 _SHAPED_SQL: dict[tuple[bool, ...], str] = {}
-
-# Status 'error' is sticky: Codex may report exec_command_end (exit 1) before the plain output.
-# The agent's own duration wins over one computed from timestamps. A call whose key is its call
-# id (Claude's) is found by the natural key; the others by the partial idx_events_tool_call.
-_COMPLETE = """
-UPDATE events SET
-    status = CASE WHEN status = 'error' THEN 'error' ELSE :status END,
-    exit_code = COALESCE(:exit_code, exit_code),
-    duration_ms = COALESCE(:duration_ms, duration_ms, MAX(0,
-        CAST(round((julianday(:timestamp) - julianday(timestamp)) * 86400000) AS INTEGER)
-        - COALESCE(wait_ms, 0)))
-WHERE id IN (SELECT id FROM events
-             WHERE session_id = :session_id AND agent_event_id = :tool_call_id
-               AND tool_call_id = :tool_call_id
-             UNION ALL
-             SELECT id FROM events
-             WHERE session_id = :session_id AND tool_call_id = :tool_call_id
-               AND tool_call_id != agent_event_id)
-  AND +event_type IN ('file_op', 'command', 'tool_call')
-"""
-
-# The same completion for a whole batch in one statement: each result of temp.batch_results
-# (one per call, see _merge_results) finds its call row(s) through the same two index paths;
-# materialized, with the results outermost (else the planner scans events or the partial index).
-_COMPLETE_BATCH = """
-WITH m AS MATERIALIZED (
-    SELECT e.id AS event_id, r.timestamp, r.status, r.duration_ms, r.exit_code
-    FROM temp.batch_results AS r CROSS JOIN events AS e
-      ON e.session_id = r.session_id AND e.agent_event_id = r.tool_call_id
-     AND e.tool_call_id = r.tool_call_id
-    UNION ALL
-    SELECT e.id, r.timestamp, r.status, r.duration_ms, r.exit_code
-    FROM temp.batch_results AS r CROSS JOIN events AS e
-      ON e.session_id = r.session_id AND e.tool_call_id = r.tool_call_id
-     AND e.tool_call_id != e.agent_event_id)
-UPDATE events SET
-    status = CASE WHEN events.status = 'error' THEN 'error' ELSE m.status END,
-    exit_code = COALESCE(m.exit_code, events.exit_code),
-    duration_ms = COALESCE(m.duration_ms, events.duration_ms, MAX(0,
-        CAST(round((julianday(m.timestamp) - julianday(events.timestamp)) * 86400000) AS INTEGER)
-        - COALESCE(events.wait_ms, 0)))
-FROM m
-WHERE events.id = m.event_id AND +events.event_type IN ('file_op', 'command', 'tool_call')
-"""
-
-_PARK_UNMATCHED = """
-INSERT INTO pending_results (session_id, tool_call_id, timestamp, status, duration_ms, exit_code)
-SELECT r.session_id, r.tool_call_id, r.timestamp, r.status, r.duration_ms, r.exit_code
-FROM temp.batch_results AS r
-WHERE NOT EXISTS (
-    SELECT 1 FROM events AS e
-    WHERE e.session_id = r.session_id AND e.agent_event_id = r.tool_call_id
-      AND e.tool_call_id = r.tool_call_id AND e.event_type IN ('file_op', 'command', 'tool_call'))
-  AND NOT EXISTS (
-    SELECT 1 FROM events AS e
-    WHERE e.session_id = r.session_id AND e.tool_call_id = r.tool_call_id
-      AND e.tool_call_id != e.agent_event_id
-      AND e.event_type IN ('file_op', 'command', 'tool_call'))
-ON CONFLICT (session_id, tool_call_id) DO UPDATE SET
-    timestamp = excluded.timestamp,
-    status = CASE WHEN status = 'error' THEN 'error' ELSE excluded.status END,
-    duration_ms = COALESCE(excluded.duration_ms, duration_ms),
-    exit_code = COALESCE(excluded.exit_code, exit_code)
-"""
-
+_FOLDED_SQL: dict[tuple[bool, ...], tuple[tuple[bool, ...], str]] = {}
 
 _UPSERT_SESSION = """
 INSERT INTO sessions (session_key, agent, agent_session_id, project_dir, transcript_path,
@@ -190,6 +132,15 @@ class SessionKeys:
         """The id of session ``key`` if this connection has resolved it (no query)."""
         return self._ids.get(key)
 
+    def resolve_all(self, conn: sqlite3.Connection, keys: list[str], now: str) -> list[int]:
+        """The ids of sessions ``keys``, in order (``resolve`` each, a dict lookup if known)."""
+        known = self._ids.get
+        ids = list(map(known, keys))
+        if None in ids:
+            ids = [found if found is not None else self.resolve(conn, key, now)
+                   for found, key in zip(ids, keys, strict=True)]  # fmt: skip
+        return ids  # type: ignore[return-value]  # no None left
+
     def resolve(self, conn: sqlite3.Connection, key: str, now: str) -> int:
         """The id of session ``key``; a placeholder row is created when there is none."""
         found = self._ids.get(key)
@@ -245,14 +196,18 @@ def apply_records(
     if sessions:
         _upsert_sessions(conn, sessions, now, keys)
         crash_point("after_sessions")
+    folds = None
     if events:
-        result.events_inserted = _insert_events(conn, events, now, keys, result)
+        inserted, folds = _insert_events(conn, events, completions, now, keys, out=result)
+        result.events_inserted = inserted
         crash_point("after_events")
     if completions:
-        _complete(conn, completions, result, now, keys)
+        _complete(conn, completions, folds, now, keys, out=result)
         crash_point("after_completions")
-    if events and result.events_inserted and _has_parked(conn):
-        _unpark(conn, events, result, now, keys)
+    if events and result.events_inserted and has_parked(conn):
+        wanted = {(keys.resolve(conn, e.session_id, now), e.tool_call_id)
+                  for e in events if e.tool_call_id}  # fmt: skip
+        result.results_applied += unpark(conn, wanted)
     if problems:
         conn.executemany(
             "INSERT OR IGNORE INTO parse_problems (file_path, offset, reason, prefix, created_at)"
@@ -319,9 +274,16 @@ def _upsert_sessions(
 
 
 def _insert_events(
-    conn: sqlite3.Connection, events: list[Event], now: str, keys: SessionKeys, out: BatchResult
-) -> int:
-    """Insert ``events`` and move their sessions' activity windows; returns how many were new.
+    conn: sqlite3.Connection,
+    events: list[Event],
+    completions: list[ToolResult],
+    now: str,
+    keys: SessionKeys,
+    *,
+    out: BatchResult,
+) -> tuple[int, Folds | None]:
+    """Insert ``events`` and move their sessions' activity windows; returns how many were new,
+    and the batch's results folded into their call rows (``store.completions.Folds``).
 
     Rows are grouped by which columns they fill, and each group binds only those: the sqlite3
     module looks for an adapter for every ``None`` it binds, which made the NULLs (half of a
@@ -330,23 +292,78 @@ def _insert_events(
     # Rowids only grow, so the new rows are exactly those above the old maximum: an O(log n)
     # count that works although conflicting usage rows also report a change.
     top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
-    shapes: dict[tuple[bool, ...], list[tuple[object, ...]]] = {}
     resolve = keys.resolve
     events = replayed_usage(conn, events, lambda key: resolve(conn, key, now))
-    for event in events:
-        row = event_row(event, resolve(conn, event.session_id, now), now)
-        shape = tuple(map(operator.is_not, row, _NONES))
-        group = shapes.get(shape)
-        if group is None:
-            shapes[shape] = group = []
-        group.append(tuple(compress(row, shape)))
-    for shape, rows in shapes.items():
-        conn.executemany(_shaped_sql(shape), rows)
+    sessions = keys.resolve_all(conn, [event.session_id for event in events], now)
+    folds = _folds(conn, events, completions, keys) if completions else None
+    for shape, runs in _grouped_rows(events, sessions, now, folds).items():
+        for folded, rows in runs:
+            if not rows:  # a shape whose first row was folded
+                continue
+            if not folded:
+                conn.executemany(_shaped_sql(shape), rows)
+                continue
+            changed = conn.executemany(_folded(shape)[1], rows).rowcount
+            if folds is not None:  # always, with folded rows
+                folds.landed(len(rows), changed)
     conn.execute(_TOUCH_SESSIONS, {"top": top, "now": now})
     inserted = int(conn.execute("SELECT COUNT(*) FROM events WHERE id > ?", (top,)).fetchone()[0])
     if inserted:
         out.first_event_id, out.last_event_id = top + 1, top + inserted
-    return inserted
+    return inserted, folds
+
+
+Rows = list[tuple[object, ...]]
+# A shape's rows in batch order, in runs: (folded, rows); folded runs bind the merged results.
+Runs = list[tuple[bool, Rows]]
+
+
+def _grouped_rows(
+    events: list[Event], sessions: list[int], now: str, folds: Folds | None
+) -> dict[tuple[bool, ...], Runs]:
+    """The batch's rows by shape (which columns they fill), each shape's rows in batch order
+    (so in the order, and with the ids, they had before folding), in runs of folded or not."""
+    shapes: dict[tuple[bool, ...], Runs] = {}
+    fold, calls = (folds.fold, folds.calls) if folds else (None, frozenset[str]())
+    for event, session in zip(events, sessions, strict=True):
+        row = event_row(event, session, now)
+        shape = tuple(map(operator.is_not, row, _NONES))
+        runs = shapes.get(shape)
+        if runs is None:
+            shapes[shape] = runs = [(False, [])]
+        done = fold(event, row) if fold is not None and event.tool_call_id in calls else None
+        if done is None:
+            params = tuple(compress(row, shape))
+        else:
+            params = (*compress(row, _folded(shape)[0]), *done)
+        if runs[-1][0] != (done is not None):
+            runs.append((done is not None, []))
+        runs[-1][1].append(params)
+    return shapes
+
+
+def _folds(
+    conn: sqlite3.Connection,
+    events: list[Event],
+    completions: list[ToolResult],
+    keys: SessionKeys,
+) -> Folds:
+    """The batch's results merged per call (those of sessions already resolved), and which call
+    rows of the batch may take theirs at insert: a call whose id is no other row's key or call
+    id in the batch (one row to fold into, and none that the other index path would find)."""
+    merged: Merged = {}
+    left = merge_results(completions, keys.known, merged)
+    ids = Counter(map(_KEY_OF, events))
+    ids.update(map(_CALL_OF, events))
+    foldable = {key for key in merged if ids[key[1]] == 2}  # its row's key and call id
+    return Folds(conn, merged, left, foldable)
+
+
+def _folded(shape: tuple[bool, ...]) -> tuple[tuple[bool, ...], str]:
+    found = _FOLDED_SQL.get(shape)
+    if found is None:
+        found = _FOLDED_SQL[shape] = folded_sql(_EVENT_COLUMNS, shape)
+    return found
 
 
 def _shaped_sql(shape: tuple[bool, ...]) -> str:
@@ -373,88 +390,21 @@ WHERE sessions.id = span.session_id
 """
 
 
-def _result_params(done: ToolResult, session_id: int) -> dict[str, object]:
-    return {
-        "session_id": session_id, "tool_call_id": done.tool_call_id,
-        "timestamp": done.timestamp, "status": done.status,
-        "duration_ms": done.duration_ms, "exit_code": done.exit_code,
-    }  # fmt: skip
-
-
 def _complete(
     conn: sqlite3.Connection,
     completions: list[ToolResult],
-    out: BatchResult,
+    folds: Folds | None,
     now: str,
     keys: SessionKeys,
+    *,
+    out: BatchResult,
 ) -> None:
-    """Complete call rows set-wise: the batch's results go into a temporary table, then one
-    statement completes their calls and one parks the results whose call is not stored yet
-    (a per-result UPDATE was 15 % of the writer)."""
-    merged = _merge_results(completions, now, keys, conn)
-    conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS batch_results (session_id INTEGER, tool_call_id TEXT, "
-        "timestamp TEXT, status TEXT, duration_ms INTEGER, exit_code INTEGER)"
-    )
-    conn.execute("DELETE FROM temp.batch_results")
-    conn.executemany(
-        "INSERT INTO temp.batch_results VALUES (:session_id, :tool_call_id, :timestamp, :status, "
-        ":duration_ms, :exit_code)",
-        merged,
-    )
-    conn.execute(_COMPLETE_BATCH)
-    before = conn.total_changes
-    conn.execute(_PARK_UNMATCHED)
-    out.results_parked += conn.total_changes - before
-    out.results_applied += len(merged) - (conn.total_changes - before)
-
-
-def _merge_results(
-    completions: list[ToolResult], now: str, keys: SessionKeys, conn: sqlite3.Connection
-) -> list[dict[str, object]]:
-    """One parameter set per call, equal to applying its results in order: 'error' is sticky,
-    the last exit code and agent duration win, the first result's time measures the call."""
-    merged: dict[tuple[int, str], dict[str, object]] = {}
-    for done in completions:
-        key = (keys.resolve(conn, done.session_id, now), done.tool_call_id)
-        seen = merged.get(key)
-        if seen is None:
-            merged[key] = _result_params(done, key[0])
-            continue
-        if seen["status"] != "error":
-            seen["status"] = done.status
-        if done.exit_code is not None:
-            seen["exit_code"] = done.exit_code
-        if done.duration_ms is not None:
-            seen["duration_ms"] = done.duration_ms
-    return list(merged.values())
-
-
-def _has_parked(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM pending_results LIMIT 1").fetchone() is not None
-
-
-def _unpark(
-    conn: sqlite3.Connection, events: list[Event], out: BatchResult, now: str, keys: SessionKeys
-) -> None:
-    wanted = {
-        (keys.resolve(conn, e.session_id, now), e.tool_call_id) for e in events if e.tool_call_id
-    }
-    for session_id, call_id in wanted:
-        row = conn.execute(
-            "SELECT timestamp, status, duration_ms, exit_code FROM pending_results "
-            "WHERE session_id = ? AND tool_call_id = ?",
-            (session_id, call_id),
-        ).fetchone()
-        if row is None:
-            continue
-        params = {
-            "session_id": session_id, "tool_call_id": call_id, "timestamp": row[0],
-            "status": row[1], "duration_ms": row[2], "exit_code": row[3],
-        }  # fmt: skip
-        if conn.execute(_COMPLETE, params).rowcount:
-            conn.execute(
-                "DELETE FROM pending_results WHERE session_id = ? AND tool_call_id = ?",
-                (session_id, call_id),
-            )
-            out.results_applied += 1
+    """Complete what the insert did not fold (``store.completions``), counting applied and
+    parked results."""
+    merged: Merged = {} if folds is None else folds.merged
+    rest = completions if folds is None else folds.left
+    merge_results(rest, lambda key: keys.resolve(conn, key, now), merged)
+    pending = list(merged.values()) if folds is None else folds.unfolded()
+    parked = complete(conn, pending) if pending else 0
+    out.results_parked += parked
+    out.results_applied += len(merged) - parked

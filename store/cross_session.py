@@ -55,7 +55,7 @@ def replayed_usage(
     ``resolve`` maps a session key to its id. The first copy's tokens absorb the replay's by
     maximum, so the store holds the largest snapshot whichever file is read first.
     """
-    wanted = [i for i, e in enumerate(events) if _is_response_key(e)]
+    wanted = [i for i, e in enumerate(events) if e.event_type == "usage" and _is_response_key(e)]
     if not wanted:
         return events
     owners = _stored_owners(conn, [events[i].agent_event_id for i in wanted])
@@ -95,6 +95,8 @@ def _stored_owners(conn: sqlite3.Connection, keys: Sequence[str]) -> dict[str, i
     return owners
 
 
+# The sessions named and their children, found through the key and parent indexes (an OR of
+# the two made the planner scan every child session of the store for each batch).
 _INHERIT = """
 UPDATE sessions SET
     project_dir = COALESCE(sessions.project_dir, parent.project_dir),
@@ -103,7 +105,11 @@ FROM sessions AS parent
 WHERE parent.id = sessions.parent_session_id
   AND ((sessions.project_dir IS NULL AND parent.project_dir IS NOT NULL)
        OR (sessions.git_branch IS NULL AND parent.git_branch IS NOT NULL))
-  AND (sessions.session_key IN ({marks}) OR parent.session_key IN ({marks}))
+  AND sessions.id IN (SELECT id FROM sessions WHERE session_key IN ({marks})
+                      UNION ALL
+                      SELECT child.id FROM sessions AS named
+                      JOIN sessions AS child ON child.parent_session_id = named.id
+                      WHERE named.session_key IN ({marks}))
 """
 
 

@@ -5,7 +5,7 @@ The tracker sees a session wait for the user (Claude Code's record says ``waitin
 wait's start, not yet given one and still running then (a wait between turns, for input, has
 no call and changes nothing). A call already completed (its result committed first)
 gives the wait back from its duration; a pending one has it subtracted when its result arrives
-(``store.batch._COMPLETE``).
+(``store.completions._COMPLETE``).
 """
 
 from __future__ import annotations

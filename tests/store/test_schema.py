@@ -15,12 +15,14 @@ from typing import Any
 import pytest
 
 from store import EventStore
+from store.batch import INSERT_EVENT
 
 # The completion statements, as store/batch.py runs them.
-from store.batch import _COMPLETE as COMPLETE_SQL
-from store.batch import _COMPLETE_BATCH as COMPLETE_BATCH_SQL
-from store.batch import _PARK_UNMATCHED as PARK_SQL
-from store.batch import INSERT_EVENT
+from store.completions import _COMPLETE as COMPLETE_SQL
+from store.completions import _COMPLETE_BATCH as COMPLETE_BATCH_SQL
+from store.completions import _HAS_SHARED_CALL_IDS as HAS_SHARED_CALL_IDS_SQL
+from store.completions import _PARK_UNMATCHED as PARK_SQL
+from store.cross_session import _INHERIT as INHERIT_SQL
 
 KEY = "claude-code:plan"
 
@@ -151,6 +153,19 @@ class TestQueryPlans:
         both indexes, and the rows are updated by rowid; events is never scanned."""
         steps = self._finds_calls_by_both_indexes(store, COMPLETE_BATCH_SQL)
         assert "SEARCH events USING INTEGER PRIMARY KEY (rowid=?)" in steps, steps
+
+    def test_folded_call_finder(self, store: EventStore) -> None:
+        """Before folding results into a session's calls the writer asks whether the session
+        has calls found by idx_events_tool_call: a SEARCH of that partial index."""
+        steps = plan(store.connection, HAS_SHARED_CALL_IDS_SQL, (1,))
+        assert_searches(steps, "idx_events_tool_call")
+
+    def test_parent_facts_by_key_and_parent(self, store: EventStore) -> None:
+        """Children take their parent's facts for the sessions of a batch: found by key and by
+        the parent index, never by a scan of the store's sessions."""
+        steps = plan(store.connection, INHERIT_SQL.format(marks="?, ?"), ("a", "b") * 2)
+        assert not any(step.startswith("SCAN") for step in steps), steps
+        assert any("idx_sessions_parent (parent_session_id=?)" in step for step in steps), steps
 
     def test_natural_key_lookup(self, store: EventStore) -> None:
         """(session_id, agent_event_id) is a unique index: the conflict check is a SEARCH."""

@@ -60,6 +60,17 @@ BACKLOG_SCALE = 4
 # ... but only this long after the last live line: a live line waits for the backlog commit in
 # progress, and ungated 4x batches took the live p50 during a backfill from ~17 to ~30 ms.
 LIVE_QUIET_S = 1.0
+# With no live line to wait (``run --once``) a batch gathers up to this many times the bounds,
+# for up to ONCE_GATHER_S after its first chunk (the reader parses the next chunks meanwhile):
+# ~4,000 rows per transaction instead of ~500 (200 MiB corpus: 176 -> 21 commits; run --once CPU
+# -3 to -6 % against 20 times, +4.5 MB peak RSS; bench/README.md) ...
+ONCE_SCALE = 40
+ONCE_GATHER_S = 0.25
+# ... and the checkpointer copies the WAL back every ONCE_CHECKPOINT_S instead of every 0.25 s:
+# a page rewritten by several commits is copied once per pass, and each pass syncs (run --once
+# on 200 MiB: CPU -5 %, bench/README.md). The WAL stays bounded by RESTART_FRAMES and the
+# writer's AUTOCHECKPOINT_PAGES backstop.
+ONCE_CHECKPOINT_S = 2.0
 # The interpreter's switch interval while the writer runs. The sqlite3 module lets go of the
 # GIL around every row's step; taking it back while the reader parses waits for the reader to
 # yield, by default after 5 ms, so an executemany could wait for the GIL longer than it spent
@@ -91,7 +102,8 @@ class WriterThread:
         self.subscribers = tuple(subscribers)  # told after each commit (store.feed)
         # WAL checkpoints run on the checkpointer's own thread and connection, never in a commit;
         # it takes the commit lock, held around each commit, to start the WAL over between two.
-        self.checkpointer = Checkpointer(store.path)
+        every = 0.25 if expect_live else ONCE_CHECKPOINT_S
+        self.checkpointer = Checkpointer(store.path, every=every)
         self._commit_lock = self.checkpointer.lock
         set_autocheckpoint(store, AUTOCHECKPOINT_PAGES)
         self.counters = counters
@@ -166,17 +178,27 @@ class WriterThread:
         ``LIVE_QUIET_S``, a backlog batch may grow to ``BACKLOG_SCALE`` times the bounds (each
         commit's fixed cost spread over more rows); with agents at work it stays small, since
         the next live line would wait for all of it."""
-        batch = [first]
-        rows, nbytes = len(first.records), first.nbytes
-        deadline = time.monotonic() + self.flush_interval
+        if not self.expect_live:  # run --once: no live line can wait, see ONCE_SCALE
+            return self._fill(first, ONCE_SCALE, ONCE_GATHER_S, live_only=False, yields=False)
         if first.live:
             self._last_live = time.monotonic()
-        quiet = not self.expect_live or time.monotonic() - self._last_live > LIVE_QUIET_S
+        quiet = time.monotonic() - self._last_live > LIVE_QUIET_S
         scale = BACKLOG_SCALE if quiet and not first.live else 1
+        return self._fill(first, scale, self.flush_interval, live_only=first.live,
+                          yields=not first.live)  # fmt: skip
+
+    def _fill(
+        self, first: Chunk, scale: int, wait: float, *, live_only: bool, yields: bool
+    ) -> list[Chunk]:
+        """``first`` and the chunks queued within ``wait`` seconds, up to ``scale`` times the
+        bounds; ``live_only`` takes only live chunks, ``yields`` stops when one waits."""
+        batch = [first]
+        rows, nbytes = len(first.records), first.nbytes
+        deadline = time.monotonic() + wait
         while rows < self.batch_rows * scale and nbytes < self.batch_bytes * scale:
-            if not first.live and self.queue.live_waiting():
+            if yields and self.queue.live_waiting():
                 break
-            item = self.queue.get(max(0.0, deadline - time.monotonic()), live_only=first.live)
+            item = self.queue.get(max(0.0, deadline - time.monotonic()), live_only=live_only)
             if item is None or item is CLOSED:
                 break
             batch.append(item)

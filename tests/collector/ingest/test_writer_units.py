@@ -168,20 +168,23 @@ def test_backlog_batches_grow_only_while_no_live_line_came(tmp_path: Path) -> No
             writer.close()
 
 
-def test_without_live_lines_backlog_batches_always_grow(tmp_path: Path) -> None:
-    """``run --once`` expects no agent's line: a file's tail chunk on the live lane does not
-    keep the next backlog batch small."""
-    from collector.ingest.commit.writer import BACKLOG_SCALE
+def test_without_live_lines_batches_gather_both_lanes(tmp_path: Path) -> None:
+    """``run --once`` expects no agent's line: a batch takes the chunks of both lanes (a
+    file's tail chunk on the live lane waits for no one) up to ``ONCE_SCALE`` times the
+    bounds, and waits ``ONCE_GATHER_S`` at most for more."""
+    from collector.ingest.commit.writer import ONCE_GATHER_S, ONCE_SCALE
 
     with EventStore(tmp_path / "events.db") as store:
-        writer = WriterThread(
-            store, Counters(), batch_rows=2, flush_interval_ms=100, expect_live=False
-        )
+        writer = WriterThread(store, Counters(), batch_rows=2, flush_interval_ms=1,
+                              queue_bound=4 * ONCE_SCALE, expect_live=False)  # fmt: skip
         try:
-            for n in range(2 * BACKLOG_SCALE):
-                writer.put(Chunk([_event(n % 10)], live=False), timeout=5)
-            writer._gather(Chunk([_event(1)]))
+            for n in range(2 * ONCE_SCALE + 5):
+                writer.put(Chunk([_event(n % 10)], live=n % 3 == 0), timeout=5)
             first = writer.queue.get(1.0)
-            assert len(writer._gather(first)) == 2 * BACKLOG_SCALE
+            assert len(writer._gather(first)) == 2 * ONCE_SCALE
+            first = writer.queue.get(1.0)
+            started = time.monotonic()
+            assert len(writer._gather(first)) == 5
+            assert time.monotonic() - started >= ONCE_GATHER_S * 0.9
         finally:
             writer.close()
