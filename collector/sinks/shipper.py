@@ -72,6 +72,10 @@ class PostgresShipper:
         self._stop = threading.Event()
         self._pg: psycopg.Connection[Any] | None = None
         self._guard = threading.Lock()
+        # Turns begun and finished: ``drain`` trusts only a turn that began after it was called,
+        # since the state of an earlier turn may predate the writer's last commit.
+        self._turns_begun = 0
+        self._turns_done = 0
         self._state: dict[str, Any] = {
             "state": "starting", "machine_id": self.machine_id, "label": self.label,
             "lag_rows": None, "lag_seconds": None, "last_error": None, "last_error_at": None,
@@ -106,13 +110,20 @@ class PostgresShipper:
         return self._thread.is_alive()
 
     def drain(self, timeout: float) -> bool:
-        """Wait until everything committed is shipped (True) or shipping fails (False)."""
+        """Wait until everything committed so far is shipped (True) or shipping fails (False).
+
+        "Caught up" counts only from a turn that began after this call: a turn that looked before
+        the writer's last commit reports caught up with rows still to ship (``run --once``'s
+        last batch is often its only one)."""
         deadline = time.monotonic() + timeout
+        with self._guard:
+            wanted = self._turns_begun + 1
         while time.monotonic() < deadline and self._thread.is_alive():
-            state = self.snapshot()
-            if state["state"] == "caught_up" and state["lag_rows"] == 0:
+            with self._guard:
+                state, fresh = dict(self._state), self._turns_done >= wanted
+            if fresh and state["state"] == "caught_up" and state["lag_rows"] == 0:
                 return True
-            if state["state"] in ("retrying", "refused"):
+            if state["state"] in ("retrying", "refused"):  # failing: no wait for a retry
                 return False
             self._wake.set()
             time.sleep(0.05)
@@ -137,7 +148,12 @@ class PostgresShipper:
             return
         try:
             while not self._stop.is_set():
+                with self._guard:
+                    self._turns_begun += 1
+                    turn = self._turns_begun
                 delay = self._turn(local)
+                with self._guard:
+                    self._turns_done = turn
                 if self.backoff.failures:  # a retry waits its turn: commits do not hurry it
                     self._stop.wait(delay)
                 elif delay > 0:

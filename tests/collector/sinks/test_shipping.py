@@ -3,6 +3,7 @@ machines, and what ``status`` says. The daemon runs as a real subprocess."""
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import time
 from pathlib import Path
@@ -11,6 +12,13 @@ from typing import Any
 import orjson
 import psycopg
 
+from collector.counters import Counters
+from collector.sinks.setup import start_sinks
+from config import load_config
+from config.sinks import PostgresSinkConfig, SinksConfig
+from store import EventStore
+from store.batch import SessionKeys, apply_records
+from store.records import Event
 from tests.collector.service.daemon_harness import Instance, expect
 from tests.collector.sinks.pg_server import PgServer
 from tests.collector.sinks.sink_harness import (
@@ -147,3 +155,30 @@ def test_newer_central_schema_is_refused(tmp_path: Path, pg: PgServer, pg_db: st
         assert conn.execute("SELECT to_regclass('events')").fetchone() == (None,)
     doctor = instance.run("doctor")
     assert "central schema version 99 is newer" in doctor.stdout
+
+
+def test_drain_waits_for_a_turn_after_the_last_commit(
+    tmp_path: Path, pg: PgServer, pg_db: str
+) -> None:
+    """``drain`` (``run --once``'s last step) ships a commit the shipper was not woken for: the
+    turn that said "caught up" looked before that commit and must not end the drain (its idle
+    wait is a minute, so trusting it would leave the rows unshipped)."""
+    postgres = PostgresSinkConfig(enabled=True, dsn=pg.tcp_dsn(pg_db), machine="m")
+    config = dataclasses.replace(load_config(None, {}), sinks=SinksConfig(postgres=postgres))
+    key = "claude-code:11111111-2222-3333-4444-555555555555"
+    with EventStore(tmp_path / "events.db") as store:
+        sinks = start_sinks(config, store, Counters())
+        try:
+            assert expect(lambda: sinks.snapshot()["postgres"]["state"] == "caught_up", 20)
+            conn = store.connection
+            conn.execute("BEGIN IMMEDIATE")
+            events = [Event(session_id=key, agent_event_id=f"e{n}", event_type="message",
+                            timestamp=f"2026-01-02T10:00:0{n}.000Z") for n in range(3)]  # fmt: skip
+            apply_records(conn, events, "2026-01-02T10:00:09.000Z", SessionKeys())
+            conn.execute("COMMIT")
+            assert sinks.drain(20)
+        finally:
+            sinks.close()
+    central, count = central_events(pg.tcp_dsn(pg_db), "m")
+    assert count == 3
+    assert sorted(k[1] for k in central) == ["e0", "e1", "e2"]
