@@ -32,16 +32,24 @@ __all__ = ["CALL_TYPES", "Folds", "Merged", "complete", "folded_sql", "has_parke
 
 CALL_TYPES = frozenset({"file_op", "command", "tool_call"})
 
-# Status 'error' is sticky: Codex may report exec_command_end (exit 1) before the plain output.
-# The agent's own duration wins over one computed from timestamps. A call whose key is its call
-# id (Claude's) is found by the natural key; the others by the partial idx_events_tool_call.
-_COMPLETE = """
-UPDATE events SET
-    status = CASE WHEN status = 'error' THEN 'error' ELSE :status END,
-    exit_code = COALESCE(:exit_code, exit_code),
-    duration_ms = COALESCE(:duration_ms, duration_ms, MAX(0,
-        CAST(round((julianday(:timestamp) - julianday(timestamp)) * 86400000) AS INTEGER)
-        - COALESCE(wait_ms, 0)))
+
+def _completing(status: str, exit_code: str, duration: str, timestamp: str) -> str:
+    """The SET clause that completes a stored call row (``events``) with one result's values,
+    given as SQL expressions: the one rule every way in shares. Status 'error' is sticky (Codex
+    may report exec_command_end, exit 1, before the plain output); the agent's own duration wins
+    over one computed from timestamps."""
+    return f"""
+    status = CASE WHEN events.status = 'error' THEN 'error' ELSE {status} END,
+    exit_code = COALESCE({exit_code}, events.exit_code),
+    duration_ms = COALESCE({duration}, events.duration_ms, MAX(0,
+        CAST(round((julianday({timestamp}) - julianday(events.timestamp)) * 86400000) AS INTEGER)
+        - COALESCE(events.wait_ms, 0)))"""
+
+
+# A call whose key is its call id (Claude's) is found by the natural key; the others by the
+# partial idx_events_tool_call.
+_COMPLETE = f"""
+UPDATE events SET{_completing(":status", ":exit_code", ":duration_ms", ":timestamp")}
 WHERE id IN (SELECT id FROM events
              WHERE session_id = :session_id AND agent_event_id = :tool_call_id
                AND tool_call_id = :tool_call_id
@@ -55,7 +63,7 @@ WHERE id IN (SELECT id FROM events
 # The same completion for a whole batch in one statement: each result of temp.batch_results
 # (one per call, see merge_results) finds its call row(s) through the same two index paths;
 # materialized, with the results outermost (else the planner scans events or the partial index).
-_COMPLETE_BATCH = """
+_COMPLETE_BATCH = f"""
 WITH m AS MATERIALIZED (
     SELECT e.id AS event_id, r.timestamp, r.status, r.duration_ms, r.exit_code
     FROM temp.batch_results AS r CROSS JOIN events AS e
@@ -66,12 +74,7 @@ WITH m AS MATERIALIZED (
     FROM temp.batch_results AS r CROSS JOIN events AS e
       ON e.session_id = r.session_id AND e.tool_call_id = r.tool_call_id
      AND e.tool_call_id != e.agent_event_id)
-UPDATE events SET
-    status = CASE WHEN events.status = 'error' THEN 'error' ELSE m.status END,
-    exit_code = COALESCE(m.exit_code, events.exit_code),
-    duration_ms = COALESCE(m.duration_ms, events.duration_ms, MAX(0,
-        CAST(round((julianday(m.timestamp) - julianday(events.timestamp)) * 86400000) AS INTEGER)
-        - COALESCE(events.wait_ms, 0)))
+UPDATE events SET{_completing("m.status", "m.exit_code", "m.duration_ms", "m.timestamp")}
 FROM m
 WHERE events.id = m.event_id AND +events.event_type IN ('file_op', 'command', 'tool_call')
 """
@@ -110,12 +113,7 @@ _FOLDED = """
 INSERT INTO events ({names}, status, exit_code, duration_ms)
 VALUES ({marks}, ?{s}, ?{x}, COALESCE(?{d}, MAX(0,
     CAST(round((julianday(?{t}) - julianday(?{call})) * 86400000) AS INTEGER) - ?{w})))
-ON CONFLICT (session_id, agent_event_id) DO UPDATE SET
-    status = CASE WHEN events.status = 'error' THEN 'error' ELSE ?{s} END,
-    exit_code = COALESCE(?{x}, events.exit_code),
-    duration_ms = COALESCE(?{d}, events.duration_ms, MAX(0,
-        CAST(round((julianday(?{t}) - julianday(events.timestamp)) * 86400000) AS INTEGER)
-        - COALESCE(events.wait_ms, 0)))
+ON CONFLICT (session_id, agent_event_id) DO UPDATE SET{conflict}
 WHERE events.event_type IN ('file_op', 'command', 'tool_call')
   AND events.tool_call_id = events.agent_event_id
 """
@@ -233,6 +231,7 @@ def folded_sql(columns: Sequence[str], shape: tuple[bool, ...]) -> tuple[tuple[b
     sql = _FOLDED.format(
         names=", ".join(names), marks=", ".join(f"?{i}" for i in range(1, n + 1)),
         s=n + 1, x=n + 2, d=n + 3, t=n + 4, w=n + 5, call=names.index("timestamp") + 1,
+        conflict=_completing(f"?{n + 1}", f"?{n + 2}", f"?{n + 3}", f"?{n + 4}"),
     )  # fmt: skip
     return own, sql
 
