@@ -33,10 +33,12 @@ from collector.ingest.hot import gone_quiet, keep_hot
 from collector.ingest.lanes import DirtyLanes
 from collector.ingest.parked import ParkedStates, SavedFile, saved_has_news
 from collector.ingest.parked_files import ParkedFiles
+from collector.ingest.parse_jobs import Answer
+from collector.ingest.parse_process import Offload
 from collector.ingest.problem_files import ProblemFiles
 from collector.ingest.renames import Identity, MovedFiles, retirement
 from collector.ingest.tail import Fragment, TailRead
-from collector.ingest.tracked import TrackedFile, open_parser
+from collector.ingest.tracked import TrackedFile
 from collector.log import get_logger
 from collector.parsers import DEFAULT_OPTIONS, ParserOptions
 from collector.parsers.sources import SourceFile
@@ -62,6 +64,8 @@ class ReaderOptions:
     backlog_step_bytes: int = BACKLOG_STEP_BYTES
     parser: ParserOptions = DEFAULT_OPTIONS
     redact: bool = True  # [privacy] redact: secrets in stored text become [REDACTED:<kind>]
+    # Backlog reads parsed in a child process, beside the writer (collector.ingest.parse_process).
+    parse_process: bool = False
 
 
 class ReaderThread:
@@ -98,6 +102,9 @@ class ReaderThread:
         self._moved = MovedFiles(moved, self._saved)
         self._problems = ProblemFiles(counters)
         self._parked = ParkedStates(stored)  # stored: where parked states are read back
+        self._offload: Offload | None = None
+        if options.parse_process:
+            self._offload = Offload(counters, options.parser, options.redact)
         # Called on the reader's thread when it runs out of dirty files after reading some
         # (``run --once`` wakes its main loop with it instead of polling); must not block.
         self.on_idle: Callable[[], None] | None = None
@@ -118,6 +125,8 @@ class ReaderThread:
             tracked.close()
         if not self._thread.is_alive():
             self._parked.close()
+        if self._offload is not None:
+            self._offload.close()
 
     @property
     def alive(self) -> bool:
@@ -127,6 +136,8 @@ class ReaderThread:
     def set_options(self, options: ReaderOptions) -> None:
         """New limits (SIGHUP); they apply to files opened from now on."""
         self.options = options
+        if self._offload is not None:
+            self._offload.options, self._offload.redact = options.parser, options.redact
 
     def add_found(self, found: FoundFile) -> None:
         """A scan saw ``found``: track it and mark it dirty when it may hold unread bytes."""
@@ -197,6 +208,11 @@ class ReaderThread:
         while not self._stop.is_set():
             self.last_progress = time.monotonic()
             self._sweep()
+            if self._offload is not None and self._offload.in_flight and not self._dirty:
+                self._complete()  # nothing else to read: wait for the answers
+                with self._cond:
+                    self._busy = False
+                continue
             with self._cond:
                 if not self._dirty:
                     if worked and self.on_idle is not None:
@@ -213,14 +229,17 @@ class ReaderThread:
                 more = self._step(path)
             except Exception as exc:  # one bad file never stops the others
                 more = False
-                self.counters.add("file_errors")
-                _log.exception("file_processing_failed", path=path, offset=self._offset(path),
-                               error=repr(exc))  # fmt: skip
-                self._rewind(path)
+                self._failed(path, exc)
             with self._cond:
-                self._busy = False
+                self._busy = self._offload is not None and bool(self._offload.in_flight)
                 if more:
                     self._mark(path)
+
+    def _failed(self, path: str, exc: Exception) -> None:
+        self.counters.add("file_errors")
+        _log.exception("file_processing_failed", path=path, offset=self._offset(path),
+                       error=repr(exc))  # fmt: skip
+        self._rewind(path)
 
     def _rewind(self, path: str) -> None:
         """Forget what was read past the last chunk handed on: the lines read by the failed
@@ -264,13 +283,54 @@ class ReaderThread:
             # The file is gone, so no newline can complete its last line: parse it once
             # as it is (a problem record if it is not JSON) rather than dropping it silently.
             fragment = tracked.tail.take_fragment()
-        self._send(tracked, read, fragment)
+        offload = self._offload
+        if offload is not None and offload.wants(tracked, read):
+            # Completed (handed on, settled) when its answer is back, in the order of the
+            # reads; the next reads are made meanwhile.
+            offload.submit(path, tracked, read, fragment)
+            self._complete(keep=offload.process.depth - 1)
+            return not read.eof
+        self._complete_file(tracked)
+        if self._files.get(path) is tracked:  # (completing its reads may have rewound it)
+            self._finish(path, tracked, read, fragment)
+        return not read.eof
+
+    def _finish(
+        self, path: str, tracked: TrackedFile, read: TailRead, fragment: Fragment | None,
+        answer: Answer | None = None,
+    ) -> None:  # fmt: skip
+        """Hand a read's records on (parsed here unless ``answer`` has them), then settle."""
+        if answer is None and self._offload is not None:
+            tracked.take_back(self.options.parser)
+        self._send(tracked, read, fragment, answer)
         tracked.size = read.size
         if read.eof and not tracked.live and tracked.bulk_sent == tracked.bulk_done:
             tracked.live = True  # its backlog is committed: an empty read at the end says so
         if read.eof:
             self._settle(path, tracked, read)
-        return not read.eof
+
+    def _complete_file(self, tracked: TrackedFile) -> None:
+        """Complete the reads in flight up to the last of ``tracked``'s (in order)."""
+        offload = self._offload
+        while offload is not None and offload.holds(tracked):
+            self._complete_one()
+
+    def _complete(self, keep: int = 0) -> None:
+        """Complete the oldest reads in flight until ``keep`` are left."""
+        offload = self._offload
+        while offload is not None and len(offload.in_flight) > keep:
+            self._complete_one()
+
+    def _complete_one(self) -> None:
+        assert self._offload is not None
+        pending, answer = self._offload.collect()
+        path, tracked = pending.path, pending.tracked
+        if self._files.get(path) is not tracked:
+            return  # rewound or forgotten meanwhile: read again from what was handed on
+        try:
+            self._finish(path, tracked, pending.read, pending.fragment, answer)
+        except Exception as exc:  # as in _run: this file is read again, the others go on
+            self._failed(path, exc)
 
     def _settle(self, path: str, tracked: TrackedFile, read: TailRead) -> None:
         """At EOF: retire a file whose path is gone, keep a hot one open, park or close the
@@ -302,6 +362,8 @@ class ReaderThread:
             return
         self._swept = now
         self._parked.sweep(self._saved, now)
+        if self._offload is not None:
+            self._offload.sweep(now)
         for path, tracked in gone_quiet(self._files, now):
             assert tracked.tail is not None
             if tracked.tail.buffered_bytes or not tracked.live:
@@ -325,6 +387,7 @@ class ReaderThread:
                 for _ in range(10_000):  # drains to EOF, then retires (moved) the old path
                     if old not in self._files or not self._step(old):
                         break
+                self._complete_file(tracked)  # its last reads too
         found, retired = self._moved.take(path, key, self._saved, self._session_of)
         if found is not None and retired is not None:
             try:  # before its row is retired
@@ -383,13 +446,16 @@ class ReaderThread:
         with self._cond:
             self._sources.pop(path, None)
 
-    def _send(self, tracked: TrackedFile, read: TailRead, fragment: Fragment | None = None) -> None:
+    def _send(
+        self, tracked: TrackedFile, read: TailRead, fragment: Fragment | None = None,
+        answer: Answer | None = None,
+    ) -> None:  # fmt: skip
         source = tracked.source
         if read.reset:
             self.counters.add("rewrites_detected")
             _log.info("file_rewritten", path=source.path, reason=read.reset_reason)
-            tracked.parser = open_parser(source, None, self.options.parser)
-        parsed = tracked.parse(read, fragment)
+            tracked.reopen(self.options.parser)
+        parsed = tracked.parse(read, fragment, answer)
         if fragment is not None:
             self.counters.add("unterminated_lines")
         self.counters.add("lines_read", len(read.lines))
@@ -403,14 +469,20 @@ class ReaderThread:
         live = tracked.lane_for(read.eof)
         then = None if live else functools.partial(self._bulk_committed, tracked)
         on_commit = tracked.handover.hand(then)
-        self._put(Chunk(parsed.records, update, parsed.nbytes, on_commit=on_commit, live=live))
+        chunk = Chunk(parsed.records, update, parsed.nbytes, on_commit=on_commit, live=live)
+        if answer is None:
+            self._put(chunk)
+        else:  # redacted in the parse process, all but the oversized lines' problem records
+            self._put(chunk, len(answer.records), answer.redactions)
         tracked.sent = SavedFile(parsed.checkpoint, update.parser_state, False, tracked.session_key)
 
-    def _put(self, chunk: Chunk) -> None:
+    def _put(self, chunk: Chunk, scrubbed: int = 0, redacted: int = 0) -> None:
         # The one place parser output passes before it is queued for storage: redaction here
-        # covers every parser and every text field (collector.privacy.scrub).
+        # covers every parser and every text field (collector.privacy.scrub); the first
+        # ``scrubbed`` records were redacted already (``redacted`` times) by the parse process.
         if self.options.redact:
-            redacted = scrub_records(chunk.records)
+            records = chunk.records[scrubbed:] if scrubbed else chunk.records
+            redacted += scrub_records(records)
             if redacted:
                 self.counters.add("redactions", redacted)
         while not self._stop.is_set():

@@ -13,6 +13,7 @@ from typing import Any
 
 from collector.ingest.checkpoint import Checkpoint
 from collector.ingest.parked import Handover, SavedFile, decode_state
+from collector.ingest.parse_jobs import Answer, parse_lines
 from collector.ingest.sidecars import read_sidecar
 from collector.ingest.tail import FileTail, Fragment, TailRead
 from collector.parsers import ParserOptions, TranscriptParser, make_parser
@@ -20,17 +21,28 @@ from collector.parsers.sanitize import line_prefix
 from collector.parsers.sources import SourceFile
 from store.records import FileUpdate, ParseProblem, Record
 
-__all__ = ["Parsed", "TrackedFile", "open_parser"]
-
-_BOM = b"\xef\xbb\xbf"
+__all__ = ["Parsed", "RemoteParser", "TrackedFile", "open_parser"]
 
 
 def open_parser(
     source: SourceFile, state: dict[str, Any] | None, options: ParserOptions
 ) -> TranscriptParser:
     """The parser for ``source``, resumed from ``state``, with its sidecar read now."""
-    sidecar = read_sidecar(source.sidecar_path) if source.sidecar_path else None
-    return make_parser(source, state, options, sidecar)
+    return make_parser(source, state, options, _sidecar(source))
+
+
+def _sidecar(source: SourceFile) -> dict[str, Any] | None:
+    return read_sidecar(source.sidecar_path) if source.sidecar_path else None
+
+
+@dataclass(slots=True)
+class RemoteParser:
+    """A file's parser living in the parse process (collector.ingest.parse_process): its
+    number there, the child it lives in, and its state after the last answer."""
+
+    file_id: int
+    generation: int
+    state: dict[str, Any] | None
 
 
 @dataclass(slots=True)
@@ -47,8 +59,8 @@ class TrackedFile:
     """One file being tailed: its source, tail and parser, and what was last handed on."""
 
     __slots__ = (
-        "active_at", "adopted", "bulk_done", "bulk_sent", "doc_hash", "handover", "live",
-        "parser", "sent", "session_key", "size", "source", "tail",
+        "__weakref__", "active_at", "adopted", "bulk_done", "bulk_sent", "doc_hash", "handover",
+        "live", "parser", "remote", "sent", "session_key", "sidecar", "size", "source", "tail",
     )  # fmt: skip
 
     def __init__(
@@ -57,10 +69,13 @@ class TrackedFile:
         tail: FileTail | None,
         parser: TranscriptParser,
         sent: SavedFile,
+        sidecar: dict[str, Any] | None = None,
     ) -> None:
         self.source = source
         self.tail = tail
         self.parser = parser
+        self.sidecar = sidecar  # what the parser was built with (the parse process's is too)
+        self.remote: RemoteParser | None = None  # set while the parser is in the parse process
         self.doc_hash: str | None = None
         # The checkpoint and parser state of the last chunk put on the writer's queue: where
         # reading resumes if processing this file fails halfway (see ReaderThread._rewind).
@@ -87,20 +102,40 @@ class TrackedFile:
         elif saved is not None and saved.session_key is not None:
             saved = saved.without_session()
         state = decode_state(saved.parser_state) if saved else None
-        parser = open_parser(source, state, options)
+        sidecar = _sidecar(source)
+        parser = make_parser(source, state, options, sidecar)
         tail = None
         if source.kind == "jsonl":
             tail = FileTail(source.path, saved.checkpoint if saved else None, max_line)
-        tracked = cls(source, tail, parser, saved or SavedFile(None, None))
+        tracked = cls(source, tail, parser, saved or SavedFile(None, None), sidecar)
         tracked.live = bool(saved and saved.live)
         if saved and saved.checkpoint and source.kind == "json-document":
             tracked.doc_hash = saved.checkpoint.marker_hash
         return tracked
 
     def close(self) -> None:
-        """Release its descriptor for good; idempotent."""
+        """Release its descriptor (and its parser in the parse process) for good; idempotent."""
         if self.tail is not None:
             self.tail.close()
+        self.remote = None
+
+    def reopen(self, options: ParserOptions) -> None:
+        """A fresh parser (the file was rewritten), its sidecar read again."""
+        self.sidecar = _sidecar(self.source)
+        self.parser = make_parser(self.source, None, options, self.sidecar)
+        self.remote = None
+
+    def take_back(self, options: ParserOptions) -> None:
+        """Rebuild here the parser that lives in the parse process, from its last state."""
+        if self.remote is not None:
+            self.parser = make_parser(self.source, self.remote.state, options, self.sidecar)
+            self.remote = None
+
+    def parser_state(self) -> dict[str, Any]:
+        """The parser's state after the last read, wherever the parser lives."""
+        if self.remote is not None:
+            return self.remote.state or {}
+        return self.parser.state()
 
     def lane_for(self, eof: bool) -> bool:
         """True for the live lane; switching only when nothing of this file is queued keeps
@@ -115,19 +150,20 @@ class TrackedFile:
         """Called by the writer thread after a backlog chunk of this file committed."""
         self.bulk_done += 1
 
-    def parse(self, read: TailRead, fragment: Fragment | None = None) -> Parsed:
-        """Parse a read's lines (and a fragment given up on); an oversized line becomes a
-        problem record naming its size and hash."""
-        records: list[Record] = []
-        nbytes = 0
-        parse, add = self.parser.parse_line, records.extend  # looked up once per read
-        for offset, line in read.lines:
-            text = line[len(_BOM) :] if offset == 0 and line.startswith(_BOM) else line
-            add(parse(text, offset))  # a BOM is not JSON
-            nbytes += len(line) + 1
+    def parse(
+        self, read: TailRead, fragment: Fragment | None = None, answer: Answer | None = None
+    ) -> Parsed:
+        """Parse a read's lines (and a fragment given up on), or take the parse process's
+        ``answer`` for them; an oversized line becomes a problem record naming its size and
+        hash."""
+        if answer is not None:
+            records = answer.records
+        else:
+            frag = (fragment.offset, fragment.data) if fragment is not None else None
+            records = parse_lines(self.parser, read.lines, frag)
+        nbytes = sum(len(line) for _, line in read.lines) + len(read.lines)
         checkpoint = read.checkpoint
         if fragment is not None:
-            records.extend(self.parser.parse_line(fragment.data, fragment.offset))
             nbytes += len(fragment.data)
             checkpoint = fragment.checkpoint
         for big in read.oversized:
@@ -143,7 +179,7 @@ class TrackedFile:
         source = self.source
         return FileUpdate(
             path=source.path, agent=source.agent, session_key=source.session_id,
-            checkpoint=parsed.checkpoint.to_dict(), parser_state=self.parser.state(),
+            checkpoint=parsed.checkpoint.to_dict(), parser_state=self.parser_state(),
             size=read.size, lines=len(read.lines), problems=parsed.problems,
             oversized=len(read.oversized), reset=read.reset, deleted=read.deleted or read.moved,
         )  # fmt: skip

@@ -36,6 +36,7 @@ from collector.ingest.commit.writer import WriterThread
 from collector.ingest.discovery import FoundFile, Root, ScanRounds, found_file, scan_root
 from collector.ingest.parked import IN_STORE, SavedFile, pack_state
 from collector.ingest.parked_files import ParkedFiles
+from collector.ingest.parse_process import usable_cpus
 from collector.ingest.reader import BACKLOG_STEP_BYTES, ReaderOptions, ReaderThread
 from collector.log import configure_logging, get_logger
 from collector.parsers import ParserOptions
@@ -95,6 +96,7 @@ def _reader_options(config: Config, once: bool) -> ReaderOptions:
         backlog_step_bytes=backlog_step,
         parser=ParserOptions(args_cap=c.args_cap, raw_cap=c.raw_cap, preview_chars=c.preview_chars),
         redact=config.privacy.redact,
+        parse_process=c.parse_process and usable_cpus() > 1,
     )
 
 

@@ -1,0 +1,340 @@
+"""The parse process: backlog reads parsed in a child process, beside this process's writer.
+
+Why a process: the reader and the writer are threads of one interpreter, and measured they do
+not run at the same time at all (bench/README.md, "Why the two threads do not add up"): sqlite3
+lets the interpreter lock go around every row it steps, and each re-acquisition waits for the
+parsing thread to yield, so a backfill took the parse's time plus the store's. Here the reader
+hands a backlog read's lines to a child and reads on: up to ``DEPTH`` reads are in flight, so
+the child parses on while the writer's commit holds this process, and the reader completes each
+read (records on the writer's queue, in order) when its answer is back.
+
+Live reads stay in this process: they are small, and a round trip would only add to their
+latency. Nothing here commits, and nothing is lost when the child dies or fails: a read it did
+not answer is parsed here from the parser state of the last answer, so every line is parsed
+once. The child ends with its pipes: when this process exits or is killed, or after a quiet
+spell (``IDLE_SECONDS``), when the reader lets it go to free its memory; a later backlog starts
+another, which rebuilds each file's parser from its last state as a woken parked file does.
+
+``python -m collector.ingest.parse_process JOBS ANSWERS MEMORY SLOT DEPTH`` is the child's
+entry point (collector.ingest.parse_channel describes the channel).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import select
+import signal
+import sys
+import time
+import weakref
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from collector.counters import Counters
+from collector.ingest.parse_channel import Channel, shared_file
+from collector.ingest.parse_jobs import Answer, Job, JobRunner, Setup
+from collector.ingest.tail import Fragment, TailRead
+from collector.ingest.tracked import RemoteParser, TrackedFile
+from collector.log import get_logger
+from collector.parsers import ParserOptions
+
+__all__ = [
+    "IDLE_SECONDS", "MIN_BYTES", "Offload", "ParseProcess", "Pending", "serve", "usable_cpus",
+]  # fmt: skip
+
+_log = get_logger(component="parse_process")
+IDLE_SECONDS = 10.0  # a child with no job for this long is let go
+# A first read smaller than this is parsed in place: a round trip (~0.1 ms) buys nothing there.
+MIN_BYTES = 64 * 1024
+# The largest job or answer: a read of ``read_chunk_bytes`` (1 MiB by default) encodes to ~1.1
+# MiB; a larger one (a longer line, a larger setting) is parsed in the daemon.
+SLOT_BYTES = 4 << 20
+DEPTH = 8  # reads in flight: the child parses on while the writer's commit holds this process
+_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the `collector` package
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+class ParseProcess:
+    """One child process and the channel to it; ``start`` and an idempotent ``close``."""
+
+    def __init__(self, slot: int = SLOT_BYTES, depth: int = DEPTH) -> None:
+        self.slot = slot  # the largest job or answer the channel carries
+        self.depth = depth  # jobs in flight at most
+        self.pid: int | None = None
+        self._channel: Channel | None = None
+        self.generation = 0  # counts children: a new one holds none of the old one's parsers
+        self.used_at = 0.0
+
+    @property
+    def running(self) -> bool:
+        return self._channel is not None
+
+    def start(self) -> None:
+        """Start a child (raises OSError when it cannot be started). It need not be ready:
+        jobs wait in the channel while it imports."""
+        if self._channel is not None:
+            return
+        jobs_read, jobs_write = os.pipe()
+        answers_read, answers_write = os.pipe()
+        memory = shared_file(2 * self.depth * self.slot)
+        theirs = (jobs_read, answers_write, memory)
+        try:
+            for fd in theirs:
+                os.set_inheritable(fd, True)
+            argv = [sys.executable, "-m", "collector.ingest.parse_process",
+                    *map(str, (*theirs, self.slot, self.depth))]  # fmt: skip
+            path = os.environ.get("PYTHONPATH")
+            env = {**os.environ, "PYTHONPATH": _ROOT + (os.pathsep + path if path else "")}
+            self.pid = os.posix_spawn(sys.executable, argv, env)
+            self._channel = Channel((answers_read, jobs_write), memory, self.slot, self.depth,
+                                    daemon=True)  # fmt: skip
+        except BaseException:
+            for fd in (answers_read, jobs_write):
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        self.generation += 1
+        self.used_at = time.monotonic()
+
+    def send(self, job: bytes) -> bool:
+        """Send a job; False when it is too big for the channel (it is then not sent);
+        EOFError or OSError when the child is gone."""
+        if self._channel is None:
+            raise EOFError("no parse process")
+        self.used_at = time.monotonic()
+        return self._channel.send(job)
+
+    def receive(self) -> memoryview | None:
+        """The oldest unanswered job's answer (None: too big to send); EOFError or OSError
+        when the child is gone."""
+        if self._channel is None:
+            raise EOFError("no parse process")
+        answer = self._channel.receive()
+        self.used_at = time.monotonic()
+        return answer
+
+    def close(self) -> None:
+        """End the child (closing its pipes ends it) and reap it; idempotent."""
+        channel, pid = self._channel, self.pid
+        self._channel = self.pid = None
+        if channel is not None:
+            channel.close()
+        if pid is not None:
+            _reap(pid)
+
+
+def _reap(pid: int, grace: float = 2.0) -> None:
+    """Wait for a child told to end (its pipes closed); kill it if it has not after ``grace``
+    seconds."""
+    if not _exited(pid, grace):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _exited(pid: int, timeout: float) -> bool:
+    try:
+        handle = os.pidfd_open(pid)  # Linux: readable when the process has exited
+    except (AttributeError, OSError):  # macOS: poll
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                if not os.waitpid(pid, os.WNOHANG)[0]:
+                    time.sleep(0.01)
+                    continue
+            return True
+        return False
+    try:
+        return bool(select.select([handle], [], [], timeout)[0])
+    finally:
+        os.close(handle)
+
+
+@dataclass(slots=True)
+class Pending:
+    """A read handed to the child and not yet answered."""
+
+    path: str
+    tracked: TrackedFile
+    read: TailRead
+    fragment: Fragment | None
+    file_id: int  # the file's parser in the child when it was sent
+    sent: bool  # False: not sent (the child was gone, or the job too big)
+
+
+class Offload:
+    """Which reads the parse process gets, the jobs in flight, and each file's parser there.
+
+    A file's backlog goes to the child from its first read of at least ``MIN_BYTES`` until the
+    file turns live; its parser then lives in the child, and ``TrackedFile.remote`` holds the
+    child's number for it and its state after the last answer. A live read takes the parser
+    back: rebuilt here from that state, as a parked file is woken. Answers come back in the
+    order of the jobs (one child, one queue), so the reader completes reads in the order it
+    made them.
+    """
+
+    def __init__(
+        self, counters: Counters, options: ParserOptions, redact: bool,
+        process: ParseProcess | None = None,
+    ) -> None:  # fmt: skip
+        self.counters = counters
+        self.options = options  # the reader's (set again on SIGHUP): what a new parser gets
+        self.redact = redact
+        self.process = process or ParseProcess()
+        self.broken = False  # the child failed: parse in place for the rest of this run
+        self.in_flight: deque[Pending] = deque()
+        self.answered = 0  # reads whose records came from the child
+        self._next_id = 0
+        self._owners: dict[int, weakref.ref[TrackedFile]] = {}
+
+    def start(self) -> None:
+        """Start the child (on the first read it gets)."""
+        if self.broken:
+            return
+        try:
+            self.process.start()
+        except OSError as exc:
+            self._fail(exc)
+
+    def close(self) -> None:
+        """End the child; idempotent. Reads in flight are dropped: never committed, they are
+        read again from the last committed checkpoint."""
+        self.in_flight.clear()
+        self.process.close()
+
+    def sweep(self, now: float) -> None:
+        """Let an idle child go (its memory is the backlog's, not the daemon's)."""
+        process = self.process
+        if process.running and not self.in_flight and now - process.used_at >= IDLE_SECONDS:
+            process.close()
+            self._owners.clear()
+
+    def wants(self, tracked: TrackedFile, read: TailRead) -> bool:
+        """Should the child parse ``read`` (a backlog read of a file whose parser is there,
+        or large enough to send it there)."""
+        if self.broken or tracked.live or read.reset:  # a rewritten file: a new parser, here
+            return False
+        if tracked.remote is None:  # its parser is here: send it once its reads are done
+            return _size(read) >= MIN_BYTES and not self.holds(tracked)
+        return True
+
+    def holds(self, tracked: TrackedFile) -> bool:
+        """Has ``tracked`` reads in flight."""
+        return any(p.tracked is tracked for p in self.in_flight)
+
+    def submit(
+        self, path: str, tracked: TrackedFile, read: TailRead, fragment: Fragment | None
+    ) -> None:
+        """Hand ``read`` to the child (its answer comes from ``collect``, in order)."""
+        sent, file_id = False, 0
+        if not self.broken and not self.process.running:
+            self.start()
+        if not self.broken:
+            job = self._job(tracked, read, fragment)
+            file_id = job.file_id
+            try:
+                sent = self.process.send(job.encode())
+            except (EOFError, OSError) as exc:
+                self._fail(exc)
+        self.in_flight.append(Pending(path, tracked, read, fragment, file_id, sent))
+
+    def collect(self) -> tuple[Pending, Answer | None]:
+        """The oldest read in flight and the child's answer, or None: parse it here (take the
+        file's parser back first: ``TrackedFile.take_back``)."""
+        pending = self.in_flight.popleft()
+        tracked, answer = pending.tracked, None
+        if pending.sent and not self.broken:
+            try:
+                answer = self._answer()
+            except Exception as exc:  # gone, or an answer that cannot be read: stop using it
+                self._fail(exc)
+        if answer is not None and answer.error is not None:
+            # Parsed here again, so any error is raised (and counted) as it would have been.
+            _log.debug("parse_process_error", path=pending.path, error=answer.error)
+            answer = None
+        remote = tracked.remote
+        if remote is None or remote.file_id != pending.file_id:
+            return pending, None  # an earlier read of the file was parsed here: so is this one
+        if answer is not None:
+            remote.state = answer.state
+            self.answered += 1
+        return pending, answer
+
+    def _answer(self) -> Answer | None:
+        body = self.process.receive()
+        if body is None:
+            return None
+        with body:  # decoded before its slot is reused
+            return Answer.decode(body)
+
+    def _job(self, tracked: TrackedFile, read: TailRead, fragment: Fragment | None) -> Job:
+        remote, generation = tracked.remote, self.process.generation
+        setup = None
+        if remote is None or remote.generation != generation:
+            state = remote.state if remote is not None else tracked.parser.state()
+            setup = Setup(tracked.source, state, self.options, tracked.sidecar)
+            self._next_id += 1
+            remote = tracked.remote = RemoteParser(self._next_id, generation, state)
+            self._owners[remote.file_id] = weakref.ref(tracked)
+        frag = (fragment.offset, fragment.data) if fragment is not None else None
+        return Job(remote.file_id, read.lines, setup, frag, self.redact, self._drops())
+
+    def _drops(self) -> list[int]:
+        """The child's parsers whose files let go of them (closed, parked, taken back)."""
+        if len(self._owners) < 64:
+            return []
+        drops = []
+        for file_id, ref in list(self._owners.items()):
+            tracked = ref()
+            if tracked is None or tracked.remote is None or tracked.remote.file_id != file_id:
+                drops.append(file_id)
+                del self._owners[file_id]
+        return drops
+
+    def _fail(self, exc: BaseException) -> None:
+        self.broken = True
+        self.counters.add("parse_process_failures")
+        _log.warning("parse_process_failed", error=repr(exc), fallback="parsing in the daemon")
+        self.process.close()
+        self._owners.clear()
+
+
+def _size(read: TailRead) -> int:
+    return sum(len(line) for _, line in read.lines)
+
+
+def serve(jobs: int, answers: int, memory_fd: int, slot: int, depth: int) -> int:
+    """The child: answer jobs in order until the daemon closes its end."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is for the daemon
+    channel = Channel((jobs, answers), memory_fd, slot, depth, daemon=False)
+    os.close(memory_fd)
+    runner = JobRunner()
+    gc.freeze()  # the imports' objects are never garbage: collections need not walk them
+    try:
+        while True:
+            job = channel.receive()
+            answer = runner.run(job) if job is not None else None
+            if job is not None:
+                job.release()
+            channel.send(answer, answer=True)
+    except (EOFError, OSError):
+        return 0
+    finally:
+        channel.close()
+
+
+if __name__ == "__main__":
+    sys.exit(serve(*map(int, sys.argv[1:6])))
