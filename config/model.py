@@ -62,9 +62,9 @@ class CollectorConfig:
     # quiet file delays its lines by at most 10 intervals.
     rescan_interval: float = 60.0
     force_polling: bool = False  # never use inotify/FSEvents (network file systems)
-    # Parse backlogs in a child process beside the writer when more than one CPU is usable
-    # (collector/ingest/parse_process.py); live lines are always parsed in the daemon.
-    parse_process: bool = True
+    # Parse backlogs in a child process beside the writer (collector/ingest/parse_process.py):
+    # auto = when more than one CPU is usable, on, off. Live lines are parsed in the daemon.
+    parse_process: str = "auto"
     args_cap: int = 1024  # characters of tool arguments kept per event
     raw_cap: int = 512  # characters of the original line kept in raw_data (messages, errors)
     preview_chars: int = 500  # characters of a prompt or reply kept as its preview; 0 = none
@@ -137,6 +137,7 @@ def _plain(section: Any) -> dict[str, Any]:
 _CHOICES = {
     "log.level": ("debug", "info", "warning", "error"),
     "log.format": ("auto", "console", "json"),
+    "collector.parse_process": ("auto", "on", "off"),
 }
 _POSITIVE = {
     "collector.flush_interval_ms", "collector.batch_rows", "collector.batch_bytes",

@@ -318,7 +318,10 @@ def _size(read: TailRead) -> int:
 
 def serve(jobs: int, answers: int, memory_fd: int, slot: int, depth: int) -> int:
     """The child: answer jobs in order until the daemon closes its end."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is for the daemon
+    # It lives exactly as long as its pipes: a terminal's Ctrl-C, a service manager's SIGTERM
+    # to the whole group or a hangup are for the daemon, which ends it (or dies, closing them).
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     channel = Channel((jobs, answers), memory_fd, slot, depth, daemon=False)
     os.close(memory_fd)
     runner = JobRunner()

@@ -123,10 +123,10 @@ class ReaderThread:
             self._thread.join(timeout)
         for tracked in self._files.values():
             tracked.close()
-        if not self._thread.is_alive():
+        if not self._thread.is_alive():  # (a thread still in a step keeps what it uses)
             self._parked.close()
-        if self._offload is not None:
-            self._offload.close()
+            if self._offload is not None:
+                self._offload.close()
 
     @property
     def alive(self) -> bool:

@@ -96,7 +96,7 @@ def _reader_options(config: Config, once: bool) -> ReaderOptions:
         backlog_step_bytes=backlog_step,
         parser=ParserOptions(args_cap=c.args_cap, raw_cap=c.raw_cap, preview_chars=c.preview_chars),
         redact=config.privacy.redact,
-        parse_process=c.parse_process and usable_cpus() > 1,
+        parse_process=c.parse_process == "on" or (c.parse_process == "auto" and usable_cpus() > 1),
     )
 
 
