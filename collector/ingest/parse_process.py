@@ -42,18 +42,27 @@ from collector.log import get_logger
 from collector.parsers import ParserOptions
 
 __all__ = [
-    "IDLE_SECONDS", "MIN_BYTES", "Offload", "ParseProcess", "Pending", "serve", "usable_cpus",
+    "IDLE_SECONDS", "MIN_BYTES", "Offload", "ParseProcess", "Pending", "serve", "slot_for",
+    "usable_cpus",
 ]  # fmt: skip
 
 _log = get_logger(component="parse_process")
 IDLE_SECONDS = 10.0  # a child with no job for this long is let go
 # A first read smaller than this is parsed in place: a round trip (~0.1 ms) buys nothing there.
 MIN_BYTES = 64 * 1024
-# The largest job or answer: a read of ``read_chunk_bytes`` (1 MiB by default) encodes to ~1.1
-# MiB; a larger one (a longer line, a larger setting) is parsed in the daemon.
+# The largest job or answer by default: a read of ``read_chunk_bytes`` (1 MiB by default)
+# encodes to ~1.1 MiB; a larger one (a longer line) is parsed in the daemon (``slot_for``).
 SLOT_BYTES = 4 << 20
-DEPTH = 8  # reads in flight: the child parses on while the writer's commit holds this process
+# Reads in flight: enough for the child to parse on through a writer's commit (~65 ms on the
+# 200 MiB corpus, while it holds this process). bench/README.md: 2 → 16 in flight made a
+# backfill 2.21 → 1.73-1.81 s (8: 1.88-1.94 s).
+DEPTH = 16
 _ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the `collector` package
+
+
+def slot_for(read_chunk_bytes: int) -> int:
+    """A slot that holds a whole read of ``read_chunk_bytes`` and its records."""
+    return max(SLOT_BYTES, read_chunk_bytes * 5 // 4 + (64 << 10))
 
 
 def usable_cpus() -> int:
@@ -67,9 +76,9 @@ def usable_cpus() -> int:
 class ParseProcess:
     """One child process and the channel to it; ``start`` and an idempotent ``close``."""
 
-    def __init__(self, slot: int = SLOT_BYTES, depth: int = DEPTH) -> None:
+    def __init__(self, slot: int = SLOT_BYTES, depth: int | None = None) -> None:
         self.slot = slot  # the largest job or answer the channel carries
-        self.depth = depth  # jobs in flight at most
+        self.depth = depth or DEPTH  # jobs in flight at most
         self.pid: int | None = None
         self._channel: Channel | None = None
         self.generation = 0  # counts children: a new one holds none of the old one's parsers

@@ -34,7 +34,7 @@ from collector.ingest.lanes import DirtyLanes
 from collector.ingest.parked import ParkedStates, SavedFile, saved_has_news
 from collector.ingest.parked_files import ParkedFiles
 from collector.ingest.parse_jobs import Answer
-from collector.ingest.parse_process import Offload
+from collector.ingest.parse_process import Offload, ParseProcess, slot_for
 from collector.ingest.problem_files import ProblemFiles
 from collector.ingest.renames import Identity, MovedFiles, retirement
 from collector.ingest.tail import Fragment, TailRead
@@ -104,7 +104,8 @@ class ReaderThread:
         self._parked = ParkedStates(stored)  # stored: where parked states are read back
         self._offload: Offload | None = None
         if options.parse_process:
-            self._offload = Offload(counters, options.parser, options.redact)
+            process = ParseProcess(slot_for(options.read_chunk_bytes))
+            self._offload = Offload(counters, options.parser, options.redact, process)
         # Called on the reader's thread when it runs out of dirty files after reading some
         # (``run --once`` wakes its main loop with it instead of polling); must not block.
         self.on_idle: Callable[[], None] | None = None
