@@ -19,12 +19,13 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import select
 import struct
 
 __all__ = ["TOO_BIG", "Channel", "shared_file"]
 
 _NOTE = struct.Struct("!BQ")  # kind, body length
-_IN_SLOT, TOO_BIG = 0, 1
+_IN_SLOT, TOO_BIG, _READY = 0, 1, 2
 
 
 def shared_file(size: int) -> int:
@@ -55,6 +56,7 @@ class Channel:
         # The daemon writes jobs in the first half of the slots and reads answers in the other.
         self._out, self._in = (0, slots) if daemon else (slots, 0)
         self._sent = self._received = 0
+        self._ready = False
 
     def send(self, body: bytes | None, *, answer: bool = False) -> bool:
         """Send ``body``; False when it does not fit a slot: a job is then not sent at all,
@@ -70,10 +72,27 @@ class Channel:
         self._sent += 1
         return True
 
+    def say_ready(self) -> None:
+        """The child has imported what it needs: jobs are answered from now on."""
+        self._note(_READY, 0)
+
+    def ready(self) -> bool:
+        """Has the other end said it is ready (without waiting); EOFError if it is gone."""
+        if self._ready:
+            return True
+        if select.select([self.incoming], [], [], 0)[0]:
+            kind, _ = _NOTE.unpack(self._exactly(_NOTE.size))
+            if kind != _READY:
+                raise OSError(f"parse channel: note {kind} before the ready note")
+            self._ready = True
+        return self._ready
+
     def receive(self) -> memoryview | None:
         """The next body, or None when the other end's was too big; EOFError at the end."""
-        note = self._exactly(_NOTE.size)
-        kind, size = _NOTE.unpack(note)
+        kind, size = _NOTE.unpack(self._exactly(_NOTE.size))
+        if kind == _READY and not self._ready:  # (answers follow it)
+            self._ready = True
+            kind, size = _NOTE.unpack(self._exactly(_NOTE.size))
         index = self._received % self.slots
         self._received += 1
         if kind != _IN_SLOT:

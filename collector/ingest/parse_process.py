@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import select
 import signal
 import sys
 import time
@@ -125,6 +124,10 @@ class ParseProcess:
         self.used_at = time.monotonic()
         return self._channel.send(job)
 
+    def ready(self) -> bool:
+        """Is the child ready for jobs (it has said so); EOFError or OSError when gone."""
+        return self._channel is not None and self._channel.ready()
+
     def receive(self) -> memoryview | None:
         """The oldest unanswered job's answer (None: too big to send); EOFError or OSError
         when the child is gone."""
@@ -135,7 +138,7 @@ class ParseProcess:
         return answer
 
     def close(self) -> None:
-        """End the child (closing its pipes ends it) and reap it; idempotent."""
+        """Close the channel, end the child and reap it; idempotent."""
         channel, pid = self._channel, self.pid
         self._channel = self.pid = None
         if channel is not None:
@@ -144,32 +147,14 @@ class ParseProcess:
             _reap(pid)
 
 
-def _reap(pid: int, grace: float = 2.0) -> None:
-    """Wait for a child told to end (its pipes closed); kill it if it has not after ``grace``
-    seconds."""
-    if not _exited(pid, grace):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+def _reap(pid: int) -> None:
+    """End a child and wait for it. It holds nothing to keep (no file, no answer still wanted:
+    reads in flight are dropped with it and read again), so it is killed, not asked: a child
+    still importing would otherwise keep the daemon's exit waiting for its imports."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
-
-
-def _exited(pid: int, timeout: float) -> bool:
-    try:
-        handle = os.pidfd_open(pid)  # Linux: readable when the process has exited
-    except (AttributeError, OSError):  # macOS: poll
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                if not os.waitpid(pid, os.WNOHANG)[0]:
-                    time.sleep(0.01)
-                    continue
-            return True
-        return False
-    try:
-        return bool(select.select([handle], [], [], timeout)[0])
-    finally:
-        os.close(handle)
 
 
 @dataclass(slots=True)
@@ -237,8 +222,19 @@ class Offload:
         if self.broken or tracked.live or read.reset:  # a rewritten file: a new parser, here
             return False
         if tracked.remote is None:  # its parser is here: send it once its reads are done
-            return _size(read) >= MIN_BYTES and not self.holds(tracked)
+            return _size(read) >= MIN_BYTES and not self.holds(tracked) and self._ready()
         return True
+
+    def _ready(self) -> bool:
+        """Is a child ready (started now when there is none): until it is, reads are parsed
+        here rather than waiting for its imports."""
+        if not self.process.running:
+            self.start()
+        try:
+            return not self.broken and self.process.ready()
+        except (EOFError, OSError) as exc:
+            self._fail(exc)
+            return False
 
     def holds(self, tracked: TrackedFile) -> bool:
         """Has ``tracked`` reads in flight."""
@@ -336,6 +332,7 @@ def serve(jobs: int, answers: int, memory_fd: int, slot: int, depth: int) -> int
     runner = JobRunner()
     gc.freeze()  # the imports' objects are never garbage: collections need not walk them
     try:
+        channel.say_ready()
         while True:
             job = channel.receive()
             answer = runner.run(job) if job is not None else None

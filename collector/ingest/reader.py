@@ -112,7 +112,9 @@ class ReaderThread:
 
     # control -------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the thread."""
+        """Start the thread (and the parse process: its imports overlap the start-up scan)."""
+        if self._offload is not None:
+            self._offload.start()
         self._thread.start()
 
     def close(self, timeout: float = 2.0) -> None:

@@ -218,6 +218,8 @@ def _ingest(tmp: Path, root: Path, offload: bool, after: Any = None) -> dict[str
     writer.start()
     reader.start()
     try:
+        if offload:  # the child says when it has imported the parsers; reads wait for that
+            expect(reader._offload.process.ready)  # type: ignore[union-attr]
         reader.add_scan(scan_root("claude-code", str(root)))
 
         def done() -> bool:
@@ -320,12 +322,12 @@ class TestReaderWithTheChild:
 
     def test_an_idle_child_is_let_go(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """After a quiet spell the reader ends the child (its memory was the backlog's)."""
-        monkeypatch.setattr(parse_process, "IDLE_SECONDS", 0.0)
         root = tmp_path / "projects"
         _lay_out(root)
         seen: dict[str, Any] = {}
 
         def let_go(reader: ReaderThread) -> None:
+            monkeypatch.setattr(parse_process, "IDLE_SECONDS", 0.0)  # quiet from now on
             process = reader._offload.process  # type: ignore[union-attr]
             seen["generation"], seen["pid"] = process.generation, process.pid
             expect(lambda: not process.running, timeout=10)
