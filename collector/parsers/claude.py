@@ -54,10 +54,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import MISSING, fields
 from typing import Any
 
 import msgspec
+from msgspec.structs import fields
 
 from collector.parsers.base import ParserBase
 from collector.parsers.categories import categorize_command
@@ -119,11 +119,7 @@ def _check_event_fields() -> None:
     """Refuse to load if Event's leading fields moved or a later one has no default."""
     found = fields(Event)
     names = tuple(f.name for f in found[: len(_EVENT_FIELDS)])
-    required = [
-        f.name
-        for f in found[len(_EVENT_FIELDS) :]
-        if f.default is MISSING and f.default_factory is MISSING
-    ]
+    required = [f.name for f in found[len(_EVENT_FIELDS) :] if f.required]
     if names != _EVENT_FIELDS or required:
         raise ImportError(
             f"store.records.Event fields {names} + required {required} no longer match "
