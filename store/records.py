@@ -2,8 +2,9 @@
 
 A parser turns one transcript line into a list of these. They are plain values with no
 behaviour: the store decides how each lands in SQLite, so the same record can be written twice
-(after a restart, a re-read from byte 0) without adding a row. Treat them as immutable (only
-redaction rewrites a text field in place before the records are handed on).
+(after a restart, a re-read from byte 0) without adding a row. Treat them as immutable once
+handed on (before that, a parser may complete its own record, and redaction rewrites text
+fields in place).
 
 They are ``msgspec.Struct``s, not dataclasses, because the parsers build one or more per
 transcript line: a Struct is built in C (an Event ~0.11-0.15 µs against ~0.3-0.4 µs for a
@@ -11,8 +12,11 @@ slotted dataclass, ~0.5 µs by keywords) and, holding only strings, numbers and 
 out of the cyclic garbage collector, which then has fewer objects to walk while the reader and
 the writer hold a batch. They keep what the code base relies on: construction by keywords and
 by position in field order, ``__match_args__`` (the fields in order), attribute assignment,
-equality and hashing by value. Use ``msgspec.structs`` (``fields``, ``replace``, ``asdict``)
-where ``dataclasses`` would have been used.
+equality and hashing by value. Use ``msgspec.structs`` (``fields``, ``replace``, ``asdict``,
+``astuple``: all fields as a tuple in C, ~0.1 µs against ~0.4 µs for an ``attrgetter`` of 26)
+where ``dataclasses`` would have been used. On hot paths test a record's type with
+``type(r) is Event``: ``isinstance`` against a Struct type that does not match goes through
+msgspec's metaclass (~70 ns against ~30 ns).
 
 - Session activity needs no record: the store moves ``sessions.last_activity`` (and
   ``spawned_at`` when unset) from the timestamps of the events it inserts.

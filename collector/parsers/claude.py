@@ -219,7 +219,7 @@ class ClaudeParser(ParserBase):
         """
         try:
             obj = decode_claude_line(line, offset, self._path)
-            if isinstance(obj, ParseProblem):
+            if not isinstance(obj, dict):  # a ParseProblem (tested so: see store.records)
                 return [obj]
             kind = obj.get("type")
             if kind == "summary":
