@@ -94,6 +94,7 @@ _SUBAGENT_TOOLS = frozenset({"Task", "Agent"})
 _ERROR_SUBTYPES = ("api_error", "error", "api_refusal")  # tuples: values may be unhashable
 _HOOK_ERRORS = ("hook_blocking_error", "hook_non_blocking_error")
 _API_ERROR_KEYS = ("error", "retryInMs", "retryAttempt", "maxRetries", "cause")
+_DURATION_KEYS = ("durationMs", "totalDurationMs", "duration_ms")  # a result's own, in order
 _UNTIMED = frozenset({"custom-title", "ai-title", "progress"})  # handlers that emit no events
 
 _NOTHING: dict[str, Any] = {}  # what a parser's _Line holds between lines (never written to)
@@ -767,6 +768,10 @@ def _outcome(block: dict[str, Any], detail: object) -> tuple[str, int | None, in
     if type(detail) is not dict:
         status = _result_status(block, detail)
         return status, _duration_ms(detail), _exit_code(block, detail, status)
+    if not detail:  # what the typed path leaves of a file tool's result: only the block tells
+        if block.get("is_error") is True:
+            return "error", None, _leading_exit_code(_first_text(block))
+        return "success", None, None
     get = detail.get
     interrupted = get("interrupted")
     failed = block.get("is_error") is True or interrupted is True or get("success") is False
@@ -803,11 +808,14 @@ def _duration_ms(detail: object) -> int | None:
     """The tool's own duration: Glob/WebFetch ``durationMs``, Task ``totalDurationMs``, …"""
     if not isinstance(detail, dict):
         return None
-    for key in ("durationMs", "totalDurationMs", "duration_ms"):
-        value = detail.get(key)
+    get = detail.get
+    for key in _DURATION_KEYS:
+        value = get(key)
         if value is not None and (value := _count(value)) is not None:
             return value
-    seconds = detail.get("durationSeconds")  # WebSearch
+    seconds = get("durationSeconds")  # WebSearch
+    if seconds is None:  # the usual result
+        return None
     if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
         return _count(round(seconds * 1000))
     return None
