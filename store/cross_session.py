@@ -14,10 +14,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from collections.abc import Callable, Sequence
 
+import msgspec
 import orjson
 
 from store.records import Event
@@ -69,7 +69,7 @@ def replayed_usage(
         conn.execute(_MERGE_INTO_FIRST, (*(getattr(event, t) for t in TOKEN_COLUMNS), owner,
                                          event.agent_event_id))  # fmt: skip
         note = orjson.dumps({"duplicate_of_session": owner}).decode()
-        out[i] = dataclasses.replace(
+        out[i] = msgspec.structs.replace(
             event, tool_arguments=note, input_tokens=0, output_tokens=0, cache_read_tokens=0,
             cache_creation_tokens=0, reasoning_tokens=0, cache_creation_1h_tokens=0,
         )  # fmt: skip

@@ -359,7 +359,7 @@ def _int_param(value: Any, default: int) -> int:
     return value
 
 
-_EVENT_FIELDS = frozenset(Event.__dataclass_fields__)
+_EVENT_FIELDS = frozenset(Event.__match_args__)
 
 
 def _as_event(item: Event | Mapping[str, Any], key_of: Callable[[int], str]) -> Event:

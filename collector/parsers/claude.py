@@ -54,10 +54,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import MISSING, fields
 from typing import Any
 
 import msgspec
+from msgspec.structs import fields
 
 from collector.parsers.base import ParserBase
 from collector.parsers.categories import categorize_command
@@ -94,6 +94,7 @@ _SUBAGENT_TOOLS = frozenset({"Task", "Agent"})
 _ERROR_SUBTYPES = ("api_error", "error", "api_refusal")  # tuples: values may be unhashable
 _HOOK_ERRORS = ("hook_blocking_error", "hook_non_blocking_error")
 _API_ERROR_KEYS = ("error", "retryInMs", "retryAttempt", "maxRetries", "cause")
+_DURATION_KEYS = ("durationMs", "totalDurationMs", "duration_ms")  # a result's own, in order
 _UNTIMED = frozenset({"custom-title", "ai-title", "progress"})  # handlers that emit no events
 
 _NOTHING: dict[str, Any] = {}  # what a parser's _Line holds between lines (never written to)
@@ -119,11 +120,7 @@ def _check_event_fields() -> None:
     """Refuse to load if Event's leading fields moved or a later one has no default."""
     found = fields(Event)
     names = tuple(f.name for f in found[: len(_EVENT_FIELDS)])
-    required = [
-        f.name
-        for f in found[len(_EVENT_FIELDS) :]
-        if f.default is MISSING and f.default_factory is MISSING
-    ]
+    required = [f.name for f in found[len(_EVENT_FIELDS) :] if f.required]
     if names != _EVENT_FIELDS or required:
         raise ImportError(
             f"store.records.Event fields {names} + required {required} no longer match "
@@ -223,7 +220,7 @@ class ClaudeParser(ParserBase):
         """
         try:
             obj = decode_claude_line(line, offset, self._path)
-            if isinstance(obj, ParseProblem):
+            if not isinstance(obj, dict):  # a ParseProblem (tested so: see store.records)
                 return [obj]
             kind = obj.get("type")
             if kind == "summary":
@@ -771,6 +768,10 @@ def _outcome(block: dict[str, Any], detail: object) -> tuple[str, int | None, in
     if type(detail) is not dict:
         status = _result_status(block, detail)
         return status, _duration_ms(detail), _exit_code(block, detail, status)
+    if not detail:  # what the typed path leaves of a file tool's result: only the block tells
+        if block.get("is_error") is True:
+            return "error", None, _leading_exit_code(_first_text(block))
+        return "success", None, None
     get = detail.get
     interrupted = get("interrupted")
     failed = block.get("is_error") is True or interrupted is True or get("success") is False
@@ -807,11 +808,14 @@ def _duration_ms(detail: object) -> int | None:
     """The tool's own duration: Glob/WebFetch ``durationMs``, Task ``totalDurationMs``, …"""
     if not isinstance(detail, dict):
         return None
-    for key in ("durationMs", "totalDurationMs", "duration_ms"):
-        value = detail.get(key)
+    get = detail.get
+    for key in _DURATION_KEYS:
+        value = get(key)
         if value is not None and (value := _count(value)) is not None:
             return value
-    seconds = detail.get("durationSeconds")  # WebSearch
+    seconds = get("durationSeconds")  # WebSearch
+    if seconds is None:  # the usual result
+        return None
     if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
         return _count(round(seconds * 1000))
     return None

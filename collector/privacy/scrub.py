@@ -7,10 +7,11 @@ later is redacted without anyone remembering to list it here.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from itertools import compress, islice
 from operator import attrgetter
+
+import msgspec
 
 from collector.privacy.gate import suspects
 from collector.privacy.redact import redact
@@ -29,12 +30,15 @@ _NOT_TEXT = frozenset({
 })  # fmt: skip
 
 
-def text_fields(cls: type) -> tuple[str, ...]:
+_TEXT_TYPES = (str, str | None)
+
+
+def text_fields(cls: type[msgspec.Struct]) -> tuple[str, ...]:
     """The fields of record type ``cls`` that hold free text (and so may hold a secret)."""
     return tuple(
         f.name
-        for f in dataclasses.fields(cls)
-        if f.name not in _NOT_TEXT and "str" in str(f.type) and "int" not in str(f.type)
+        for f in msgspec.structs.fields(cls)
+        if f.name not in _NOT_TEXT and f.type in _TEXT_TYPES
     )
 
 

@@ -12,14 +12,16 @@ import json
 import posixpath
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec.structs import asdict, fields, replace
 
 from collector.parsers import claude as claude_module
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
@@ -1289,8 +1291,7 @@ class TestCutting:
         """Events are built positionally, so a reordered Event refuses to load the module."""
         claude_module._check_event_fields()  # the real Event passes
 
-        @dataclass
-        class Reordered:
+        class Reordered(msgspec.Struct):
             agent_event_id: str
             session_id: str
 

@@ -186,6 +186,31 @@ class TestFallback:
         (result,) = [r for r in records[0] if isinstance(r, ToolResult)]
         assert (result.status, result.exit_code) == ("error", 7)
 
+    @pytest.mark.parametrize(
+        ("is_error", "content", "outcome"),
+        [
+            (True, "Exit code 2\nno such file", ("error", 2)),
+            (True, "File does not exist.", ("error", None)),
+            (False, "Exit code 2", ("success", None)),
+            ("yes", "Exit code 2", ("success", None)),
+        ],
+    )
+    def test_result_object_pruned_to_nothing(
+        self, is_error: object, content: str, outcome: tuple[str, int | None]
+    ) -> None:
+        """A file tool's result object holds none of the keys the typed path keeps: only the
+        block tells the outcome, as on the general path (which sees the whole object)."""
+        detail = {"type": "text", "file": {"filePath": "/w/a", "content": "é" * 3000}}
+        obj = tool_result_line(detail, content=content)
+        obj["message"]["content"][0]["is_error"] = is_error
+        line = encode(obj)
+        assert decode_typed(line) is not None
+        assert decode_typed(line)["toolUseResult"] == {}  # type: ignore[index]
+        records = run(SOURCE, [line])
+        assert records == general(SOURCE, [line])
+        (result,) = [r for r in records[0] if isinstance(r, ToolResult)]
+        assert (result.status, result.exit_code, result.duration_ms) == (*outcome, None)
+
 
 _SCALARS = (
     st.none()

@@ -14,7 +14,7 @@ import posixpath
 import re
 import shlex
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec.structs import asdict, replace
 
 from collector.parsers.base import DEFAULT_OPTIONS, ParserOptions
 from collector.parsers.codex import CodexParser

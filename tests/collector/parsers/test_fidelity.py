@@ -12,13 +12,13 @@ commit: ``python tests/collector/parsers/test_fidelity.py --write``.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from collector.parsers import make_parser
@@ -59,8 +59,8 @@ def _row(record: Record) -> tuple[str, tuple[tuple[str, object], ...]]:
     added later with a default leaves the digests as they are."""
     values = tuple(
         (f.name, getattr(record, f.name))
-        for f in dataclasses.fields(record)
-        if f.default is dataclasses.MISSING or getattr(record, f.name) != f.default
+        for f in msgspec.structs.fields(record)
+        if f.required or getattr(record, f.name) != f.default
     )
     return type(record).__name__, values
 
