@@ -57,6 +57,8 @@ SLOT_BYTES = 4 << 20
 # backfill 2.21 → 1.73-1.81 s (8: 1.88-1.94 s).
 DEPTH = 16
 _ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the `collector` package
+# What a terminal or a service manager sends the daemon's whole group: for the daemon alone.
+_GROUP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def slot_for(read_chunk_bytes: int) -> int:
@@ -103,7 +105,9 @@ class ParseProcess:
                     *map(str, (*theirs, self.slot, self.depth))]  # fmt: skip
             path = os.environ.get("PYTHONPATH")
             env = {**os.environ, "PYTHONPATH": _ROOT + (os.pathsep + path if path else "")}
-            self.pid = os.posix_spawn(sys.executable, argv, env)
+            # Born with the group's signals blocked (they would end it while it imports);
+            # it ignores them once running (``serve``).
+            self.pid = os.posix_spawn(sys.executable, argv, env, setsigmask=_GROUP_SIGNALS)
             self._channel = Channel((answers_read, jobs_write), memory, self.slot, self.depth,
                                     daemon=True)  # fmt: skip
         except BaseException:
@@ -325,7 +329,7 @@ def serve(jobs: int, answers: int, memory_fd: int, slot: int, depth: int) -> int
     """The child: answer jobs in order until the daemon closes its end."""
     # It lives exactly as long as its pipes: a terminal's Ctrl-C, a service manager's SIGTERM
     # to the whole group or a hangup are for the daemon, which ends it (or dies, closing them).
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for signum in _GROUP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
     channel = Channel((jobs, answers), memory_fd, slot, depth, daemon=False)
     os.close(memory_fd)
