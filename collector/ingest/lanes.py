@@ -114,6 +114,10 @@ class DirtyLanes:
     def __bool__(self) -> bool:
         return bool(self._live or self._backlog)
 
+    def has_live(self) -> bool:
+        """Is a caught-up file waiting."""
+        return bool(self._live)
+
     def add(self, path: str, live: bool) -> bool:
         """Mark ``path``; True when it was not already waiting in that lane."""
         lane = self._live if live else self._backlog

@@ -19,13 +19,21 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-import select
 import struct
 
-__all__ = ["TOO_BIG", "Channel", "shared_file"]
+__all__ = ["TOO_BIG", "Channel", "shared_file", "size"]
 
 _NOTE = struct.Struct("!BQ")  # kind, body length
 _IN_SLOT, TOO_BIG, _READY = 0, 1, 2
+# The shared file starts with a header the child writes: its ready flag and how many answers it
+# has sent. The slots follow, page-aligned.
+_COUNT = struct.Struct("=Q")
+_READY_AT, _ANSWERS_AT, _HEADER = 0, 8, 4096
+
+
+def size(slot: int, slots: int) -> int:
+    """The shared file's size for ``slots`` slots of ``slot`` bytes each way."""
+    return _HEADER + 2 * slots * slot
 
 
 def shared_file(size: int) -> int:
@@ -51,7 +59,7 @@ class Channel:
         self.incoming, self.outgoing = pipes  # the read end of one pipe, the write end of another
         self.slot = slot
         self.slots = slots  # per direction
-        self._map = mmap.mmap(fd, 2 * slots * slot)
+        self._map = mmap.mmap(fd, size(slot, slots))
         self._view = memoryview(self._map)
         # The daemon writes jobs in the first half of the slots and reads answers in the other.
         self._out, self._in = (0, slots) if daemon else (slots, 0)
@@ -63,29 +71,31 @@ class Channel:
         an answer (or None, no answer) is sent as a ``TOO_BIG`` note, in its turn."""
         if body is None or len(body) > self.slot:
             if answer:
-                self._note(TOO_BIG, len(body or b""))
+                self._note(TOO_BIG, len(body or b""), answer)
                 self._sent += 1
             return False
-        start = (self._out + self._sent % self.slots) * self.slot
+        start = _HEADER + (self._out + self._sent % self.slots) * self.slot
         self._view[start : start + len(body)] = body
-        self._note(_IN_SLOT, len(body))
+        self._note(_IN_SLOT, len(body), answer)
         self._sent += 1
         return True
 
     def say_ready(self) -> None:
         """The child has imported what it needs: jobs are answered from now on."""
+        _COUNT.pack_into(self._view, _READY_AT, 1)
         self._note(_READY, 0)
 
     def ready(self) -> bool:
-        """Has the other end said it is ready (without waiting); EOFError if it is gone."""
-        if self._ready:
-            return True
-        if select.select([self.incoming], [], [], 0)[0]:
-            kind, _ = _NOTE.unpack(self._exactly(_NOTE.size))
-            if kind != _READY:
-                raise OSError(f"parse channel: note {kind} before the ready note")
-            self._ready = True
-        return self._ready
+        """Has the child said it is ready (a look at the shared header: no system call)."""
+        flag: int = _COUNT.unpack_from(self._view, _READY_AT)[0]
+        return self._ready or flag == 1
+
+    def waiting(self) -> bool:
+        """Would ``receive`` return at once: the child's count of answers in the shared
+        header is ahead of ours (no system call, so no trip through the interpreter lock;
+        the body itself is read after its note, which orders it)."""
+        answers: int = _COUNT.unpack_from(self._view, _ANSWERS_AT)[0]
+        return answers > self._received
 
     def receive(self) -> memoryview | None:
         """The next body, or None when the other end's was too big; EOFError at the end."""
@@ -93,16 +103,20 @@ class Channel:
         if kind == _READY and not self._ready:  # (answers follow it)
             self._ready = True
             kind, size = _NOTE.unpack(self._exactly(_NOTE.size))
+        elif kind == _READY:
+            raise OSError("parse channel: a second ready note")
         index = self._received % self.slots
         self._received += 1
         if kind != _IN_SLOT:
             return None
         if size > self.slot:
             raise OSError(f"parse channel: a {size}-byte body for a {self.slot}-byte slot")
-        start = (self._in + index) * self.slot
+        start = _HEADER + (self._in + index) * self.slot
         return self._view[start : start + size]
 
-    def _note(self, kind: int, size: int) -> None:
+    def _note(self, kind: int, size: int, answer: bool = False) -> None:
+        if answer:  # counted in the header first: a look at it says an answer is on its way
+            _COUNT.pack_into(self._view, _ANSWERS_AT, self._sent + 1)
         # One write of fewer than PIPE_BUF bytes: atomic, never split.
         if os.write(self.outgoing, _NOTE.pack(kind, size)) != _NOTE.size:
             raise OSError("parse channel: a note was cut")

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from collector.counters import Counters
 from collector.ingest.parse_channel import Channel, shared_file
+from collector.ingest.parse_channel import size as channel_size
 from collector.ingest.parse_jobs import Answer, Job, JobRunner, Setup
 from collector.ingest.tail import Fragment, TailRead
 from collector.ingest.tracked import RemoteParser, TrackedFile
@@ -56,6 +57,7 @@ SLOT_BYTES = 4 << 20
 # 200 MiB corpus, while it holds this process). bench/README.md: 2 → 16 in flight made a
 # backfill 2.21 → 1.73-1.81 s (8: 1.88-1.94 s).
 DEPTH = 16
+CHILD_NICENESS = 10
 _ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the `collector` package
 # What a terminal or a service manager sends the daemon's whole group: for the daemon alone.
 _GROUP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -96,7 +98,7 @@ class ParseProcess:
             return
         jobs_read, jobs_write = os.pipe()
         answers_read, answers_write = os.pipe()
-        memory = shared_file(2 * self.depth * self.slot)
+        memory = shared_file(channel_size(self.slot, self.depth))
         theirs = (jobs_read, answers_write, memory)
         try:
             for fd in theirs:
@@ -129,8 +131,12 @@ class ParseProcess:
         return self._channel.send(job)
 
     def ready(self) -> bool:
-        """Is the child ready for jobs (it has said so); EOFError or OSError when gone."""
+        """Is the child ready for jobs (it has said so)."""
         return self._channel is not None and self._channel.ready()
+
+    def answer_waiting(self) -> bool:
+        """Would ``receive`` return at once."""
+        return self._channel is not None and self._channel.waiting()
 
     def receive(self) -> memoryview | None:
         """The oldest unanswered job's answer (None: too big to send); EOFError or OSError
@@ -240,6 +246,22 @@ class Offload:
             self._fail(exc)
             return False
 
+    @property
+    def full(self) -> bool:
+        """As many reads in flight as the channel has slots."""
+        return len(self.in_flight) >= self.process.depth
+
+    def answer_waiting(self) -> bool:
+        """Would ``collect`` return without waiting for the child."""
+        if not self.in_flight:
+            return False
+        if self.broken or not self.in_flight[0].sent:
+            return True
+        try:
+            return self.process.answer_waiting()
+        except (EOFError, OSError):
+            return True  # ``collect`` finds out and parses it here
+
     def holds(self, tracked: TrackedFile) -> bool:
         """Has ``tracked`` reads in flight."""
         return any(p.tracked is tracked for p in self.in_flight)
@@ -331,6 +353,10 @@ def serve(jobs: int, answers: int, memory_fd: int, slot: int, depth: int) -> int
     # to the whole group or a hangup are for the daemon, which ends it (or dies, closing them).
     for signum in _GROUP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
+    # Backlog work: a live line's path through the daemon (and anything else the user runs)
+    # comes first when CPUs are short; with a core free the niceness costs nothing.
+    with contextlib.suppress(OSError):
+        os.nice(CHILD_NICENESS)
     channel = Channel((jobs, answers), memory_fd, slot, depth, daemon=False)
     os.close(memory_fd)
     runner = JobRunner()

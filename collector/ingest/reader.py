@@ -212,9 +212,9 @@ class ReaderThread:
             self.last_progress = time.monotonic()
             self._sweep()
             if self._offload is not None and self._offload.in_flight and not self._dirty:
-                self._complete()  # nothing else to read: wait for the answers
+                self._complete_one()  # nothing else to read: wait for an answer, look again
                 with self._cond:
-                    self._busy = False
+                    self._busy = bool(self._offload.in_flight)
                 continue
             with self._cond:
                 if not self._dirty:
@@ -271,6 +271,10 @@ class ReaderThread:
                 self._put(chunk)
             return False
         assert tracked.tail is not None
+        if not tracked.live and not self._room():
+            return True  # a live file first; this backlog waits for the parse process
+        if self._files.get(path) is not tracked:
+            return True  # completing a read settled it (parked, rewound): open it again
         # Backlog steps are short so a live file waits for at most one of them.
         step = self.options.read_chunk_bytes if tracked.live else self.options.backlog_step_bytes
         # The tail keeps its descriptor at EOF; _settle decides whether the file stays open.
@@ -291,7 +295,8 @@ class ReaderThread:
             # Completed (handed on, settled) when its answer is back, in the order of the
             # reads; the next reads are made meanwhile.
             offload.submit(path, tracked, read, fragment)
-            self._complete(keep=offload.process.depth - 1)
+            if offload.answer_waiting():  # one per read made: the writer's queue fills evenly
+                self._complete_one()
             return not read.eof
         self._complete_file(tracked)
         if self._files.get(path) is tracked:  # (completing its reads may have rewound it)
@@ -312,16 +317,23 @@ class ReaderThread:
         if read.eof:
             self._settle(path, tracked, read)
 
+    def _room(self) -> bool:
+        """A slot for one more read in flight: complete the oldest when its answer is back,
+        or when no live file waits (it is then worth waiting for); False: serve that first."""
+        offload = self._offload
+        if offload is None or not offload.full:
+            return True
+        if not offload.answer_waiting():
+            with self._cond:
+                if self._dirty.has_live():
+                    return False
+        self._complete_one()
+        return True
+
     def _complete_file(self, tracked: TrackedFile) -> None:
         """Complete the reads in flight up to the last of ``tracked``'s (in order)."""
         offload = self._offload
         while offload is not None and offload.holds(tracked):
-            self._complete_one()
-
-    def _complete(self, keep: int = 0) -> None:
-        """Complete the oldest reads in flight until ``keep`` are left."""
-        offload = self._offload
-        while offload is not None and len(offload.in_flight) > keep:
             self._complete_one()
 
     def _complete_one(self) -> None:

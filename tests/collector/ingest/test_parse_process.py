@@ -22,6 +22,7 @@ from collector.ingest import parse_process
 from collector.ingest.commit.writer import WriterThread
 from collector.ingest.discovery import scan_root
 from collector.ingest.parse_channel import Channel, shared_file
+from collector.ingest.parse_channel import size as channel_size
 from collector.ingest.parse_jobs import (
     Answer,
     Job,
@@ -117,7 +118,7 @@ class TestChannel:
     def test_bodies_cross_in_order_and_a_big_one_is_refused(self) -> None:
         a_read, b_write = os.pipe()
         b_read, a_write = os.pipe()
-        memory = shared_file(2 * 2 * 64)
+        memory = shared_file(channel_size(64, 2))
         daemon = Channel((a_read, a_write), memory, 64, 2, daemon=True)
         child = Channel((b_read, b_write), memory, 64, 2, daemon=False)
         os.close(memory)
