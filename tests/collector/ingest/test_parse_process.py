@@ -21,6 +21,7 @@ from collector.counters import Counters
 from collector.ingest import parse_process
 from collector.ingest.commit.writer import WriterThread
 from collector.ingest.discovery import scan_root
+from collector.ingest.lanes import DirtyLanes
 from collector.ingest.parse_channel import Channel, shared_file
 from collector.ingest.parse_channel import size as channel_size
 from collector.ingest.parse_jobs import (
@@ -366,3 +367,39 @@ class TestReaderWithTheChild:
         assert there["counters"]["rewrites_detected"] == 1
         for key in ("events", "sessions", "files", "problems"):
             assert there[key] == here[key], key
+
+
+class TestLiveFirst:
+    def test_a_backlog_read_steps_aside_for_a_live_file(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """All slots taken and no answer back yet: with a live file waiting, the backlog read
+        is not made (the live file is read first); with none, the reader waits for the
+        oldest answer and reads on."""
+        root = tmp_path / "projects"
+        _lay_out(root)
+        path = str(next(root.rglob("codemie-session-3fe1b6bc.jsonl")))
+        store = EventStore(tmp_path / "events.db", manual_checkpoint=True)
+        counters = Counters()
+        writer = WriterThread(store, counters, flush_interval_ms=2)  # not started: a queue
+        reader = ReaderThread(writer, counters, ReaderOptions(parse_process=True), {})
+        waited: list[int] = []
+        monkeypatch.setattr(Offload, "full", property(lambda self: True))
+        monkeypatch.setattr(Offload, "answer_waiting", lambda self: False)
+        monkeypatch.setattr(ReaderThread, "_complete_one", lambda self: waited.append(1))
+        try:
+            reader.add_scan(scan_root("claude-code", str(root)))
+            with reader._cond:
+                reader._dirty.add(str(root / "-live" / "live.jsonl"), live=True)
+            assert reader._step(path) is True
+            assert reader._offset(path) in (None, 0)  # not read
+            assert waited == []
+            with reader._cond:
+                reader._dirty = DirtyLanes()
+            assert reader._step(path) is True
+            assert (reader._offset(path) or 0) > 0  # read
+            assert waited == [1]
+        finally:
+            reader.close()
+            writer.close()
+            store.close()
