@@ -201,6 +201,7 @@ class Offload:
         self.broken = False  # the child failed: parse in place for the rest of this run
         self.in_flight: deque[Pending] = deque()
         self.answered = 0  # reads whose records came from the child
+        self.unanswered = 0  # reads handed to it and parsed here after all (failures, too big)
         self._next_id = 0
         self._owners: dict[int, weakref.ref[TrackedFile]] = {}
 
@@ -298,10 +299,13 @@ class Offload:
             answer = None
         remote = tracked.remote
         if remote is None or remote.file_id != pending.file_id:
-            return pending, None  # an earlier read of the file was parsed here: so is this one
-        if answer is not None:
-            remote.state = answer.state
-            self.answered += 1
+            answer = None  # an earlier read of the file was parsed here: so is this one
+        if answer is None:
+            self.unanswered += 1
+            return pending, None
+        assert remote is not None
+        remote.state = answer.state
+        self.answered += 1
         return pending, answer
 
     def _answer(self) -> Answer | None:

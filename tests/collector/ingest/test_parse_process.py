@@ -368,6 +368,35 @@ class TestReaderWithTheChild:
         for key in ("events", "sessions", "files", "problems"):
             assert there[key] == here[key], key
 
+    def test_a_read_too_big_for_a_slot_is_parsed_in_the_daemon(self, tmp_path: Path) -> None:
+        """A 5 MB prompt in the middle of a backlog: its job does not fit the channel's 4 MiB
+        slots, so that read is parsed here, in order, and the reads after it go back to the
+        child (rebuilt from the state after it)."""
+        root = tmp_path / "projects"
+        _lay_out(root)
+        target = next(root.rglob("codemie-session-3fe1b6bc.jsonl"))
+        lines = target.read_bytes().splitlines(keepends=True)
+        huge = orjson.loads(SECRET_PROMPT)
+        huge["uuid"], huge["message"]["content"] = "u-huge", "x" * (5 << 20)
+        lines.insert(len(lines) // 2, orjson.dumps(huge) + b"\n")
+        target.write_bytes(b"".join(lines))
+        here = _ingest(tmp_path / "here", root, offload=False)
+        seen: list[tuple[int, int]] = []
+
+        def count(reader: ReaderThread) -> None:
+            offload = reader._offload
+            assert offload is not None
+            seen.append((offload.answered, offload.unanswered))
+
+        there = _ingest(tmp_path / "there", root, offload=True, after=count)
+        answered, unanswered = seen[0]
+        assert answered >= 20
+        assert there["counters"].get("parse_process_failures", 0) == 0  # refused, not broken
+        assert unanswered >= 1  # the huge read (and any of that file's then in flight)
+        for key in ("events", "sessions", "files", "problems"):
+            assert there[key] == here[key], key
+        assert any("u-huge" in row for row in there["events"])
+
 
 class TestLiveFirst:
     def test_a_backlog_read_steps_aside_for_a_live_file(
