@@ -49,6 +49,7 @@ import msgspec
 __all__ = [
     "EVENT_TYPES",
     "OPERATIONS",
+    "RECORD_TYPES",
     "Chunk",
     "ChunkSink",
     "Event",
@@ -189,6 +190,10 @@ class ToolWait(_Record):
 
 
 Record = SessionInfo | Event | ToolResult | ParseProblem | SessionStatus | ToolWait
+# Every record type, numbered by its place here (collector.ingest.parse_jobs sends the number).
+RECORD_TYPES: tuple[type[Record], ...] = (
+    Event, SessionInfo, ToolResult, ParseProblem, ToolWait, SessionStatus,
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,24 +23,13 @@ from typing import Any
 from collector.parsers import ParserOptions, TranscriptParser, make_parser
 from collector.parsers.sources import SourceFile
 from collector.privacy import scrub_records
-from store.records import (
-    Event,
-    ParseProblem,
-    Record,
-    SessionInfo,
-    SessionStatus,
-    ToolResult,
-    ToolWait,
-)
+from store.records import RECORD_TYPES, Record
 
 __all__ = ["Answer", "Job", "JobRunner", "Setup", "pack_records", "parse_lines", "unpack_records"]
 
 _BOM = b"\xef\xbb\xbf"
 Lines = Sequence[tuple[int, bytes]]
 
-RECORD_TYPES: tuple[type[Record], ...] = (
-    Event, SessionInfo, ToolResult, ParseProblem, ToolWait, SessionStatus,
-)  # fmt: skip
 _INDEX = {cls: i for i, cls in enumerate(RECORD_TYPES)}
 _VALUES: list[Callable[[Any], tuple[Any, ...]]] = [
     attrgetter(*cls.__match_args__) for cls in RECORD_TYPES
