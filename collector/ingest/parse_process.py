@@ -103,7 +103,8 @@ class ParseProcess:
         try:
             for fd in theirs:
                 os.set_inheritable(fd, True)
-            argv = [sys.executable, "-m", "collector.ingest.parse_process",
+            # -P: not the working folder on its path; the package is where this module is.
+            argv = [sys.executable, "-P", "-m", "collector.ingest.parse_process",
                     *map(str, (*theirs, self.slot, self.depth))]  # fmt: skip
             path = os.environ.get("PYTHONPATH")
             env = {**os.environ, "PYTHONPATH": _ROOT + (os.pathsep + path if path else "")}
