@@ -173,6 +173,26 @@ class TestChild:
         assert answer.error is None
         return answer.records
 
+    def test_a_collector_folder_where_the_daemon_runs_is_not_imported(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Started from inside another checkout, the child still imports this package."""
+        (tmp_path / "collector").mkdir()
+        (tmp_path / "collector" / "__init__.py").write_text("raise ImportError('the wrong one')")
+        monkeypatch.chdir(tmp_path)
+        process = ParseProcess(slot=1 << 20, depth=2)
+        process.start()
+        try:
+            expect(process.ready)
+            folder, rel = JSONL[0]
+            source = _source(folder, rel)
+            assert source is not None
+            lines = _lines(folder, rel)
+            assert process.send(Job(1, lines, Setup(source, None, DEFAULT_OPTIONS, None)).encode())
+            assert TestChild._answer(process) == _here(source, lines)[0]
+        finally:
+            process.close()
+
     def test_the_child_ends_with_its_pipes(self, child: ParseProcess) -> None:
         pid = child.pid
         assert pid is not None
