@@ -260,8 +260,9 @@ class ReaderThread:
         cp = tracked.tail.checkpoint if tracked and tracked.tail else None
         return cp.offset if cp else None
 
-    def _step(self, path: str) -> bool:
-        """Read one step of ``path``; True when more is waiting."""
+    def _step(self, path: str, *, yield_to_live: bool = True) -> bool:
+        """Read one step of ``path``; True when more is waiting (or, with ``yield_to_live``,
+        when a live file is to be read first)."""
         tracked = self._files.get(path) or self._open(path)
         if tracked is None:
             return False
@@ -271,7 +272,7 @@ class ReaderThread:
                 self._put(chunk)
             return False
         assert tracked.tail is not None
-        if not tracked.live and not self._room():
+        if not tracked.live and not self._room(yield_to_live):
             return True  # a live file first; this backlog waits for the parse process
         if self._files.get(path) is not tracked:
             return True  # completing a read settled it (parked, rewound): open it again
@@ -317,13 +318,13 @@ class ReaderThread:
         if read.eof:
             self._settle(path, tracked, read)
 
-    def _room(self) -> bool:
+    def _room(self, yield_to_live: bool = True) -> bool:
         """A slot for one more read in flight: complete the oldest when its answer is back,
         or when no live file waits (it is then worth waiting for); False: serve that first."""
         offload = self._offload
         if offload is None or not offload.full:
             return True
-        if not offload.answer_waiting():
+        if yield_to_live and not offload.answer_waiting():
             with self._cond:
                 if self._dirty.has_live():
                     return False
@@ -400,7 +401,7 @@ class ReaderThread:
             cp = tracked.tail.checkpoint if tracked.tail else None
             if cp is not None and (cp.dev, cp.inode) == key and old != path:
                 for _ in range(10_000):  # drains to EOF, then retires (moved) the old path
-                    if old not in self._files or not self._step(old):
+                    if old not in self._files or not self._step(old, yield_to_live=False):
                         break
                 self._complete_file(tracked)  # its last reads too
         found, retired = self._moved.take(path, key, self._saved, self._session_of)

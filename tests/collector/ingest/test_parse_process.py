@@ -443,6 +443,11 @@ class TestLiveFirst:
             assert reader._step(path) is True
             assert reader._offset(path) in (None, 0)  # not read
             assert waited == []
+            # Draining a renamed file's old path (``_adopt``) never steps aside.
+            assert reader._step(path, yield_to_live=False) is True
+            assert (reader._offset(path) or 0) > 0
+            assert waited == [1]
+            waited.clear()
             with reader._cond:
                 reader._dirty = DirtyLanes()
             assert reader._step(path) is True
