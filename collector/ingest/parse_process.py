@@ -35,7 +35,7 @@ from pathlib import Path
 from collector.counters import Counters
 from collector.ingest.parse_channel import Channel, shared_file
 from collector.ingest.parse_channel import size as channel_size
-from collector.ingest.parse_jobs import Answer, Job, JobRunner, Setup
+from collector.ingest.parse_jobs import Answer, Job, JobRunner, Setup, line_bytes
 from collector.ingest.tail import Fragment, TailRead
 from collector.ingest.tracked import RemoteParser, TrackedFile
 from collector.log import get_logger
@@ -234,7 +234,7 @@ class Offload:
         if self.broken or tracked.live or read.reset:  # a rewritten file: a new parser, here
             return False
         if tracked.remote is None:  # its parser is here: send it once its reads are done
-            return _size(read) >= MIN_BYTES and not self.holds(tracked) and self._ready()
+            return line_bytes(read.lines) >= MIN_BYTES and not self.holds(tracked) and self._ready()
         return True
 
     def _ready(self) -> bool:
@@ -259,10 +259,7 @@ class Offload:
             return False
         if self.broken or not self.in_flight[0].sent:
             return True
-        try:
-            return self.process.answer_waiting()
-        except (EOFError, OSError):
-            return True  # ``collect`` finds out and parses it here
+        return self.process.answer_waiting()
 
     def holds(self, tracked: TrackedFile) -> bool:
         """Has ``tracked`` reads in flight."""
@@ -346,10 +343,6 @@ class Offload:
         _log.warning("parse_process_failed", error=repr(exc), fallback="parsing in the daemon")
         self.process.close()
         self._owners.clear()
-
-
-def _size(read: TailRead) -> int:
-    return sum(len(line) for _, line in read.lines)
 
 
 def serve(jobs: int, answers: int, memory_fd: int, slot: int, depth: int) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 from collector.ingest.checkpoint import Checkpoint
 from collector.ingest.parked import Handover, SavedFile, decode_state
-from collector.ingest.parse_jobs import Answer, parse_lines
+from collector.ingest.parse_jobs import Answer, line_bytes, parse_lines
 from collector.ingest.sidecars import read_sidecar
 from collector.ingest.tail import FileTail, Fragment, TailRead
 from collector.parsers import ParserOptions, TranscriptParser, make_parser
@@ -21,14 +21,7 @@ from collector.parsers.sanitize import line_prefix
 from collector.parsers.sources import SourceFile
 from store.records import FileUpdate, ParseProblem, Record
 
-__all__ = ["Parsed", "RemoteParser", "TrackedFile", "open_parser"]
-
-
-def open_parser(
-    source: SourceFile, state: dict[str, Any] | None, options: ParserOptions
-) -> TranscriptParser:
-    """The parser for ``source``, resumed from ``state``, with its sidecar read now."""
-    return make_parser(source, state, options, _sidecar(source))
+__all__ = ["Parsed", "RemoteParser", "TrackedFile"]
 
 
 def _sidecar(source: SourceFile) -> dict[str, Any] | None:
@@ -161,7 +154,7 @@ class TrackedFile:
         else:
             frag = (fragment.offset, fragment.data) if fragment is not None else None
             records = parse_lines(self.parser, read.lines, frag)
-        nbytes = sum(len(line) for _, line in read.lines) + len(read.lines)
+        nbytes = line_bytes(read.lines) + len(read.lines)
         checkpoint = read.checkpoint
         if fragment is not None:
             nbytes += len(fragment.data)
