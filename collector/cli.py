@@ -194,9 +194,19 @@ def _dispatch(args: Any, config: Config) -> int:
         _print_toml(config.to_dict())
         return EXIT_OK
     if args.command == "run":
-        from collector.service.daemon import run_daemon
+        # The parse process first: its imports run beside the daemon's (collector.ingest.
+        # parse_child). Whatever ends the run before its reader took the child ends it here.
+        from collector.ingest.parse_child import start_for
 
-        return run_daemon(config, once=args.once)
+        c = config.collector
+        process = start_for(c.parse_process, c.read_chunk_bytes)
+        try:
+            from collector.service.daemon import run_daemon
+
+            return run_daemon(config, once=args.once, parse_process=process)
+        finally:
+            if process is not None:
+                process.close()
     if args.command in EXTENSIONS:
         module = _extension(EXTENSIONS[args.command][0])
         return int(module.run(args.command, args, config))

@@ -33,8 +33,9 @@ from collector.ingest.hot import gone_quiet, keep_hot
 from collector.ingest.lanes import DirtyLanes
 from collector.ingest.parked import ParkedStates, SavedFile, saved_has_news
 from collector.ingest.parked_files import ParkedFiles
+from collector.ingest.parse_child import ParseProcess, slot_for
 from collector.ingest.parse_jobs import Answer
-from collector.ingest.parse_process import Offload, ParseProcess, slot_for
+from collector.ingest.parse_process import Offload
 from collector.ingest.problem_files import ProblemFiles
 from collector.ingest.renames import Identity, MovedFiles, retirement
 from collector.ingest.tail import Fragment, TailRead
@@ -80,6 +81,7 @@ class ReaderThread:
         moved: Mapping[Identity, SavedFile] | None = None,
         *,
         stored: StoredStates | None = None,
+        process: ParseProcess | None = None,
     ) -> None:
         self.writer = writer
         self.counters = counters
@@ -103,8 +105,8 @@ class ReaderThread:
         self._problems = ProblemFiles(counters)
         self._parked = ParkedStates(stored)  # stored: where parked states are read back
         self._offload: Offload | None = None
-        if options.parse_process:
-            process = ParseProcess(slot_for(options.read_chunk_bytes))
+        if options.parse_process:  # ``process``: a child started early, now the reader's
+            process = process or ParseProcess(slot_for(options.read_chunk_bytes))
             self._offload = Offload(counters, options.parser, options.redact, process)
         # Called on the reader's thread when it runs out of dirty files after reading some
         # (``run --once`` wakes its main loop with it instead of polling); must not block.

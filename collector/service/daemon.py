@@ -36,7 +36,7 @@ from collector.ingest.commit.writer import WriterThread
 from collector.ingest.discovery import FoundFile, Root, ScanRounds, found_file, scan_root
 from collector.ingest.parked import IN_STORE, SavedFile, pack_state
 from collector.ingest.parked_files import ParkedFiles
-from collector.ingest.parse_process import usable_cpus
+from collector.ingest.parse_child import ParseProcess, wanted
 from collector.ingest.reader import BACKLOG_STEP_BYTES, ReaderOptions, ReaderThread
 from collector.log import configure_logging, get_logger
 from collector.parsers import ParserOptions
@@ -66,11 +66,14 @@ _SINK_DRAIN_SECONDS = 60.0
 _STATUS_REFRESH = 5.0
 
 
-def run_daemon(config: Config, *, once: bool = False) -> int:
-    """Run until stopped (or, with ``once``, until everything present is ingested)."""
+def run_daemon(
+    config: Config, *, once: bool = False, parse_process: ParseProcess | None = None
+) -> int:
+    """Run until stopped (or, with ``once``, until everything present is ingested).
+    ``parse_process``: a child already started for the reader (``collector.cli``)."""
     configure_logging(config.log.level, config.log.format)
     faulthandler.enable()  # a watchdog SIGABRT leaves every thread's stack in the journal
-    daemon = Daemon(config)
+    daemon = Daemon(config, parse_process)
     daemon.install_signal_handlers()
     code = daemon.run(once=once)
     # The process ends now: its last garbage collection need not walk every object the run
@@ -96,16 +99,17 @@ def _reader_options(config: Config, once: bool) -> ReaderOptions:
         backlog_step_bytes=backlog_step,
         parser=ParserOptions(args_cap=c.args_cap, raw_cap=c.raw_cap, preview_chars=c.preview_chars),
         redact=config.privacy.redact,
-        parse_process=c.parse_process == "on" or (c.parse_process == "auto" and usable_cpus() > 1),
+        parse_process=wanted(c.parse_process),
     )
 
 
 class Daemon:
     """One collector instance over one database."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, parse_process: ParseProcess | None = None) -> None:
         self.config = config
         self.counters = Counters()
+        self._parse_process = parse_process  # the reader's once it starts
         # Set by signal handlers, read by the main loop: plain values and a self-pipe, never a
         # threading.Event, whose lock the interrupted main thread may hold (collector.wakeup).
         self._stopping = False
@@ -178,7 +182,8 @@ class Daemon:
         )  # fmt: skip
         options = _reader_options(config, self._once)
         self.reader = ReaderThread(self.writer, self.counters, options, saved, moved,
-                                   stored=StoredStates(config.store.path))  # fmt: skip
+                                   stored=StoredStates(config.store.path),
+                                   process=self._parse_process)  # fmt: skip
         if self._once:  # the loop ends when the reader runs dry: hear it at once
             self.reader.on_idle = self._wake.set
         self.writer.start()

@@ -66,11 +66,14 @@ LIVE_QUIET_S = 1.0
 # -3 to -6 % against 20 times, +4.5 MB peak RSS; bench/README.md) ...
 ONCE_SCALE = 40
 ONCE_GATHER_S = 0.25
-# ... and the checkpointer copies the WAL back every ONCE_CHECKPOINT_S instead of every 0.25 s:
-# a page rewritten by several commits is copied once per pass, and each pass syncs (run --once
-# on 200 MiB: CPU -5 %, bench/README.md). The WAL stays bounded by RESTART_FRAMES and the
-# writer's AUTOCHECKPOINT_PAGES backstop.
-ONCE_CHECKPOINT_S = 2.0
+# ... and the checkpointer copies the WAL back at most every ONCE_CHECKPOINT_S, on its own
+# thread while the writer commits on, so the copy left for the end (which the run waits for)
+# is only the last commits'. Every 2 s (before the parse process, to copy a page rewritten by
+# several commits once: CPU -5 % on 200 MiB) left it all to the end: 51 MiB, 35 ms of a
+# 0.55 s run. Every 0.1 s: run --once 1.79 -> 1.68 s on 200 MiB, 0.565 -> 0.54 s on 51 MiB,
+# CPU +2 % (bench/README.md). The WAL stays bounded by RESTART_FRAMES and the writer's
+# AUTOCHECKPOINT_PAGES backstop.
+ONCE_CHECKPOINT_S = 0.1
 # The interpreter's switch interval while the writer runs. The sqlite3 module lets go of the
 # GIL around every row's step; taking it back while the reader parses waits for the reader to
 # yield, by default after 5 ms, so an executemany could wait for the GIL longer than it spent

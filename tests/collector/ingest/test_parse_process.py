@@ -2,7 +2,7 @@
 
 What it must never change: the records (every field, their order), the parser state committed
 with them, the redactions. What it must never cost: a line, when the child fails, dies, or an
-answer cannot be carried. These run the real child (``python -m collector.ingest.parse_process``)
+answer cannot be carried. These run the real child (``python -m collector.ingest.parse_child``)
 over real pipes and shared memory, and the reader and writer threads on a real SQLite file.
 """
 
@@ -24,6 +24,7 @@ from collector.ingest.discovery import scan_root
 from collector.ingest.lanes import DirtyLanes
 from collector.ingest.parse_channel import Channel, shared_file
 from collector.ingest.parse_channel import size as channel_size
+from collector.ingest.parse_child import ParseProcess
 from collector.ingest.parse_jobs import (
     Answer,
     Job,
@@ -33,7 +34,7 @@ from collector.ingest.parse_jobs import (
     parse_lines,
     unpack_records,
 )  # fmt: skip
-from collector.ingest.parse_process import Offload, ParseProcess
+from collector.ingest.parse_process import Offload
 from collector.ingest.reader import ReaderOptions, ReaderThread
 from collector.ingest.tail import FileTail
 from collector.parsers import DEFAULT_OPTIONS, make_parser

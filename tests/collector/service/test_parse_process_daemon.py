@@ -16,7 +16,7 @@ from typing import Any
 from tests.collector.service.daemon_harness import FIXTURES, Instance, expect
 from tests.collector.service.fixture_home import lay_out
 
-CHILD = b"collector.ingest.parse_process"
+CHILD = b"collector.ingest.parse_child"
 
 
 def _dump(instance: Instance) -> dict[str, Any]:
