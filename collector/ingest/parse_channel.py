@@ -5,13 +5,14 @@ Why not a pipe or socket for the bodies: a megabyte written through a buffer of 
 kilobytes takes several system calls, and the daemon's reader thread lets the interpreter lock go
 around each one; getting it back means waiting for the writer thread to be told to yield (up to
 the switch interval, every time). Measured, sending the 200 MiB corpus through the socket cost the
-reader 0.7 s of waiting. Here a body is copied into one of two slots of a shared memory file and
+reader 0.7 s of waiting. Here a body is copied into a slot of a shared memory file and
 only a 9-byte note crosses a pipe (atomically): one system call each way per message.
 
-Each direction has two slots, used in turn: the daemon keeps at most two jobs in flight and reads
-an answer before it sends the job that reuses its slot, so a slot is never written while its
-message is unread. A job larger than a slot is not sent, and an answer larger than a slot is
-replaced by a ``TOO_BIG`` note: the daemon parses that read itself.
+Each direction has the same number of slots (``DEPTH`` in collector.ingest.parse_child), used in
+turn: the daemon keeps at most that many jobs in flight and reads an answer before it sends the
+job that reuses its slot, so a slot is never written while its message is unread. A job larger
+than a slot is not sent, and an answer larger than a slot is replaced by a ``TOO_BIG`` note: the
+daemon parses that read itself.
 """
 
 from __future__ import annotations
