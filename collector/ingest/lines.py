@@ -14,19 +14,26 @@ this module decides what a line is.
   arrives it is reported once as an ``OversizedLine`` and the stream goes on: a huge line is bounded
   in memory and never stops the file.
 
-The tailer calls ``feed_into``: a line costs one ``memchr``, one copy of its bytes and a
-``(start, data)`` tuple, and a held fragment is kept as the pieces it arrived in and joined
-once. ``feed`` returns the same ``(start, data)`` lines and the oversized ones in one list, in
-stream order (tests compare it with a reference split).
+The tailer calls ``feed_block``: a chunk's complete lines stay the bytes they arrived in, a
+``LineBlock`` found with two ``memchr``s, a count and one copy, and only whoever iterates the
+block splits it into ``(start, data)`` lines. A backlog read goes to the parse process that
+way, so the daemon's reader neither splits it nor encodes a list of its lines: the child splits
+it (bench/README.md, "The critical path of a full ingest"). ``feed_into`` splits as it goes: a
+line costs one ``memchr``, one copy of its bytes and a ``(start, data)`` tuple. Either way a
+held fragment is kept as the pieces it arrived in and joined once. ``feed`` returns the same
+``(start, data)`` lines and the oversized ones in one list, in stream order (tests compare it
+with a reference split).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 
 from collector.digests import sha256
 
-__all__ = ["PREFIX_BYTES", "LineSplitter", "OversizedLine"]
+__all__ = ["PREFIX_BYTES", "LineBlock", "LineSplitter", "Lines", "OversizedLine", "line_bytes"]
 
 PREFIX_BYTES = 256
 
@@ -48,6 +55,77 @@ class OversizedLine:
     def end(self) -> int:
         """Offset just after this line's ``\\n``."""
         return self.offset + self.size + 1
+
+
+class LineBlock:
+    """Complete lines, mostly still in the bytes they were read in: the lines of ``head``
+    (each ``(start, data)``: one completed from a held fragment), then ``count`` lines in
+    ``data``, each ending in ``\\n``, the first at stream offset ``start``.
+
+    Iterating gives ``(start, data)`` lines, as a list of them would; ``len`` counts them and
+    ``nbytes`` sums their bytes without their newlines, both without splitting.
+    """
+
+    __slots__ = ("count", "data", "head", "start")
+
+    def __init__(
+        self, head: list[tuple[int, bytes]], start: int = 0, data: bytes = b"", count: int = 0
+    ) -> None:
+        self.head = head
+        self.start = start
+        self.data = data
+        self.count = count
+
+    def __len__(self) -> int:
+        return len(self.head) + self.count
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        yield from self.head
+        data, start, pos = self.data, self.start, 0
+        find = data.find
+        newline = find(b"\n")
+        while newline >= 0:
+            yield start + pos, data[pos:newline]
+            pos = newline + 1
+            newline = find(b"\n", pos)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to the same lines, as a block or as a list."""
+        if isinstance(other, LineBlock | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by its lines
+
+    def __repr__(self) -> str:
+        return f"LineBlock({list(self)!r})"
+
+    @property
+    def nbytes(self) -> int:
+        """The lines' bytes, newlines not counted."""
+        return sum(len(line) for _, line in self.head) + len(self.data) - self.count
+
+    def then(self, later: LineBlock) -> LineBlock:
+        """These lines and then ``later``'s (a poll of several chunks; ``later`` keeps its
+        block, these become head lines)."""
+        if not len(later):
+            return self
+        if not len(self):
+            return later
+        return LineBlock([*self, *later.head], later.start, later.data, later.count)
+
+
+# A read's complete lines: a block, or a plain list (what tests and older callers build).
+Lines = LineBlock | list[tuple[int, bytes]]
+_LINE = itemgetter(1)
+
+
+def line_bytes(lines: Lines) -> int:
+    """The bytes of a read's lines, newlines not counted (in C loops for a list: a read has
+    thousands)."""
+    if isinstance(lines, LineBlock):
+        return lines.nbytes
+    return sum(map(len, map(_LINE, lines)))
 
 
 class _Oversize:
@@ -152,6 +230,36 @@ class LineSplitter:
         self.position = origin + len(chunk)
         if pos < len(chunk):
             self._hold(memoryview(chunk)[pos:])
+
+    def feed_block(self, chunk: bytes, oversized: list[OversizedLine]) -> LineBlock:
+        """Consume the next chunk and return the lines it completes as a block (appending a
+        line over the bound to ``oversized``): the same lines, offsets and held fragment as
+        ``feed_into``, without splitting. Only a line completing a held fragment can be over
+        the bound unless the chunk itself is; such a chunk is split as ``feed_into`` does."""
+        if len(chunk) > self.max_line_bytes:
+            lines: list[tuple[int, bytes]] = []
+            self.feed_into(chunk, lines, oversized)
+            return LineBlock(lines)
+        head: list[tuple[int, bytes]] = []
+        newline = chunk.find(b"\n")
+        if newline < 0:
+            if chunk:
+                self._hold(chunk)
+            self.position += len(chunk)
+            return LineBlock(head)
+        origin = self.position  # the stream offset of chunk[0]
+        pos = 0
+        if self.committed_end != origin:  # the first newline ends the held fragment
+            self._finish(memoryview(chunk)[:newline], head, oversized)
+            pos = newline + 1
+        end = chunk.rfind(b"\n") + 1
+        data = chunk[pos:end]
+        block = LineBlock(head, origin + pos, data, data.count(b"\n"))
+        self.committed_end = origin + end
+        self.position = origin + len(chunk)
+        if end < len(chunk):
+            self._hold(memoryview(chunk)[end:])
+        return block
 
     def take_fragment(self) -> tuple[int, bytes] | None:
         """Hand out the held unterminated fragment and treat it as consumed.

@@ -4,7 +4,9 @@ A backlog read is parsed in a child process (collector.ingest.parse_process) so 
 beside the writer instead of taking turns with it for this process's interpreter lock. Both ends
 are plain values here, with no I/O: a job names the file's parser in the child (and, the first
 time, how to build it), carries the read's lines, and the answer carries the records, the
-parser's state after them and the number of redactions.
+parser's state after them and the number of redactions. A read's lines travel as the block of
+bytes they were read in (``collector.ingest.lines.LineBlock``) after a small header, so the
+child splits them, not the daemon.
 
 Encoded with ``marshal``, not ``pickle``: the records are slotted dataclasses whose pickling
 runs Python code per record (a process pool that pickled them was measured slower than parsing
@@ -15,11 +17,13 @@ rebuilt positionally from its ``__match_args__`` (its fields in order).
 from __future__ import annotations
 
 import marshal
-from collections.abc import Callable, Sequence
+import struct
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Any
 
+from collector.ingest.lines import LineBlock, Lines, line_bytes
 from collector.parsers import ParserOptions, TranscriptParser, make_parser
 from collector.parsers.sources import SourceFile
 from collector.privacy import scrub_records
@@ -31,8 +35,7 @@ __all__ = [
 ]  # fmt: skip
 
 _BOM = b"\xef\xbb\xbf"
-Lines = Sequence[tuple[int, bytes]]
-_LINE = itemgetter(1)
+_HEADER_LENGTH = struct.Struct("=I")  # a job's header, before its block of lines
 
 _INDEX = {cls: i for i, cls in enumerate(RECORD_TYPES)}
 _VALUES: list[Callable[[Any], tuple[Any, ...]]] = [
@@ -41,7 +44,9 @@ _VALUES: list[Callable[[Any], tuple[Any, ...]]] = [
 
 
 def parse_lines(
-    parser: TranscriptParser, lines: Lines, fragment: tuple[int, bytes] | None = None
+    parser: TranscriptParser,
+    lines: Iterable[tuple[int, bytes]],
+    fragment: tuple[int, bytes] | None = None,
 ) -> list[Record]:
     """The records of a read's complete lines and of a fragment given up on, in order (a BOM
     at the start of the file is not JSON). The same code runs in both processes."""
@@ -52,11 +57,6 @@ def parse_lines(
     if fragment is not None:
         add(parse(fragment[1], fragment[0]))
     return records
-
-
-def line_bytes(lines: Lines) -> int:
-    """The bytes of a read's lines, newlines not counted (in C: a read has thousands)."""
-    return sum(map(len, map(_LINE, lines)))
 
 
 def pack_records(records: Sequence[Record]) -> list[tuple[int, tuple[Any, ...]]]:
@@ -108,14 +108,23 @@ class Job:
     drops: list[int] = field(default_factory=list)
 
     def encode(self) -> bytes:
+        """The header's length, the header, then the block's bytes as they were read."""
         setup = self.setup.wire() if self.setup is not None else None
-        lines = self.lines if isinstance(self.lines, list) else list(self.lines)
-        return marshal.dumps((self.file_id, setup, lines, self.fragment, self.redact, self.drops))
+        lines = self.lines
+        if not isinstance(lines, LineBlock):
+            lines = LineBlock(list(lines))
+        header = marshal.dumps((self.file_id, setup, lines.head, lines.start, lines.count,
+                                self.fragment, self.redact, self.drops))  # fmt: skip
+        return b"".join((_HEADER_LENGTH.pack(len(header)), header, lines.data))
 
     @classmethod
     def decode(cls, data: bytes | memoryview) -> Job:
-        file_id, setup, lines, fragment, redact, drops = marshal.loads(data)
+        end = _HEADER_LENGTH.size + _HEADER_LENGTH.unpack_from(data)[0]
+        file_id, setup, head, start, count, fragment, redact, drops = marshal.loads(
+            data[_HEADER_LENGTH.size : end]
+        )
         built = Setup.from_wire(setup) if setup is not None else None
+        lines = LineBlock(head, start, bytes(data[end:]), count)
         return cls(file_id, lines, built, fragment, redact, drops)
 
 

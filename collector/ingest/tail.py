@@ -42,7 +42,7 @@ from collector.ingest.checkpoint import (
     sha,
     verify,
 )
-from collector.ingest.lines import LineSplitter, OversizedLine
+from collector.ingest.lines import LineBlock, Lines, LineSplitter, OversizedLine
 
 # Checkpoint, open_regular and same_file are named here too for callers of the earlier layout.
 __all__ = [
@@ -76,7 +76,7 @@ class TailRead:
     """
 
     checkpoint: Checkpoint
-    lines: list[tuple[int, bytes]] = field(default_factory=list)
+    lines: Lines = field(default_factory=list)
     oversized: list[OversizedLine] = field(default_factory=list)
     reset: bool = False
     reset_reason: str | None = None
@@ -196,7 +196,7 @@ class FileTail:
                 return self._problem(deleted=True)
             self._fd = fd
             self._attach(fd)
-        lines: list[tuple[int, bytes]] = []
+        lines = [LineBlock([])]  # the read's lines so far: kept if a later step fails
         oversized: list[OversizedLine] = []
         try:
             eof = self._read(self._fd, max_bytes, lines, oversized)
@@ -205,18 +205,18 @@ class FileTail:
             # Lines already consumed must still be handed out, or the in-memory position would
             # run ahead of what the writer ever sees.
             self._release()
-            return self._result(lines, oversized, eof=True, error=_describe(exc))
+            return self._result(lines[0], oversized, eof=True, error=_describe(exc))
         self.last_error = None
         deleted, moved = st.st_nlink == 0, False
         if eof and keep_open:
             gone = deleted or self._path_moved(st)
             if gone and self._path_taken():  # replaced: the new file is read on the next poll
                 self._release()
-                return self._result(lines, oversized, eof=False, size=st.st_size)
+                return self._result(lines[0], oversized, eof=False, size=st.st_size)
             moved = gone and not deleted
         if eof and not (keep_open and not deleted and not moved):
             self._release()
-        return self._result(lines, oversized, eof=eof, size=st.st_size, deleted=deleted,
+        return self._result(lines[0], oversized, eof=eof, size=st.st_size, deleted=deleted,
                             moved=moved)  # fmt: skip
 
     def _path_moved(self, st: os.stat_result) -> bool:
@@ -232,7 +232,7 @@ class FileTail:
 
     def _result(
         self,
-        lines: list[tuple[int, bytes]],
+        lines: Lines,
         oversized: list[OversizedLine],
         *,
         eof: bool,
@@ -289,13 +289,13 @@ class FileTail:
         self,
         fd: int,
         max_bytes: int,
-        lines: list[tuple[int, bytes]],
+        lines: list[LineBlock],
         oversized: list[OversizedLine],
     ) -> bool:
-        """Read chunks into ``lines``/``oversized`` until ``max_bytes`` or EOF; True at EOF.
+        """Read chunks into ``lines[0]``/``oversized`` until ``max_bytes`` or EOF; True at EOF.
 
-        A short read of a regular file means EOF for now; appending to the caller's lists as
-        we go keeps what was consumed even if a later read fails.
+        A short read of a regular file means EOF for now; adding to the caller's block and
+        list as we go keeps what was consumed even if a later read fails.
         """
         total = 0
         while total < max_bytes:
@@ -308,12 +308,12 @@ class FileTail:
         return False
 
     def _consume(
-        self, chunk: bytes, lines: list[tuple[int, bytes]], oversized: list[OversizedLine]
+        self, chunk: bytes, lines: list[LineBlock], oversized: list[OversizedLine]
     ) -> None:
         """Feed a chunk and keep the head and marker bytes in step with what was read."""
         begin = self._splitter.position
         before = self._splitter.committed_end
-        self._splitter.feed_into(chunk, lines, oversized)
+        lines[0] = lines[0].then(self._splitter.feed_block(chunk, oversized))
         after = self._splitter.committed_end
         if after != before:
             # The marker must fingerprint exactly the bytes before the committed offset, as read

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.ingest.lines import PREFIX_BYTES, LineSplitter, OversizedLine
+from collector.ingest.lines import PREFIX_BYTES, LineBlock, LineSplitter, OversizedLine, line_bytes
 
 Item = tuple[int, bytes] | OversizedLine  # a line is (start, data without its newline)
 
@@ -145,6 +145,62 @@ class TestFeedInto:
         assert lines == [(0, b'{"a": 1}')]
         assert splitter.buffered == splitter.pending == 4
         assert splitter.take_fragment() == (9, b'{"b"')
+
+
+class TestFeedBlock:
+    """The tailer's form: a chunk's complete lines kept as one block of bytes."""
+
+    @settings(settings.get_profile("lines"))
+    @given(stream=STREAMS, cuts=st.lists(st.integers(0, 400)), max_line=st.integers(1, 40))
+    def test_matches_the_model(self, stream: bytes, cuts: list[int], max_line: int) -> None:
+        """Any chunking gives the model's lines, offsets, oversized lines and held fragment,
+        and each block's length and byte count say what iterating it gives."""
+        splitter = LineSplitter(max_line, start_offset=7)
+        lines: list[tuple[int, bytes]] = []
+        oversized: list[OversizedLine] = []
+        for chunk in chunked(stream, cuts):
+            block = splitter.feed_block(chunk, oversized)
+            got = list(block)
+            assert len(block) == len(got)
+            assert block.nbytes == line_bytes(got) == sum(len(data) for _, data in got)
+            assert block == got
+            lines += got
+            assert splitter.buffered <= max_line
+        expected = model(stream, max_line, start=7)
+        assert lines == [i for i in expected if not isinstance(i, OversizedLine)]
+        assert oversized == [i for i in expected if isinstance(i, OversizedLine)]
+        assert all(type(data) is bytes for _, data in lines)
+        assert splitter.committed_end == 7 + stream.rfind(b"\n") + 1
+        assert splitter.position == 7 + len(stream)
+
+    @settings(settings.get_profile("lines"))
+    @given(stream=STREAMS, cuts=st.lists(st.integers(0, 400)))
+    def test_blocks_joined_are_the_lines_in_order(self, stream: bytes, cuts: list[int]) -> None:
+        """A poll of several chunks joins their blocks (``then``): the lines stay in order."""
+        splitter = LineSplitter(1 << 20)
+        joined = LineBlock([])
+        for chunk in chunked(stream, cuts):
+            joined = joined.then(splitter.feed_block(chunk, []))
+        assert joined == [i for i in model(stream, 1 << 20) if not isinstance(i, OversizedLine)]
+
+    def test_a_held_fragment_heads_the_next_block(self) -> None:
+        """The line a chunk completes is a head line; the rest stay one block of bytes."""
+        splitter = LineSplitter(64, start_offset=100)
+        assert splitter.feed_block(b'{"a"', []) == []
+        block = splitter.feed_block(b': 1}\n{"b": 2}\n{"c": 3}\n{"d"', [])
+        assert block.head == [(100, b'{"a": 1}')]
+        assert (block.start, block.data, block.count) == (109, b'{"b": 2}\n{"c": 3}\n', 2)
+        assert list(block) == [(100, b'{"a": 1}'), (109, b'{"b": 2}'), (118, b'{"c": 3}')]
+        assert splitter.committed_end == 127
+        assert splitter.pending == 4
+
+    def test_a_chunk_longer_than_the_bound_is_split_as_it_comes(self) -> None:
+        """Lines inside such a chunk may be over the bound: they are found one by one."""
+        oversized: list[OversizedLine] = []
+        block = LineSplitter(4).feed_block(b"ab\n" + b"z" * 9 + b"\ncd\n", oversized)
+        assert block == [(0, b"ab"), (13, b"cd")]
+        digest = hashlib.sha256(b"z" * 9).hexdigest()
+        assert oversized == [OversizedLine(3, 9, digest, b"z" * 9)]
 
 
 def _one(data: bytes, max_line: int = 8) -> list[Item]:
