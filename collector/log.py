@@ -26,10 +26,10 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import msgspec
 import orjson
 
 __all__ = ["Logger", "capture_logs", "configure_logging", "get_logger", "reset_logging"]
@@ -41,8 +41,7 @@ _PRIORITY = {"debug": 7, "info": 6, "warning": 4, "warn": 4, "error": 3, "critic
 Renderer = Callable[[Any, str, dict[str, Any]], str]
 
 
-@dataclass(frozen=True, slots=True)
-class _Config:
+class _Config(msgspec.Struct, frozen=True):
     """What every logger does with an event: the minimum level, how a line looks, where it
     goes (None: whatever ``sys.stderr`` is at write time), or into a capture list (tests)."""
 

@@ -1,4 +1,4 @@
-"""Configuration: TOML file plus environment overrides into frozen dataclasses, and the
+"""Configuration: TOML file plus environment overrides into frozen msgspec Structs, and the
 exception tree shared by every package."""
 
 from typing import TYPE_CHECKING, Any

@@ -16,14 +16,14 @@ copy it at import time, so a test may replace ``AGENTS`` with a table holding a 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 __all__ = ["AGENTS", "Agent", "aliases", "by_name", "names", "reasoning_beside_output"]
 
 
-@dataclass(frozen=True, slots=True)
-class Agent:
+class Agent(msgspec.Struct, frozen=True):
     """One agent's row."""
 
     name: str  # our name for it: the ``agent`` column, ``[sources.<name>]``, ``--agent``

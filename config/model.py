@@ -1,18 +1,18 @@
-"""The configuration model: frozen dataclasses with the contract's defaults.
+"""The configuration model: frozen structs (``msgspec.Struct``) with the contract's defaults.
 
 Pure: ``build_config(data, env, locate)`` turns a parsed TOML mapping into a ``Config`` and
 raises ``ConfigError`` naming ``file:line: dotted.key: reason`` for unknown keys, wrong types
-and out-of-range values. Types are checked by the dataclass field annotations, so adding a
+and out-of-range values. Types are checked by the fields' annotations, so adding a
 setting is adding a field.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
+
+import msgspec
 
 from config import agents
 from config.errors import ConfigError
@@ -33,16 +33,14 @@ __all__ = [
 Locate = Callable[[str], int | None]
 
 
-@dataclass(frozen=True, slots=True)
-class StoreConfig:
+class StoreConfig(msgspec.Struct, frozen=True):
     """Where the database lives and how long a locked database is waited for."""
 
     path: Path = Path()
     busy_timeout_ms: int = 5000
 
 
-@dataclass(frozen=True, slots=True)
-class CollectorConfig:
+class CollectorConfig(msgspec.Struct, frozen=True):
     """Tailing and batching limits."""
 
     flush_interval_ms: int = 2  # a batch is committed at most this long after its first record
@@ -70,16 +68,14 @@ class CollectorConfig:
     preview_chars: int = 500  # characters of a prompt or reply kept as its preview; 0 = none
 
 
-@dataclass(frozen=True, slots=True)
-class SourceConfig:
+class SourceConfig(msgspec.Struct, frozen=True):
     """One agent's transcripts."""
 
     enabled: bool = True
     root: Path = Path()
 
 
-@dataclass(frozen=True, slots=True)
-class TrackerConfig:
+class TrackerConfig(msgspec.Struct, frozen=True):
     """Session status from processes."""
 
     enabled: bool = True
@@ -89,23 +85,20 @@ class TrackerConfig:
     tmux: bool = True  # map each agent to its tmux pane (session:window.pane)
 
 
-@dataclass(frozen=True, slots=True)
-class LogConfig:
+class LogConfig(msgspec.Struct, frozen=True):
     """Log level and rendering."""
 
     level: str = "info"  # debug | info | warning | error
     format: str = "auto"  # auto (console on a TTY, JSON otherwise) | console | json
 
 
-@dataclass(frozen=True, slots=True)
-class PrivacyConfig:
+class PrivacyConfig(msgspec.Struct, frozen=True):
     """What is kept of transcript text."""
 
     redact: bool = True  # replace secrets (API keys, tokens, passwords) with [REDACTED:<kind>]
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
+class Config(msgspec.Struct, frozen=True):
     """The whole effective configuration."""
 
     store: StoreConfig
@@ -114,7 +107,7 @@ class Config:
     tracker: TrackerConfig
     log: LogConfig
     source_file: str | None = None  # the file it was read from (None: defaults only)
-    sinks: SinksConfig = SinksConfig()  # noqa: RUF009  (frozen: one shared default is safe)
+    sinks: SinksConfig = SinksConfig()
     privacy: PrivacyConfig = PrivacyConfig()
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,7 +123,7 @@ class Config:
 def _plain(section: Any) -> dict[str, Any]:
     return {
         f.name: str(v) if isinstance(v := getattr(section, f.name), Path) else v
-        for f in dataclasses.fields(section)
+        for f in msgspec.structs.fields(section)
     }
 
 
@@ -161,7 +154,7 @@ def build_config(
     )
     store = _section(StoreConfig, data, "store", source, locate)
     if store.path == Path():
-        store = dataclasses.replace(store, path=database_file(env))
+        store = msgspec.structs.replace(store, path=database_file(env))
     roots = source_roots(env)
     raw_sources = _table(data.get("sources", {}), "sources", source, locate)
     _reject_unknown(raw_sources, set(agents.names()), "sources.", source, locate)
@@ -171,7 +164,7 @@ def build_config(
         src = _section(SourceConfig, raw_sources, agent.name, source, locate, prefix="sources.",
                        default=default)  # fmt: skip
         root = roots[agent.name]
-        sources[agent.name] = src if src.root != Path() else dataclasses.replace(src, root=root)
+        sources[agent.name] = src if src.root != Path() else msgspec.structs.replace(src, root=root)
     return Config(
         store=store,
         collector=_section(CollectorConfig, data, "collector", source, locate),
@@ -220,7 +213,7 @@ def _section(
     _reject_unknown(table, set(hints), dotted + ".", source, locate)
     values = {key: _coerce(hints[key], value, f"{dotted}.{key}", source, locate)
               for key, value in table.items()}  # fmt: skip
-    return cls(**values) if default is None else dataclasses.replace(default, **values)
+    return cls(**values) if default is None else msgspec.structs.replace(default, **values)
 
 
 def _coerce(kind: Any, value: Any, dotted: str, source: str, locate: Locate) -> Any:

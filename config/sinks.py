@@ -8,12 +8,12 @@ password masked, and nothing else prints it.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from config.errors import ConfigError
 
@@ -25,8 +25,7 @@ _PASSWORD_KV = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORE
 _PASSWORD_URI = re.compile(r"^([a-z]+://[^:/@]*:)([^@]*)(@)", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class PostgresSinkConfig:
+class PostgresSinkConfig(msgspec.Struct, frozen=True):
     """A PostgreSQL that receives every committed row of this machine."""
 
     enabled: bool = False
@@ -39,15 +38,14 @@ class PostgresSinkConfig:
     retry_max: float = 10.0  # longest wait between retries while the server is unreachable
 
 
-@dataclass(frozen=True, slots=True)
-class SinksConfig:
+class SinksConfig(msgspec.Struct, frozen=True):
     """Every optional sink (only PostgreSQL today)."""
 
     postgres: PostgresSinkConfig = PostgresSinkConfig()
 
     def plain(self) -> dict[str, Any]:
         """Plain values for ``check-config``, the DSN's password masked."""
-        pg = dataclasses.asdict(self.postgres)
+        pg = msgspec.structs.asdict(self.postgres)
         pg["dsn"] = mask_dsn(pg["dsn"])
         return {"postgres": pg}
 
@@ -73,7 +71,7 @@ def build_sinks(value: Any, source: str, locate: Locate) -> SinksConfig:
 
 
 def _postgres(table: Mapping[str, Any], source: str, locate: Locate) -> PostgresSinkConfig:
-    kinds = {f.name: type(f.default) for f in dataclasses.fields(PostgresSinkConfig)}
+    kinds = {f.name: type(f.default) for f in msgspec.structs.fields(PostgresSinkConfig)}
     values: dict[str, Any] = {}
     for key, raw in table.items():
         dotted = f"sinks.postgres.{key}"

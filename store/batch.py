@@ -19,9 +19,9 @@ import operator
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from itertools import compress
 
+import msgspec
 import orjson
 
 from config import agents
@@ -101,8 +101,7 @@ ON CONFLICT (session_key) DO UPDATE SET
 """
 
 
-@dataclass(slots=True)
-class BatchResult:
+class BatchResult(msgspec.Struct):
     """What one ``apply_records`` call changed."""
 
     events_inserted: int = 0
@@ -111,7 +110,7 @@ class BatchResult:
     problems: int = 0
     first_event_id: int | None = None  # the inserted rows' ids (rowids only grow)
     last_event_id: int | None = None
-    session_ids: set[int] = field(default_factory=set)  # sessions whose status was set
+    session_ids: set[int] = msgspec.field(default_factory=set)  # sessions whose status was set
 
 
 class SessionKeys:

@@ -8,14 +8,14 @@ hint for waking up, never the data: a subscriber that misses one loses nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 __all__ = ["CommitSubscriber", "CommitSummary"]
 
 
-@dataclass(frozen=True, slots=True)
-class CommitSummary:
+class CommitSummary(msgspec.Struct, frozen=True):
     """What one writer transaction changed."""
 
     first_event_id: int | None  # the new events' row ids, when any were inserted

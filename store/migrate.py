@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import msgspec
 
 from config.errors import SchemaVersionError
 
@@ -71,8 +72,7 @@ def _apply_call_key(conn: sqlite3.Connection) -> None:
     _run_script(conn, _frozen("0007_call_key.sql"))
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
+class Migration(msgspec.Struct, frozen=True):
     """One forward step: ``apply`` turns version ``version - 1`` into ``version``."""
 
     version: int

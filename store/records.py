@@ -41,7 +41,6 @@ msgspec's metaclass (~70 ns against ~30 ns).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import msgspec
@@ -196,8 +195,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class FileUpdate:
+class FileUpdate(msgspec.Struct, frozen=True):
     """A file's tailing state to commit with its records (``files`` row)."""
 
     path: str
@@ -213,15 +211,14 @@ class FileUpdate:
     deleted: bool = False
 
 
-@dataclass(slots=True)
-class Chunk:
+class Chunk(msgspec.Struct):
     """What one read of one file produced: records to store with that file's new checkpoint,
     in one transaction. ``on_commit`` runs on the writer's thread after the commit."""
 
     records: list[Record]
     file: FileUpdate | None = None
     nbytes: int = 0
-    on_commit: Callable[[], None] | None = field(default=None, repr=False)
+    on_commit: Callable[[], None] | None = None
     live: bool = True  # False for backlog chunks (see collector.ingest.lanes)
 
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from store.connection import store_errors
 from store.timestamps import format_timestamp
@@ -88,8 +89,7 @@ def _event_select(include_raw: bool) -> str:
     return f"SELECT {', '.join(columns)} FROM events AS e JOIN sessions AS s ON s.id = e.session_id"
 
 
-@dataclass(frozen=True, slots=True)
-class Cursor:
+class Cursor(msgspec.Struct, frozen=True):
     """How far a sink has shipped."""
 
     event_cursor: int = 0
@@ -98,8 +98,7 @@ class Cursor:
     shipped_at: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
+class Pending(msgspec.Struct, frozen=True):
     """One batch to ship: rows as committed when read, and the cursor to store once shipped."""
 
     sessions: list[tuple[Any, ...]]
@@ -114,8 +113,7 @@ class Pending:
         return not self.sessions and not self.events
 
 
-@dataclass(frozen=True, slots=True)
-class SinkLag:
+class SinkLag(msgspec.Struct, frozen=True):
     """What a sink has not shipped yet."""
 
     rows: int  # new events plus rows changed in place

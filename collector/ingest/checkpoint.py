@@ -38,8 +38,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from collector.digests import sha256
 
@@ -77,8 +78,7 @@ def sha(data: bytes) -> str:
     return sha256(data).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
+class Checkpoint(msgspec.Struct, frozen=True):
     """Where to resume one file, and the fingerprints that prove it is still the same file."""
 
     dev: int
@@ -108,8 +108,7 @@ class Checkpoint:
         return cls(**{name: data[name] for name in _FIELDS})
 
 
-@dataclass(slots=True)
-class Verified:
+class Verified(msgspec.Struct):
     """What an identity check read: the head bytes and the marker bytes, or why it failed."""
 
     reason: str | None

@@ -26,7 +26,8 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from collector.parsers.sources import SourceFile, classify
 
@@ -45,16 +46,14 @@ _CANDIDATE_SUFFIXES = (".jsonl", ".json")
 _classify = functools.lru_cache(maxsize=1024)(classify)
 
 
-@dataclass(frozen=True, slots=True)
-class Root:
+class Root(msgspec.Struct, frozen=True):
     """A directory holding one agent's transcripts, e.g. ``Root("codex", "~/.codex/sessions")``."""
 
     agent: str
     path: str
 
 
-@dataclass(frozen=True, slots=True)
-class FoundFile:
+class FoundFile(msgspec.Struct, frozen=True):
     """A transcript seen by a scan, with the facts the tailer compares against its offsets."""
 
     source: SourceFile
@@ -64,8 +63,7 @@ class FoundFile:
     inode: int
 
 
-@dataclass(slots=True)
-class ScanStats:
+class ScanStats(msgspec.Struct):
     """What one walk saw; errors are counted rather than raised so one bad folder costs nothing."""
 
     dirs: int = 0

@@ -28,8 +28,9 @@ with a reference split).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from operator import itemgetter
+
+import msgspec
 
 from collector.digests import sha256
 
@@ -38,8 +39,7 @@ __all__ = ["PREFIX_BYTES", "LineBlock", "LineSplitter", "Lines", "OversizedLine"
 PREFIX_BYTES = 256
 
 
-@dataclass(frozen=True, slots=True)
-class OversizedLine:
+class OversizedLine(msgspec.Struct, frozen=True):
     """A line longer than the bound, kept only as its size, hash and a short prefix.
 
     ``size`` and ``sha256`` cover the line without its ``\\n``, so the line occupies

@@ -19,9 +19,10 @@ from __future__ import annotations
 import marshal
 import struct
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
+
+import msgspec
 
 from collector.ingest.lines import LineBlock, Lines, line_bytes
 from collector.parsers import ParserOptions, TranscriptParser, make_parser
@@ -71,8 +72,7 @@ def unpack_records(packed: Sequence[tuple[int, Sequence[Any]]]) -> list[Record]:
     return [types[i](*values) for i, values in packed]
 
 
-@dataclass(frozen=True, slots=True)
-class Setup:
+class Setup(msgspec.Struct, frozen=True):
     """How the child builds a file's parser: as this process would (``TrackedFile.resume``)."""
 
     source: SourceFile
@@ -95,8 +95,7 @@ class Setup:
         return make_parser(self.source, self.state, self.options, self.sidecar)
 
 
-@dataclass(slots=True)
-class Job:
+class Job(msgspec.Struct):
     """Parse ``lines`` (and ``fragment``) with the child's parser ``file_id``; build that
     parser from ``setup`` first when given. ``drops``: parsers this process let go of."""
 
@@ -105,7 +104,7 @@ class Job:
     setup: Setup | None = None
     fragment: tuple[int, bytes] | None = None
     redact: bool = True
-    drops: list[int] = field(default_factory=list)
+    drops: list[int] = msgspec.field(default_factory=list)
 
     def encode(self) -> bytes:
         """The header's length, the header, then the block's bytes as they were read."""
@@ -128,12 +127,11 @@ class Job:
         return cls(file_id, lines, built, fragment, redact, drops)
 
 
-@dataclass(slots=True)
-class Answer:
+class Answer(msgspec.Struct):
     """A job's outcome: its records (redacted when asked), the parser's state after them and
     the redactions made; or ``error``, after which the child has forgotten the parser."""
 
-    records: list[Record] = field(default_factory=list)
+    records: list[Record] = msgspec.field(default_factory=list)
     state: dict[str, Any] | None = None
     redactions: int = 0
     error: str | None = None

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import weakref
 from collections import deque
-from dataclasses import dataclass
+
+import msgspec
 
 from collector.counters import Counters
 from collector.ingest.parse_child import ParseProcess
@@ -41,8 +42,7 @@ IDLE_SECONDS = 10.0  # a child with no job for this long is let go
 MIN_BYTES = 64 * 1024
 
 
-@dataclass(slots=True)
-class Pending:
+class Pending(msgspec.Struct):
     """A read handed to the child and not yet answered."""
 
     path: str

@@ -22,8 +22,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
+
+import msgspec
 
 from collector.counters import Counters
 from collector.ingest.checkpoint import same_file
@@ -53,8 +54,7 @@ _log = get_logger(component="reader")
 BACKLOG_STEP_BYTES = 256 * 1024  # bytes read from a backlog file before the live lane is looked at
 
 
-@dataclass(frozen=True, slots=True)
-class ReaderOptions:
+class ReaderOptions(msgspec.Struct, frozen=True):
     """Limits the reader applies (from ``[collector]``)."""
 
     max_line_bytes: int = 64 << 20

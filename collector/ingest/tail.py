@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+
+import msgspec
 
 from collector.ingest.checkpoint import (
     HEAD_BYTES,
@@ -56,8 +57,7 @@ def _describe(exc: OSError) -> str:
     return f"{type(exc).__name__}: {exc.strerror or exc}"
 
 
-@dataclass(frozen=True, slots=True)
-class Fragment:
+class Fragment(msgspec.Struct, frozen=True):
     """An unterminated last line handed out under the EOF policy, and the position after it."""
 
     offset: int
@@ -65,8 +65,7 @@ class Fragment:
     checkpoint: Checkpoint
 
 
-@dataclass(frozen=True, slots=True)
-class TailRead:
+class TailRead(msgspec.Struct, frozen=True):
     """The outcome of one poll.
 
     ``checkpoint`` is the position after the last complete (or oversized) line returned; the
@@ -76,8 +75,8 @@ class TailRead:
     """
 
     checkpoint: Checkpoint
-    lines: Lines = field(default_factory=list)
-    oversized: list[OversizedLine] = field(default_factory=list)
+    lines: Lines = msgspec.field(default_factory=list)
+    oversized: list[OversizedLine] = msgspec.field(default_factory=list)
     reset: bool = False
     reset_reason: str | None = None
     eof: bool = False

@@ -7,9 +7,10 @@ file is parked as a ``SavedFile`` (collector.ingest.parked) and its tail and par
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
 from operator import countOf
 from typing import Any
+
+import msgspec
 
 from collector.ingest.checkpoint import Checkpoint
 from collector.ingest.parked import Handover, SavedFile, decode_state
@@ -28,8 +29,7 @@ def _sidecar(source: SourceFile) -> dict[str, Any] | None:
     return read_sidecar(source.sidecar_path) if source.sidecar_path else None
 
 
-@dataclass(slots=True)
-class RemoteParser:
+class RemoteParser(msgspec.Struct):
     """A file's parser living in the parse process (collector.ingest.parse_process): its
     number there, the child it lives in, and its state after the last answer."""
 
@@ -38,8 +38,7 @@ class RemoteParser:
     state: dict[str, Any] | None
 
 
-@dataclass(slots=True)
-class Parsed:
+class Parsed(msgspec.Struct):
     """What one read of a file parsed into, and the checkpoint after it."""
 
     records: list[Record]
@@ -91,7 +90,7 @@ class TrackedFile:
         """Open ``source`` where ``saved`` left it (from the start without it), in the session
         ``saved`` names when that is not its path's (a renamed file)."""
         if saved is not None and saved.session_key not in (None, source.session_id):
-            source = replace(source, session_id=saved.session_key)
+            source = msgspec.structs.replace(source, session_id=saved.session_key)
         elif saved is not None and saved.session_key is not None:
             saved = saved.without_session()
         state = decode_state(saved.parser_state) if saved else None

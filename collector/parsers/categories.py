@@ -38,8 +38,9 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
+
+import msgspec
 
 __all__ = ["CATEGORIES", "categorize_argv", "categorize_command"]
 
@@ -188,13 +189,12 @@ _UNWRAP_VALUE_OPTS = _names(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Tool:
+class _Tool(msgspec.Struct, frozen=True):
     """A program whose first positional word is a subcommand (``cargo test``, ``npm ci``)."""
 
     bare: str  # category when no subcommand is given
     default: str  # default for an unknown subcommand, refined by its keywords
-    subcommands: Mapping[str, str] = field(default_factory=dict)
+    subcommands: Mapping[str, str] = msgspec.field(default_factory=dict)
     multi: bool = False  # every positional is a target (make, gradle), not a subcommand
     unwrap_unknown: bool = False  # an unknown subcommand is a binary or script (yarn jest)
 

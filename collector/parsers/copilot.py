@@ -66,9 +66,9 @@ import binascii
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 
 from collector.parsers.base import ParserBase, see_time
@@ -107,8 +107,7 @@ _EDITOR_OPS = {
 _EXIT_MARK = re.compile(r"<exited with exit code (-?\d{1,9})>")
 
 
-@dataclass(frozen=True, slots=True)
-class _Line:
+class _Line(msgspec.Struct, frozen=True):
     """What every event of one transcript line shares."""
 
     key: str
@@ -117,8 +116,7 @@ class _Line:
     parent: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Fragment:
+class _Fragment(msgspec.Struct, frozen=True):
     """Start of an event split over lines by a literal newline (quirk 22)."""
 
     offset: int

@@ -70,9 +70,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 
 from collector.parsers.base import ParserBase, see_time
@@ -109,8 +109,7 @@ _EXIT_CODE = re.compile(r"(?:Exit Code|Command exited with code):\s*(-?\d{1,9})"
 _CONTEXT_MARK = "<session_context>"
 
 
-@dataclass(frozen=True, slots=True)
-class _At:
+class _At(msgspec.Struct, frozen=True):
     """Where a message's rows come from: its key, time and byte offset (None in a document)."""
 
     key: str

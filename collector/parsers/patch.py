@@ -33,7 +33,8 @@ import json
 import re
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+import msgspec
 
 __all__ = ["PatchChange", "file_operations", "parse_patch"]
 
@@ -46,8 +47,7 @@ _JSON_KEYS = ("input", "patch", "command", "cmd", "arguments", "script")
 _MAX_UNWRAP = 4  # JSON inside JSON: a function_call line holding an arguments string
 
 
-@dataclass(frozen=True, slots=True)
-class PatchChange:
+class PatchChange(msgspec.Struct, frozen=True):
     """One file section of a patch: ``action`` is ``add``, ``update`` or ``delete``."""
 
     path: str

@@ -18,8 +18,9 @@ session. Pure: string work only, no file system access.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import PurePath
+
+import msgspec
 
 from collector.parsers.base import load
 from config.agents import by_name
@@ -30,8 +31,7 @@ __all__ = ["SourceFile", "classify", "classify_claude", "classify_codex", "class
 _UUID_TAIL = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", re.I)
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFile:
+class SourceFile(msgspec.Struct, frozen=True):
     """A transcript file and what the path alone tells about it."""
 
     agent: str  # a name in the agents table (config.agents)

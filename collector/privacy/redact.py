@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
+import msgspec
 from ahocorasick_rs import AhoCorasick
 
 __all__ = ["NAMES", "NAME_ENDS", "RULES", "Rule", "redact"]
@@ -30,8 +30,7 @@ __all__ = ["NAMES", "NAME_ENDS", "RULES", "Rule", "redact"]
 _Sub = Callable[[re.Match[str]], str]
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(msgspec.Struct, frozen=True):
     """One secret shape: its kind, the keywords that must occur (lower case), its pattern.
 
     The pattern's group ``secret`` (or the whole match) is what gets replaced.

@@ -8,8 +8,9 @@ write), then starts each sink's thread. The writer gets ``subscribers``; ``statu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from collector.counters import Counters
 from collector.log import get_logger
@@ -25,11 +26,10 @@ __all__ = ["Sinks", "start_sinks"]
 _log = get_logger(component="sinks")
 
 
-@dataclass(slots=True)
-class Sinks:
+class Sinks(msgspec.Struct):
     """The running sinks (none when no sink is enabled)."""
 
-    shippers: list[PostgresShipper] = field(default_factory=list)
+    shippers: list[PostgresShipper] = msgspec.field(default_factory=list)
 
     @property
     def subscribers(self) -> list[CommitSubscriber]:

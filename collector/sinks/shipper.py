@@ -15,13 +15,13 @@ shipping (state ``refused``) until someone upgrades; it is still re-checked ever
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import random
 import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import psycopg
 
 from collector.counters import Counters
@@ -267,7 +267,7 @@ class PostgresShipper:
         rows: list[tuple[_Rows, _Rows]] = [([s], []) for s in pending.sessions]
         rows += [([], [e]) for e in pending.events]
         for sessions, events in rows:
-            one = dataclasses.replace(pending, sessions=sessions, events=events)
+            one = msgspec.structs.replace(pending, sessions=sessions, events=events)
             try:
                 ship_batch(pg, self.machine_id, self.label, one)
             except psycopg.Error as exc:

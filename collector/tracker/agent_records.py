@@ -26,11 +26,11 @@ renamed field yields fewer records, never an error. Parsed files are cached by (
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from collector.tracker.process import STORED_TOLERANCE, ProcessIdentity
@@ -38,8 +38,7 @@ from collector.tracker.process import STORED_TOLERANCE, ProcessIdentity
 __all__ = ["AgentRecord", "RecordReader", "parse_record", "record_names"]
 
 
-@dataclass(frozen=True, slots=True)
-class AgentRecord:
+class AgentRecord(msgspec.Struct, frozen=True):
     """One Claude Code process record."""
 
     pid: int

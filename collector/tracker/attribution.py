@@ -18,7 +18,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from collector.tracker.process import ProcessIdentity
 
@@ -28,8 +29,7 @@ _NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
 _SLACK = 2.0  # seconds: transcript clocks and process start times are read separately
 
 
-@dataclass(frozen=True, slots=True)
-class AgentProcess:
+class AgentProcess(msgspec.Struct, frozen=True):
     """A live process that is (or was registered as) an agent."""
 
     identity: ProcessIdentity
@@ -37,8 +37,7 @@ class AgentProcess:
     cwd: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(msgspec.Struct, frozen=True):
     """A session a process could be writing."""
 
     session_id: int

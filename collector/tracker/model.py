@@ -14,9 +14,10 @@ agent's own per-process record and an identity stored by the last run, then the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from collector.tracker.agent_records import AgentRecord
 from collector.tracker.process import ProcessIdentity
@@ -37,8 +38,7 @@ STRENGTH = {"scan": 1, "registry": 2, "stored": 2, "registration": 3, "hook": 3}
 _WAITING_NOTICES = frozenset({"permission_prompt", "elicitation_dialog"})
 
 
-@dataclass(slots=True)
-class Registration:
+class Registration(msgspec.Struct):
     """An orchestrator's ``register``: this process is an agent, with these seed fields."""
 
     reg_id: str
@@ -59,8 +59,7 @@ class Registration:
                 "importance": self.importance, "project_dir": self.project_dir}  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class StopNotice:
+class StopNotice(msgspec.Struct, frozen=True):
     """An orchestrator's ``register --stopped``: it ended (or is ending) this pid on purpose."""
 
     pid: int
@@ -69,8 +68,7 @@ class StopNotice:
     path: Path
 
 
-@dataclass(frozen=True, slots=True)
-class HookEvent:
+class HookEvent(msgspec.Struct, frozen=True):
     """One Claude Code hook invocation, as the ``hook`` command spooled it."""
 
     event: str
@@ -83,8 +81,7 @@ class HookEvent:
     path: Path
 
 
-@dataclass(slots=True, eq=False)
-class Tracked:
+class Tracked(msgspec.Struct, eq=False):
     """Everything the tracker knows about one stored session."""
 
     row: SessionRow
@@ -100,7 +97,9 @@ class Tracked:
     end_at: float | None = None  # when the SessionEnd hook ran (ended_at unless the exit is seen)
     stop_at: float | None = None  # when the Stop hook said the turn is over
     waiting_since: float | None = None  # the agent's record turned ``waiting`` at this time
-    waits: list[tuple[float, float]] = field(default_factory=list)  # (since, seconds) to write
+    waits: list[tuple[float, float]] = msgspec.field(
+        default_factory=list
+    )  # (since, seconds) to write
     superseded: bool = False  # its process went on to another session (Claude /clear)
     hook_at: float | None = None  # newest activity a hook reported
     notice: tuple[str, float] | None = None  # a waiting notification and its time
@@ -109,7 +108,7 @@ class Tracked:
     stop_requested: bool = False
     registration: Registration | None = None
     fields_pending: bool = False  # the registration's fields are not written yet
-    tail: TranscriptState = field(default_factory=TranscriptState)
+    tail: TranscriptState = msgspec.field(default_factory=TranscriptState)
     tail_dirty: bool = True
     child_at: float | None = None  # newest activity of its subagents
     file_at: float | None = None  # the transcript's mtime, while a process is attached

@@ -27,9 +27,10 @@ import functools
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from collector.tracker import procfs
 from collector.tracker.procfs import agent_of_argv, is_interpreter
@@ -91,8 +92,7 @@ def worth_reading(comm: str | None) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessIdentity:
+class ProcessIdentity(msgspec.Struct, frozen=True):
     """One process, unambiguously: pid plus start time (plus boot id on Linux)."""
 
     pid: int
@@ -143,8 +143,7 @@ class ProcessIdentity:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessInfo:
+class ProcessInfo(msgspec.Struct, frozen=True):
     """What one read of a process gave: identity, parent, name and argv."""
 
     identity: ProcessIdentity

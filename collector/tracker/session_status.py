@@ -28,9 +28,9 @@ stopped it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 
 __all__ = [
@@ -50,8 +50,7 @@ _USER_INTERRUPT = "[Request interrupted by user"  # Claude Code's marker line (a
 _WAITING_REPORTS = frozenset({"waiting"})
 
 
-@dataclass(frozen=True, slots=True)
-class TranscriptState:
+class TranscriptState(msgspec.Struct, frozen=True):
     """What the newest events of a session say about its turn."""
 
     turn: str = "none"  # finished | open | none (nothing decisive seen)
@@ -60,8 +59,7 @@ class TranscriptState:
     interrupted: bool = False  # the newest decisive event is a user interrupt
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
+class Facts(msgspec.Struct, frozen=True):
     """Everything the decision needs about one session at ``now`` (epoch seconds)."""
 
     now: float
@@ -74,8 +72,7 @@ class Facts:
     stop_requested: bool = False  # an orchestrator said it stopped the process
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True):
     """A status and the reason recorded with it."""
 
     status: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import hashlib
 import json
@@ -15,6 +14,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from collector.ingest.tail import HEAD_BYTES, Checkpoint, FileTail, Fragment, TailRead
@@ -369,7 +369,7 @@ class TestIdentity:
         path.unlink()
         write(path, b'{"new":1}\n{"new":2}\n{"new":3}\n')
         st = path.stat()
-        cp = dataclasses.replace(cp, dev=st.st_dev, inode=st.st_ino)
+        cp = msgspec.structs.replace(cp, dev=st.st_dev, inode=st.st_ino)
         with reopen_from(cp, path) as tail:
             reads = drain(tail)
         assert (reads[0].reset, reads[0].reset_reason) == (True, "head-changed")

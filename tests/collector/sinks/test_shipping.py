@@ -3,12 +3,12 @@ machines, and what ``status`` says. The daemon runs as a real subprocess."""
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import psycopg
 
@@ -164,7 +164,7 @@ def test_drain_waits_for_a_turn_after_the_last_commit(
     turn that said "caught up" looked before that commit and must not end the drain (its idle
     wait is a minute, so trusting it would leave the rows unshipped)."""
     postgres = PostgresSinkConfig(enabled=True, dsn=pg.tcp_dsn(pg_db), machine="m")
-    config = dataclasses.replace(load_config(None, {}), sinks=SinksConfig(postgres=postgres))
+    config = msgspec.structs.replace(load_config(None, {}), sinks=SinksConfig(postgres=postgres))
     key = "claude-code:11111111-2222-3333-4444-555555555555"
     with EventStore(tmp_path / "events.db") as store:
         sinks = start_sinks(config, store, Counters())
