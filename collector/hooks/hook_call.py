@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # typing and collections.abc cost the hook start-up; annotati
 __all__ = ["CLAUDE", "dumps", "hook", "hook_words", "loads", "main", "read_payload", "spool_folder"]
 
 # Claude Code's names in the agents table (config/agents.py; a test keeps them equal): the
-# table itself loads dataclasses and pathlib.
+# table itself loads msgspec and pathlib.
 CLAUDE = ("claude-code", ("claude",), ("/@anthropic-ai/claude-code/",))
 APP, ENV_PREFIX = "agent-viz-monitor", "AGENT_VIZ_MONITOR_"  # as config.paths (a test checks)
 _DETAIL_KEYS = ("source", "reason", "notification_type")

@@ -8,10 +8,10 @@ parser's state after them and the number of redactions. A read's lines travel as
 bytes they were read in (``collector.ingest.lines.LineBlock``) after a small header, so the
 child splits them, not the daemon.
 
-Encoded with ``marshal``, not ``pickle``: the records are slotted dataclasses whose pickling
-runs Python code per record (a process pool that pickled them was measured slower than parsing
-in place); as tuples of str/int/None they cross in marshal's C loops. Each record type is
-rebuilt positionally from its ``__match_args__`` (its fields in order).
+Encoded with ``marshal``, not ``pickle``: pickling the records runs Python code per record (a
+process pool that pickled them was measured slower than parsing in place); as tuples of
+str/int/None they cross in marshal's C loops. Each record type is rebuilt positionally from its
+``__match_args__`` (its fields in order).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Kept apart from ``process`` (the identity model, liveness, psutil elsewhere) because the
 ``hook`` command walks its ancestry with these on every Claude Code hook event, and its start-up
 is its cost: this module imports only ``os``, ``sys`` and ``time`` (no ``re``, no
-``dataclasses``, no agents table). ``process`` builds its readers and ``recognize_agent`` on
+``msgspec``, no agents table). ``process`` builds its readers and ``recognize_agent`` on
 these, so there is one reading of ``/proc/<pid>/stat`` and one recognition rule.
 """
 
