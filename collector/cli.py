@@ -194,15 +194,20 @@ def _dispatch(args: Any, config: Config) -> int:
         _print_toml(config.to_dict())
         return EXIT_OK
     if args.command == "run":
-        # The parse process first: its imports run beside the daemon's (collector.ingest.
-        # parse_child). Whatever ends the run before its reader took the child ends it here.
-        from collector.ingest.parse_child import start_for
+        # The parse process first, ready when the reader starts: forked once the daemon's
+        # modules are imported, else spawned before, its imports beside the daemon's
+        # (collector.ingest.parse_child). Whatever ends the run before its reader took the child
+        # ends it here.
+        from collector.ingest.parse_child import forks, start_for
 
         c = config.collector
-        process = start_for(c.parse_process, c.read_chunk_bytes)
+        fork = forks()
+        process = None if fork else start_for(c.parse_process, c.read_chunk_bytes)
         try:
             from collector.service.daemon import run_daemon
 
+            if fork:
+                process = start_for(c.parse_process, c.read_chunk_bytes)
             return run_daemon(config, once=args.once, parse_process=process)
         finally:
             if process is not None:

@@ -1,15 +1,21 @@
 """The parse process itself: the daemon's handle on the child, and the child's loop.
 
-Apart from collector.ingest.parse_process (which reads the child gets, and what comes back)
-so that starting the child costs its caller almost no imports: ``run`` starts it before it
-imports the daemon (``collector.cli``), so the child's own imports (~65 ms of CPU: the parsers,
-msgspec, the redaction rules) run beside the daemon's (~70 ms) instead of after them, while the
-daemon's reader parses the first reads itself. Started with the reader instead, the child was
-ready ~100 ms after it, 2 of the 6 commits of a 51 MiB ``run --once`` later, having read
-through a third of the backlog in the daemon (bench/README.md, "The parse process").
+The child should be ready when the reader starts: until then the daemon parses the backlog
+itself, taking the interpreter lock from its writer. Started with the reader, it was ready
+~100 ms later (its own imports, ~65 ms of CPU: the parsers, msgspec, the redaction rules), by
+which time the daemon had parsed a third of a 51 MiB ``run --once`` (bench/README.md, "The
+critical path of a full ingest"). So ``run`` starts it first (``collector.cli``):
 
-``python -m collector.ingest.parse_child JOBS ANSWERS MEMORY SLOT DEPTH`` is the child's entry
-point (collector.ingest.parse_channel describes the channel).
+- on Linux, *forked* once the daemon's modules are imported and before any thread starts
+  (``forks``): it has every module already and serves at once, named ``agent-viz-parse`` in
+  ``ps`` and ``top``;
+- elsewhere (macOS: a fork of a process that loaded the system's frameworks is not safe)
+  *spawned* before the daemon imports its modules, so that the two imports run side by side.
+
+A child started later (the first one ended after a quiet spell, or failed) is spawned: the
+daemon's threads are running then, and a fork would copy whatever locks they hold.
+``python -m collector.ingest.parse_child JOBS ANSWERS MEMORY SLOT DEPTH`` is the spawned
+child's entry point (collector.ingest.parse_channel describes the channel).
 """
 
 from __future__ import annotations
@@ -19,15 +25,17 @@ import gc
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from collector.ingest.parse_channel import Channel, shared_file
 from collector.ingest.parse_channel import size as channel_size
 
 __all__ = [
-    "CHILD_NICENESS", "DEPTH", "SLOT_BYTES", "ParseProcess", "serve", "slot_for", "start_for",
-    "usable_cpus", "wanted",
+    "CHILD_NAME", "CHILD_NICENESS", "DEPTH", "SLOT_BYTES", "ParseProcess", "forks", "serve",
+    "slot_for", "start_for", "usable_cpus", "wanted",
 ]  # fmt: skip
 
 # The largest job or answer by default: a read of ``read_chunk_bytes`` (1 MiB by default)
@@ -38,6 +46,7 @@ SLOT_BYTES = 4 << 20
 # backfill 2.21 → 1.73-1.81 s (8: 1.88-1.94 s).
 DEPTH = 16
 CHILD_NICENESS = 10
+CHILD_NAME = "agent-viz-parse"  # a forked child's name in ps and top (15 bytes at most)
 _ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the `collector` package
 # What a terminal or a service manager sends the daemon's whole group: for the daemon alone.
 _GROUP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -62,14 +71,19 @@ def wanted(setting: str) -> bool:
     return setting == "on" or (setting == "auto" and usable_cpus() > 1)
 
 
+def forks() -> bool:
+    """Would a child be forked here: on Linux, while this thread is the only one."""
+    return sys.platform == "linux" and threading.active_count() == 1
+
+
 def start_for(setting: str, read_chunk_bytes: int) -> ParseProcess | None:
-    """A started child for a daemon with these settings, or None (not wanted, or it could not
-    be started: the reader then starts one itself, or parses in place)."""
+    """A started child for a daemon with these settings (forked where ``forks``), or None
+    (not wanted, or it could not be started: the reader then starts one, or parses in place)."""
     if not wanted(setting):
         return None
     process = ParseProcess(slot_for(read_chunk_bytes))
     try:
-        process.start()
+        process.start(fork=forks())
     except OSError:
         return None
     return process
@@ -90,28 +104,22 @@ class ParseProcess:
     def running(self) -> bool:
         return self._channel is not None
 
-    def start(self) -> None:
+    def start(self, *, fork: bool = False) -> None:
         """Start a child (raises OSError when it cannot be started). It need not be ready:
-        jobs wait in the channel while it imports."""
+        jobs wait in the channel while it imports. ``fork``: fork this process instead of
+        spawning a new interpreter (only while no other thread runs, see the module's doc)."""
         if self._channel is not None:
             return
         jobs_read, jobs_write = os.pipe()
         answers_read, answers_write = os.pipe()
         memory = shared_file(channel_size(self.slot, self.depth))
-        theirs = (jobs_read, answers_write, memory)
+        theirs, ours = (jobs_read, answers_write, memory), (answers_read, jobs_write)
         try:
-            for fd in theirs:
-                os.set_inheritable(fd, True)
-            # -P: not the working folder on its path; the package is where this module is.
-            argv = [sys.executable, "-P", "-m", "collector.ingest.parse_child",
-                    *map(str, (*theirs, self.slot, self.depth))]  # fmt: skip
-            path = os.environ.get("PYTHONPATH")
-            env = {**os.environ, "PYTHONPATH": _ROOT + (os.pathsep + path if path else "")}
-            # Born with the group's signals blocked (they would end it while it imports);
-            # it ignores them once running (``serve``).
-            self.pid = os.posix_spawn(sys.executable, argv, env, setsigmask=_GROUP_SIGNALS)
-            self._channel = Channel((answers_read, jobs_write), memory, self.slot, self.depth,
-                                    daemon=True)  # fmt: skip
+            if fork:
+                self.pid = self._fork(theirs, ours)
+            else:
+                self.pid = self._spawn(theirs)
+            self._channel = Channel(ours, memory, self.slot, self.depth, daemon=True)
         except BaseException:
             for fd in (answers_read, jobs_write):
                 os.close(fd)
@@ -121,6 +129,29 @@ class ParseProcess:
                 os.close(fd)
         self.generation += 1
         self.used_at = time.monotonic()
+
+    def _spawn(self, theirs: tuple[int, int, int]) -> int:
+        for fd in theirs:
+            os.set_inheritable(fd, True)
+        # -P: not the working folder on its path; the package is where this module is.
+        argv = [sys.executable, "-P", "-m", "collector.ingest.parse_child",
+                *map(str, (*theirs, self.slot, self.depth))]  # fmt: skip
+        path = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": _ROOT + (os.pathsep + path if path else "")}
+        # Born with the group's signals blocked (they would end it while it imports);
+        # it ignores them once running (``serve``).
+        return os.posix_spawn(sys.executable, argv, env, setsigmask=_GROUP_SIGNALS)
+
+    def _fork(self, theirs: tuple[int, int, int], ours: tuple[int, int]) -> int:
+        # The group's signals are blocked across the fork: the child keeps them blocked.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _GROUP_SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                _serve_forked(theirs, ours, self.slot, self.depth)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        return pid
 
     def send(self, job: bytes) -> bool:
         """Send a job; False when it is too big for the channel (it is then not sent);
@@ -165,6 +196,23 @@ def _reap(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
+
+
+def _serve_forked(
+    theirs: tuple[int, int, int], ours: tuple[int, int], slot: int, depth: int
+) -> NoReturn:
+    """The forked child: never returns into the daemon's code, and runs none of its exit
+    handlers (nor flushes the stdio buffers it shares). The group's signals stay blocked, as
+    a spawned child is born (``serve`` ignores them too)."""
+    code = 1
+    try:
+        for fd in ours:  # else its own jobs pipe would never reach end of file
+            os.close(fd)
+        with contextlib.suppress(OSError), open("/proc/self/comm", "w") as comm:
+            comm.write(CHILD_NAME)
+        code = serve(*theirs, slot, depth)
+    finally:
+        os._exit(code)
 
 
 def serve(jobs: int, answers: int, memory_fd: int, slot: int, depth: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from collector.ingest.discovery import scan_root
 from collector.ingest.lanes import DirtyLanes
 from collector.ingest.parse_channel import Channel, shared_file
 from collector.ingest.parse_channel import size as channel_size
-from collector.ingest.parse_child import ParseProcess
+from collector.ingest.parse_child import CHILD_NAME, ParseProcess, forks
 from collector.ingest.parse_jobs import (
     Answer,
     Job,
@@ -63,10 +64,11 @@ def _here(source: SourceFile, lines: list[tuple[int, bytes]]) -> tuple[list[Any]
     return records, parser.state(), scrub_records(records)
 
 
-@pytest.fixture
-def child() -> Iterator[ParseProcess]:
+@pytest.fixture(params=["spawned", "forked"])
+def child(request: pytest.FixtureRequest) -> Iterator[ParseProcess]:
+    """A child as ``run`` starts it on Linux (forked) and as the reader restarts it (spawned)."""
     process = ParseProcess(slot=1 << 20, depth=3)
-    process.start()
+    process.start(fork=request.param == "forked")
     yield process
     process.close()
 
@@ -201,6 +203,58 @@ class TestChild:
         child.close()  # idempotent
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reaped: no zombie left behind
+
+
+class TestForked:
+    """The child ``run`` forks (Linux): the daemon's modules, none of its ends of the pipes."""
+
+    def test_it_ends_by_itself_when_the_daemon_closes_its_ends(self) -> None:
+        """Only the daemon's ends are closed, nothing is killed: the child reads end of file
+        and exits 0, so it holds no copy of the daemon's end of its own jobs pipe."""
+        process = ParseProcess(slot=1 << 16, depth=2)
+        process.start(fork=True)
+        pid, channel = process.pid, process._channel
+        assert pid is not None
+        assert channel is not None
+        try:
+            expect(process.ready)
+            channel.close()
+            reaped = expect(lambda: (found := os.waitpid(pid, os.WNOHANG))[0] and found, timeout=10)
+            assert os.waitstatus_to_exitcode(reaped[1]) == 0
+            process.pid = None  # reaped here
+        finally:
+            process.close()
+
+    def test_it_is_named_and_leaves_the_groups_signals_to_the_daemon(self, tmp_path: Path) -> None:
+        """``ps`` shows it as the parse process; SIGTERM, SIGINT and SIGHUP sent to it (as
+        to the daemon's whole group) leave it answering."""
+        process = ParseProcess(slot=1 << 20, depth=2)
+        process.start(fork=True)
+        try:
+            pid = process.pid
+            expect(process.ready)
+            assert Path(f"/proc/{pid}/comm").read_text().strip() == CHILD_NAME
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                os.kill(pid, signum)
+            folder, rel = JSONL[0]
+            source = _source(folder, rel)
+            assert source is not None
+            lines = _lines(folder, rel)
+            assert process.send(Job(1, lines, Setup(source, None, DEFAULT_OPTIONS, None)).encode())
+            assert TestChild._answer(process) == _here(source, lines)[0]
+        finally:
+            process.close()
+
+    def test_it_is_forked_only_while_no_other_thread_runs(self) -> None:
+        """A fork copies the locks other threads hold: with one running, ``run`` spawns."""
+        release = threading.Event()
+        other = threading.Thread(target=release.wait)
+        other.start()
+        try:
+            assert not forks()
+        finally:
+            release.set()
+            other.join()
 
 
 # The reader and writer threads, as the daemon runs them, with and without the child ----------

@@ -13,10 +13,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from collector.ingest.parse_child import CHILD_NAME
 from tests.collector.service.daemon_harness import FIXTURES, Instance, expect
 from tests.collector.service.fixture_home import lay_out
 
-CHILD = b"collector.ingest.parse_child"
+CHILD = b"collector.ingest.parse_child"  # a spawned child's command; a forked one's name:
 
 
 def _dump(instance: Instance) -> dict[str, Any]:
@@ -60,7 +61,7 @@ def _children(pid: int) -> list[int]:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid and CHILD in cmdline:
+        if ppid == pid and (CHILD in cmdline or f"({CHILD_NAME})" in stat):
             found.append(int(entry.name))
     return found
 
