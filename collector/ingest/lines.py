@@ -69,7 +69,11 @@ class LineBlock:
     __slots__ = ("count", "data", "head", "start")
 
     def __init__(
-        self, head: list[tuple[int, bytes]], start: int = 0, data: bytes = b"", count: int = 0
+        self,
+        head: list[tuple[int, bytes]],
+        start: int = 0,
+        data: bytes | memoryview = b"",
+        count: int = 0,
     ) -> None:
         self.head = head
         self.start = start
@@ -82,6 +86,8 @@ class LineBlock:
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         yield from self.head
         data, start, pos = self.data, self.start, 0
+        if isinstance(data, memoryview):  # the read's own buffer: copied once, to split here
+            data = data.tobytes()
         find = data.find
         newline = find(b"\n")
         while newline >= 0:
@@ -253,8 +259,10 @@ class LineSplitter:
             self._finish(memoryview(chunk)[:newline], head, oversized)
             pos = newline + 1
         end = chunk.rfind(b"\n") + 1
-        data = chunk[pos:end]
-        block = LineBlock(head, origin + pos, data, data.count(b"\n"))
+        # A view, not a copy: a backlog read's block goes to the parse process as it is.
+        block = LineBlock(
+            head, origin + pos, memoryview(chunk)[pos:end], chunk.count(b"\n", pos, end)
+        )
         self.committed_end = origin + end
         self.position = origin + len(chunk)
         if end < len(chunk):
