@@ -49,6 +49,22 @@ def feed_all(splitter: LineSplitter, chunks: list[bytes]) -> list[Item]:
     return out
 
 
+def assert_model(
+    splitter: LineSplitter,
+    lines: list[tuple[int, bytes]],
+    oversized: list[OversizedLine],
+    stream: bytes,
+) -> None:
+    """What a splitter started at offset 7 gave for ``stream`` is the model's split, and it
+    holds exactly the unterminated tail."""
+    expected = model(stream, splitter.max_line_bytes, start=7)
+    assert lines == [i for i in expected if not isinstance(i, OversizedLine)]
+    assert oversized == [i for i in expected if isinstance(i, OversizedLine)]
+    assert all(type(data) is bytes for _, data in lines)
+    assert splitter.committed_end == 7 + stream.rfind(b"\n") + 1
+    assert splitter.position == 7 + len(stream)
+
+
 class TestProperties:
     """Properties that hold for every stream and every way of chunking it."""
 
@@ -118,12 +134,7 @@ class TestFeedInto:
         for chunk in chunked(stream, cuts):
             splitter.feed_into(chunk, lines, oversized)
             assert splitter.buffered <= max_line
-        expected = model(stream, max_line, start=7)
-        assert lines == [i for i in expected if not isinstance(i, OversizedLine)]
-        assert oversized == [i for i in expected if isinstance(i, OversizedLine)]
-        assert all(type(data) is bytes for _, data in lines)
-        assert splitter.committed_end == 7 + stream.rfind(b"\n") + 1
-        assert splitter.position == 7 + len(stream)
+        assert_model(splitter, lines, oversized, stream)
 
     def test_appends_to_the_lists_given(self) -> None:
         """What is already in the lists stays; a poll accumulates several chunks."""
@@ -166,12 +177,7 @@ class TestFeedBlock:
             assert block == got
             lines += got
             assert splitter.buffered <= max_line
-        expected = model(stream, max_line, start=7)
-        assert lines == [i for i in expected if not isinstance(i, OversizedLine)]
-        assert oversized == [i for i in expected if isinstance(i, OversizedLine)]
-        assert all(type(data) is bytes for _, data in lines)
-        assert splitter.committed_end == 7 + stream.rfind(b"\n") + 1
-        assert splitter.position == 7 + len(stream)
+        assert_model(splitter, lines, oversized, stream)
 
     @settings(settings.get_profile("lines"))
     @given(stream=STREAMS, cuts=st.lists(st.integers(0, 400)))

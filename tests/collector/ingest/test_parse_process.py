@@ -168,6 +168,16 @@ class TestChild:
         assert got == _here(source, lines)[0]
 
     @staticmethod
+    def answers_one_file(process: ParseProcess) -> None:
+        """A whole fixture in one job is answered with the records parsed here."""
+        folder, rel = JSONL[0]
+        source = _source(folder, rel)
+        assert source is not None
+        lines = _lines(folder, rel)
+        assert process.send(Job(1, lines, Setup(source, None, DEFAULT_OPTIONS, None)).encode())
+        assert TestChild._answer(process) == _here(source, lines)[0]
+
+    @staticmethod
     def _answer(child: ParseProcess) -> list[Any]:
         body = child.receive()
         assert body is not None
@@ -187,12 +197,7 @@ class TestChild:
         process.start()
         try:
             expect(process.ready)
-            folder, rel = JSONL[0]
-            source = _source(folder, rel)
-            assert source is not None
-            lines = _lines(folder, rel)
-            assert process.send(Job(1, lines, Setup(source, None, DEFAULT_OPTIONS, None)).encode())
-            assert TestChild._answer(process) == _here(source, lines)[0]
+            TestChild.answers_one_file(process)
         finally:
             process.close()
 
@@ -236,12 +241,7 @@ class TestForked:
             assert Path(f"/proc/{pid}/comm").read_text().strip() == CHILD_NAME
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 os.kill(pid, signum)
-            folder, rel = JSONL[0]
-            source = _source(folder, rel)
-            assert source is not None
-            lines = _lines(folder, rel)
-            assert process.send(Job(1, lines, Setup(source, None, DEFAULT_OPTIONS, None)).encode())
-            assert TestChild._answer(process) == _here(source, lines)[0]
+            TestChild.answers_one_file(process)
         finally:
             process.close()
 
