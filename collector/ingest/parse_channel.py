@@ -67,17 +67,23 @@ class Channel:
         self._sent = self._received = 0
         self._ready = False
 
-    def send(self, body: bytes | None, *, answer: bool = False) -> bool:
-        """Send ``body``; False when it does not fit a slot: a job is then not sent at all,
-        an answer (or None, no answer) is sent as a ``TOO_BIG`` note, in its turn."""
-        if body is None or len(body) > self.slot:
+    def send(
+        self, body: bytes | memoryview | None, *more: bytes | memoryview, answer: bool = False
+    ) -> bool:
+        """Send ``body`` (followed by ``more``, copied into the slot piece by piece, not joined
+        first); False when it does not fit a slot: a job is then not sent at all, an answer (or
+        None, no answer) is sent as a ``TOO_BIG`` note, in its turn."""
+        length = len(body) + sum(map(len, more)) if body is not None else 0
+        if body is None or length > self.slot:
             if answer:
-                self._note(TOO_BIG, len(body or b""), answer)
+                self._note(TOO_BIG, length, answer)
                 self._sent += 1
             return False
-        start = _HEADER + (self._out + self._sent % self.slots) * self.slot
-        self._view[start : start + len(body)] = body
-        self._note(_IN_SLOT, len(body), answer)
+        at = _HEADER + (self._out + self._sent % self.slots) * self.slot
+        for piece in (body, *more):
+            self._view[at : at + len(piece)] = piece
+            at += len(piece)
+        self._note(_IN_SLOT, length, answer)
         self._sent += 1
         return True
 

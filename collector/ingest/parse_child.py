@@ -153,13 +153,13 @@ class ParseProcess:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return pid
 
-    def send(self, job: bytes) -> bool:
-        """Send a job; False when it is too big for the channel (it is then not sent);
-        EOFError or OSError when the child is gone."""
+    def send(self, job: bytes | memoryview, *more: bytes | memoryview) -> bool:
+        """Send a job (in pieces: ``Job.parts``); False when it is too big for the channel (it
+        is then not sent); EOFError or OSError when the child is gone."""
         if self._channel is None:
             raise EOFError("no parse process")
         self.used_at = time.monotonic()
-        return self._channel.send(job)
+        return self._channel.send(job, *more)
 
     def ready(self) -> bool:
         """Is the child ready for jobs (it has said so)."""

@@ -106,15 +106,20 @@ class Job(msgspec.Struct):
     redact: bool = True
     drops: list[int] = msgspec.field(default_factory=list)
 
-    def encode(self) -> bytes:
-        """The header's length, the header, then the block's bytes as they were read."""
+    def parts(self) -> tuple[bytes, bytes | memoryview]:
+        """The encoded job in two pieces: the header (its length first), then the block's
+        bytes as they were read (sent as they are, not copied into one body first)."""
         setup = self.setup.wire() if self.setup is not None else None
         lines = self.lines
         if not isinstance(lines, LineBlock):
             lines = LineBlock(list(lines))
         header = marshal.dumps((self.file_id, setup, lines.head, lines.start, lines.count,
                                 self.fragment, self.redact, self.drops))  # fmt: skip
-        return b"".join((_HEADER_LENGTH.pack(len(header)), header, lines.data))
+        return _HEADER_LENGTH.pack(len(header)) + header, lines.data
+
+    def encode(self) -> bytes:
+        """The job as one body (``parts`` joined)."""
+        return b"".join(self.parts())
 
     @classmethod
     def decode(cls, data: bytes | memoryview) -> Job:

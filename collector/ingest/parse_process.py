@@ -149,7 +149,7 @@ class Offload:
             job = self._job(tracked, read, fragment)
             file_id = job.file_id
             try:
-                sent = self.process.send(job.encode())
+                sent = self.process.send(*job.parts())
             except (EOFError, OSError) as exc:
                 self._fail(exc)
         self.in_flight.append(Pending(path, tracked, read, fragment, file_id, sent))

@@ -114,7 +114,7 @@ class ReaderThread:
 
     # control -------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the thread (and the parse process: its imports overlap the start-up scan)."""
+        """Start the thread (and the parse process, unless ``run`` started it already)."""
         if self._offload is not None:
             self._offload.start()
         self._thread.start()

@@ -128,8 +128,8 @@ class TestChannel:
         os.close(memory)
         try:
             assert daemon.send(b"one")
-            assert daemon.send(b"two")
-            assert not daemon.send(b"x" * 65)  # not sent at all: nothing for the child to read
+            assert daemon.send(b"t", memoryview(b"wo"))  # in pieces, one body
+            assert not daemon.send(b"x" * 60, b"x" * 5)  # not sent at all: nothing to read
             for body in (b"one", b"two"):
                 got = child.receive()
                 assert got is not None
