@@ -97,9 +97,8 @@ class Tracked(msgspec.Struct, eq=False):
     end_at: float | None = None  # when the SessionEnd hook ran (ended_at unless the exit is seen)
     stop_at: float | None = None  # when the Stop hook said the turn is over
     waiting_since: float | None = None  # the agent's record turned ``waiting`` at this time
-    waits: list[tuple[float, float]] = msgspec.field(
-        default_factory=list
-    )  # (since, seconds) to write
+    # (since, seconds) to write
+    waits: list[tuple[float, float]] = msgspec.field(default_factory=list)
     superseded: bool = False  # its process went on to another session (Claude /clear)
     hook_at: float | None = None  # newest activity a hook reported
     notice: tuple[str, float] | None = None  # a waiting notification and its time
