@@ -130,8 +130,8 @@ def _phases(log: Path, wall_start: float, wall_end: float) -> dict[str, float]:
 
 
 def _floor(run: dict[str, Any], cpus: int) -> float | None:
-    """The run's wall time had its ingest CPU (all but start-up and exit, counted as CPU-bound
-    as they nearly are: one thread each) kept all ``cpus`` busy."""
+    """The run's wall time if its ingest CPU (all but start-up and exit, which are counted as
+    CPU time: one busy thread each) had kept all ``cpus`` busy."""
     if "ingest_s" not in run:
         return None
     serial = float(run["startup_s"]) + float(run["exit_s"])
